@@ -1,0 +1,3 @@
+from localbase.cli.main import app
+
+app(prog_name="localbase")

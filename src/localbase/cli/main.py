@@ -1,0 +1,210 @@
+"""`localbase`: init / start / status / stop / db reset / migration new."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from localbase import server
+from localbase.database.cluster import Cluster
+from localbase.database.embedded import EmbeddedPostgresError
+from localbase.database.migrations import MigrationError, new_migration
+from localbase.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Localbase: Supabase's APIs on an embedded PostgreSQL.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+migration_app = typer.Typer(help="Migration files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(migration_app, name="migration")
+console = Console()
+err = Console(stderr=True)
+
+Workdir = Annotated[Path, typer.Option("--workdir", help="Project folder (holds supabase/).")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder [default: <workdir>/.localbase]")]
+
+
+def _settings(workdir: Path, data_dir: Path | None = None, **kw) -> Settings:
+    try:
+        return load_settings(workdir, data_dir=data_dir, **kw)
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def init(workdir: Workdir = Path(".")) -> None:
+    """Create supabase/config.toml, supabase/migrations/ and supabase/seed.sql."""
+    from localbase.cli.scaffold import scaffold_project
+    for path in scaffold_project(workdir):
+        console.print(f"[green]created[/green] {path}")
+
+
+@app.command()
+def start(
+    workdir: Workdir = Path("."),
+    data_dir: DataDir = None,
+    port: Annotated[Optional[int], typer.Option(help="API port [default: 54321]")] = None,
+    db_port: Annotated[Optional[int], typer.Option(help="Embedded database port [default: 54322]")] = None,
+    db_url: Annotated[Optional[str], typer.Option(help="Use this PostgreSQL instead of the embedded one "
+                                                  "(or set DATABASE_URL).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url)
+    running = server.read_state(settings)
+    if running:
+        err.print(f"[red]Localbase is already running[/red] for {settings.data_dir} (pid {running['pid']}).")
+        raise typer.Exit(1)
+    status = console.status("starting…", spinner="dots")
+    status.start()
+
+    def ready(r: server.Ready) -> None:
+        status.stop()
+        _print_ready(r)
+
+    try:
+        server.run(settings, workers=workers, on_ready=ready, on_phase=lambda m: status.update(m + "…"))
+    except (EmbeddedPostgresError, MigrationError, SettingsError, OSError) as exc:
+        status.stop()
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        status.stop()
+    console.print("[dim]Localbase stopped.[/dim]")
+
+
+def _print_ready(r: server.Ready) -> None:
+    s = r.settings
+    report = r.report
+    what = [f"{len(report.applied)} migration(s) applied"]
+    if report.seeded:
+        what.append("seed applied")
+    console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for name, value in _status_values(s, r.db_url).items():
+        table.add_row(f"[cyan]{name}[/cyan]", value)
+    console.print(table)
+    console.print("[dim]Press Ctrl+C to stop.[/dim]")
+
+
+def _status_values(s: Settings, db_url: str) -> dict[str, str]:
+    return {
+        "API_URL": s.api_url,
+        "REST_URL": f"{s.api_url}/rest/v1",
+        "AUTH_URL": f"{s.api_url}/auth/v1",
+        "REALTIME_URL": f"ws://{s.host}:{s.port}/realtime/v1",
+        "FUNCTIONS_URL": f"{s.api_url}/functions/v1",
+        "DB_URL": db_url,
+        "JWT_SECRET": s.jwt_secret,
+        "ANON_KEY": s.anon_key,
+        "SERVICE_ROLE_KEY": s.service_role_key,
+    }
+
+
+@app.command()
+def status(
+    workdir: Workdir = Path("."),
+    data_dir: DataDir = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="pretty, env or json")] = "pretty",
+) -> None:
+    """Show the running stack's URLs and keys."""
+    settings = _settings(workdir, data_dir)
+    state = server.read_state(settings)
+    if state is None:
+        err.print(f"Localbase is not running for {settings.data_dir}. Start it with [bold]localbase start[/bold].")
+        raise typer.Exit(1)
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+    api = urlsplit(state["api_url"])
+    settings = replace(settings, host=api.hostname or settings.host, port=api.port or settings.port)
+    values = _status_values(settings, state["db_url"])
+    if output == "env":
+        for name, value in values.items():
+            print(f'{name}="{value}"')
+    elif output == "json":
+        print(json.dumps(values, indent=2))
+    elif output == "pretty":
+        table = Table(title=f"Localbase (pid {state['pid']})", show_header=False)
+        for name, value in values.items():
+            table.add_row(f"[cyan]{name}[/cyan]", value)
+        console.print(table)
+    else:
+        err.print("--output must be pretty, env or json")
+        raise typer.Exit(2)
+
+
+@app.command()
+def stop(workdir: Workdir = Path("."), data_dir: DataDir = None,
+         timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 30.0) -> None:
+    """Stop a running stack (sends SIGTERM and waits)."""
+    settings = _settings(workdir, data_dir)
+    state = server.read_state(settings)
+    if state is None:
+        console.print("Localbase is not running.")
+        return
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    with console.status(f"stopping Localbase (pid {pid})…"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                console.print("[green]stopped[/green]")
+                return
+            time.sleep(0.05)
+    err.print(f"[red]Localbase (pid {pid}) did not stop within {timeout:.0f}s[/red]")
+    raise typer.Exit(1)
+
+
+@db_app.command("reset")
+def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
+             db_url: Annotated[Optional[str], typer.Option(help="Reset this database instead.")] = None) -> None:
+    """Drop and re-create the database, then apply every migration and supabase/seed.sql."""
+    settings = _settings(workdir, data_dir, db_url=db_url)
+    cluster = Cluster(settings)
+    running = server.read_state(settings) is not None
+    with console.status("resetting the database…"):
+        try:
+            if not running:
+                cluster.start()
+            report = asyncio.run(cluster.reset())
+        except (EmbeddedPostgresError, MigrationError, OSError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+        finally:
+            if not running:
+                cluster.stop()
+    for m in report.applied:
+        console.print(f"[green]applied[/green] {m.path.name}")
+    console.print(f"[bold green]database reset[/bold green]: {len(report.applied)} migration(s)"
+                  + (", seed applied" if report.seeded else ""))
+
+
+@migration_app.command("new")
+def migration_new(name: str, workdir: Workdir = Path(".")) -> None:
+    """Create supabase/migrations/<timestamp>_<name>.sql."""
+    settings = _settings(workdir, with_keys=False)
+    try:
+        path = new_migration(settings.migrations_dir, name)
+    except (ValueError, FileExistsError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]created[/green] {path}")
+
+
+if __name__ == "__main__":
+    app()

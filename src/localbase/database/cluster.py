@@ -1,0 +1,133 @@
+"""Which PostgreSQL Localbase runs on (the embedded one, or any URL), and getting it ready:
+start it, apply the bootstrap SQL, the project's migrations and, on a new database, the seed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from localbase.database import bootstrap, migrations
+from localbase.database.embedded import EmbeddedPostgres
+from localbase.database.pool import Database
+from localbase.settings import Settings
+
+log = logging.getLogger("localbase.database")
+LOGIN_ROLES = ("authenticator", "supabase_auth_admin", "supabase_realtime_admin")
+ROLE_PASSWORDS_FILE = "role_passwords.json"
+
+
+@dataclass
+class PrepareReport:
+    fresh: bool
+    applied: list[migrations.Migration]
+    seeded: bool
+
+
+class Cluster:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.embedded = None if settings.db_url else EmbeddedPostgres(settings.data_dir, settings.db_port)
+        self.fresh = False
+
+    # -- addresses -----------------------------------------------------------------------------
+    @property
+    def admin_dsn(self) -> str:
+        return self.embedded.dsn() if self.embedded else self.settings.db_url  # type: ignore[return-value]
+
+    @property
+    def public_url(self) -> str:
+        """The DB_URL a person connects with (psql, a GUI)."""
+        return self.embedded.tcp_url() if self.embedded else _redact(self.settings.db_url or "")
+
+    def role_dsn(self, role: str) -> str:
+        if self.embedded:
+            return self.embedded.dsn(user=role)
+        parts = urlsplit(self.settings.db_url or "")
+        host = parts.hostname or ""
+        netloc = f"{quote(role)}:{quote(self._role_passwords()[role])}@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+    def database(self, rest_pool_size: int = 20) -> Database:
+        return Database(self.role_dsn("authenticator"), self.role_dsn("supabase_auth_admin"),
+                        self.admin_dsn, rest_pool_size=rest_pool_size)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.embedded:
+            self.fresh = self.embedded.init()
+            self.embedded.start()
+
+    def stop(self) -> None:
+        if self.embedded:
+            self.embedded.stop()
+
+    async def prepare(self, *, seed: bool | None = None) -> PrepareReport:
+        """Bootstrap + pending migrations (+ seed on a new database, or when asked)."""
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            fresh = self.fresh or not await conn.fetchval(
+                "select to_regclass('supabase_migrations.schema_migrations') is not null")
+            await bootstrap.apply_bootstrap(conn)
+            if not self.embedded:
+                await self._set_role_passwords(conn)
+            applied = await migrations.apply_pending(conn, self.settings.migrations_dir)
+            seeded = False
+            if seed or (seed is None and fresh):
+                seeded = await migrations.apply_seed(conn, self.settings.seed_file)
+            return PrepareReport(fresh, applied, seeded)
+        finally:
+            await conn.close()
+
+    async def reset(self) -> PrepareReport:
+        """Drop and re-create the database (as `supabase db reset` does), then bootstrap, apply
+        every migration and the seed. Roles live in the cluster and survive; bootstrap re-grants."""
+        name = urlsplit(self.admin_dsn).path.lstrip("/") or "postgres"
+        conn = await asyncpg.connect(self.admin_dsn, database="template1")
+        try:
+            ident = await conn.fetchval("select quote_ident($1)", name)
+            await conn.execute(f"drop database if exists {ident} with (force)")
+            await conn.execute(f"create database {ident}")
+        finally:
+            await conn.close()
+        self.fresh = True
+        return await self.prepare(seed=True)
+
+    # External databases: the login roles get generated passwords, kept in the data folder.
+    def _role_passwords(self) -> dict[str, str]:
+        path = self.settings.data_dir / ROLE_PASSWORDS_FILE
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        if all(role in stored for role in LOGIN_ROLES):
+            return stored
+        for role in LOGIN_ROLES:
+            stored.setdefault(role, secrets.token_urlsafe(24))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh)
+        return stored
+
+    async def _set_role_passwords(self, conn: asyncpg.Connection) -> None:
+        for role, password in self._role_passwords().items():
+            # ALTER ROLE takes no bind parameters; the password is generated by us (url-safe
+            # alphabet), and quote_literal is applied by the server all the same.
+            literal = await conn.fetchval("select quote_literal($1)", password)
+            await conn.execute(f'alter role "{role}" with login password {literal}')
+
+
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:****@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

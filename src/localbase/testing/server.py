@@ -1,0 +1,128 @@
+"""A real Localbase server in a child process, for tests and benchmarks.
+
+It runs the same `localbase start` a user runs, on a data folder of its own and free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalbaseProcess:
+    def __init__(self, project_dir: Path | str, data_dir: Path | str | None = None, *,
+                 port: int | None = None, db_port: int | None = None, env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None):
+        self.project_dir = Path(project_dir).resolve()
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="localbase-")
+        self.data_dir = Path(data_dir or self._tmp.name).resolve()  # type: ignore[union-attr]
+        self.port = port or free_port()
+        self.db_port = db_port or free_port()
+        self.env = env or {}
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen | None = None
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
+
+    # -- what a client needs -------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def keys(self) -> dict[str, str]:
+        return json.loads((self.data_dir / "keys.json").read_text())
+
+    @property
+    def anon_key(self) -> str:
+        return self.keys["anon_key"]
+
+    @property
+    def service_role_key(self) -> str:
+        return self.keys["service_role_key"]
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.keys["jwt_secret"]
+
+    @property
+    def db_url(self) -> str:
+        """Superuser URL (TCP), for test set-up and assertions that must bypass the API."""
+        return f"postgresql://postgres:postgres@127.0.0.1:{self.db_port}/postgres"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> "LocalbaseProcess":
+        cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(self.project_dir),
+               "--data-dir", str(self.data_dir), "--port", str(self.port), "--db-port", str(self.db_port),
+               *self.extra_args]
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **self.env}
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env)
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"localbase exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"localbase not healthy after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        proc, self.process = self.process, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._log.close()
+        return proc.returncode
+
+    def kill(self) -> None:
+        """kill -9, for fault tests."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+            self._log.close()
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "LocalbaseProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
