@@ -1,0 +1,84 @@
+"""The signed-in user's own endpoints: GET /user, PUT /user, POST /logout."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from localbase.auth import errors, otp, passwords, sessions, tokens, users
+from localbase.auth.context import body, endpoint, json, pool, redirect_target, service
+
+SCOPES = ("global", "local", "others")
+
+
+@endpoint
+async def get_user(request: Request) -> Response:
+    cfg = service(request).config
+    claims = tokens.bearer_claims(request.headers.get("authorization"), cfg)
+    async with pool(request).acquire() as conn:
+        user = await sessions.current(conn, claims)
+    return json(users.to_json(user))
+
+
+@endpoint
+async def update_user(request: Request) -> Response:
+    svc = service(request)
+    cfg = svc.config
+    claims = tokens.bearer_claims(request.headers.get("authorization"), cfg)
+    data = await body(request)
+    async with pool(request).acquire() as conn:
+        user = await sessions.current(conn, claims)
+    password = data.get("password")
+    new_hash = None
+    if password is not None:
+        if not isinstance(password, str) or not password:
+            raise errors.unprocessable("validation_failed", "Password update requires a valid password")
+        passwords.check_policy(password, cfg)
+        if user.get("encrypted_password") and await passwords.verify_password(
+                password, user["encrypted_password"], cfg.bcrypt_cost):
+            raise errors.unprocessable("same_password", "New password should be different from the old password.")
+        new_hash = await passwords.hash_password(password, cfg.bcrypt_cost)
+    meta = data.get("data")
+    if meta is not None and not isinstance(meta, dict):
+        raise errors.validation("data must be a JSON object")
+    if data.get("phone"):
+        raise errors.unprocessable("phone_provider_disabled", "Phone updates are disabled")
+    new_email = users.normalize_email(data["email"]) if data.get("email") else None
+    redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            if new_hash is not None:
+                await users.set_password(conn, user["id"], new_hash)
+            if meta:
+                await users.merge_user_metadata(conn, user["id"], meta)
+            if new_email and new_email != (user.get("email") or ""):
+                await _change_email(conn, request, user, new_email, redirect, data)
+            updated = await users.by_id(conn, user["id"])
+    return json(users.to_json(updated))
+
+
+async def _change_email(conn, request: Request, user: dict, new_email: str, redirect: str, data: dict) -> None:
+    svc = service(request)
+    cfg, limits = svc.config, svc.config.rate_limits
+    taken = await users.by_email(conn, new_email)
+    if taken is not None and taken["id"] != user["id"]:
+        raise errors.unprocessable("email_exists", "A user with this email address has already been registered")
+    if cfg.autoconfirm:
+        await users.set_email(conn, user["id"], new_email, confirmed=True)
+        return
+    svc.limiter.hit("email_sent", new_email, limits.email_sent, 3600,
+                    "over_email_send_rate_limit", "Email rate limit exceeded")
+    await otp.issue(conn, cfg, user, "email_change", redirect, address=new_email, pkce=otp.pkce_params(data))
+
+
+@endpoint
+async def logout(request: Request) -> Response:
+    cfg = service(request).config
+    scope = request.query_params.get("scope", "global")
+    if scope not in SCOPES:
+        raise errors.bad_request("validation_failed", f"Unsupported logout scope {scope!r}")
+    claims = tokens.bearer_claims(request.headers.get("authorization"), cfg)
+    async with pool(request).acquire() as conn:
+        user = await sessions.current(conn, claims)
+        await sessions.logout(conn, user["id"], claims.get("session_id"), scope)
+    return Response(status_code=204)

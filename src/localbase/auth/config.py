@@ -1,0 +1,182 @@
+"""Typed auth settings: supabase/config.toml's [auth], [auth.email], [auth.rate_limit],
+[auth.email.smtp] sections, overridden by LOCALBASE_AUTH_* environment variables.
+
+Names follow the Supabase CLI's config.toml (site_url, enable_signup, minimum_password_length,
+[auth.email] enable_confirmations, ...); the environment variable for a key is
+LOCALBASE_AUTH_<KEY> for [auth], LOCALBASE_AUTH_EMAIL_<KEY> for [auth.email] and
+LOCALBASE_AUTH_RATE_LIMIT_<KEY> for [auth.rate_limit], e.g. LOCALBASE_AUTH_EMAIL_ENABLE_CONFIRMATIONS=true.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from localbase.settings import Settings, SettingsError
+
+PASSWORD_REQUIREMENTS = ("", "letters_digits", "lower_upper_letters_digits",
+                         "lower_upper_letters_digits_symbols")
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests allowed per window. Per IP and per email address (a window of 5 minutes, as
+    Supabase's sign-in / verification limits), and mails sent per address per hour."""
+
+    window_s: int = 300
+    sign_in_sign_ups: int = 300          # per IP per window (sign-up, password sign-in, anonymous)
+    sign_in_sign_ups_per_email: int = 30  # per email address per window
+    token_refresh: int = 1500            # per IP per window
+    token_verifications: int = 300       # per IP per window (verify OTP / token hash)
+    otp_and_recovery: int = 300          # per IP per window (/otp, /recover, /resend)
+    email_sent: int = 30                 # mails per address per hour
+    anonymous_users: int = 300           # anonymous sign-ins per IP per hour
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    sender: str = "noreply@localbase.local"
+    sender_name: str = "Localbase"
+    tls: bool = False  # implicit TLS (smtps); STARTTLS is used when the server offers it
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    jwt_secret: str
+    jwt_expiry: int
+    api_url: str
+    site_url: str = "http://127.0.0.1:3000"
+    additional_redirect_urls: tuple[str, ...] = ()
+    enable_signup: bool = True
+    enable_email_signup: bool = True
+    enable_anonymous_sign_ins: bool = False
+    enable_confirmations: bool = False
+    double_confirm_changes: bool = True
+    enable_refresh_token_rotation: bool = True
+    refresh_token_reuse_interval: int = 10
+    minimum_password_length: int = 6
+    password_requirements: str = ""
+    otp_length: int = 6
+    otp_expiry: int = 3600
+    max_frequency_s: int = 1  # minimum seconds between two mails of one kind to one address
+    bcrypt_cost: int = 10
+    rate_limits: RateLimits = RateLimits()
+    smtp: SmtpConfig | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.api_url}/auth/v1"
+
+    @property
+    def autoconfirm(self) -> bool:
+        return not self.enable_confirmations
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value in (None, "") else value
+
+
+def _pick(section: dict[str, Any], key: str, env_prefix: str, default: Any) -> Any:
+    raw = _env(f"{env_prefix}{key.upper()}")
+    if raw is None:
+        return section.get(key, default)
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{env_prefix}{key.upper()} must be true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{env_prefix}{key.upper()} must be an integer, got {raw!r}") from None
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _pick_email(section: dict[str, Any], key: str, default: Any) -> Any:
+    """[auth.email] keys: LOCALBASE_AUTH_EMAIL_<KEY>, or the shorter LOCALBASE_AUTH_<KEY>."""
+    for prefix in ("LOCALBASE_AUTH_EMAIL_", "LOCALBASE_AUTH_"):
+        if _env(f"{prefix}{key.upper()}") is not None:
+            return _pick({}, key, prefix, default)
+    return section.get(key, default)
+
+
+def _smtp(settings: Settings) -> SmtpConfig | None:
+    from urllib.parse import unquote, urlsplit
+
+    url = _env("LOCALBASE_AUTH_SMTP_URL")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise SettingsError("LOCALBASE_AUTH_SMTP_URL must look like smtp://user:pass@host:port")
+        return SmtpConfig(host=parts.hostname, port=parts.port or (465 if parts.scheme == "smtps" else 25),
+                          user=unquote(parts.username or ""), password=unquote(parts.password or ""),
+                          sender=_env("LOCALBASE_AUTH_SMTP_ADMIN_EMAIL") or SmtpConfig.sender,
+                          tls=parts.scheme == "smtps")
+    section = settings.section("auth.email.smtp")
+    if not section or not section.get("enabled", True) or not section.get("host"):
+        return None
+    return SmtpConfig(host=str(section["host"]), port=int(section.get("port", 25)),
+                      user=str(section.get("user", "")), password=str(section.get("pass", "")),
+                      sender=str(section.get("admin_email", SmtpConfig.sender)),
+                      sender_name=str(section.get("sender_name", SmtpConfig.sender_name)),
+                      tls=int(section.get("port", 25)) == 465)
+
+
+def load_auth_config(settings: Settings) -> AuthConfig:
+    auth = settings.section("auth")
+    email = settings.section("auth.email")
+    limits = settings.section("auth.rate_limit")
+    a, r = "LOCALBASE_AUTH_", "LOCALBASE_AUTH_RATE_LIMIT_"
+    d = AuthConfig.__dataclass_fields__
+    rl = RateLimits()
+    rate_limits = RateLimits(**{name: int(_pick(limits, name, r, getattr(rl, name)))
+                                for name in RateLimits.__dataclass_fields__})
+    requirements = str(_pick(auth, "password_requirements", a, ""))
+    if requirements not in PASSWORD_REQUIREMENTS:
+        raise SettingsError(f"[auth] password_requirements must be one of {PASSWORD_REQUIREMENTS}")
+    return AuthConfig(
+        jwt_secret=settings.jwt_secret,
+        jwt_expiry=settings.jwt_expiry,
+        api_url=str(_pick(auth, "external_url", a, settings.api_url)).rstrip("/"),
+        site_url=str(_pick(auth, "site_url", a, d["site_url"].default)).rstrip("/"),
+        additional_redirect_urls=tuple(_pick(auth, "additional_redirect_urls", a, ())),
+        enable_signup=bool(_pick(auth, "enable_signup", a, True)),
+        enable_email_signup=bool(_pick_email(email, "enable_signup", True)),
+        enable_anonymous_sign_ins=bool(_pick(auth, "enable_anonymous_sign_ins", a, False)),
+        enable_confirmations=bool(_pick_email(email, "enable_confirmations", False)),
+        double_confirm_changes=bool(_pick_email(email, "double_confirm_changes", True)),
+        enable_refresh_token_rotation=bool(_pick(auth, "enable_refresh_token_rotation", a, True)),
+        refresh_token_reuse_interval=int(_pick(auth, "refresh_token_reuse_interval", a, 10)),
+        minimum_password_length=int(_pick(auth, "minimum_password_length", a, 6)),
+        password_requirements=requirements,
+        otp_length=int(_pick_email(email, "otp_length", 6)),
+        otp_expiry=int(_pick_email(email, "otp_expiry", 3600)),
+        max_frequency_s=_duration_s(_pick_email(email, "max_frequency", "1s")),
+        bcrypt_cost=int(_pick(auth, "bcrypt_cost", a, 10)),
+        rate_limits=rate_limits,
+        smtp=_smtp(settings),
+    )
+
+
+def _duration_s(value: Any) -> int:
+    """'1s', '60s', '5m', '1h' or a number of seconds."""
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"[auth.email] max_frequency: not a duration: {value!r}") from None

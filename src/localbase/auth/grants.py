@@ -1,0 +1,164 @@
+"""POST /signup (email + password, or anonymous) and POST /token (grant_type password,
+refresh_token, pkce)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from localbase.auth import errors, otp, passwords, sessions, users
+from localbase.auth.context import body, client_ip, endpoint, json, pool, redirect_target, service
+
+INVALID_CREDENTIALS = "Invalid login credentials"
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, Any]:
+    meta = data.get("data")
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise errors.validation("data must be a JSON object")
+    return meta
+
+
+@endpoint
+async def signup(request: Request) -> Response:
+    svc = service(request)
+    cfg, limits = svc.config, svc.config.rate_limits
+    data = await body(request)
+    email, phone, password = data.get("email"), data.get("phone"), data.get("password")
+    ip = client_ip(request)
+    if not email and not phone:
+        return await _anonymous(request, data)
+    if phone:
+        raise errors.unprocessable("phone_provider_disabled", "Phone signups are disabled")
+    if not cfg.enable_signup:
+        raise errors.unprocessable("signup_disabled", "Signups not allowed for this instance")
+    if not cfg.enable_email_signup:
+        raise errors.unprocessable("email_provider_disabled", "Email signups are disabled")
+    email = users.normalize_email(email)
+    svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
+    svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
+    if not isinstance(password, str) or not password:
+        raise errors.unprocessable("validation_failed", "Signup requires a valid password")
+    passwords.check_policy(password, cfg)
+    meta = _metadata(data)
+    pkce = otp.pkce_params(data)
+    redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
+    hashed = await passwords.hash_password(password, cfg.bcrypt_cost)
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            existing = await users.by_email(conn, email)
+            if existing is not None:
+                if cfg.autoconfirm:
+                    raise errors.unprocessable("user_already_exists", "User already registered")
+                if existing.get("email_confirmed_at") is not None:
+                    # confirmations on: answer as for a new address, so sign-up reveals no account
+                    return json(_obfuscated_user(email, meta))
+                svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
+                                "over_email_send_rate_limit", "Email rate limit exceeded")
+                await otp.issue(conn, cfg, existing, "signup", redirect, pkce=pkce)
+                return json(users.to_json(await users.by_id(conn, existing["id"])))
+            user = await users.create(conn, email=email, encrypted_password=hashed, user_metadata=meta,
+                                      email_confirmed=cfg.autoconfirm)
+            if cfg.autoconfirm:
+                session = await sessions.start(conn, cfg, user, "password", ip=ip,
+                                               user_agent=request.headers.get("user-agent"))
+                return json(session)
+            svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
+                            "over_email_send_rate_limit", "Email rate limit exceeded")
+            await otp.issue(conn, cfg, user, "signup", redirect, pkce=pkce)
+            return json(users.to_json(await users.by_id(conn, user["id"])))
+
+
+def _obfuscated_user(email: str, meta: dict[str, Any]) -> dict[str, Any]:
+    now = users.now()
+    return {"id": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated", "email": email,
+            "phone": "", "confirmation_sent_at": now, "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": meta, "identities": [], "created_at": now, "updated_at": now,
+            "is_anonymous": False}
+
+
+async def _anonymous(request: Request, data: dict[str, Any]) -> Response:
+    svc = service(request)
+    cfg, limits = svc.config, svc.config.rate_limits
+    if not cfg.enable_anonymous_sign_ins:
+        raise errors.unprocessable("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+    ip = client_ip(request)
+    svc.limiter.hit("anonymous_users", ip, limits.anonymous_users, 3600)
+    meta = _metadata(data)
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            user = await users.create(conn, email=None, encrypted_password=None, user_metadata=meta,
+                                      is_anonymous=True)
+            session = await sessions.start(conn, cfg, user, "anonymous", ip=ip,
+                                           user_agent=request.headers.get("user-agent"))
+    return json(session)
+
+
+@endpoint
+async def token(request: Request) -> Response:
+    grant = request.query_params.get("grant_type")
+    if grant == "password":
+        return await _password(request)
+    if grant == "refresh_token":
+        svc = service(request)
+        limits = svc.config.rate_limits
+        svc.limiter.hit("token_refresh", client_ip(request), limits.token_refresh, limits.window_s)
+        data = await body(request)
+        presented = data.get("refresh_token")
+        async with pool(request).acquire() as conn:
+            session = await sessions.refresh(conn, svc.config, presented if isinstance(presented, str) else "")
+        return json(session)
+    if grant == "pkce":
+        return await _pkce(request)
+    raise errors.bad_request("validation_failed", "unsupported_grant_type")
+
+
+async def _password(request: Request) -> Response:
+    svc = service(request)
+    cfg, limits = svc.config, svc.config.rate_limits
+    data = await body(request)
+    email, phone, password = data.get("email"), data.get("phone"), data.get("password")
+    ip = client_ip(request)
+    svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
+    if phone and not email:
+        raise errors.bad_request("phone_provider_disabled", "Phone logins are disabled")
+    if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
+        raise errors.bad_request("validation_failed", "missing email or phone")
+    email = email.lower()
+    svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
+    async with pool(request).acquire() as conn:
+        user = await users.by_email(conn, email)
+    ok = await passwords.verify_password(password, user["encrypted_password"] if user else None,
+                                         cfg.bcrypt_cost)
+    if not ok or user is None or user.get("deleted_at") is not None:
+        raise errors.bad_request("invalid_credentials", INVALID_CREDENTIALS)
+    if users.is_banned(user):
+        raise errors.bad_request("user_banned", "User is banned")
+    if cfg.enable_confirmations and user.get("email_confirmed_at") is None:
+        raise errors.bad_request("email_not_confirmed", "Email not confirmed")
+    async with pool(request).acquire() as conn:
+        session = await sessions.start(conn, cfg, user, "password", ip=ip,
+                                       user_agent=request.headers.get("user-agent"))
+    return json(session)
+
+
+async def _pkce(request: Request) -> Response:
+    svc = service(request)
+    data = await body(request)
+    code, verifier = data.get("auth_code"), data.get("code_verifier")
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            user_id, method = await otp.exchange(conn, str(code or ""), str(verifier or ""))
+            user = await users.by_id(conn, user_id)
+            if user is None:
+                raise errors.not_found("user_not_found", "User not found")
+            if users.is_banned(user):
+                raise errors.bad_request("user_banned", "User is banned")
+            session = await sessions.start(conn, svc.config, user, method, ip=client_ip(request),
+                                           user_agent=request.headers.get("user-agent"))
+    return json(session)

@@ -1,0 +1,75 @@
+"""The auth service's routes, mounted by the gateway at /auth/v1 (GoTrue's paths)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from localbase.auth import account, admin, errors, grants, links, mail
+from localbase.auth.context import apikey_role, endpoint, json, pool, service
+
+VERSION = "v2.170.0-localbase"
+PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab",
+             "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "slack", "slack_oidc",
+             "spotify", "twitch", "twitter", "workos", "zoom")
+
+
+async def health(request: Request) -> Response:
+    return json({"version": VERSION, "name": "GoTrue",
+                 "description": "Localbase Auth: GoTrue-compatible authentication API"})
+
+
+@endpoint
+async def settings(request: Request) -> Response:
+    cfg = service(request).config
+    external = {name: False for name in PROVIDERS}
+    external.update({"anonymous_users": cfg.enable_anonymous_sign_ins, "email": cfg.enable_email_signup,
+                     "phone": False, "saml": False})
+    return json({"external": external, "disable_signup": not cfg.enable_signup,
+                 "mailer_autoconfirm": cfg.autoconfirm, "phone_autoconfirm": False, "sms_provider": "",
+                 "saml_enabled": False})
+
+
+@endpoint
+async def mailbox(request: Request) -> Response:
+    """Localbase only: the mails that would have been sent (service_role key required)."""
+    if apikey_role(request) != "service_role":
+        raise errors.forbidden("not_admin", "The mailbox needs the service_role key")
+    email = request.query_params.get("email") or None
+    async with pool(request).acquire() as conn:
+        if request.method == "DELETE":
+            deleted = await mail.clear_mailbox(conn, email)
+            return json({"deleted": deleted})
+        try:
+            limit = min(500, max(1, int(request.query_params.get("limit") or 50)))
+        except ValueError:
+            raise errors.validation("limit must be an integer") from None
+        messages = await mail.mailbox(conn, email, limit)
+    return json({"messages": messages})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/health", health, methods=["GET", "HEAD"]),
+        Route("/settings", settings, methods=["GET"]),
+        Route("/signup", grants.signup, methods=["POST"]),
+        Route("/token", grants.token, methods=["POST"]),
+        Route("/user", account.get_user, methods=["GET"]),
+        Route("/user", account.update_user, methods=["PUT"]),
+        Route("/logout", account.logout, methods=["POST"]),
+        Route("/otp", links.send_otp, methods=["POST"]),
+        Route("/magiclink", links.send_otp, methods=["POST"]),
+        Route("/recover", links.recover, methods=["POST"]),
+        Route("/resend", links.resend, methods=["POST"]),
+        Route("/verify", links.verify_post, methods=["POST"]),
+        Route("/verify", links.verify_get, methods=["GET"]),
+        Route("/invite", admin.invite, methods=["POST"]),
+        Route("/admin/users", admin.list_users, methods=["GET"]),
+        Route("/admin/users", admin.create_user, methods=["POST"]),
+        Route("/admin/users/{user_id}", admin.get_user, methods=["GET"]),
+        Route("/admin/users/{user_id}", admin.update_user, methods=["PUT"]),
+        Route("/admin/users/{user_id}", admin.delete_user, methods=["DELETE"]),
+        Route("/admin/generate_link", admin.generate_link, methods=["POST"]),
+        Route("/localbase/mailbox", mailbox, methods=["GET", "DELETE"]),
+    ]

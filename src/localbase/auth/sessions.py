@@ -1,0 +1,160 @@
+"""Sessions and refresh tokens: issuing, rotating (with GoTrue's reuse detection) and revoking.
+
+A refresh token is used once: refreshing revokes it and issues a child. Presenting a revoked
+token again within `refresh_token_reuse_interval` seconds (a client that lost the answer to a
+refresh) issues another child; after that interval it is treated as stolen and every token of
+the session is revoked, so the family can no longer be refreshed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from localbase.auth import errors, tokens, users
+from localbase.auth.config import AuthConfig
+
+NOT_FOUND_MSG = "Invalid Refresh Token: Refresh Token Not Found"
+USED_MSG = "Invalid Refresh Token: Already Used"
+
+
+def session_json(config: AuthConfig, user: dict[str, Any], session_id: uuid.UUID, refresh_token: str,
+                 amr: list[dict[str, Any]]) -> dict[str, Any]:
+    access, expires_in, expires_at = tokens.access_token(config, user, str(session_id), amr)
+    return {"access_token": access, "token_type": "bearer", "expires_in": expires_in,
+            "expires_at": expires_at, "refresh_token": refresh_token, "user": users.to_json(user)}
+
+
+async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], method: str, *,
+                ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+    """A new session for `user` signed in by `method` (password, otp, anonymous, ...): one
+    transaction for the session, its first refresh token, the AMR claim and last_sign_in_at."""
+    session_id = uuid.uuid4()
+    refresh = tokens.new_refresh_token()
+    ts = users.now()
+    async with conn.transaction():
+        await conn.execute(
+            """with s as (insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip)
+                          values ($1, $2, $3, $3, 'aal1', $4, $5::inet)),
+                    r as (insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at,
+                                                            updated_at, parent, session_id)
+                          values ('00000000-0000-0000-0000-000000000000', $6, $2::text, false, $3, $3, null, $1)),
+                    a as (insert into auth.mfa_amr_claims (session_id, created_at, updated_at,
+                                                            authentication_method, id)
+                          values ($1, $3, $3, $7, $8)),
+                    i as (update auth.identities set last_sign_in_at = $3 where user_id = $2 and $7 <> 'anonymous')
+               update auth.users set last_sign_in_at = $3, updated_at = $3 where id = $2""",
+            session_id, user["id"], ts, (user_agent or "")[:1000] or None, _inet(ip),
+            tokens.digest(refresh), method, uuid.uuid4())
+    user = {**user, "last_sign_in_at": ts, "updated_at": ts}
+    amr = [{"method": method, "timestamp": int(ts.timestamp())}]
+    return session_json(config, user, session_id, refresh, amr)
+
+
+def _inet(ip: str | None) -> str | None:
+    if not ip:
+        return None
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return None
+
+
+async def amr_of(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "select authentication_method, created_at from auth.mfa_amr_claims where session_id = $1 "
+        "order by created_at", session_id)
+    return [{"method": r["authentication_method"], "timestamp": int(r["created_at"].timestamp())} for r in rows]
+
+
+async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) -> dict[str, Any]:
+    if not presented:
+        raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
+    digest = tokens.digest(presented)
+    failure: errors.AuthError | None = None
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """select rt.id, rt.revoked, rt.updated_at, rt.session_id, s.user_id, s.not_after
+               from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
+               where rt.token = $1 for update of rt""", digest)
+        if row is None:
+            raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
+        user = await users.by_id(conn, row["user_id"])
+        if user is None or user.get("deleted_at") is not None:
+            raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
+        if users.is_banned(user):
+            raise errors.bad_request("user_banned", "User is banned")
+        if row["not_after"] is not None and row["not_after"] < users.now():
+            raise errors.bad_request("session_expired", "Session expired")
+        if row["revoked"]:
+            reuse_until = row["updated_at"] + timedelta(seconds=config.refresh_token_reuse_interval)
+            if not config.enable_refresh_token_rotation or users.now() > reuse_until:
+                # Reuse of a spent token: revoke the whole family (every token of the session).
+                await conn.execute("update auth.refresh_tokens set revoked = true, updated_at = now() "
+                                   "where session_id = $1 and revoked = false", row["session_id"])
+                failure = errors.bad_request("refresh_token_already_used", USED_MSG)
+        if failure is None:
+            if config.enable_refresh_token_rotation:
+                new_token = tokens.new_refresh_token()
+                await conn.execute(
+                    """with r as (update auth.refresh_tokens set revoked = true, updated_at = now()
+                                  where id = $1 and revoked = false)
+                       insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at,
+                                                        updated_at, parent, session_id)
+                       values ('00000000-0000-0000-0000-000000000000', $2, $3, false, now(), now(), $4, $5)""",
+                    row["id"], tokens.digest(new_token), str(row["user_id"]), digest, row["session_id"])
+            else:
+                new_token = presented
+            await conn.execute("update auth.sessions set refreshed_at = now() at time zone 'utc', "
+                               "updated_at = now() where id = $1", row["session_id"])
+            amr = await amr_of(conn, row["session_id"])
+    if failure is not None:  # raised after commit, so the family revocation sticks
+        raise failure
+    return session_json(config, user, row["session_id"], new_token, amr)
+
+
+async def current(conn: asyncpg.Connection, claims: dict[str, Any]) -> dict[str, Any]:
+    """The user of a verified access token, with GoTrue's checks: the user and (when the token
+    names one) the session must still exist."""
+    sub = claims.get("sub")
+    if not sub:
+        raise errors.forbidden("bad_jwt", "invalid claim: missing sub claim")
+    user = await users.by_id(conn, sub)
+    if user is None or user.get("deleted_at") is not None:
+        raise errors.forbidden("user_not_found", "User from sub claim in JWT does not exist")
+    session_id = claims.get("session_id")
+    if session_id:
+        try:
+            sid = uuid.UUID(str(session_id))
+        except ValueError:
+            raise errors.forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID") from None
+        exists = await conn.fetchval("select 1 from auth.sessions where id = $1 and user_id = $2",
+                                     sid, user["id"])
+        if not exists:
+            raise errors.forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
+    return user
+
+
+async def logout(conn: asyncpg.Connection, user_id: uuid.UUID, session_id: str | None, scope: str) -> None:
+    sid = uuid.UUID(session_id) if session_id else None
+    if scope == "local":
+        if sid is not None:
+            await conn.execute("delete from auth.sessions where id = $1 and user_id = $2", sid, user_id)
+    elif scope == "others":
+        await conn.execute("delete from auth.sessions where user_id = $1 and id is distinct from $2",
+                           user_id, sid)
+    else:
+        await conn.execute("delete from auth.sessions where user_id = $1", user_id)
+
+
+async def revoke_all(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await conn.execute("delete from auth.sessions where user_id = $1", user_id)
+
+
+def epoch() -> int:
+    return int(time.time())
