@@ -90,6 +90,8 @@ async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) 
         if users.is_banned(user):
             raise errors.bad_request("user_banned", "User is banned")
         if row["not_after"] is not None and row["not_after"] < users.now():
+            if row["revoked"]:  # a family revoked for reuse: every token of it is "already used"
+                raise errors.bad_request("refresh_token_already_used", USED_MSG)
             raise errors.bad_request("session_expired", "Session expired")
         if row["revoked"]:
             reuse_until = row["updated_at"] + timedelta(seconds=config.refresh_token_reuse_interval)
@@ -97,6 +99,8 @@ async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) 
                 # Reuse of a spent token: revoke the whole family (every token of the session).
                 await conn.execute("update auth.refresh_tokens set revoked = true, updated_at = now() "
                                    "where session_id = $1 and revoked = false", row["session_id"])
+                await conn.execute("update auth.sessions set not_after = now(), updated_at = now() "
+                                   "where id = $1", row["session_id"])
                 failure = errors.bad_request("refresh_token_already_used", USED_MSG)
         if failure is None:
             if config.enable_refresh_token_rotation:
@@ -133,8 +137,9 @@ async def current(conn: asyncpg.Connection, claims: dict[str, Any]) -> dict[str,
             sid = uuid.UUID(str(session_id))
         except ValueError:
             raise errors.forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID") from None
-        exists = await conn.fetchval("select 1 from auth.sessions where id = $1 and user_id = $2",
-                                     sid, user["id"])
+        exists = await conn.fetchval(
+            "select 1 from auth.sessions where id = $1 and user_id = $2 and (not_after is null or not_after > now())",
+            sid, user["id"])
         if not exists:
             raise errors.forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
     return user
