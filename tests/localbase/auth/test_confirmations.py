@@ -4,6 +4,7 @@ sign-in waits for it; email changes are confirmed from the new address."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -81,6 +82,14 @@ def test_password_requirements_from_environment(confirm_server):
     with pytest.raises(AuthWeakPasswordError) as info:
         client(confirm_server).auth.sign_up({"email": new_email(), "password": "onlyletters"})
     assert info.value.reasons == ["characters"]
+
+
+def test_jwt_expiry_from_environment(confirm_server):
+    email = new_email("expiry")
+    _sign_up(confirm_server, email)
+    otp = mailbox(confirm_server, email)[0]["otp"]
+    session = client(confirm_server).auth.verify_otp({"email": email, "token": otp, "type": "signup"}).session
+    assert session.expires_in == 600 and 595 <= session.expires_at - int(time.time()) <= 600
 
 
 def test_settings_show_confirmations_on(confirm_server):
