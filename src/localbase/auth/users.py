@@ -3,6 +3,7 @@ supabase_auth's `User` model parses."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import asyncpg
 
 from localbase.auth import errors
+
+log = logging.getLogger("localbase.auth")
 
 USER_SELECT = """
 select u.id, u.aud, u.role, u.email, u.encrypted_password, u.email_confirmed_at, u.invited_at,
@@ -128,6 +131,9 @@ async def create(conn: asyncpg.Connection, *, email: str | None, phone: str | No
     except asyncpg.UniqueViolationError:
         raise errors.unprocessable("user_already_exists" if email else "phone_exists",
                                    "User already registered") from None
+    except asyncpg.PostgresError as exc:  # e.g. a sign-up trigger of the project failed
+        log.error("saving a new user failed: %s: %s", type(exc).__name__, exc)
+        raise errors.AuthError(500, "unexpected_failure", "Database error saving new user") from None
     if email:
         await add_identity(conn, uid, "email", email, email_confirmed, ts)
     user = await by_id(conn, uid)

@@ -138,3 +138,23 @@ async def test_async_client_sign_up_sign_in_get_user(auth_server):
         await c.auth.sign_in_with_password({"email": email, "password": "nope-nope"})
     assert info.value.code == "invalid_credentials"
 
+
+
+def test_failing_sign_up_trigger_answers_500_and_saves_nothing(auth_server):
+    email = new_email("trigger-fails")
+    db(auth_server, """create or replace function public.reject_marked() returns trigger language plpgsql as $$
+                       begin
+                         if new.email like 'trigger-fails-%' then raise exception 'profile check failed'; end if;
+                         return new;
+                       end $$;
+                       drop trigger if exists reject_marked on auth.users;
+                       create trigger reject_marked before insert on auth.users
+                         for each row execute procedure public.reject_marked();""", fetch="execute")
+    try:
+        with pytest.raises(AuthApiError) as info:
+            signed_up(auth_server, email)
+        assert (info.value.status, info.value.code) == (500, "unexpected_failure")
+        assert info.value.message == "Database error saving new user"
+        assert db(auth_server, "select count(*) from auth.users where email = $1", email, fetch="fetchval") == 0
+    finally:
+        db(auth_server, "drop trigger if exists reject_marked on auth.users", fetch="execute")

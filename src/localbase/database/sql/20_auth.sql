@@ -23,6 +23,9 @@ begin
 end
 $$;
 
+-- Sign-in looks users up by lower(email) alone (rows inserted by hand may lack instance_id).
+create index if not exists users_lower_email_idx on auth.users (lower(email::text));
+
 create table if not exists auth.identities (
   provider_id text not null,
   user_id uuid not null references auth.users (id) on delete cascade,
