@@ -32,33 +32,68 @@ async def health(request: Request) -> JSONResponse:
                         status_code=200 if ok else 503)
 
 
-def _service_routes() -> list[BaseRoute]:
+# Services mounted under Supabase's paths. A service module exposes `routes()`, and may expose
+# `async startup(app)` / `async shutdown(app)` for background work (listeners, consumers).
+SERVICES = {
+    "/auth/v1": "localbase.auth.routes",
+    "/realtime/v1": "localbase.realtime.routes",
+    "/functions/v1": "localbase.functions.routes",
+}
+
+
+def _service_modules() -> dict[str, object]:
     """Each service contributes its routes; a service not built yet contributes nothing."""
+    import importlib
+    found = {}
+    for prefix, name in SERVICES.items():
+        try:
+            found[prefix] = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):  # a real import error inside a service
+                raise
+    return found
+
+
+def _service_routes(modules: dict[str, object]) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    from localbase.rest import routes as rest_routes
-    routes.append(Mount("/rest/v1", routes=rest_routes.routes()))
-    with contextlib.suppress(ImportError):
-        from localbase.auth import routes as auth_routes  # type: ignore[attr-defined]
-        routes.append(Mount("/auth/v1", routes=auth_routes.routes()))
+    try:
+        from localbase.rest import routes as rest_routes
+        routes.append(Mount("/rest/v1", routes=rest_routes.routes()))
+    except ImportError as exc:  # TEMPORARY while the REST parse stage lands
+        log.error("REST service unavailable: %s", exc)
+    for prefix, module in modules.items():
+        routes.append(Mount(prefix, routes=module.routes()))  # type: ignore[attr-defined]
     return routes
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Starlette:
     db = database or Cluster(settings).database()
+    modules = _service_modules()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await db.open()
         from localbase.rest.schema_cache import SchemaCache
         app.state.schema_cache = await SchemaCache.start(db, settings)
+        started = []
         try:
+            for module in modules.values():
+                if hasattr(module, "startup"):
+                    await module.startup(app)
+                    started.append(module)
             yield
         finally:
+            for module in reversed(started):
+                if hasattr(module, "shutdown"):
+                    try:
+                        await module.shutdown(app)
+                    except Exception:  # noqa: BLE001 - keep shutting the others down, but say so
+                        log.exception("shutdown of %s failed", module.__name__)
             await app.state.schema_cache.stop()
             await db.close()
 
     app = Starlette(
-        routes=[Route("/health", health, methods=["GET", "HEAD"]), *_service_routes()],
+        routes=[Route("/health", health, methods=["GET", "HEAD"]), *_service_routes(modules)],
         middleware=[
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400),

@@ -1,11 +1,187 @@
-"""REST routes (/rest/v1): filled in by the pipeline."""
-from starlette.responses import JSONResponse
+"""/rest/v1: the pipeline parse -> plan -> sql -> execute -> respond, per request."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+from localbase.rest import execute, openapi, respond, sql
+from localbase.rest.errors import RestError, internal_error
+from localbase.rest.parse import parse_filter, parse_request
+from localbase.rest.plan import Planner
+from localbase.rest.types import ApiRequestError
 
-async def _todo(request):
-    return JSONResponse({})
+log = logging.getLogger("localbase.rest")
+MAX_BODY = 20 * 1024 * 1024
+RPC_PREFIX = "rpc/"
 
 
-def routes():
-    return [Route("/{path:path}", _todo, methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"])]
+def _value(x):
+    return getattr(x, "value", x)
+
+
+async def _read_body(request: Request) -> bytes:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return b""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {MAX_BODY} bytes", None)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {MAX_BODY} bytes", None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise RestError(400, "PGRST100", "Invalid query string: not valid UTF-8 after percent-decoding",
+                        None, None) from None
+
+
+async def handle(request: Request) -> Response:
+    try:
+        return await _handle(request)
+    except RestError as err:
+        return respond.error_response(err)
+    except ApiRequestError as err:
+        return respond.error_response(RestError(err.status, err.code, err.message, err.details, err.hint))
+    except Exception:  # noqa: BLE001 - logged with the traceback, answered as PostgREST's 500 shape
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return respond.error_response(internal_error())
+
+
+async def _handle(request: Request) -> Response:
+    app = request.app
+    settings = app.state.settings
+    cache = app.state.schema_cache
+    path = request.path_params.get("path", "")
+    if not path.strip("/") and request.method in ("GET", "HEAD"):
+        planner = Planner(cache.schema, settings.max_rows)
+        schema_name = planner.pick_schema(request.headers.get("accept-profile"))
+        doc = openapi.document(cache.schema, schema_name, settings.api_url)
+        return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
+    body = await _read_body(request)
+    req = parse_request(request.method, path, _query_pairs(request.scope.get("query_string", b"")),
+                        request.headers, body)
+    caller = execute.caller_from(request.headers.get("authorization"), settings.jwt_secret)
+    schema = cache.schema
+    planner = Planner(schema, settings.max_rows)
+    ctx = execute.Context(request.method, "/" + path,
+                          orjson.dumps({k: v for k, v in request.headers.items()}).decode())
+    action = _value(req.action)
+    prefs = req.preferences
+    count = _value(getattr(prefs, "count", None))
+    accept = _value(req.accept)
+    single = isinstance(accept, str) and "object" in accept
+    strip_nulls = bool(getattr(req, "strip_nulls", False))
+    head = request.method == "HEAD"
+    applied: list[str] = []
+    if count:
+        applied.append(f"count={count}")
+    rollback = _value(getattr(prefs, "tx", None)) == "rollback"
+    if req.is_rpc:
+        return await _call(request, req, planner, caller, ctx, count=count, single=single,
+                           strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback)
+    pool = app.state.db.rest_pool
+    if action == "read":
+        plan = planner.read(req)
+        st = sql.read(plan, count="exact" if count == "estimated" else count, single=single,
+                      strip_nulls=strip_nulls, head=head)
+        if count == "estimated":
+            st = sql.read(plan, count="planned", single=single, strip_nulls=strip_nulls, head=head)
+        row, planned = await execute.run(pool, caller, ctx, st, read_only=True, rollback=rollback,
+                                         role_settings=schema.role_settings,
+                                         check=(lambda r: respond.single_check(r["page_total"])) if single else None)
+        total = row["total"] if count == "exact" else planned
+        if count == "estimated" and planned is not None and (settings.max_rows is None or planned < settings.max_rows):
+            exact = sql.read(plan, count="exact", single=single, strip_nulls=strip_nulls, head=True)
+            erow, _ = await execute.run(pool, caller, ctx, exact, read_only=True, role_settings=schema.role_settings)
+            total = erow["total"]
+        return respond.read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"],
+                                     total=total, head=head, single=single, preference_applied=applied)
+    kind = {"insert": "insert", "update": "update", "delete": "delete", "upsert": "upsert"}.get(action)
+    if kind is None:
+        raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}", None, None)
+    resolution = _value(getattr(prefs, "resolution", None))
+    if kind == "insert" and resolution:
+        kind = "upsert"
+        applied.append(f"resolution={resolution}")
+    if _value(getattr(prefs, "missing", None)) == "default":
+        applied.append("missing=default")
+    plan = planner.mutate(req, kind)
+    returning = _value(getattr(prefs, "return_", None) or getattr(prefs, "returning", None))
+    minimal = returning != "representation"
+    if returning:
+        applied.insert(0, f"return={returning}")
+    body_text = body.decode() if body else None
+    st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal)
+    row, _ = await execute.run(pool, caller, ctx, st, read_only=False, rollback=rollback,
+                               role_settings=schema.role_settings,
+                               check=(lambda r: respond.single_check(r["page_total"])) if single else None)
+    return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
+                                     single=single, count_exact=count == "exact", preference_applied=applied)
+
+
+async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, single, strip_nulls, head,
+                applied, rollback) -> Response:
+    schema_name = planner.pick_schema(req.schema)
+    overloads = planner.schema.function_overloads(schema_name, req.target)
+    single_object = _value(getattr(req.preferences, "params", None)) == "single-object"
+    if request.method in ("GET", "HEAD"):
+        known = {a.name for fn in overloads for a in fn.args}
+        args = {}
+        extra = []
+        for key, value in req.raw_args:
+            if key in known:
+                args[key] = value
+            else:
+                extra.append(parse_filter(key, value))
+        if extra:
+            filters = dict(req.filters)
+            for path, cond in extra:
+                filters[path] = (*filters.get(path, ()), cond)
+            req = replace(req, filters=filters)
+        args_json = orjson.dumps(args).decode()
+        read_only = True
+    else:
+        payload = req.payload if req.payload is not None else {}
+        if not isinstance(payload, dict) and not single_object:
+            raise RestError(400, "PGRST102", "Expected a JSON object with the function's arguments", None, None)
+        if not single_object and len(overloads) == 1 and len(overloads[0].args) == 1 and not overloads[0].args[0].name \
+                and overloads[0].args[0].type in ("json", "jsonb"):
+            single_object = True
+        args = payload if isinstance(payload, dict) else {}
+        args_json = orjson.dumps(payload).decode()
+        read_only = False
+    plan = planner.call(req, args, single_object, set(args) if not single_object else set())
+    if not read_only and plan.function.volatility in ("i", "s"):
+        read_only = True
+    st = sql.call(plan, args_json, count=count if count != "estimated" else "exact", single=single,
+                  strip_nulls=strip_nulls, head=head)
+    pool = request.app.state.db.rest_pool
+    row, planned = await execute.run(pool, caller, ctx, st, read_only=read_only, rollback=rollback,
+                                     role_settings=planner.schema.role_settings,
+                                     check=(lambda r: respond.single_check(r["page_total"])) if single else None)
+    if plan.function.returns_void:
+        return Response(b"", status_code=204)
+    if plan.root is None:
+        return Response((row["body"] or "null").encode() if not head else b"", status_code=200,
+                        media_type=respond.JSON)
+    total = row["total"] if count in ("exact", "estimated") else planned
+    return respond.read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"], total=total,
+                                 head=head, single=single, preference_applied=applied)
+
+
+def routes() -> list[Route]:
+    return [Route("/{path:path}", handle, methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"])]

@@ -80,6 +80,7 @@ class Function:
     returns_composite: bool  # rows with columns (a table type, a composite or OUT/TABLE params)
     returns_void: bool
     volatility: str  # i, s or v
+    out_columns: tuple[Column, ...] = ()  # OUT / TABLE parameters, when it returns such rows
 
     @property
     def required(self) -> set[str]:
@@ -225,10 +226,14 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         for k, i in enumerate(in_positions):
             name = names[i] if i < len(names) else ""
             args.append(Arg(name, type_names.get(types[i], "unknown"), types[i], k >= first_default, modes[i] == "v"))
+        outs = tuple(
+            Column(names[i] if i < len(names) else f"column{i}", type_names.get(types[i], "unknown"), types[i],
+                   True, None, False, k + 1)
+            for k, i in enumerate(i for i, m in enumerate(modes) if m in ("o", "b", "t")))
         ret_table = (r["ret_schema"], r["ret_table"]) if r["ret_table"] else None
         functions.setdefault((r["schema"], r["name"]), []).append(Function(
             r["schema"], r["name"], r["oid"], tuple(args), r["return_type"], r["return_type_oid"],
-            r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"]))
+            r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"], outs))
     role_settings: dict[str, dict[str, str]] = {}
     for r in srows:
         for item in r["config"] or []:

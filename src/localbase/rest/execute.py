@@ -1,0 +1,103 @@
+"""Execute stage: one transaction per request, as the role named in the verified JWT.
+
+The role, the JWT claims (for auth.uid() / auth.jwt()), the request's method, path and headers are
+set transaction-locally, then the statement runs; PostgreSQL's grants and RLS decide the rows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import asyncpg
+import orjson
+
+from localbase.rest import errors
+from localbase.rest.errors import RestError
+from localbase.rest.sql import Statement
+from localbase.security import jwt
+
+log = logging.getLogger("localbase.rest")
+
+SET_CONTEXT = (
+    "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
+    "set_config('request.method', $3, true), set_config('request.path', $4, true), "
+    "set_config('request.headers', $5, true)"
+)
+SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $6, true)"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    role: str
+    claims_json: str
+    authenticated: bool
+
+
+def caller_from(authorization: str | None, secret: str, anon_role: str = "anon") -> Caller:
+    """The caller's role and claims from `Authorization: Bearer <jwt>`; no header means anon."""
+    if not authorization:
+        return Caller(anon_role, '{"role":"%s"}' % anon_role, False)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _jwt_error("Invalid Authorization header: expected 'Bearer <token>'", "PGRST301")
+    try:
+        claims = jwt.verify(token.strip(), secret)
+    except jwt.JWTError as exc:
+        raise _jwt_error(exc.reason, "PGRST303" if exc.expired else "PGRST301") from None
+    role = claims.get("role") or anon_role
+    if not isinstance(role, str):
+        raise _jwt_error("JWT role claim must be a string", "PGRST303")
+    return Caller(role, orjson.dumps(claims).decode(), role != anon_role)
+
+
+def _jwt_error(reason: str, code: str) -> RestError:
+    return RestError(401, code, reason, None, None,
+                     {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'})
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    method: str
+    path: str
+    headers_json: str
+
+
+async def run(pool: asyncpg.Pool, caller: Caller, ctx: Context, statement: Statement, *,
+              read_only: bool, rollback: bool = False, role_settings: dict[str, dict[str, str]] | None = None,
+              check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
+    """Run the statement; returns its one row and, for count=planned|estimated, the planner's count.
+    `check` may raise to roll the transaction back (e.g. single-object requests over several rows)."""
+    timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
+    try:
+        async with pool.acquire() as conn:
+            tx = conn.transaction(readonly=read_only)
+            await tx.start()
+            try:
+                if timeout is None:
+                    await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
+                                        ctx.headers_json)
+                else:
+                    await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
+                                        ctx.path, ctx.headers_json, timeout)
+                planned = None
+                if statement.explain_sql:
+                    plan = await conn.fetchval(statement.explain_sql, *statement.explain_args)
+                    planned = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
+                        else int(plan[0]["Plan"]["Plan Rows"])
+                row = await conn.fetchrow(statement.sql, *statement.args)
+                if check is not None:
+                    check(row)
+            except BaseException:
+                await tx.rollback()
+                raise
+            if rollback:
+                await tx.rollback()
+            else:
+                await tx.commit()
+            return row, planned
+    except asyncpg.PostgresError as exc:
+        raise errors.from_postgres(exc, caller.authenticated) from None
+    except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+        log.warning("database unavailable: %s", exc)
+        raise RestError(503, "PGRST001", "Database client error. Retrying the connection.", None, None) from None

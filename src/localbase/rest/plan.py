@@ -1,0 +1,303 @@
+"""Plan stage: a parsed request + the schema cache -> a validated tree the SQL stage renders.
+
+Every table, column, relationship and function the request names is looked up here; anything
+unknown becomes PostgREST's error before a statement is ever built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from localbase.rest import errors
+from localbase.rest.errors import RestError
+from localbase.rest.relationships import Relationship, resolve
+from localbase.rest.schema_cache import Column, Function, Schema, Table
+from localbase.rest.types import Embed, Field, Filter, LogicTree, OrderTerm, SelectField
+
+STAR = "*"
+
+
+@dataclass(slots=True)
+class Source:
+    """What a node reads from: a table/view, or a function call's rows."""
+    table: Table | None
+    columns: dict[str, Column]
+    label: str  # for error messages: the table or function name
+
+
+@dataclass(slots=True)
+class SelectCol:
+    field: Field
+    column: Column | None  # None for "*"
+    out: str
+    cast: str | None
+
+
+@dataclass(slots=True)
+class Node:
+    source: Source
+    select: list[SelectCol | "EmbedNode"]
+    filters: tuple[Filter | LogicTree, ...] = ()
+    order: tuple[OrderTerm, ...] = ()
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(slots=True)
+class EmbedNode:
+    name: str  # key in the JSON output
+    rel: Relationship
+    node: Node
+    inner: bool
+    spread: bool
+
+
+@dataclass(slots=True)
+class ReadPlan:
+    root: Node
+    table: Table
+
+
+@dataclass(slots=True)
+class MutatePlan:
+    kind: str  # insert | update | delete | upsert
+    table: Table
+    root: Node  # what to return (select/embeds over the affected rows) + the filters
+    columns: tuple[str, ...] = ()
+    on_conflict: tuple[str, ...] = ()
+    merge: bool = True
+    missing_default: bool = False
+
+
+@dataclass(slots=True)
+class CallPlan:
+    function: Function
+    args: dict[str, Any]
+    single_object: bool  # the whole body is the function's one json argument
+    root: Node | None  # when the function returns rows with columns: filters/select apply
+    scalar: bool
+
+
+def column_error(label: str, name: str) -> RestError:
+    return RestError(400, "42703", f"column {label}.{name} does not exist", None, None)
+
+
+class Planner:
+    def __init__(self, schema: Schema, max_rows: int | None):
+        self.schema = schema
+        self.max_rows = max_rows
+
+    # -- targets -------------------------------------------------------------------------------
+    def pick_schema(self, requested: str | None) -> str:
+        if requested is None:
+            return self.schema.exposed[0]
+        if requested not in self.schema.exposed:
+            raise errors.schema_not_exposed(requested, self.schema.exposed)
+        return requested
+
+    def table(self, schema_name: str, name: str) -> Table:
+        table = self.schema.table(schema_name, name)
+        if table is None:
+            raise errors.table_not_found(schema_name, name)
+        return table
+
+    # -- select trees --------------------------------------------------------------------------
+    def node(self, source: Source, request, path: tuple[str, ...], select_items) -> Node:
+        items: list[SelectCol | EmbedNode] = []
+        for item in select_items:
+            if isinstance(item, Embed):
+                items.append(self._embed(source, request, path, item))
+            else:
+                items.append(self._select_col(source, item))
+        filters = tuple(request.filters.get(path, ()))
+        for f in filters:
+            self._check_condition(source, f)
+        order = tuple(request.orders.get(path, ()))
+        for term in order:
+            if term.relation is None:
+                self._column(source, term.field.name)
+        offset, limit = request.ranges.get(path, (0, None))
+        return Node(source, items, filters, order, offset or 0, limit)
+
+    def _select_col(self, source: Source, item: SelectField) -> SelectCol:
+        name = item.field.name
+        if name == STAR:
+            return SelectCol(item.field, None, STAR, None)
+        column = self._column(source, name)
+        out = item.alias or (_last_key(item.field) if item.field.json_path else name)
+        return SelectCol(item.field, column, out, _cast_type(item.cast) if item.cast else None)
+
+    def _embed(self, source: Source, request, path: tuple[str, ...], embed: Embed) -> EmbedNode:
+        if source.table is None:
+            raise RestError(400, "PGRST200", f"Could not find a relationship between '{source.label}' and "
+                            f"'{embed.relation}' in the schema cache", None, None)
+        rel = resolve(self.schema, source.table, embed.relation, embed.hint)
+        name = embed.alias or embed.relation
+        child = Source(rel.target, rel.target.columns, rel.target.name)
+        select = embed.select or (SelectField(Field(STAR, ()), None, None),)
+        node = self.node(child, request, (*path, name), select)
+        if embed.spread and not rel.to_one:
+            raise RestError(400, "PGRST118", f"A spread operation on '{name}' is not possible",
+                            "Only to-one relationships can be spread", None)
+        return EmbedNode(name, rel, node, embed.join == "inner", embed.spread)
+
+    def _column(self, source: Source, name: str) -> Column:
+        column = source.columns.get(name)
+        if column is None:
+            raise column_error(source.label, name)
+        return column
+
+    def _check_condition(self, source: Source, cond: Filter | LogicTree) -> None:
+        if isinstance(cond, LogicTree):
+            for child in cond.children:
+                self._check_condition(source, child)
+        else:
+            self._column(source, cond.field.name)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def read(self, request) -> ReadPlan:
+        table = self.table(self.pick_schema(request.schema), request.target)
+        source = Source(table, table.columns, table.name)
+        root = self.node(source, request, (), request.select)
+        if self.max_rows is not None:
+            root.limit = min(root.limit, self.max_rows) if root.limit is not None else self.max_rows
+        self._check_embedded_filters(request, root)
+        return ReadPlan(root, table)
+
+    def _check_embedded_filters(self, request, root: Node) -> None:
+        known = {()}
+
+        def walk(node: Node, path: tuple[str, ...]) -> None:
+            for item in node.select:
+                if isinstance(item, EmbedNode):
+                    known.add((*path, item.name))
+                    walk(item.node, (*path, item.name))
+
+        walk(root, ())
+        for mapping in (request.filters, request.orders, request.ranges):
+            for path in mapping:
+                if path not in known:
+                    raise RestError(400, "PGRST108",
+                                    f"'{'.'.join(path)}' is not an embedded resource in this request", None,
+                                    f"Verify that '{'.'.join(path)}' is included in the 'select' query parameter.")
+
+    # -- mutations -----------------------------------------------------------------------------
+    def mutate(self, request, kind: str) -> MutatePlan:
+        table = self.table(self.pick_schema(request.schema), request.target)
+        if kind in ("insert", "upsert") and not table.insertable or kind == "update" and not table.updatable \
+                or kind == "delete" and not table.deletable:
+            raise RestError(405, "PGRST120" if table.is_view else "42809",
+                            f"cannot {kind} into relation \"{table.name}\"", None, None)
+        source = Source(table, table.columns, table.name)
+        root = self.node(source, request, (), request.select)
+        self._check_embedded_filters(request, root)
+        columns: tuple[str, ...] = ()
+        if kind != "delete":
+            columns = self._payload_columns(table, request)
+        on_conflict: tuple[str, ...] = ()
+        prefs = request.preferences
+        if kind == "upsert":
+            on_conflict = tuple(request.on_conflict or table.primary_key)
+            for name in on_conflict:
+                self._column(source, name)
+            if not on_conflict:
+                raise RestError(400, "PGRST124", f"'{table.name}' has no primary key to upsert on",
+                                None, "Add on_conflict=<columns> to the request.")
+        return MutatePlan(kind, table, root, columns, on_conflict,
+                          merge=getattr(prefs, "resolution", None) != "ignore-duplicates",
+                          missing_default=getattr(prefs, "missing", None) == "default")
+
+    def _payload_columns(self, table: Table, request) -> tuple[str, ...]:
+        payload = request.payload
+        if request.columns:
+            names = tuple(request.columns)
+        elif isinstance(payload, dict):
+            names = tuple(payload)
+        elif isinstance(payload, list):
+            if not payload:
+                names = ()
+            else:
+                if not all(isinstance(row, dict) for row in payload):
+                    raise RestError(400, "PGRST102", "All object keys must match", None, None)
+                first = tuple(payload[0])
+                keyset = set(first)
+                if any(set(row) != keyset for row in payload[1:]):
+                    raise RestError(400, "PGRST102", "All object keys must match", None, None)
+                names = first
+        else:
+            raise RestError(400, "PGRST102", "Empty or invalid json", None, None)
+        for name in names:
+            if name not in table.columns:
+                raise errors.column_not_found(table.name, name)
+        return names
+
+    # -- functions -----------------------------------------------------------------------------
+    def call(self, request, args: dict[str, Any], single_object: bool, arg_names: set[str]) -> CallPlan:
+        schema_name = self.pick_schema(request.schema)
+        overloads = self.schema.function_overloads(schema_name, request.target)
+        fn = self._pick_overload(schema_name, request.target, overloads, arg_names, single_object)
+        root = None
+        scalar = not fn.returns_composite
+        if fn.returns_composite:
+            if fn.returns_table is not None:
+                table = self.schema.table(*fn.returns_table)
+                columns = table.columns if table else {}
+            else:
+                columns = {c.name: c for c in fn.out_columns}
+            source = Source(self.schema.table(*fn.returns_table) if fn.returns_table else None, columns, fn.name)
+            root = self.node(source, request, (), request.select)
+            if fn.returns_set and self.max_rows is not None:
+                root.limit = min(root.limit, self.max_rows) if root.limit is not None else self.max_rows
+            self._check_embedded_filters(request, root)
+        return CallPlan(fn, args, single_object, root, scalar)
+
+    def _pick_overload(self, schema_name: str, name: str, overloads: list[Function], given: set[str],
+                       single_object: bool) -> Function:
+        fits = []
+        for fn in overloads:
+            named = {a.name for a in fn.args}
+            if single_object and len(fn.args) == 1 and fn.args[0].type in ("json", "jsonb") :
+                fits.append(fn)
+            elif fn.required <= given <= named:
+                fits.append(fn)
+        if not fits:
+            raise errors.function_not_found(schema_name, name, sorted(given))
+        if len(fits) > 1:
+            exact = [fn for fn in fits if {a.name for a in fn.args} == given]
+            if len(exact) == 1:
+                return exact[0]
+            raise RestError(300, "PGRST203",
+                            f"Could not choose the best candidate function between: "
+                            + ", ".join(f"{fn.schema}.{fn.name}({', '.join(a.name + ' => ' + a.type for a in fn.args)})"
+                                        for fn in fits),
+                            None, "Try renaming the parameters or the function itself in the database so "
+                                  "function overloading can be resolved")
+        return fits[0]
+
+
+def _last_key(field: Field) -> str:
+    key = field.json_path[-1].key
+    return str(key)
+
+
+# Casts in select (`col::text`) name a type; we accept common SQL type names only, so no SQL
+# can ride along, and render them as fixed text.
+_CASTS = {
+    "text": "text", "varchar": "varchar", "char": "char", "int": "integer", "integer": "integer",
+    "int2": "smallint", "smallint": "smallint", "int4": "integer", "int8": "bigint", "bigint": "bigint",
+    "numeric": "numeric", "decimal": "numeric", "real": "real", "float4": "real", "float8": "double precision",
+    "double precision": "double precision", "float": "double precision", "bool": "boolean", "boolean": "boolean",
+    "json": "json", "jsonb": "jsonb", "date": "date", "time": "time", "timetz": "timetz",
+    "timestamp": "timestamp", "timestamptz": "timestamptz", "interval": "interval", "uuid": "uuid",
+    "money": "money", "bytea": "bytea", "inet": "inet", "cidr": "cidr", "citext": "citext",
+}
+
+
+def _cast_type(name: str) -> str:
+    key = name.strip().lower()
+    array = key.endswith("[]")
+    base = _CASTS.get(key[:-2] if array else key)
+    if base is None:
+        raise RestError(400, "PGRST100", f"unsupported cast type \"{name}\"", None,
+                        "Use one of: " + ", ".join(sorted(_CASTS)))
+    return base + ("[]" if array else "")

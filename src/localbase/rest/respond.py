@@ -1,0 +1,63 @@
+"""Respond stage: the statement's row -> status, Content-Range, Preference-Applied and body."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from localbase.rest.errors import RestError
+
+JSON = "application/json; charset=utf-8"
+OBJECT = "application/vnd.pgrst.object+json; charset=utf-8"
+
+
+def error_response(err: RestError) -> Response:
+    headers = dict(err.headers)
+    return Response(err.body(), status_code=err.status, media_type=JSON, headers=headers)
+
+
+def content_range(offset: int, page_total: int, total: int | None) -> str:
+    shown = "*" if total is None else str(total)
+    if page_total == 0:
+        return f"*/{shown}"
+    return f"{offset}-{offset + page_total - 1}/{shown}"
+
+
+def single_check(page_total: int) -> None:
+    if page_total != 1:
+        raise RestError(406, "PGRST116", "Cannot coerce the result to a single JSON object",
+                        f"The result contains {page_total} rows", None)
+
+
+def read_response(body: str | None, *, offset: int, page_total: int, total: int | None, head: bool,
+                  single: bool, preference_applied: list[str]) -> Response:
+    if total is not None and offset > 0 and offset >= total and page_total == 0 and total > 0:
+        raise RestError(416, "PGRST103", "Requested range not satisfiable",
+                        f"An offset of {offset} was requested, but there are only {total} rows.", None,
+                        {"Content-Range": f"*/{total}"})
+    status = 206 if total is not None and page_total < total and page_total > 0 else 200
+    headers = {"Content-Range": content_range(offset, page_total, total)}
+    if preference_applied:
+        headers["Preference-Applied"] = ", ".join(preference_applied)
+    content = b"" if head else (body or "[]").encode()
+    resp = Response(content, status_code=status, media_type=OBJECT if single else JSON, headers=headers)
+    if head:
+        resp.headers["content-length"] = "0"
+    return resp
+
+
+def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: bool, single: bool,
+                      count_exact: bool, preference_applied: list[str]) -> Response:
+    total = str(page_total) if count_exact else "*"
+    if kind in ("insert", "upsert"):
+        status = 201
+        rng = f"*/{total}"
+    else:
+        status = 204 if minimal else 200
+        rng = f"0-{page_total - 1}/{total}" if page_total else f"*/{total}"
+    headers = {"Content-Range": rng}
+    if preference_applied:
+        headers["Preference-Applied"] = ", ".join(preference_applied)
+    if minimal:
+        return Response(b"", status_code=status, headers=headers)
+    return Response((body or "[]").encode(), status_code=status, media_type=OBJECT if single else JSON,
+                    headers=headers)

@@ -1,0 +1,336 @@
+"""SQL stage: a plan -> one parameterized statement.
+
+Identifiers come only from the schema cache and are always quoted; every value the client sent is
+a bind parameter (cast to the column's type in SQL); JSON bodies are built by PostgreSQL itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from localbase.rest.plan import CallPlan, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol, STAR
+from localbase.rest.schema_cache import Column, Table
+from localbase.rest.types import Field, Filter, LogicTree
+
+SOURCE = '"pgrst_source"'
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table: Table) -> str:
+    return f"{ident(table.schema)}.{ident(table.name)}"
+
+
+_COMPARE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
+            "like": "like", "ilike": "ilike", "match": "~", "imatch": "~*",
+            "cs": "@>", "cd": "<@", "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-",
+            "isdistinct": "is distinct from"}
+_TEXT_OPS = {"like", "ilike", "match", "imatch"}
+_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
+_IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false": "is false", "unknown": "is unknown"}
+
+
+@dataclass
+class Statement:
+    sql: str
+    args: list[Any]
+    explain_sql: str | None = None  # for count=planned|estimated
+    explain_args: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Builder:
+    args: list[Any] = field(default_factory=list)
+    n: int = 0
+
+    def param(self, value: Any, cast: str = "text") -> str:
+        self.args.append(value)
+        return f"${len(self.args)}::{cast}"
+
+    def alias(self) -> str:
+        self.n += 1
+        return f'"t{self.n}"'
+
+    # -- expressions ---------------------------------------------------------------------------
+    def column(self, alias: str, f: Field, column: Column | None) -> tuple[str, str]:
+        """SQL for a column (with its JSON path) and the type a compared value is cast to."""
+        sql = f"{alias}.{ident(f.name)}"
+        value_type = column.type if column is not None else "text"
+        if f.json_path:
+            if value_type == "json":
+                sql += "::jsonb"
+            for step in f.json_path:
+                key = self.param(step.key, "int") if isinstance(step.key, int) else self.param(step.key)
+                sql += ("->>" if step.as_text else "->") + key
+            value_type = "text" if f.json_path[-1].as_text else "jsonb"
+            sql = f"({sql})"
+        return sql, value_type
+
+    def condition(self, alias: str, columns: dict[str, Column], cond: Filter | LogicTree) -> str:
+        if isinstance(cond, LogicTree):
+            glue = f" {cond.operator} "
+            inner = glue.join(self.condition(alias, columns, c) for c in cond.children) or "true"
+            sql = f"({inner})"
+        else:
+            sql = self._filter(alias, columns, cond)
+        return f"not {sql}" if cond.negated else sql
+
+    def _filter(self, alias: str, columns: dict[str, Column], f: Filter) -> str:
+        lhs, vtype = self.column(alias, f.field, columns.get(f.field.name))
+        op = f.operator
+        value = f.value
+        if op == "is":
+            return f"({lhs} {_IS[str(value).lower()]})"
+        if op == "in":
+            items = list(value) if isinstance(value, (tuple, list)) else [value]
+            return f"({lhs} = any({self.param(items, 'text[]')}::{vtype}[]))"
+        if op in _FTS:
+            lang = f"{self.param(f.language)}::regconfig, " if f.language else ""
+            target = lhs if vtype == "tsvector" else f"to_tsvector({lang}{lhs})"
+            return f"({target} @@ {_FTS[op]}({lang}{self.param(value)}))"
+        sql_op = _COMPARE[op]
+        cast = "text" if op in _TEXT_OPS else vtype
+        if f.quantifier:
+            items = list(value) if isinstance(value, (tuple, list)) else None
+            arr = self.param(items, "text[]") if items is not None else self.param(value) + "::text[]"
+            return f"({lhs} {sql_op} {f.quantifier}({arr}::{cast}[]))"
+        rhs = self.param(value) if cast == "text" else f"{self.param(value)}::{cast}"
+        return f"({lhs} {sql_op} {rhs})"
+
+    # -- select trees --------------------------------------------------------------------------
+    def node_query(self, node: Node, source_sql: str, alias: str, *, links: list[str] | None = None,
+                   filters: bool = True, paginate: bool = True, count_only: bool = False,
+                   from_sql: str | None = None) -> str:
+        cols: list[str] = []
+        joins: list[str] = []
+        where: list[str] = list(links or [])
+        for item in node.select:
+            if isinstance(item, EmbedNode):
+                if count_only and not item.inner:
+                    continue
+                join, expr, inner = self._embed(item, alias, node)
+                joins.append(join)
+                if expr:
+                    cols.append(expr)
+                if item.inner:
+                    where.append(inner)
+            elif not count_only:
+                cols.append(self._select_col(alias, node, item))
+        if filters:
+            where.extend(self.condition(alias, node.source.columns, c) for c in node.filters)
+        listing = "1" if count_only else ", ".join(cols) if cols else "null"
+        sql = f"select {listing} from {from_sql or f'{source_sql} as {alias}'}"
+        if joins:
+            sql += " " + " ".join(joins)
+        if where:
+            sql += " where " + " and ".join(where)
+        if paginate and not count_only:
+            sql += self._order(alias, node)
+            if node.limit is not None:
+                sql += f" limit {self.param(node.limit, 'bigint')}"
+            if node.offset:
+                sql += f" offset {self.param(node.offset, 'bigint')}"
+        return sql
+
+    def _select_col(self, alias: str, node: Node, item: SelectCol) -> str:
+        if item.field.name == STAR:
+            return f"{alias}.*"
+        expr, _ = self.column(alias, item.field, item.column)
+        if item.cast:
+            expr = f"({expr})::{item.cast}"
+        return f"{expr} as {ident(item.out)}"
+
+    def _order(self, alias: str, node: Node) -> str:
+        terms = []
+        for term in node.order:
+            if term.relation is not None:
+                embed = next((e for e in node.select if isinstance(e, EmbedNode) and e.name == term.relation), None)
+                if embed is None or not embed.rel.to_one:
+                    from localbase.rest.errors import RestError
+                    raise RestError(400, "PGRST118", f"A related order on '{term.relation}' is not possible",
+                                    "Only to-one embedded resources can be used for ordering", None)
+                expr = f"({self._embed_alias(embed)}.\"v\"::jsonb->{self.param(term.field.name)})"
+            else:
+                expr, _ = self.column(alias, term.field, node.source.columns.get(term.field.name))
+            sql = expr + (" desc" if term.descending else " asc" if term.descending is False else "")
+            if term.nulls_first is not None:
+                sql += " nulls first" if term.nulls_first else " nulls last"
+            terms.append(sql)
+        return " order by " + ", ".join(terms) if terms else ""
+
+    def _embed_alias(self, embed: EmbedNode) -> str:
+        return f'"j_{id(embed)}"'
+
+    def _embed(self, embed: EmbedNode, parent_alias: str, parent: Node) -> tuple[str, str | None, str]:
+        rel = embed.rel
+        child = self.alias()
+        join_alias = self._embed_alias(embed)
+        links: list[str] = []
+        source = qualified(rel.target)
+        if rel.junction is not None:
+            jt = self.alias()
+            to_parent, to_target = rel.fk, rel.junction_target_fk
+            on = " and ".join(f"{jt}.{ident(c)} = {child}.{ident(r)}"
+                              for c, r in zip(to_target.columns, to_target.ref_columns))  # type: ignore[union-attr]
+            links = [f"{jt}.{ident(c)} = {parent_alias}.{ident(r)}"
+                     for c, r in zip(to_parent.columns, to_parent.ref_columns)]
+            from_sql = f"{qualified(rel.junction)} as {jt} join {source} as {child} on {on}"
+            inner_sql = self.node_query(embed.node, source, child, links=links, from_sql=from_sql)
+        else:
+            if rel.outgoing:  # parent.fk_cols -> target.ref_cols
+                links = [f"{child}.{ident(r)} = {parent_alias}.{ident(c)}"
+                         for c, r in zip(rel.fk.columns, rel.fk.ref_columns)]
+            else:  # target.fk_cols -> parent.ref_cols
+                links = [f"{child}.{ident(c)} = {parent_alias}.{ident(r)}"
+                         for c, r in zip(rel.fk.columns, rel.fk.ref_columns)]
+            inner_sql = self.node_query(embed.node, source, child, links=links)
+        if embed.spread:
+            return f"left join lateral ({inner_sql}) as {join_alias} on true", f"{join_alias}.*", \
+                f"{join_alias} is not null"
+        if rel.to_one:
+            agg = f'select row_to_json("e") as "v" from ({inner_sql}) as "e"'
+            inner = f'{join_alias}."v" is not null'
+        else:
+            agg = f'select coalesce(json_agg("e"), \'[]\') as "v" from ({inner_sql}) as "e"'
+            inner = f'json_array_length({join_alias}."v") > 0'
+        return f"left join lateral ({agg}) as {join_alias} on true", \
+            f'{join_alias}."v" as {ident(embed.name)}', inner
+
+
+def _body(single: bool, strip_nulls: bool, source: str = SOURCE) -> str:
+    agg = f"json_agg({source})"
+    if strip_nulls:
+        agg = f"json_strip_nulls({agg})"
+    if single:
+        return f"coalesce(({agg}->0)::text, 'null')"
+    return f"coalesce({agg}, '[]')::text"
+
+
+T0 = '"t0"'
+MUTATED = '"pgrst_mutated"'
+FromFactory = Callable[[Builder], "str | None"]
+
+
+def read(plan: ReadPlan, *, count: str | None, single: bool, strip_nulls: bool, head: bool) -> Statement:
+    b = Builder()
+    table_sql = qualified(plan.table)
+    query = b.node_query(plan.root, table_sql, T0)
+    return _finish(b, query, plan.root, table_sql, lambda _b: None, count=count, single=single,
+                   strip_nulls=strip_nulls, head=head)
+
+
+def _finish(b: Builder, query: str, root: Node, source_sql: str, from_factory: FromFactory, *,
+            count: str | None, single: bool, strip_nulls: bool, head: bool) -> Statement:
+    """Wrap a node query: total (count=exact), rows on this page, and the JSON body."""
+    total = "null::bigint"
+    if count == "exact":
+        counted = b.node_query(root, source_sql, T0, paginate=False, count_only=True, from_sql=from_factory(b))
+        total = f'(select count(*) from ({counted}) as "c")'
+    body = "null" if head else _body(single, strip_nulls)
+    sql = f"with {SOURCE} as ({query}) select {total} as total, count(*) as page_total, {body} as body " \
+          f"from {SOURCE}"
+    st = Statement(sql, b.args)
+    if count in ("planned", "estimated"):
+        eb = Builder()  # its own parameters: EXPLAIN must not carry parameters it does not use
+        st.explain_sql = "explain (format json) " + eb.node_query(
+            root, source_sql, T0, paginate=False, count_only=True, from_sql=from_factory(eb))
+        st.explain_args = eb.args
+    return st
+
+
+def _insert(b: Builder, plan: MutatePlan, table: str, body_text: str) -> str:
+    rows = body_text if body_text.lstrip().startswith("[") else f"[{body_text}]"
+    if not plan.columns:
+        # `{}` inserts one row of defaults; `[]` inserts nothing
+        if rows.replace(" ", "") in ("[]", ""):
+            return f"insert into {table} as {T0} select * from {table} where false"
+        return f"insert into {table} as {T0} default values"
+    cols = ", ".join(ident(c) for c in plan.columns)
+    if plan.missing_default:
+        values = []
+        for name in plan.columns:
+            fallback = plan.table.columns[name].default or "null"  # the catalog's own default expression
+            values.append(f'case when "_e".value ? {b.param(name)} then "_r".{ident(name)} else {fallback} end')
+        select = f'select {", ".join(values)} from jsonb_array_elements({b.param(rows)}::jsonb) as "_e" ' \
+                 f'cross join lateral jsonb_populate_record(null::{table}, "_e".value) as "_r"'
+    else:
+        select = f'select {cols} from json_populate_recordset(null::{table}, {b.param(rows)}::json) as "_r"'
+    dml = f"insert into {table} as {T0} ({cols}) {select}"
+    if plan.kind == "upsert" or plan.on_conflict:
+        target = ", ".join(ident(c) for c in plan.on_conflict)
+        if plan.merge:
+            sets = ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in plan.columns)
+            dml += f" on conflict ({target}) do update set {sets}"
+        else:
+            dml += f" on conflict ({target}) do nothing"
+    return dml
+
+
+def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls: bool,
+           minimal: bool) -> Statement:
+    b = Builder()
+    table = qualified(plan.table)
+    if plan.kind in ("insert", "upsert"):
+        dml = _insert(b, plan, table, body_text or "[]")
+    else:
+        where = " and ".join(b.condition(T0, plan.root.source.columns, c) for c in plan.root.filters) or "true"
+        if plan.kind == "delete":
+            dml = f"delete from {table} as {T0} where {where}"
+        elif plan.columns:
+            sets = ", ".join(f'{ident(c)} = "_r".{ident(c)}' for c in plan.columns)
+            dml = f'update {table} as {T0} set {sets} from json_populate_record(null::{table}, ' \
+                  f'{b.param(body_text)}::json) as "_r" where {where}'
+        else:  # an empty object changes nothing
+            dml = f"update {table} as {T0} set {ident(next(iter(plan.table.columns)))} = " \
+                  f"{T0}.{ident(next(iter(plan.table.columns)))} where false"
+    dml += f" returning {T0}.*"
+    if minimal:
+        sql = f"with {MUTATED} as ({dml}) select null::bigint as total, count(*) as page_total, null as body " \
+              f"from {MUTATED}"
+        return Statement(sql, b.args)
+    query = b.node_query(plan.root, MUTATED, T0, filters=False, paginate=False)
+    sql = f"with {MUTATED} as ({dml}), {SOURCE} as ({query}) select null::bigint as total, " \
+          f"count(*) as page_total, {_body(single, strip_nulls)} as body from {SOURCE}"
+    return Statement(sql, b.args)
+
+
+def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, strip_nulls: bool,
+         head: bool) -> Statement:
+    fn = plan.function
+    name = f"{ident(fn.schema)}.{ident(fn.name)}"
+    given = [a for a in fn.args if a.name in plan.args]
+
+    def invoke(b: Builder) -> tuple[str, str]:
+        """(the call, a FROM prefix binding the arguments from the JSON object)."""
+        if plan.single_object:
+            return f"{name}({b.param(args_json)}::{fn.args[0].type})", ""
+        if not given:
+            return f"{name}()", ""
+        defs = ", ".join(f"{ident(a.name)} {a.type}" for a in given)
+        prefix = f'json_to_record({b.param(args_json)}::json) as "_args"({defs})'
+        return f"{name}(" + ", ".join(f'{ident(a.name)} := "_args".{ident(a.name)}' for a in given) + ")", prefix
+
+    def from_factory(b: Builder) -> str:
+        invocation, prefix = invoke(b)
+        return f"{prefix} cross join lateral {invocation} as {T0}" if prefix else f"{invocation} as {T0}"
+
+    b = Builder()
+    if plan.root is not None:
+        query = b.node_query(plan.root, name, T0, from_sql=from_factory(b))
+        return _finish(b, query, plan.root, name, from_factory, count=count, single=single,
+                       strip_nulls=strip_nulls, head=head)
+    invocation, prefix = invoke(b)
+    from_clause = f" from {prefix}" if prefix else ""
+    if fn.returns_void:
+        sql = f'select null::bigint as total, 1::bigint as page_total, null as body from ' \
+              f'(select {invocation}{from_clause}) as "_v"'
+    elif fn.returns_set:
+        agg = "null" if head else 'coalesce(json_agg("_s"."v"), \'[]\')::text'
+        sql = f'select null::bigint as total, count(*) as page_total, {agg} as body from ' \
+              f'(select {invocation} as "v"{from_clause}) as "_s"'
+    else:
+        sql = f'select null::bigint as total, 1::bigint as page_total, to_json({invocation})::text as body' \
+              f'{from_clause}'
+    return Statement(sql, b.args)

@@ -1,0 +1,164 @@
+"""Reads through the official supabase-py client: select, filters, order, ranges, counts, embedding."""
+
+from __future__ import annotations
+
+import pytest
+from postgrest.exceptions import APIError
+
+
+def names(rows):
+    return [r["name"] for r in rows]
+
+
+def test_select_all_columns(supabase_anon):
+    res = supabase_anon.table("countries").select("*").order("id").execute()
+    assert names(res.data) == ["France", "Germany", "Japan", "Brazil", "Kenya"]
+    assert set(res.data[0]) == {"id", "name", "code", "continent"}
+
+
+def test_select_columns_alias_cast_and_json_paths(supabase_anon):
+    res = supabase_anon.table("cities").select(
+        "city:name, population::text, mayor:data->mayor->>name, rank:data->rank").eq("name", "Paris").execute()
+    assert res.data == [{"city": "Paris", "population": "2100000", "mayor": "Anne", "rank": 1}]
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda q: q.eq("continent", "Europe"), ["France", "Germany"]),
+    (lambda q: q.neq("continent", "Europe"), ["Japan", "Brazil", "Kenya"]),
+    (lambda q: q.gt("id", 3), ["Brazil", "Kenya"]),
+    (lambda q: q.gte("id", 4), ["Brazil", "Kenya"]),
+    (lambda q: q.lt("id", 2), ["France"]),
+    (lambda q: q.lte("id", 2), ["France", "Germany"]),
+    (lambda q: q.like("name", "%an%"), ["France", "Japan"]),
+    (lambda q: q.ilike("name", "f%"), ["France"]),
+    (lambda q: q.in_("code", ["FR", "JP"]), ["France", "Japan"]),
+    (lambda q: q.is_("continent", "null"), []),
+    (lambda q: q.not_.is_("continent", "null"), ["France", "Germany", "Japan", "Brazil", "Kenya"]),
+    (lambda q: q.not_.in_("id", [1, 2, 3]), ["Brazil", "Kenya"]),
+    (lambda q: q.or_("code.eq.KE,and(continent.eq.Europe,name.like.G*)"), ["Germany", "Kenya"]),
+    (lambda q: q.match({"continent": "Europe", "code": "DE"}), ["Germany"]),
+    (lambda q: q.filter("name", "imatch", "^(ja|ke)"), ["Japan", "Kenya"]),
+])
+def test_filters(supabase_anon, build, expected):
+    res = build(supabase_anon.table("countries").select("name")).order("id").execute()
+    assert names(res.data) == expected
+
+
+def test_array_json_and_range_operators(supabase_anon):
+    cities = supabase_anon.table("cities").select("name")
+    assert names(cities.contains("tags", ["capital", "coastal"]).execute().data) == ["Tokyo"]
+    assert sorted(names(supabase_anon.table("cities").select("name").contained_by("tags", ["coastal"]).execute().data)) == ["Osaka", "Toulouse"]
+    assert sorted(names(supabase_anon.table("cities").select("name").overlaps("tags", ["coastal"]).execute().data)) == ["Osaka", "Tokyo"]
+    assert names(supabase_anon.table("cities").select("name").contains("data", {"mayor": {"name": "Anne"}}).execute().data) == ["Paris"]
+    assert names(supabase_anon.table("cities").select("name").eq("data->>rank", "2").execute().data) == ["Berlin"]
+    rooms = supabase_anon.table("reservations").select("room")
+    assert [r["room"] for r in rooms.overlaps("during", "[3,6)").order("room").execute().data] == ["A", "B"]
+    assert [r["room"] for r in supabase_anon.table("reservations").select("room").range_lt("during", "[10,15)").order("room").execute().data] == ["A", "B"]
+    assert [r["room"] for r in supabase_anon.table("reservations").select("room").range_adjacent("during", "[10,20)").order("room").execute().data] == ["B", "C"]
+
+
+def test_full_text_search(supabase_anon):
+    arts = lambda: supabase_anon.table("articles").select("title")
+    assert [r["title"] for r in arts().text_search("fts", "fox & dog").execute().data] == ["Cats and dogs"]
+    assert [r["title"] for r in arts().text_search("fts", "powerful database", options={"type": "plain", "config": "english"}).execute().data] == ["Databases"]
+    assert [r["title"] for r in arts().text_search("fts", "slow cooked", options={"type": "phrase"}).execute().data] == ["Cooking"]
+    assert [r["title"] for r in arts().text_search("body", "beans -dogs", options={"type": "websearch", "config": "english"}).execute().data] == ["Cooking"]
+
+
+def test_order_limit_offset_range(supabase_anon):
+    q = lambda: supabase_anon.table("cities").select("name, population")
+    assert names(q().order("population", desc=True).limit(2).execute().data) == ["Tokyo", "Nairobi"]
+    assert names(q().order("population", desc=True, nullsfirst=True).limit(1).execute().data) == ["Toulouse"]
+    assert names(q().order("population").limit(2).offset(1).execute().data) == ["Paris", "Osaka"]
+    assert names(q().order("population").range(1, 2).execute().data) == ["Paris", "Osaka"]
+    assert names(q().order("population").range(0, 1).execute().data) == ["Lyon", "Paris"]
+    assert names(q().order("country_id").order("name", desc=True).limit(3).execute().data) == ["Toulouse", "Paris", "Lyon"]
+
+
+def test_counts_and_content_range(supabase_anon):
+    res = supabase_anon.table("cities").select("name", count="exact").order("id").limit(2).execute()
+    assert res.count == 7 and len(res.data) == 2
+    res = supabase_anon.table("cities").select("name", count="planned").limit(1).execute()
+    assert isinstance(res.count, int) and res.count >= 1
+    res = supabase_anon.table("cities").select("name", count="estimated").limit(1).execute()
+    assert res.count == 7
+    res = supabase_anon.table("cities").select("*", count="exact", head=True).eq("country_id", 1).execute()
+    assert res.count == 3 and res.data == []
+
+
+def test_single_and_maybe_single(supabase_anon):
+    one = supabase_anon.table("countries").select("name").eq("code", "JP").single().execute()
+    assert one.data == {"name": "Japan"}
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("name").eq("continent", "Europe").single().execute()
+    assert err.value.code == "PGRST116"
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("name").eq("code", "XX").single().execute()
+    assert err.value.code == "PGRST116"
+    assert supabase_anon.table("countries").select("name").eq("code", "XX").maybe_single().execute() is None
+    assert supabase_anon.table("countries").select("name").eq("code", "KE").maybe_single().execute().data == {"name": "Kenya"}
+
+
+def test_embed_many_to_one_and_one_to_many(supabase_anon):
+    res = supabase_anon.table("cities").select("name, countries(name, code)").eq("name", "Lyon").execute()
+    assert res.data == [{"name": "Lyon", "countries": {"name": "France", "code": "FR"}}]
+    res = supabase_anon.table("countries").select("name, cities(name)").eq("code", "FR") \
+        .order("name", foreign_table="cities").execute()
+    assert res.data == [{"name": "France", "cities": [{"name": "Lyon"}, {"name": "Paris"}, {"name": "Toulouse"}]}]
+    res = supabase_anon.table("countries").select("name, cities(name)").eq("code", "BR").execute()
+    assert res.data == [{"name": "Brazil", "cities": []}]
+
+
+def test_embed_filters_order_limit_and_inner(supabase_anon):
+    res = supabase_anon.table("countries").select("name, cities(name, population)") \
+        .order("id").gt("cities.population", 3000000).order("population", desc=True, foreign_table="cities") \
+        .limit(1, foreign_table="cities").execute()
+    assert res.data[:3] == [{"name": "France", "cities": []},
+                           {"name": "Germany", "cities": [{"name": "Berlin", "population": 3600000}]},
+                           {"name": "Japan", "cities": [{"name": "Tokyo", "population": 14000000}]}]
+    res = supabase_anon.table("countries").select("name, cities!inner(name)").eq("cities.name", "Osaka").execute()
+    assert res.data == [{"name": "Japan", "cities": [{"name": "Osaka"}]}]
+
+
+def test_embed_many_to_many_one_to_one_and_hints(supabase_anon):
+    res = supabase_anon.table("films").select("title, actors(name)").eq("year", 1999) \
+        .order("name", foreign_table="actors").execute()
+    assert res.data == [{"title": "The Matrix", "actors": [{"name": "Carrie-Anne"}, {"name": "Keanu"}, {"name": "Laurence"}]}]
+    res = supabase_anon.table("capitals").select("countries(name), cities(name)").eq("country_id", 2).execute()
+    assert res.data == [{"countries": {"name": "Germany"}, "cities": {"name": "Berlin"}}]
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("messages").select("body, people(name)").execute()
+    assert err.value.code == "PGRST201"
+    res = supabase_anon.table("messages").select("body, sender:people!sender_id(name), receiver:people!receiver_id(name)") \
+        .eq("id", 1).execute()
+    assert res.data == [{"body": "hi Bob", "sender": {"name": "Ann"}, "receiver": {"name": "Bob"}}]
+    res = supabase_anon.table("messages").select("body, sender_id(name)").eq("id", 2).execute()
+    assert res.data == [{"body": "hi Ann", "sender_id": {"name": "Bob"}}]
+
+
+def test_views_and_other_schemas(supabase_anon):
+    assert sorted(names(supabase_anon.table("big_cities").select("name").execute().data)) == \
+        ["Berlin", "Nairobi", "Osaka", "Paris", "Tokyo"]
+    parts = supabase_anon.schema("inventory").table("parts").select("name, stock").order("id").execute()
+    assert parts.data == [{"name": "bolt", "stock": 100}, {"name": "nut", "stock": 0}]
+    with pytest.raises(APIError) as err:
+        supabase_anon.schema("hidden").table("vault").select("*").execute()
+    assert err.value.code == "PGRST106"
+
+
+def test_unknown_table_and_column(supabase_anon):
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("nope").select("*").execute()
+    assert err.value.code == "PGRST205"
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("nope").execute()
+    assert err.value.code == "42703"
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("*").eq("nope", 1).execute()
+    assert err.value.code == "42703"
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("*, nope(*)").execute()
+    assert err.value.code == "PGRST200"
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("*").eq("id", "not-a-number").execute()
+    assert err.value.code == "22P02"
