@@ -25,8 +25,10 @@ app = typer.Typer(help="Localbase: Supabase's APIs on an embedded PostgreSQL.", 
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 migration_app = typer.Typer(help="Migration files.", no_args_is_help=True)
+functions_app = typer.Typer(help="Functions in supabase/functions/<name>/.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(migration_app, name="migration")
+app.add_typer(functions_app, name="functions")
 console = Console()
 err = Console(stderr=True)
 
@@ -204,6 +206,19 @@ def migration_new(name: str, workdir: Workdir = Path(".")) -> None:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     console.print(f"[green]created[/green] {path}")
+
+
+@functions_app.command("new")
+def functions_new(name: str, workdir: Workdir = Path(".")) -> None:
+    """Create supabase/functions/<name>/index.py, served at /functions/v1/<name>."""
+    from localbase.cli.scaffold import scaffold_function
+    settings = _settings(workdir, with_keys=False)
+    try:
+        path = scaffold_function(settings.functions_dir, name)
+    except (ValueError, FileExistsError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]created[/green] {path}  → POST {settings.api_url}/functions/v1/{name}")
 
 
 if __name__ == "__main__":

@@ -52,3 +52,35 @@ def scaffold_project(workdir: Path) -> list[Path]:
         gitignore.write_text("\n".join([*lines, ".localbase/"]) + "\n")
         created.append(gitignore)
     return created
+
+
+FUNCTION_TEMPLATE = '''"""{name}: served at /functions/v1/{name}.
+
+`handler` gets the caller's request (a Starlette Request, Authorization header included) and
+returns a Response, or a dict / list (JSON), str (text) or None (204). SUPABASE_URL,
+SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY are in the environment, as on Supabase.
+"""
+
+from starlette.responses import JSONResponse
+
+
+async def handler(request):
+    body = await request.json() if await request.body() else {{}}
+    name = body.get("name", "world") if isinstance(body, dict) else "world"
+    if not isinstance(name, str):
+        return JSONResponse({{"error": "name must be a string"}}, status_code=400)
+    return {{"message": f"Hello {{name}}!"}}
+'''
+
+
+def scaffold_function(functions_dir: Path, name: str) -> Path:
+    from localbase.functions.loader import NAME_RE
+    if not NAME_RE.match(name):
+        raise ValueError("a function name may hold letters, digits, '_' and '-' (at most 64)")
+    folder = functions_dir / name
+    path = folder / "index.py"
+    if path.exists():
+        raise FileExistsError(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(FUNCTION_TEMPLATE.format(name=name))
+    return path

@@ -1,0 +1,2 @@
+def handler(request):
+    raise RuntimeError("deliberate failure")

@@ -1,0 +1,97 @@
+"""Wire-level PostgREST behaviour the clients rely on: Range headers, HEAD, Prefer, schema reload,
+and the async client."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.localbase.helpers import sql
+
+
+def _h(server, **extra) -> dict:
+    return {"apikey": server.anon_key, **extra}
+
+
+def test_range_header_and_content_range(localbase_server):
+    url = f"{localbase_server.url}/rest/v1/countries?select=name&order=id"
+    r = httpx.get(url, headers=_h(localbase_server, Range="1-2", **{"Range-Unit": "items"}))
+    assert r.status_code == 200 and [c["name"] for c in r.json()] == ["Germany", "Japan"]
+    assert r.headers["content-range"] == "1-2/*"
+    r = httpx.get(url, headers=_h(localbase_server, Range="1-2", Prefer="count=exact"))
+    assert r.status_code == 206 and r.headers["content-range"] == "1-2/5"
+    r = httpx.get(url + "&offset=10", headers=_h(localbase_server, Prefer="count=exact"))
+    assert r.status_code == 416 and r.json()["code"] == "PGRST103"
+    r = httpx.get(url + "&id=eq.999", headers=_h(localbase_server, Prefer="count=exact"))
+    assert r.status_code == 200 and r.headers["content-range"] == "*/0" and r.json() == []
+
+
+def test_head_has_headers_and_no_body(localbase_server):
+    r = httpx.head(f"{localbase_server.url}/rest/v1/countries", headers=_h(localbase_server, Prefer="count=exact"))
+    assert r.status_code == 200 and r.content == b"" and r.headers["content-range"] == "0-4/5"
+
+
+def test_openapi_root(localbase_server):
+    r = httpx.get(f"{localbase_server.url}/rest/v1/", headers=_h(localbase_server))
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["swagger"] == "2.0" and "/countries" in doc["paths"] and "/rpc/add_them" in doc["paths"]
+    assert doc["definitions"]["countries"]["properties"]["id"]["type"] == "integer"
+
+
+def test_preference_applied_and_tx_rollback(localbase_server):
+    h = {"apikey": localbase_server.service_role_key, "Authorization": f"Bearer {localbase_server.service_role_key}"}
+    r = httpx.post(f"{localbase_server.url}/rest/v1/people", json={"name": "Ghost"},
+                   headers={**h, "Prefer": "return=representation,tx=rollback"})
+    assert r.status_code == 201 and r.json()[0]["name"] == "Ghost"
+    assert sql(localbase_server, "select count(*) from people where name = 'Ghost'")[0][0] == 0
+    r = httpx.post(f"{localbase_server.url}/rest/v1/people", json={"name": "Casper"},
+                   headers={**h, "Prefer": "return=minimal"})
+    assert r.status_code == 201 and r.content == b"" and "return=minimal" in r.headers["preference-applied"]
+    sql(localbase_server, "delete from people where name = 'Casper'")
+
+
+def test_single_object_mutation_over_several_rows_rolls_back(localbase_server):
+    h = {"apikey": localbase_server.service_role_key, "Authorization": f"Bearer {localbase_server.service_role_key}",
+         "Accept": "application/vnd.pgrst.object+json", "Prefer": "return=representation"}
+    r = httpx.patch(f"{localbase_server.url}/rest/v1/countries?continent=eq.Europe", json={"continent": "EU"},
+                    headers=h)
+    assert r.status_code == 406 and r.json()["code"] == "PGRST116"
+    assert sql(localbase_server, "select count(*) from countries where continent = 'EU'")[0][0] == 0
+
+
+def test_bad_bodies_and_params_answer_400(localbase_server):
+    h = {"apikey": localbase_server.service_role_key, "Content-Type": "application/json"}
+    r = httpx.post(f"{localbase_server.url}/rest/v1/people", content=b"{not json", headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "PGRST102"
+    r = httpx.get(f"{localbase_server.url}/rest/v1/people?select=name(", headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "PGRST100"
+    r = httpx.get(f"{localbase_server.url}/rest/v1/people?limit=-1", headers=h)
+    assert r.status_code == 400
+    r = httpx.get(f"{localbase_server.url}/rest/v1/people?id=zz.1", headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "PGRST100"
+
+
+def test_schema_cache_reloads_on_notify(localbase_server, supabase_service):
+    sql(localbase_server, "create table if not exists late_table (id int primary key, v text)")
+    sql(localbase_server, "insert into late_table values (1, 'x') on conflict do nothing")
+    sql(localbase_server, "notify pgrst, 'reload schema'")
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            assert supabase_service.table("late_table").select("v").execute().data == [{"v": "x"}]
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+async def test_async_client(async_supabase_anon):
+    res = await async_supabase_anon.table("countries").select("name, cities(name)").eq("code", "DE").execute()
+    assert res.data == [{"name": "Germany", "cities": [{"name": "Berlin"}]}]
+    assert (await async_supabase_anon.rpc("add_them", {"a": 1, "b": 1}).execute()).data == 2
+    res = await async_supabase_anon.table("cities").select("name", count="exact").limit(1).execute()
+    assert res.count == 7
