@@ -1,0 +1,259 @@
+-- Localbase bootstrap, part 3: Realtime. Idempotent; runs at every start as the superuser.
+--
+-- Realtime connects as `supabase_realtime_admin` (REPLICATION, member of anon / authenticated /
+-- service_role, NOINHERIT). It reads committed changes of the tables in publication
+-- `supabase_realtime` from a logical replication slot (pgoutput), and asks PostgreSQL, with the
+-- functions below, whether each subscriber's role and JWT claims may SELECT the changed row.
+-- Python never decides visibility: it only passes the row image and the subscriber's role/claims.
+
+create schema if not exists realtime;
+grant usage on schema realtime to supabase_realtime_admin;
+revoke all on schema realtime from public;
+
+-- Where each postgres_changes subscription stands in the change stream, so that a subscriber
+-- that reconnects within the retention window gets what it missed (see docs/realtime.md).
+-- (lsn, seq): the commit LSN of a transaction and the index of a row change inside it.
+create table if not exists realtime.subscription_positions (
+  id uuid primary key,
+  key text not null,
+  lsn pg_lsn not null,
+  seq integer not null,
+  connected boolean not null,
+  updated_at timestamptz not null default now()
+);
+create index if not exists subscription_positions_key_idx
+  on realtime.subscription_positions (key, lsn, seq) where not connected;
+alter table realtime.subscription_positions owner to supabase_realtime_admin;
+
+-- The SELECT predicate PostgreSQL's row-level security applies to `p_role` on table `p_relid`,
+-- as SQL text over the table's columns: 'false' without the SELECT privilege, 'true' when RLS
+-- does not apply (RLS off, BYPASSRLS/superuser, owner without FORCE), otherwise
+-- (permissive policies OR-ed) AND (restrictive policies AND-ed), for the policies that apply to
+-- SELECT (FOR SELECT / FOR ALL) and to the role (PUBLIC, or a role it has the privileges of),
+-- exactly as PostgreSQL combines them. The expressions are the policies' own, from the catalog.
+create or replace function realtime.select_predicate(p_relid oid, p_role name)
+returns text
+language plpgsql stable
+set search_path = pg_catalog
+as $$
+declare
+  v_class pg_class;
+  v_role pg_roles;
+  v_permissive text;
+  v_restrictive text;
+begin
+  select * into v_class from pg_class where oid = p_relid;
+  select * into v_role from pg_roles where rolname = p_role;
+  if v_class.oid is null or v_role.oid is null then
+    return 'false';
+  end if;
+  if not has_table_privilege(v_role.oid, p_relid, 'SELECT') then
+    return 'false';
+  end if;
+  if not v_class.relrowsecurity or v_role.rolsuper or v_role.rolbypassrls then
+    return 'true';
+  end if;
+  if pg_has_role(v_role.oid, v_class.relowner, 'USAGE') and not v_class.relforcerowsecurity then
+    return 'true';
+  end if;
+  select string_agg('(' || pg_get_expr(p.polqual, p.polrelid) || ')', ' or ') filter (where p.polpermissive),
+         string_agg('(' || pg_get_expr(p.polqual, p.polrelid) || ')', ' and ') filter (where not p.polpermissive)
+    into v_permissive, v_restrictive
+    from pg_policy p
+   where p.polrelid = p_relid
+     and p.polcmd in ('r', '*')
+     and p.polqual is not null
+     and ('{0}'::oid[] && p.polroles
+          or exists (select 1 from unnest(p.polroles) as r(oid) where pg_has_role(v_role.oid, r.oid, 'USAGE')));
+  if v_permissive is null then
+    return 'false';  -- RLS on and no permissive policy: default deny, as PostgreSQL does
+  end if;
+  return '(' || v_permissive || ')' || coalesce(' and ' || v_restrictive, '');
+end
+$$;
+
+-- For one row image (column name -> text value, as decoded from the WAL) of table `p_relid`,
+-- whether each (role, claims) context may SELECT it. The policies are evaluated by PostgreSQL,
+-- as that role, with `request.jwt.claims` set to those claims (so auth.uid(), auth.jwt() and
+-- current_user mean what they mean in a PostgREST request). A policy that raises an error
+-- makes the row invisible to that context and is reported as a WARNING (NULL in the result).
+create or replace function realtime.authorize(p_relid oid, p_image jsonb, p_roles text[], p_claims text[])
+returns boolean[]
+language plpgsql volatile
+as $$
+declare
+  v_rel text := p_relid::regclass::text;
+  v_alias text := quote_ident((select relname from pg_class where oid = p_relid));
+  v_predicates jsonb := '{}';
+  v_predicate text;
+  v_result boolean[] := '{}';
+  v_ok boolean;
+begin
+  for i in 1 .. coalesce(array_length(p_roles, 1), 0) loop
+    v_predicate := v_predicates ->> p_roles[i];
+    if v_predicate is null then
+      v_predicate := realtime.select_predicate(p_relid, p_roles[i]);
+      v_predicates := v_predicates || jsonb_build_object(p_roles[i], v_predicate);
+    end if;
+    if v_predicate in ('true', 'false') then
+      v_result := v_result || (v_predicate = 'true');
+      continue;
+    end if;
+    begin
+      perform set_config('role', p_roles[i], true);
+      perform set_config('request.jwt.claims', p_claims[i], true);
+      execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as %s where %s)',
+                     v_rel, v_alias, v_predicate)
+        into v_ok using p_image;
+      perform set_config('role', 'none', true);
+      perform set_config('request.jwt.claims', '', true);
+      v_result := v_result || coalesce(v_ok, false);
+    exception when others then
+      raise warning 'realtime: evaluating the RLS policies of % for role % failed: %', v_rel, p_roles[i], sqlerrm;
+      v_result := v_result || null::boolean;
+    end;
+  end loop;
+  return v_result;
+end
+$$;
+
+-- A subscription filter list, validated against the catalog, compiled to a predicate over the
+-- table's columns; the values are referenced as $2->>n (a bind parameter), cast to the column's
+-- type. p_filters: [[column, operator, negate, [values...]], ...]. Raises on unknown columns or
+-- operators and on values the column's type does not accept.
+create or replace function realtime.filter_predicate(p_relid oid, p_filters jsonb)
+returns text
+language plpgsql stable
+set search_path = pg_catalog
+as $$
+declare
+  v_parts text[] := '{}';
+  v_filter jsonb;
+  v_type text;
+  v_column text;
+  v_op text;
+  v_sql text;
+  v_n integer := 0;
+  v_items text[];
+  v_ops constant jsonb := '{"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}';
+begin
+  for v_filter in select * from jsonb_array_elements(coalesce(p_filters, '[]')) loop
+    v_column := v_filter ->> 0;
+    v_op := v_filter ->> 1;
+    select format_type(a.atttypid, a.atttypmod) into v_type
+      from pg_attribute a
+     where a.attrelid = p_relid and a.attname = v_column and a.attnum > 0 and not a.attisdropped;
+    if v_type is null then
+      raise exception 'column % does not exist in %', quote_ident(v_column), p_relid::regclass
+        using errcode = '42703';
+    end if;
+    if v_ops ? v_op then
+      v_sql := format('%I %s ($2->>%s)::%s', v_column, v_ops ->> v_op, v_n, v_type);
+      v_n := v_n + 1;
+    elsif v_op = 'in' then
+      v_items := '{}';
+      for i in 1 .. jsonb_array_length(v_filter -> 3) loop
+        v_items := v_items || format('($2->>%s)::%s', v_n, v_type);
+        v_n := v_n + 1;
+      end loop;
+      if array_length(v_items, 1) is null then
+        v_sql := 'false';
+      else
+        v_sql := format('%I in (%s)', v_column, array_to_string(v_items, ', '));
+      end if;
+    elsif v_op = 'is' then
+      v_sql := format('%I is %s', v_column,
+                      case lower(v_filter -> 3 ->> 0) when 'null' then 'null' when 'true' then 'true'
+                        when 'false' then 'false' when 'unknown' then 'unknown'
+                        else null end);
+      if v_sql is null then
+        raise exception 'invalid value for operator is: %', v_filter -> 3 ->> 0 using errcode = '22023';
+      end if;
+    else
+      raise exception 'unsupported filter operator: %', v_op using errcode = '22023';
+    end if;
+    if (v_filter ->> 2)::boolean then
+      v_sql := 'not (' || v_sql || ')';
+    end if;
+    v_parts := v_parts || ('coalesce(' || v_sql || ', false)');
+  end loop;
+  if array_length(v_parts, 1) is null then
+    return 'true';
+  end if;
+  return array_to_string(v_parts, ' and ');
+end
+$$;
+
+-- The values of a filter list in the order filter_predicate numbers them.
+create or replace function realtime.filter_values(p_filters jsonb)
+returns jsonb
+language sql immutable
+set search_path = pg_catalog
+as $$
+  select coalesce(jsonb_agg(v order by f.n, x.m), '[]')
+    from jsonb_array_elements(coalesce(p_filters, '[]')) with ordinality as f(item, n),
+         jsonb_array_elements(case when f.item ->> 1 = 'is' then '[]' else f.item -> 3 end)
+           with ordinality as x(v, m)
+$$;
+
+-- Whether a row image matches each of several filter lists.
+create or replace function realtime.match(p_relid oid, p_image jsonb, p_filters jsonb[])
+returns boolean[]
+language plpgsql stable
+as $$
+declare
+  v_rel text := p_relid::regclass::text;
+  v_result boolean[] := '{}';
+  v_ok boolean;
+begin
+  for i in 1 .. coalesce(array_length(p_filters, 1), 0) loop
+    execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as r where %s)',
+                   v_rel, realtime.filter_predicate(p_relid, p_filters[i]))
+      into v_ok using p_image, realtime.filter_values(p_filters[i]);
+    v_result := v_result || v_ok;
+  end loop;
+  return v_result;
+end
+$$;
+
+-- A row image (text values from the WAL) as typed JSON, as the clients receive it.
+create or replace function realtime.typed(p_relid oid, p_image jsonb)
+returns jsonb
+language plpgsql stable
+set search_path = pg_catalog
+as $$
+declare
+  v_out jsonb;
+begin
+  if p_image is null then
+    return null;
+  end if;
+  execute format('select to_jsonb(r) from jsonb_populate_record(null::%s, $1) as r', p_relid::regclass)
+    into v_out using p_image;
+  -- keep only the columns the image carries (a key-only old image stays key-only)
+  return (select coalesce(jsonb_object_agg(k, v), '{}') from jsonb_each(v_out) as e(k, v) where p_image ? k);
+end
+$$;
+
+-- The table's columns as the payload's `columns` lists them.
+create or replace function realtime.columns(p_relid oid)
+returns jsonb
+language sql stable
+set search_path = pg_catalog
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object('name', a.attname, 'type', t.typname) order by a.attnum), '[]')
+    from pg_attribute a join pg_type t on t.oid = a.atttypid
+   where a.attrelid = p_relid and a.attnum > 0 and not a.attisdropped
+$$;
+
+revoke all on function realtime.select_predicate(oid, name) from public;
+revoke all on function realtime.authorize(oid, jsonb, text[], text[]) from public;
+revoke all on function realtime.filter_predicate(oid, jsonb) from public;
+revoke all on function realtime.filter_values(jsonb) from public;
+revoke all on function realtime.match(oid, jsonb, jsonb[]) from public;
+revoke all on function realtime.typed(oid, jsonb) from public;
+revoke all on function realtime.columns(oid) from public;
+grant execute on function realtime.select_predicate(oid, name), realtime.authorize(oid, jsonb, text[], text[]),
+  realtime.filter_predicate(oid, jsonb), realtime.filter_values(jsonb), realtime.match(oid, jsonb, jsonb[]),
+  realtime.typed(oid, jsonb), realtime.columns(oid)
+  to supabase_realtime_admin;

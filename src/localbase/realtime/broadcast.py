@@ -1,0 +1,106 @@
+"""Broadcast stage: low-latency messages between the clients joined to a topic, from a client
+(`broadcast` push, with the channel's `self` and `ack` options) or from the REST endpoint
+(`POST /realtime/v1/api/broadcast`, and `/api/broadcast/{topic}/events/{event}`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from localbase.security import jwt
+
+if TYPE_CHECKING:
+    from localbase.realtime.channels import Channel
+    from localbase.realtime.service import Realtime
+
+log = logging.getLogger("localbase.realtime")
+MAX_MESSAGES = 1000
+
+
+def deliver(service: "Realtime", topic: str, payload: dict[str, Any], sender: "Channel | None" = None) -> int:
+    """Send a broadcast to every channel joined to `topic`; returns how many got it."""
+    members = service.topics.get(topic)
+    if not members:
+        return 0
+    body = orjson.dumps(payload)
+    sent = 0
+    for channel in list(members):
+        if channel is sender and not channel.broadcast_self:
+            continue
+        conn = channel.conn
+        if conn.send(conn.frame_raw(channel.topic_json, b"broadcast", body)):
+            sent += 1
+    service.stats["broadcasts"] += 1
+    return sent
+
+
+def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
+    conn = channel.conn
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "invalid broadcast"})
+    message = {"type": "broadcast", "event": payload["event"], "payload": payload.get("payload", {})}
+    deliver(conn.service, channel.topic, message, sender=channel)
+    if channel.broadcast_ack:
+        conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
+
+
+def _caller(request: Request) -> dict[str, Any] | Response:
+    """The caller's verified claims (Authorization bearer, else the API key)."""
+    service: "Realtime" = request.app.state.realtime
+    auth = request.headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else (request.headers.get("apikey") or
+                                                                  request.query_params.get("apikey") or "")
+    try:
+        return jwt.verify(token, service.settings.jwt_secret)
+    except jwt.JWTError as exc:
+        return JSONResponse({"message": exc.reason}, status_code=401)
+
+
+async def endpoint(request: Request) -> Response:
+    """`{"messages": [{"topic", "event", "payload", "private"?}]}` -> 202."""
+    claims = _caller(request)
+    if isinstance(claims, Response):
+        return claims
+    try:
+        body = orjson.loads(await request.body())
+        messages = body["messages"]
+        if not isinstance(messages, list) or len(messages) > MAX_MESSAGES:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"message": "expected {\"messages\": [{\"topic\", \"event\", \"payload\"}]}"},
+                            status_code=400)
+    service: "Realtime" = request.app.state.realtime
+    for m in messages:
+        if not isinstance(m, dict) or not isinstance(m.get("topic"), str) or not isinstance(m.get("event"), str):
+            return JSONResponse({"message": "each message needs a topic and an event"}, status_code=400)
+        if m.get("private"):
+            return JSONResponse({"message": "private channels are not supported by Localbase"}, status_code=400)
+    for m in messages:
+        deliver(service, "realtime:" + m["topic"],
+                {"type": "broadcast", "event": m["event"], "payload": m.get("payload", {})})
+    return Response(status_code=202)
+
+
+async def endpoint_one(request: Request) -> Response:
+    """`POST /api/broadcast/{topic}/events/{event}` with the payload as the body -> 202."""
+    claims = _caller(request)
+    if isinstance(claims, Response):
+        return claims
+    if request.query_params.get("private") == "true":
+        return JSONResponse({"message": "private channels are not supported by Localbase"}, status_code=400)
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/octet-stream"):
+        return JSONResponse({"message": "binary broadcast payloads are not supported by Localbase"},
+                            status_code=415)
+    try:
+        payload = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        return JSONResponse({"message": "payload must be JSON"}, status_code=400)
+    service: "Realtime" = request.app.state.realtime
+    deliver(service, "realtime:" + request.path_params["topic"],
+            {"type": "broadcast", "event": request.path_params["event"], "payload": payload})
+    return Response(status_code=202)

@@ -1,0 +1,261 @@
+"""Channels stage: phx_join / phx_leave / access_token on a socket, and the per-channel state
+(who the subscriber is, its postgres_changes bindings, broadcast and presence options).
+
+Who the subscriber is: the JWT in the join payload's `access_token` (or, without one, the API
+key the socket was opened with), verified with the project's secret. Its `role` claim is the
+PostgreSQL role the subscriber's changes are checked as, its claims are `request.jwt.claims`.
+An expired or invalid token is refused at join; a token that expires while joined (or an
+invalid `access_token` update) closes the channel with a system message, as Supabase does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from localbase.realtime import broadcast, filters, presence
+from localbase.realtime.authorize import validate_binding
+from localbase.security import jwt
+
+if TYPE_CHECKING:
+    from localbase.realtime.socket import Connection
+
+log = logging.getLogger("localbase.realtime")
+
+EVENTS = {"*", "INSERT", "UPDATE", "DELETE"}
+START = (0, -1)
+
+
+@dataclass
+class Context:
+    role: str
+    claims_json: str
+    exp: float | None
+    sub: str | None
+
+
+@dataclass
+class Binding:
+    id: int
+    event: str
+    schema: str
+    table: str | None
+    filter: str | None
+    filters: list
+    relid: int | None
+
+    def echo(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "event": self.event, "schema": self.schema}
+        if self.table is not None:
+            out["table"] = self.table
+        if self.filter is not None:
+            out["filter"] = self.filter
+        return out
+
+
+@dataclass(eq=False)
+class Channel:
+    conn: "Connection"
+    topic: str
+    join_ref: str | None
+    context: Context
+    broadcast_self: bool = False
+    broadcast_ack: bool = False
+    presence_enabled: bool = False
+    presence_key: str = ""
+    bindings: list[Binding] = field(default_factory=list)
+    # postgres_changes position bookkeeping (fanout.py / retention.py)
+    position_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    resume_key: str = ""
+    considered: tuple[int, int] = START  # every change <= this was given or refused
+    sent_position: tuple[int, int] = START  # last change written to the socket
+    pending: int = 0  # change frames queued, not yet written
+    live: bool = False
+    expiry: asyncio.TimerHandle | None = None
+    topic_json: bytes = b""
+
+    @property
+    def subtopic(self) -> str:
+        return self.topic.split(":", 1)[1] if ":" in self.topic else self.topic
+
+    def sent(self, position: tuple[int, int]) -> None:
+        self.pending -= 1
+        if position > self.sent_position:
+            self.sent_position = position
+
+    def system(self, extension: str, status: str, message: str) -> None:
+        self.conn.push(self.topic, "system", {"channel": self.subtopic, "extension": extension,
+                                              "message": message, "status": status}, self.join_ref)
+
+
+def _context(conn: "Connection", token: str | None) -> Context:
+    """Raises jwt.JWTError (reason safe to show)."""
+    secret = conn.service.settings.jwt_secret
+    claims = jwt.verify(token or conn.apikey, secret)
+    role = claims.get("role") or conn.apikey_role
+    if not isinstance(role, str):
+        raise jwt.JWTError("Invalid JWT: role claim")
+    sub = claims.get("sub")
+    return Context(role, orjson.dumps(claims).decode(), claims.get("exp"), sub if isinstance(sub, str) else None)
+
+
+def _resume_key(channel: Channel) -> str:
+    parts = [channel.topic, [[b.event, b.schema, b.table, b.filter] for b in channel.bindings],
+             channel.context.role, channel.context.sub]
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()
+
+
+async def handle(conn: "Connection", topic: str, event: str, payload: Any, ref: str | None,
+                 join_ref: str | None) -> None:
+    if event == "phx_join":
+        return await join(conn, topic, payload, ref, join_ref or ref)
+    channel = conn.channels.get(topic)
+    if channel is None:
+        return conn.reply(topic, ref, join_ref, "error", {"reason": "unmatched topic"})
+    if event == "phx_leave":
+        await leave(channel, resumable=False)
+        return conn.reply(topic, ref, join_ref, "ok", {})
+    if event == "access_token":
+        return await update_token(channel, payload, ref)
+    if event == "broadcast":
+        return broadcast.from_client(channel, payload, ref)
+    if event == "presence":
+        return presence.from_client(channel, payload, ref)
+    conn.reply(topic, ref, join_ref, "error", {"reason": f"unknown event {event}"})
+
+
+async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str | None,
+               join_ref: str | None) -> None:
+    def refuse(reason: str) -> None:
+        conn.reply(topic, ref, join_ref, "error", {"reason": reason})
+
+    if topic in conn.channels:  # a rejoin on the same socket replaces the old channel
+        await leave(conn.channels[topic], resumable=False)
+    if not isinstance(payload, dict):
+        return refuse("invalid join payload")
+    config = payload.get("config") or {}
+    try:
+        context = _context(conn, payload.get("access_token"))
+    except jwt.JWTError as exc:
+        return refuse(f"InvalidJWTToken: {exc.reason}")
+    if config.get("private"):
+        return refuse("PrivateChannelNotSupported: Localbase supports public channels only")
+    bcast = config.get("broadcast") or {}
+    pres = config.get("presence") or {}
+    channel = Channel(conn, topic, join_ref, context,
+                      broadcast_self=bool(bcast.get("self")), broadcast_ack=bool(bcast.get("ack")),
+                      presence_enabled=bool(pres.get("enabled")),
+                      presence_key=str(pres.get("key") or "") or str(uuid.uuid4()),
+                      topic_json=orjson.dumps(topic))
+    service = conn.service
+    try:
+        channel.bindings = await _bindings(service, context, config.get("postgres_changes") or [])
+    except (ValueError, filters.FilterError) as exc:
+        return refuse(f"Invalid postgres_changes: {exc}")
+    conn.channels[topic] = channel
+    service.topics.setdefault(topic, set()).add(channel)
+    conn.reply(topic, ref, join_ref, "ok", {"postgres_changes": [b.echo() for b in channel.bindings]})
+    _schedule_expiry(channel)
+    if channel.bindings:
+        channel.resume_key = _resume_key(channel)
+        try:
+            await service.fanout.subscribe(channel)
+        except Exception as exc:  # noqa: BLE001 - tell the client, log the cause
+            log.exception("realtime: subscribing %s to postgres changes failed", topic)
+            channel.system("postgres_changes", "error", f"Unable to subscribe to changes: {type(exc).__name__}")
+        else:
+            channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
+    if channel.presence_enabled:
+        presence.send_state(channel)
+
+
+async def _bindings(service, context: Context, raw: list) -> list[Binding]:
+    if not isinstance(raw, list):
+        raise ValueError("postgres_changes must be a list")
+    out = []
+    async with service.pool.acquire() as db:
+        if raw and not await db.fetchval(
+                "select exists(select 1 from pg_roles where rolname = $1) and pg_has_role(current_user, $1, 'MEMBER')",
+                context.role):
+            raise ValueError(f"role {context.role} cannot subscribe")
+        for item in raw:
+            if not isinstance(item, dict):
+                raise ValueError("each binding must be an object")
+            event = str(item.get("event", "*")).upper()
+            if event not in EVENTS:
+                raise ValueError(f"unknown event {item.get('event')!r}")
+            schema = item.get("schema") or "public"
+            table = item.get("table")
+            flt = item.get("filter")
+            parsed = filters.parse(flt)
+            relid = await validate_binding(db, schema, table, parsed)
+            out.append(Binding(service.next_binding_id(), item.get("event", "*"), schema, table, flt, parsed, relid))
+    return out
+
+
+def _schedule_expiry(channel: Channel) -> None:
+    if channel.expiry is not None:
+        channel.expiry.cancel()
+        channel.expiry = None
+    exp = channel.context.exp
+    if isinstance(exp, (int, float)):
+        delay = max(0.0, exp - time.time())
+        channel.expiry = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(_expire(channel, "Token has expired")))
+
+
+async def _expire(channel: Channel, message: str) -> None:
+    if channel.conn.channels.get(channel.topic) is not channel:
+        return
+    channel.conn.service.stats["expired_channels"] += 1
+    channel.system("system", "error", message)
+    channel.conn.push(channel.topic, "phx_close", {}, channel.join_ref)
+    await leave(channel, resumable=False)
+
+
+async def update_token(channel: Channel, payload: Any, ref: str | None) -> None:
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    try:
+        context = _context(channel.conn, token)
+    except jwt.JWTError as exc:
+        return await _expire(channel, f"InvalidJWTToken: {exc.reason}")
+    if channel.bindings and context.role != channel.context.role:
+        async with channel.conn.service.pool.acquire() as db:
+            if not await db.fetchval("select pg_has_role(current_user, $1, 'MEMBER')", context.role):
+                return await _expire(channel, f"role {context.role} cannot subscribe")
+    channel.context = context  # the next change is checked with these claims
+    _schedule_expiry(channel)
+    channel.conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
+
+
+async def leave(channel: Channel, *, resumable: bool) -> None:
+    """Stop everything the channel does. `resumable`: the socket went away (not an explicit
+    leave), so its postgres_changes position is kept for a reconnect."""
+    conn, service = channel.conn, channel.conn.service
+    if conn.channels.get(channel.topic) is channel:
+        del conn.channels[channel.topic]
+    members = service.topics.get(channel.topic)
+    if members is not None:
+        members.discard(channel)
+        if not members:
+            del service.topics[channel.topic]
+    if channel.expiry is not None:
+        channel.expiry.cancel()
+    presence.forget(channel)
+    if channel.bindings:
+        await service.fanout.unsubscribe(channel, resumable=resumable)
+
+
+async def socket_closed(conn: "Connection") -> None:
+    for channel in list(conn.channels.values()):
+        try:
+            await leave(channel, resumable=True)
+        except Exception:  # noqa: BLE001 - leave every channel, say which failed
+            log.exception("realtime: leaving %s on disconnect failed", channel.topic)

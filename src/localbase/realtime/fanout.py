@@ -1,0 +1,193 @@
+"""Fan-out stage: each committed row change, in commit order, to the channels whose bindings
+match it and whose subscriber PostgreSQL allows to see it (authorize.py), once per channel.
+
+- One task consumes transactions in commit order; per row change, one authorization query for
+  all the interested (role, claims) contexts and filter lists, then one frame per channel
+  (serialized once) put on each socket's bounded queue without waiting: a slow socket never
+  holds up the others or the database.
+- "Once per subscription": each channel remembers the last position (commit LSN, row index) it
+  was considered for; a change at or before it is never given again (replays, resends).
+- `subscribe` registers a channel and first replays the retained changes after its position
+  (a resumed subscription's recorded one, or for a new one the WAL position at its join).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import asyncpg
+import orjson
+
+from localbase.realtime.channels import Channel
+from localbase.realtime.pgoutput import RowChange, Transaction
+from localbase.realtime.retention import SEQ_END, Gap, Retention
+
+if TYPE_CHECKING:
+    from localbase.realtime.authorize import Authorizer
+    from localbase.realtime.changes import ChangeStream
+    from localbase.realtime.service import Realtime
+
+log = logging.getLogger("localbase.realtime")
+
+
+def _timestamp(txn: Transaction) -> str:
+    return txn.commit_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Fanout:
+    def __init__(self, service: "Realtime", authorizer: "Authorizer", retention: Retention,
+                 stream: "ChangeStream"):
+        self.service = service
+        self.authorizer = authorizer
+        self.retention = retention
+        self.stream = stream
+        self.lock = asyncio.Lock()
+        self.by_relid: dict[int, set[Channel]] = {}
+        self.by_schema: dict[str, set[Channel]] = {}
+        self.live: set[Channel] = set()
+        self.processed: tuple[int, int] = (0, -1)
+        self.processed_end_lsn = 0
+        self.stats = service.stats
+
+    # -- the consumer --------------------------------------------------------------------------
+    async def run(self) -> None:
+        queue = self.stream.queue
+        while True:
+            txn = await queue.get()
+            try:
+                async with self.lock:
+                    for change in txn.changes:
+                        self.retention.add(txn, change)
+                        await self._deliver(txn, change, self._candidates(change))
+                    self.processed = (txn.commit_lsn, SEQ_END)
+                    self.processed_end_lsn = txn.end_lsn
+            finally:
+                self.stream.done(txn)
+
+    def _candidates(self, change: RowChange) -> set[Channel]:
+        rel = change.relation
+        found = set(self.by_relid.get(rel.relid, ()))
+        found.update(self.by_schema.get(rel.schema, ()))
+        found.update(self.by_schema.get("*", ()))
+        return found
+
+    async def _deliver(self, txn: Transaction, change: RowChange, channels) -> None:
+        position = (txn.commit_lsn, change.seq)
+        rel = change.relation
+        interested = []
+        for ch in channels:
+            if ch.considered >= position:
+                continue
+            bindings = [b for b in ch.bindings
+                        if b.event in ("*", change.kind)
+                        and (b.relid == rel.relid or (b.relid is None and b.schema in (rel.schema, "*")))]
+            if bindings:
+                interested.append((ch, bindings))
+            else:
+                ch.considered = position
+        if not interested:
+            return
+        contexts: dict[tuple[str, str], int] = {}
+        filter_lists: dict[str, int] = {}
+        for ch, bindings in interested:
+            contexts.setdefault((ch.context.role, ch.context.claims_json), len(contexts))
+            for b in bindings:
+                if b.filters:
+                    filter_lists.setdefault(orjson.dumps(b.filters).decode(), len(filter_lists))
+        verdict = await self._evaluate(change, list(contexts), [orjson.loads(f) for f in filter_lists])
+        if verdict is None:
+            for ch, _ in interested:
+                ch.considered = position
+            return
+        data = orjson.dumps({
+            "schema": rel.schema, "table": rel.table, "commit_timestamp": _timestamp(txn),
+            "type": change.kind, "columns": await self.authorizer.columns(rel.relid),
+            "record": verdict.record if change.kind != "DELETE" else {},
+            "old_record": verdict.old_record or {}, "errors": None,
+        })
+        for ch, bindings in interested:
+            ch.considered = position
+            if not verdict.visible[contexts[(ch.context.role, ch.context.claims_json)]]:
+                continue
+            ids = [b.id for b in bindings
+                   if not b.filters or verdict.matched[filter_lists[orjson.dumps(b.filters).decode()]]]
+            if not ids:
+                continue
+            conn = ch.conn
+            payload = b'{"data":' + data + b',"ids":' + orjson.dumps(ids) + b"}"
+            ch.pending += 1
+            if conn.send(conn.frame_raw(ch.topic_json, b"postgres_changes", payload), ch, position):
+                self.stats["changes_delivered"] += 1
+            else:
+                ch.pending -= 1
+
+    async def _evaluate(self, change: RowChange, contexts, filter_lists):
+        for attempt in range(5):
+            try:
+                return await self.authorizer.evaluate(change, contexts, filter_lists)
+            except asyncpg.PostgresError as exc:
+                # e.g. the table was dropped or altered since the change: nobody can be shown it
+                self.stats["authorization_failures"] += 1
+                log.error("realtime: authorizing a %s on %s.%s failed, not delivered: %s",
+                          change.kind, change.relation.schema, change.relation.table, exc)
+                return None
+            except (asyncpg.InterfaceError, OSError) as exc:
+                log.warning("realtime: authorization connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(0.2 * (attempt + 1))
+                await self.service.reconnect_authorizer()
+        raise RuntimeError("realtime: authorization connection unavailable")
+
+    # -- subscriptions -------------------------------------------------------------------------
+    async def subscribe(self, ch: Channel) -> None:
+        position, resumed = await self.retention.claim(ch)
+        async with self.lock:
+            ch.considered = ch.sent_position = position
+            try:
+                missed = self.retention.since(position)
+            except Gap as exc:
+                if resumed:
+                    self.stats["resume_gaps"] += 1
+                    ch.system("postgres_changes", "error", f"Some changes were not retained: {exc}")
+                missed = self.retention.since(self.retention.floor)
+            for item in missed:
+                await self._deliver(item.txn, item.change, [ch])
+            if resumed:
+                self.stats["resumed_subscriptions"] += 1
+                self.stats["replayed_changes"] += len(missed)
+            for b in ch.bindings:
+                index = self.by_relid.setdefault(b.relid, set()) if b.relid is not None \
+                    else self.by_schema.setdefault(b.schema, set())
+                index.add(ch)
+            self.live.add(ch)
+            ch.live = True
+
+    def resume_position(self, ch: Channel) -> tuple[int, int]:
+        if ch.pending:
+            return ch.sent_position
+        return max(ch.considered, self.processed)
+
+    async def unsubscribe(self, ch: Channel, *, resumable: bool) -> None:
+        if not ch.live:
+            return
+        ch.live = False
+        self.live.discard(ch)
+        for b in ch.bindings:
+            index = self.by_relid.get(b.relid) if b.relid is not None else self.by_schema.get(b.schema)
+            if index is not None:
+                index.discard(ch)
+                if not index:
+                    (self.by_relid if b.relid is not None else self.by_schema).pop(
+                        b.relid if b.relid is not None else b.schema, None)
+        await self.retention.release(ch, self.resume_position(ch) if resumable else None)
+
+    async def checkpoint(self) -> None:
+        """Every second: record positions, trim the buffer, confirm the slot as far as allowed."""
+        self.retention.trim()
+        positions = {ch.position_id: self.resume_position(ch) for ch in self.live}
+        oldest = await self.retention.checkpoint(positions)
+        flush = max(self.processed_end_lsn, self.stream.idle_lsn if self.stream.queue.empty() else 0)
+        if oldest is not None:
+            flush = min(flush, oldest)
+        self.stream.send_feedback(flush)

@@ -1,0 +1,137 @@
+"""Retention: nothing committed is lost for a subscriber that reconnects within the window.
+
+Three pieces (docs/realtime.md has the whole story):
+- a position per postgres_changes subscription in `realtime.subscription_positions`: inserted at
+  join, checkpointed every second while connected, written exactly at disconnect (the last
+  change written to its socket), and marked disconnected at start-up for those a crash cut off;
+- an in-memory buffer of the recent row changes (bounded by the window and by a count);
+- the replication slot's confirmed position, which never passes the oldest recorded position,
+  so after a restart PostgreSQL resends every transaction any recorded subscription may miss.
+A join whose resume key (topic, bindings, role, user id) matches a disconnected position within
+the window takes it over and first receives the buffered changes after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from localbase.realtime.changes import lsn_text, parse_lsn
+from localbase.realtime.pgoutput import RowChange, Transaction
+
+if TYPE_CHECKING:
+    from localbase.realtime.channels import Channel
+
+log = logging.getLogger("localbase.realtime")
+SEQ_END = 2**31 - 1
+
+CLAIM = """
+with taken as (
+  delete from realtime.subscription_positions
+   where id = (select id from realtime.subscription_positions
+                where key = $2 and not connected and updated_at > now() - make_interval(secs => $3)
+                order by lsn, seq limit 1 for update skip locked)
+  returning lsn, seq
+)
+insert into realtime.subscription_positions (id, key, lsn, seq, connected)
+select $1, $2, coalesce((select lsn from taken), pg_current_wal_insert_lsn()),
+       coalesce((select seq from taken), -1), true
+returning lsn::text, seq, (select count(*) from taken) > 0 as resumed
+"""
+
+CHECKPOINT = """
+update realtime.subscription_positions p
+   set lsn = v.lsn::pg_lsn, seq = v.seq, connected = v.connected, updated_at = now()
+  from unnest($1::uuid[], $2::text[], $3::int[], $4::bool[]) as v(id, lsn, seq, connected)
+ where p.id = v.id
+"""
+
+
+@dataclass
+class Retained:
+    position: tuple[int, int]
+    txn: Transaction
+    change: RowChange
+    arrived: float
+
+
+class Gap(Exception):
+    """The buffer no longer holds everything after the requested position."""
+
+
+class Retention:
+    def __init__(self, pool: asyncpg.Pool, window: float, max_items: int):
+        self.pool = pool
+        self.window = window
+        self.max_items = max_items
+        self.buffer: deque[Retained] = deque()
+        self.floor: tuple[int, int] = (0, -1)  # everything after this is buffered (or not yet read)
+        self._written: dict = {}  # position id -> last position written to the table
+
+    # -- the buffer ----------------------------------------------------------------------------
+    def add(self, txn: Transaction, change: RowChange) -> None:
+        self.buffer.append(Retained((txn.commit_lsn, change.seq), txn, change, time.monotonic()))
+        if len(self.buffer) > self.max_items:
+            self.floor = self.buffer.popleft().position
+
+    def trim(self) -> None:
+        cutoff = time.monotonic() - self.window
+        while self.buffer and self.buffer[0].arrived < cutoff:
+            self.floor = self.buffer.popleft().position
+
+    def since(self, position: tuple[int, int]) -> list[Retained]:
+        if position < self.floor:
+            raise Gap(f"changes after {lsn_text(position[0])} are no longer retained")
+        return [r for r in self.buffer if r.position > position]
+
+    # -- positions -----------------------------------------------------------------------------
+    async def start(self, slot_lsn: int) -> None:
+        """At start-up: subscriptions still marked connected were cut off (crash or restart)."""
+        self.floor = (slot_lsn, -1)
+        async with self.pool.acquire() as db:
+            n = await db.fetchval("with m as (update realtime.subscription_positions set connected = false "
+                                  "where connected returning 1) select count(*) from m")
+        if n:
+            log.info("realtime: %d subscription(s) may resume within %.0fs", n, self.window)
+
+    async def claim(self, channel: "Channel") -> tuple[tuple[int, int], bool]:
+        """(position to start after, resumed?) for a joining channel."""
+        async with self.pool.acquire() as db:
+            row = await db.fetchrow(CLAIM, channel.position_id, channel.resume_key, self.window)
+        position = (parse_lsn(row["lsn"]), row["seq"])
+        self._written[channel.position_id] = position
+        return position, row["resumed"]
+
+    async def release(self, channel: "Channel", position: tuple[int, int] | None) -> None:
+        """Disconnected at `position` (kept for a resume), or left for good (None)."""
+        self._written.pop(channel.position_id, None)
+        async with self.pool.acquire() as db:
+            if position is None:
+                await db.execute("delete from realtime.subscription_positions where id = $1", channel.position_id)
+            else:
+                await db.execute(CHECKPOINT, [channel.position_id], [lsn_text(position[0])],
+                                 [position[1]], [False])
+
+    async def checkpoint(self, positions: dict) -> int | None:
+        """Write the connected subscriptions' positions that moved, expire old disconnected ones;
+        returns the oldest recorded LSN (the slot must not be confirmed past it), or None."""
+        ids, lsns, seqs = [], [], []
+        for pid, position in positions.items():
+            if self._written.get(pid) != position:
+                ids.append(pid)
+                lsns.append(lsn_text(position[0]))
+                seqs.append(position[1])
+        async with self.pool.acquire() as db:
+            if ids:
+                await db.execute(CHECKPOINT, ids, lsns, seqs, [True] * len(ids))
+                for pid, lsn, seq in zip(ids, lsns, seqs):
+                    self._written[pid] = (parse_lsn(lsn), seq)
+            await db.execute("delete from realtime.subscription_positions "
+                             "where not connected and updated_at < now() - make_interval(secs => $1)", self.window)
+            oldest = await db.fetchval("select min(lsn)::text from realtime.subscription_positions")
+        return parse_lsn(oldest) if oldest else None

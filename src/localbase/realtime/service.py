@@ -1,0 +1,187 @@
+"""The Realtime service: settings, connections to PostgreSQL, and the background tasks
+(replication stream -> fan-out, and the one-second checkpoint).
+
+Configuration, in supabase/config.toml under [realtime] (environment variables override):
+  enabled = true
+  retention_seconds = 300        LOCALBASE_REALTIME_RETENTION_SECONDS
+  retention_max_changes = 100000
+  max_client_queue = 2000        frames queued per socket before it is closed as too slow
+  max_pending_changes = 10000    changes read ahead of fan-out before the stream pauses
+  idle_timeout_seconds = 60      no frame (heartbeats included) for this long closes a socket
+  slot_name = "localbase_realtime"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from localbase.realtime.authorize import Authorizer, init_connection
+from localbase.realtime.changes import ChangeStream, ensure_slot
+from localbase.realtime.fanout import Fanout
+from localbase.realtime.retention import Retention
+from localbase.settings import Settings, SettingsError
+
+log = logging.getLogger("localbase.realtime")
+ROLE = "supabase_realtime_admin"
+
+
+@dataclass(frozen=True)
+class RealtimeConfig:
+    enabled: bool = True
+    retention_seconds: float = 300.0
+    retention_max_changes: int = 100_000
+    max_queue: int = 2000
+    max_pending: int = 10_000
+    idle_timeout: float = 60.0
+    slot_name: str = "localbase_realtime"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RealtimeConfig":
+        section = settings.section("realtime")
+        retention = os.environ.get("LOCALBASE_REALTIME_RETENTION_SECONDS") or section.get("retention_seconds", 300)
+        slot = str(section.get("slot_name", "localbase_realtime"))
+        if not re.fullmatch(r"[a-z0-9_]{1,63}", slot):
+            raise SettingsError("[realtime] slot_name must be lower-case letters, digits and _")
+        try:
+            return cls(
+                enabled=bool(section.get("enabled", True)),
+                retention_seconds=float(retention),
+                retention_max_changes=int(section.get("retention_max_changes", 100_000)),
+                max_queue=int(section.get("max_client_queue", 2000)),
+                max_pending=int(section.get("max_pending_changes", 10_000)),
+                idle_timeout=float(section.get("idle_timeout_seconds", 60)),
+                slot_name=slot,
+            )
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"[realtime] in config.toml: {exc}") from None
+
+
+def realtime_dsn(settings: Settings) -> str:
+    from localbase.database.cluster import Cluster
+    return Cluster(settings).role_dsn(ROLE)
+
+
+class Realtime:
+    def __init__(self, settings: Settings, config: RealtimeConfig):
+        self.settings = settings
+        self.config = config
+        self.dsn = realtime_dsn(settings)
+        self.topics: dict[str, set] = {}  # topic -> joined channels
+        self.presences: dict[str, dict] = {}  # topic -> channel -> meta
+        self.connections: set = set()
+        self.stats: Counter[str] = Counter()
+        self._ids = itertools.count(1)
+        self.pool: asyncpg.Pool | None = None
+        self.authorizer: Authorizer | None = None
+        self.stream: ChangeStream | None = None
+        self.fanout: Fanout | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def next_binding_id(self) -> int:
+        return next(self._ids)
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.dsn, server_settings={
+            "application_name": "localbase-realtime-authorize",
+            "search_path": ", ".join(self.settings.extra_search_path) or "public"})
+
+    async def start(self) -> None:
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, init=init_connection,
+                                              server_settings={"application_name": "localbase-realtime"})
+        conn = await self._connect()
+        await init_connection(conn)
+        self.authorizer = Authorizer(conn)
+        async with self.pool.acquire() as db:
+            slot_lsn = await ensure_slot(db, self.config.slot_name)
+        retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes)
+        await retention.start(slot_lsn)
+        self.stream = ChangeStream(self.dsn, self.config.slot_name, max_pending=self.config.max_pending,
+                                   on_relation=self.authorizer.forget)
+        self.fanout = Fanout(self, self.authorizer, retention, self.stream)
+        await self.stream.start()
+        self._tasks = [asyncio.create_task(self._guard(self.fanout.run, "fan-out")),
+                       asyncio.create_task(self._guard(self._checkpoints, "checkpoint"))]
+
+    async def reconnect_authorizer(self) -> None:
+        old = self.authorizer.conn  # type: ignore[union-attr]
+        try:
+            conn = await self._connect()
+            await init_connection(conn)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("realtime: reconnecting the authorization connection failed: %s", exc)
+            return
+        self.authorizer.conn = conn  # type: ignore[union-attr]
+        old.terminate()
+
+    async def _guard(self, fn, name: str) -> None:
+        """Run a background loop; if it dies, log why and start it again (never silently)."""
+        while True:
+            try:
+                await fn()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - logged, counted, restarted
+                self.stats[f"{name}_restarts"] += 1
+                log.exception("realtime: the %s task failed; restarting it", name)
+                await asyncio.sleep(0.5)
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.fanout.checkpoint()  # type: ignore[union-attr]
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("realtime: checkpoint failed (will retry): %s", exc)
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.close(1001)
+        for _ in range(100):  # let the sockets record their positions
+            if not self.connections:
+                break
+            await asyncio.sleep(0.02)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        if self.fanout is not None:
+            try:
+                await self.fanout.checkpoint()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("realtime: final checkpoint failed: %s", exc)
+        if self.stream is not None:
+            await self.stream.stop()
+        if self.authorizer is not None:
+            await self.authorizer.conn.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        queued = [c.queue.qsize() for c in self.connections]
+        return {
+            "connections": len(self.connections),
+            "channels": sum(len(c.channels) for c in self.connections),
+            "postgres_changes_subscriptions": len(self.fanout.live) if self.fanout else 0,
+            "queued_frames": sum(queued), "largest_queue": max(queued, default=0),
+            "client_queue_limit": self.config.max_queue,
+            "pending_changes": self.stream.pending_changes if self.stream else 0,
+            "stream_paused": bool(self.stream and self.stream.paused),
+            "retained_changes": len(self.fanout.retention.buffer) if self.fanout else 0,
+            "confirmed_lsn": self.stream.flush_lsn if self.stream else 0,
+            **(self.stream.stats if self.stream else {}),
+            **(self.authorizer.stats if self.authorizer else {}),
+            **self.stats,
+        }

@@ -1,0 +1,191 @@
+"""Socket stage: the Phoenix channels protocol over one WebSocket.
+
+Framing as the clients speak it: `vsn=1.0.0` frames are JSON objects
+`{"topic", "event", "payload", "ref", "join_ref"}`; `vsn=2.0.0` frames are JSON arrays
+`[join_ref, ref, topic, event, payload]` (text frames only). Topic `phoenix` carries heartbeats.
+
+Every outgoing frame goes through one bounded queue per socket, written by one writer task, so a
+slow or dead client never blocks the fan-out or other clients: when its queue is full the socket
+is closed with 1013 ("try again later"); its postgres_changes subscriptions keep their position
+and a reconnecting client gets what it missed (retention.py). Counted in the service's stats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from localbase.realtime import channels
+
+if TYPE_CHECKING:
+    from localbase.realtime.service import Realtime
+
+log = logging.getLogger("localbase.realtime")
+
+PHOENIX = "phoenix"
+CLOSE_SLOW_CONSUMER = 1013
+CLOSE_IDLE = 1000
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, service: "Realtime"):
+        self.ws = ws
+        self.service = service
+        params = ws.query_params
+        self.vsn = params.get("vsn", "1.0.0")
+        self.apikey = params.get("apikey") or ws.headers.get("apikey") or ""
+        self.apikey_role = ws.scope.get("state", {}).get("apikey_role", "anon")
+        self.channels: dict[str, channels.Channel] = {}
+        self.queue: asyncio.Queue[tuple[str, Any, Any] | None] = asyncio.Queue(service.config.max_queue)
+        self.closing = False
+        self.close_code = 1000
+        self.last_seen = time.monotonic()
+
+    # -- framing -------------------------------------------------------------------------------
+    def frame(self, topic: str, event: str, payload: Any, ref: str | None = None,
+              join_ref: str | None = None) -> str:
+        if self.vsn.startswith("2"):
+            return orjson.dumps([join_ref, ref, topic, event, payload]).decode()
+        return orjson.dumps({"event": event, "payload": payload, "ref": ref, "topic": topic,
+                             "join_ref": join_ref}).decode()
+
+    def frame_raw(self, topic_json: bytes, event: bytes, payload: bytes) -> str:
+        """A server push (no refs) around an already-serialized payload: one fan-out serializes a
+        change once and frames it per channel."""
+        if self.vsn.startswith("2"):
+            return b"".join((b"[null,null,", topic_json, b',"', event, b'",', payload, b"]")).decode()
+        return b"".join((b'{"event":"', event, b'","payload":', payload, b',"ref":null,"topic":',
+                         topic_json, b"}")).decode()
+
+    def decode(self, text: str) -> tuple[str, str, Any, str | None, str | None]:
+        msg = orjson.loads(text)
+        if isinstance(msg, list):
+            join_ref, ref, topic, event, payload = msg
+        else:
+            topic, event, payload = msg["topic"], msg["event"], msg.get("payload")
+            ref, join_ref = msg.get("ref"), msg.get("join_ref")
+        if not isinstance(topic, str) or not isinstance(event, str):
+            raise ValueError("topic and event must be strings")
+        return topic, event, payload if payload is not None else {}, ref, join_ref
+
+    # -- sending -------------------------------------------------------------------------------
+    def send(self, text: str, channel: Any = None, position: Any = None) -> bool:
+        """Queue a frame; False when the socket is closing or its queue overflowed."""
+        if self.closing:
+            return False
+        try:
+            self.queue.put_nowait((text, channel, position))
+        except asyncio.QueueFull:
+            self.service.stats["slow_consumer_disconnects"] += 1
+            log.warning("realtime: a client's queue is full (%d frames); closing it (1013)", self.queue.maxsize)
+            self.close(CLOSE_SLOW_CONSUMER)
+            return False
+        depth = self.queue.qsize()
+        if depth > self.service.stats["max_queue_depth"]:
+            self.service.stats["max_queue_depth"] = depth
+        return True
+
+    def reply(self, topic: str, ref: str | None, join_ref: str | None, status: str,
+              response: dict[str, Any]) -> None:
+        self.send(self.frame(topic, "phx_reply", {"status": status, "response": response}, ref, join_ref))
+
+    def push(self, topic: str, event: str, payload: Any, join_ref: str | None = None) -> bool:
+        return self.send(self.frame(topic, event, payload, None, join_ref))
+
+    def close(self, code: int = 1000) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        try:
+            self.queue.put_nowait(None)  # wake the writer
+        except asyncio.QueueFull:
+            pass
+        asyncio.get_running_loop().call_soon(self._abort_reader)
+
+    def _abort_reader(self) -> None:
+        task = getattr(self, "_reader_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def _writer(self) -> None:
+        send = self.ws.send
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                break
+            text, channel, position = item
+            await send({"type": "websocket.send", "text": text})
+            if channel is not None:
+                channel.sent(position)
+
+    # -- serving -------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        await self.ws.accept()
+        writer = asyncio.create_task(self._writer())
+        self._reader_task = asyncio.current_task()
+        self.service.connections.add(self)
+        try:
+            await self._read_loop()
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.service.connections.discard(self)
+            self.closing = True
+            await channels.socket_closed(self)
+            if self.close_code != 1000:
+                writer.cancel()
+            else:
+                try:
+                    self.queue.put_nowait(None)
+                except asyncio.QueueFull:
+                    writer.cancel()
+            try:
+                await asyncio.wait_for(writer, 5)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - peer gone
+                pass
+            try:
+                await self.ws.close(self.close_code)
+            except (RuntimeError, OSError, WebSocketDisconnect):
+                pass  # already closed by the peer
+
+    async def _read_loop(self) -> None:
+        receive = self.ws.receive
+        timeout = self.service.config.idle_timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except asyncio.TimeoutError:
+                log.info("realtime: no heartbeat for %ss; closing the socket", timeout)
+                self.close(CLOSE_IDLE)
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                if message.get("bytes") is not None:
+                    log.info("realtime: binary frames are not supported; ignored")
+                continue
+            self.last_seen = time.monotonic()
+            try:
+                topic, event, payload, ref, join_ref = self.decode(text)
+            except (ValueError, KeyError, TypeError):
+                log.info("realtime: malformed frame ignored")
+                continue
+            if topic == PHOENIX:
+                if event == "heartbeat":
+                    self.reply(PHOENIX, ref, None, "ok", {})
+                continue
+            try:
+                await channels.handle(self, topic, event, payload, ref, join_ref)
+            except Exception:  # noqa: BLE001 - one bad message must not kill the socket; say so
+                log.exception("realtime: handling %s on %s failed", event, topic)
+                self.reply(topic, ref, join_ref, "error", {"reason": "internal error"})
