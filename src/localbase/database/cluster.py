@@ -3,6 +3,7 @@ start it, apply the bootstrap SQL, the project's migrations and, on a new databa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -94,6 +95,7 @@ class Cluster:
         conn = await asyncpg.connect(self.admin_dsn, database="template1")
         try:
             ident = await conn.fetchval("select quote_ident($1)", name)
+            await _drop_replication_slots(conn, name)
             await conn.execute(f"drop database if exists {ident} with (force)")
             await conn.execute(f"create database {ident}")
         finally:
@@ -123,6 +125,23 @@ class Cluster:
             await conn.execute(f'alter role "{role}" with login password {literal}')
 
 
+
+
+async def _drop_replication_slots(conn: asyncpg.Connection, database: str) -> None:
+    """Realtime's logical replication slot lives in the database and would block its drop: stop
+    the process streaming it (a running Localbase reconnects and re-creates it) and drop it."""
+    for _ in range(50):
+        await conn.execute("select pg_terminate_backend(active_pid) from pg_replication_slots "
+                           "where database = $1 and active_pid is not null", database)
+        try:
+            await conn.execute("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                               "where database = $1", database)
+        except asyncpg.ObjectInUseError:
+            await asyncio.sleep(0.1)
+            continue
+        if not await conn.fetchval("select count(*) from pg_replication_slots where database = $1", database):
+            return
+        await asyncio.sleep(0.1)
 
 
 def _redact(url: str) -> str:
