@@ -183,7 +183,7 @@ class Fanout:
         await self.retention.release(ch, self.resume_position(ch) if resumable else None)
 
     async def checkpoint(self) -> None:
-        """Every second: record positions, trim the buffer, confirm the slot as far as allowed."""
+        """Every 0.2 s: record positions, trim the buffer, confirm the slot as far as allowed."""
         self.retention.trim()
         positions = {ch.position_id: self.resume_position(ch) for ch in self.live}
         oldest = await self.retention.checkpoint(positions)

@@ -2,7 +2,7 @@
 
 Three pieces (docs/realtime.md has the whole story):
 - a position per postgres_changes subscription in `realtime.subscription_positions`: inserted at
-  join, checkpointed every second while connected, written exactly at disconnect (the last
+  join, checkpointed every 0.2 s while connected, written exactly at disconnect (the last
   change written to its socket), and marked disconnected at start-up for those a crash cut off;
 - an in-memory buffer of the recent row changes (bounded by the window and by a count);
 - the replication slot's confirmed position, which never passes the oldest recorded position,

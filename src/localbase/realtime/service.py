@@ -32,6 +32,9 @@ from localbase.settings import Settings, SettingsError
 
 log = logging.getLogger("localbase.realtime")
 ROLE = "supabase_realtime_admin"
+# How often positions are written and the slot confirmed: after a kill -9, changes written to a
+# socket in the last interval are delivered again on resume (at-least-once across a crash).
+CHECKPOINT_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class Realtime:
 
     async def _checkpoints(self) -> None:
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(CHECKPOINT_SECONDS)
             try:
                 await self.fanout.checkpoint()  # type: ignore[union-attr]
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
