@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -56,11 +57,15 @@ class Fanout:
         queue = self.stream.queue
         while True:
             txn = await queue.get()
+            stats = self.stats
+            started = time.time()
+            stats["stream_lag_ms"] += (started - txn.commit_time.timestamp()) * 1000 * len(txn.changes)
             try:
                 async with self.lock:
                     for change in txn.changes:
                         self.retention.add(txn, change)
                         await self._deliver(txn, change, self._candidates(change))
+                    stats["fanout_ms"] += (time.time() - started) * 1000
                     self.processed = (txn.commit_lsn, SEQ_END)
                     self.processed_end_lsn = txn.end_lsn
             finally:
@@ -96,7 +101,9 @@ class Fanout:
             for b in bindings:
                 if b.filters:
                     filter_lists.setdefault(orjson.dumps(b.filters).decode(), len(filter_lists))
+        began = time.perf_counter()
         verdict = await self._evaluate(change, list(contexts), [orjson.loads(f) for f in filter_lists])
+        self.stats["authorize_ms"] += (time.perf_counter() - began) * 1000
         if verdict is None:
             for ch, _ in interested:
                 ch.considered = position

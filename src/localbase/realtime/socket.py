@@ -120,7 +120,9 @@ class Connection:
             if item is None:
                 break
             text, channel, position = item
+            began = time.perf_counter()
             await send({"type": "websocket.send", "text": text})
+            self.service.stats["socket_write_ms"] += (time.perf_counter() - began) * 1000
             if channel is not None:
                 channel.sent(position)
 

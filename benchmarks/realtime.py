@@ -1,0 +1,243 @@
+"""Realtime benchmark: commit-to-callback latency with 1, 100 and 500 RLS-checked subscribers, and
+sustained changes per second delivered, against the same inserts with no subscriber, in one run.
+
+Setup: one Localbase on tests/localbase/realtime/project; table `feed` is in publication
+supabase_realtime with RLS on (`auth.uid() is not null`, so every subscriber passes the check,
+and every change is checked once per subscriber: each subscriber is a distinct user with its
+own JWT, so nothing is shared between them). Each subscriber is an official async supabase-py
+client (acreate_client) with its own WebSocket, all in this process.
+
+  baseline     N sequential autocommit inserts into `feed`, no subscriber: commit latency, inserts/s
+  latency      paced inserts (one at a time, `--rate` per second); for every delivery, the time
+               from just before the INSERT is sent to the subscriber's callback (so it includes the
+               commit itself: the baseline's commit time is printed beside it)
+  sustained    inserts as fast as 4 connections go for `--seconds`, with 1 and 100 subscribers:
+               inserts/s committed and changes/s delivered (all deliveries, until the last arrives)
+Where the time goes: the server's own counters (GET /realtime/v1/api/stats) per change -
+stream lag (commit timestamp -> decoded in Localbase), authorize (the SQL RLS check for all
+subscribers), fan-out (decode -> every frame queued) and socket writes.
+Writes benchmarks/results/realtime.json.
+
+    python benchmarks/realtime.py [--samples 100] [--rate 20] [--seconds 5] [--sizes 1,100,500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# run as a script, this file's folder comes first on sys.path and this file would shadow the
+# `realtime` package the supabase client imports
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import console, save  # noqa: E402
+from localbase.security import jwt  # noqa: E402
+from localbase.testing.server import LocalbaseProcess  # noqa: E402
+
+PROJECT = ROOT / "tests" / "localbase" / "realtime" / "project"
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def token(server, uid: str) -> str:
+    now = int(time.time())
+    return jwt.sign({"sub": uid, "role": "authenticated", "aud": "authenticated", "iat": now,
+                     "exp": now + 3600}, server.jwt_secret)
+
+
+class Subscribers:
+    def __init__(self, server, n: int):
+        self.server, self.n = server, n
+        self.clients = []
+        self.arrivals: dict[str, list[float]] = {}
+
+    def _callback(self, payload) -> None:
+        self.arrivals.setdefault(payload["data"]["record"]["body"], []).append(time.perf_counter())
+
+    async def __aenter__(self) -> "Subscribers":
+        from supabase import AsyncClientOptions, acreate_client
+        topic = f"bench-{uuid.uuid4().hex[:6]}"
+
+        async def one() -> None:
+            c = await acreate_client(self.server.url, self.server.anon_key,
+                                     options=AsyncClientOptions(auto_refresh_token=False, persist_session=False))
+            await c.realtime.set_auth(token(self.server, str(uuid.uuid4())))
+            status = []
+            await c.channel(topic).on_postgres_changes("INSERT", self._callback, table="feed",
+                                                        schema="public").subscribe(lambda s, e: status.append(s))
+            if status[-1] != "SUBSCRIBED":
+                raise RuntimeError(f"subscribe failed: {status}")
+            self.clients.append(c)
+
+        for start in range(0, self.n, 50):
+            await asyncio.gather(*(one() for _ in range(min(50, self.n - start))))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.gather(*(c.realtime.close() for c in self.clients), return_exceptions=True)
+
+    async def wait_all(self, bodies: list[str], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(len(self.arrivals.get(b, ())) >= self.n for b in bodies):
+                return
+            await asyncio.sleep(0.005)
+        missing = sum(self.n - len(self.arrivals.get(b, ())) for b in bodies)
+        raise RuntimeError(f"{missing} deliveries missing after {timeout}s")
+
+
+async def server_stats(server) -> dict:
+    async with httpx.AsyncClient() as h:
+        r = await h.get(f"{server.url}/realtime/v1/api/stats", headers={"apikey": server.service_role_key})
+        r.raise_for_status()
+        return r.json()
+
+
+def per_change(before: dict, after: dict) -> dict:
+    changes = max(1, after.get("changes", 0) - before.get("changes", 0))
+    def d(key: str) -> float:
+        return round((after.get(key, 0) - before.get(key, 0)) / changes, 3)
+    return {"stream_lag_ms": d("stream_lag_ms"), "authorize_ms": d("authorize_ms"),
+            "fanout_ms": d("fanout_ms"), "socket_writes_ms": d("socket_write_ms"),
+            "contexts_checked_per_change": d("contexts_checked")}
+
+
+async def baseline(db, samples: int) -> dict:
+    times = []
+    for i in range(samples):
+        t0 = time.perf_counter()
+        await db.execute("insert into feed (body) values ($1)", f"base-{i}")
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"commit_p50_ms": round(pct(times, 50), 3), "commit_p99_ms": round(pct(times, 99), 3)}
+
+
+async def latency(server, db, n: int, samples: int, rate: float) -> dict:
+    async with Subscribers(server, n) as subs:
+        await asyncio.sleep(0.5)
+        before = await server_stats(server)
+        sent: dict[str, float] = {}
+        for i in range(samples):
+            body = f"lat-{n}-{i}"
+            sent[body] = time.perf_counter()
+            await db.execute("insert into feed (body) values ($1)", body)
+            await asyncio.sleep(1 / rate)
+        await subs.wait_all(list(sent))
+        after = await server_stats(server)
+        lat = [(t - sent[b]) * 1000 for b in sent for t in subs.arrivals[b]]
+        last = [(max(subs.arrivals[b]) - sent[b]) * 1000 for b in sent]
+        return {"subscribers": n, "deliveries": len(lat),
+                "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
+                "max_ms": round(max(lat), 2), "last_subscriber_p50_ms": round(pct(last, 50), 2),
+                "where_the_time_goes_per_change": per_change(before, after)}
+
+
+async def insert_flat_out(server, seconds: float, prefix: str, connections: int = 4) -> tuple[list[str], float]:
+    bodies: list[str] = []
+    stop = time.perf_counter() + seconds
+
+    async def worker(k: int) -> None:
+        conn = await asyncpg.connect(server.db_url)
+        try:
+            i = 0
+            while time.perf_counter() < stop:
+                body = f"{prefix}-{k}-{i}"
+                await conn.execute("insert into feed (body) values ($1)", body)
+                bodies.append(body)
+                i += 1
+        finally:
+            await conn.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    return bodies, time.perf_counter() - t0
+
+
+async def sustained(server, n: int, seconds: float) -> dict:
+    if n == 0:
+        bodies, took = await insert_flat_out(server, seconds, "sus-0")
+        return {"subscribers": 0, "inserts_per_s": round(len(bodies) / took)}
+    async with Subscribers(server, n) as subs:
+        await asyncio.sleep(0.5)
+        before = await server_stats(server)
+        t0 = time.perf_counter()
+        bodies, took = await insert_flat_out(server, seconds, f"sus-{n}")
+        await subs.wait_all(bodies, timeout=300)
+        total = time.perf_counter() - t0
+        after = await server_stats(server)
+        return {"subscribers": n, "inserts_per_s": round(len(bodies) / took),
+                "changes": len(bodies), "deliveries": len(bodies) * n,
+                "all_delivered_after_s": round(total, 2),
+                "changes_per_s_delivered": round(len(bodies) / total),
+                "deliveries_per_s": round(len(bodies) * n / total),
+                "largest_client_queue": after.get("largest_queue"),
+                "max_queue_depth_seen": after.get("max_queue_depth"),
+                "stream_paused": after.get("paused", 0) - before.get("paused", 0),
+                "where_the_time_goes_per_change": per_change(before, after)}
+
+
+async def run(args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="rt-bench-") as tmp:
+        server = LocalbaseProcess(PROJECT, Path(tmp) / "data")
+        server.start()
+        try:
+            db = await asyncpg.connect(server.db_url)
+            try:
+                console.print("[bold]baseline[/bold]: inserts with no subscriber")
+                base = await baseline(db, args.samples)
+                base_flat = await sustained(server, 0, args.seconds)
+                console.print(base, base_flat)
+                lat = []
+                for n in args.sizes:
+                    console.print(f"[bold]latency[/bold] with {n} subscriber(s)")
+                    lat.append(await latency(server, db, n, args.samples, args.rate))
+                    console.print(lat[-1])
+                sus = []
+                for n in args.sustained_sizes:
+                    console.print(f"[bold]sustained[/bold] with {n} subscriber(s)")
+                    sus.append(await sustained(server, n, args.seconds))
+                    console.print(sus[-1])
+            finally:
+                await db.close()
+        finally:
+            server.stop()
+    return {"baseline": {**base, "inserts_per_s": base_flat["inserts_per_s"]}, "latency": lat,
+            "sustained": sus,
+            "ratios": {f"sustained_{s['subscribers']}_vs_baseline": round(
+                s["changes_per_s_delivered"] / base_flat["inserts_per_s"], 3) for s in sus},
+            "targets": {"p50_ms_at_100": 10, "p99_ms_at_100": 50},
+            "settings": vars(args)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--rate", type=float, default=20.0, help="paced inserts per second for latency")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100, 500])
+    ap.add_argument("--sustained-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100])
+    args = ap.parse_args()
+    result = asyncio.run(run(args))
+    path = save("realtime", result)
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
