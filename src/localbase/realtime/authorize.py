@@ -45,6 +45,10 @@ def _dumps(value: object) -> str:
 async def init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def init_authorize_connection(conn: asyncpg.Connection) -> None:
+    await init_connection(conn)
     conn.add_log_listener(_log_notice)
 
 

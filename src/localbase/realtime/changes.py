@@ -211,8 +211,11 @@ class ChangeStream:
 async def ensure_slot(conn, slot: str) -> int:
     """Create the persistent slot on first start; returns its confirmed position."""
     row = await conn.fetchrow(
-        "select confirmed_flush_lsn::text as lsn, plugin from pg_replication_slots "
-        "where slot_name = $1 and database = current_database()", slot)
+        "select confirmed_flush_lsn::text as lsn, plugin, database = current_database() as ours "
+        "from pg_replication_slots where slot_name = $1", slot)
+    if row is not None and not row["ours"]:
+        raise RuntimeError(f"replication slot {slot} belongs to another database of this cluster; "
+                           f"set [realtime] slot_name in config.toml to another name")
     if row is None:
         started = time.perf_counter()
         row = await conn.fetchrow(

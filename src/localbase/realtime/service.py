@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from localbase.realtime.authorize import Authorizer, init_connection
+from localbase.realtime.authorize import Authorizer, init_authorize_connection, init_connection
 from localbase.realtime.changes import ChangeStream, ensure_slot
 from localbase.realtime.fanout import Fanout
 from localbase.realtime.retention import Retention
@@ -68,6 +68,14 @@ class RealtimeConfig:
             raise SettingsError(f"[realtime] in config.toml: {exc}") from None
 
 
+def slot_name(base: str, database: str) -> str:
+    """Replication slots are named cluster-wide: the slot of a database other than `postgres`
+    carries the database's name, so several Localbase projects can share one cluster."""
+    if database == "postgres":
+        return base
+    return f"{base}_{re.sub(r'[^a-z0-9_]', '_', database.lower())}"[:63]
+
+
 def realtime_dsn(settings: Settings) -> str:
     from localbase.database.cluster import Cluster
     return Cluster(settings).role_dsn(ROLE)
@@ -88,6 +96,7 @@ class Realtime:
         self.stream: ChangeStream | None = None
         self.fanout: Fanout | None = None
         self._tasks: list[asyncio.Task] = []
+        self.slot = config.slot_name
 
     def next_binding_id(self) -> int:
         return next(self._ids)
@@ -101,13 +110,14 @@ class Realtime:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, init=init_connection,
                                               server_settings={"application_name": "localbase-realtime"})
         conn = await self._connect()
-        await init_connection(conn)
+        await init_authorize_connection(conn)
         self.authorizer = Authorizer(conn)
         async with self.pool.acquire() as db:
-            slot_lsn = await ensure_slot(db, self.config.slot_name)
+            self.slot = slot_name(self.config.slot_name, await db.fetchval("select current_database()"))
+            slot_lsn = await ensure_slot(db, self.slot)
         retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes)
         await retention.start(slot_lsn)
-        self.stream = ChangeStream(self.dsn, self.config.slot_name, max_pending=self.config.max_pending,
+        self.stream = ChangeStream(self.dsn, self.slot, max_pending=self.config.max_pending,
                                    on_relation=self.authorizer.forget)
         self.fanout = Fanout(self, self.authorizer, retention, self.stream)
         await self.stream.start()
@@ -118,7 +128,7 @@ class Realtime:
         old = self.authorizer.conn  # type: ignore[union-attr]
         try:
             conn = await self._connect()
-            await init_connection(conn)
+            await init_authorize_connection(conn)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("realtime: reconnecting the authorization connection failed: %s", exc)
             return
