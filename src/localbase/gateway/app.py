@@ -25,6 +25,13 @@ EXPOSED_HEADERS = ["Content-Range", "Content-Location", "Location", "Preference-
                    "X-Client-Info", "X-Supabase-Api-Version"]
 
 
+async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    """What Supabase's gateway answers for a path no service serves."""
+    status = getattr(exc, "status_code", 404)
+    message = "no Route matched with those values" if status == 404 else getattr(exc, "detail", "error")
+    return JSONResponse({"message": message}, status_code=status)
+
+
 async def health(request: Request) -> JSONResponse:
     db: Database = request.app.state.db
     ok = await db.healthy()
@@ -56,11 +63,8 @@ def _service_modules() -> dict[str, object]:
 
 def _service_routes(modules: dict[str, object]) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    try:
-        from localbase.rest import routes as rest_routes
-        routes.append(Mount("/rest/v1", routes=rest_routes.routes()))
-    except ImportError as exc:  # TEMPORARY while the REST parse stage lands
-        log.error("REST service unavailable: %s", exc)
+    from localbase.rest import routes as rest_routes
+    routes.append(Mount("/rest/v1", routes=rest_routes.routes()))
     for prefix, module in modules.items():
         routes.append(Mount(prefix, routes=module.routes()))  # type: ignore[attr-defined]
     return routes
@@ -100,6 +104,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
             Middleware(ApiKeyMiddleware, settings=settings),
         ],
         lifespan=lifespan,
+        exception_handlers={404: not_found, 405: not_found},
     )
     app.state.settings = settings
     app.state.db = db

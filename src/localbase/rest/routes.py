@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from localbase.rest import execute, openapi, respond, sql
 from localbase.rest.errors import RestError, internal_error
-from localbase.rest.parse import parse_filter, parse_request
+from localbase.rest.parse import parse_filter, parse_logic_tree, parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.types import ApiRequestError
 
@@ -81,15 +81,14 @@ async def _handle(request: Request) -> Response:
                           orjson.dumps({k: v for k, v in request.headers.items()}).decode())
     action = _value(req.action)
     prefs = req.preferences
-    count = _value(getattr(prefs, "count", None))
-    accept = _value(req.accept)
-    single = isinstance(accept, str) and "object" in accept
-    strip_nulls = bool(getattr(req, "strip_nulls", False))
+    count = prefs.count
+    single = req.single
+    strip_nulls = req.strip_nulls
     head = request.method == "HEAD"
     applied: list[str] = []
     if count:
         applied.append(f"count={count}")
-    rollback = _value(getattr(prefs, "tx", None)) == "rollback"
+    rollback = prefs.tx == "rollback"
     if req.is_rpc:
         return await _call(request, req, planner, caller, ctx, count=count, single=single,
                            strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback)
@@ -113,14 +112,14 @@ async def _handle(request: Request) -> Response:
     kind = {"insert": "insert", "update": "update", "delete": "delete", "upsert": "upsert"}.get(action)
     if kind is None:
         raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}", None, None)
-    resolution = _value(getattr(prefs, "resolution", None))
+    resolution = prefs.resolution
     if kind == "insert" and resolution:
         kind = "upsert"
         applied.append(f"resolution={resolution}")
-    if _value(getattr(prefs, "missing", None)) == "default":
+    if prefs.missing == "default":
         applied.append("missing=default")
     plan = planner.mutate(req, kind)
-    returning = _value(getattr(prefs, "return_", None) or getattr(prefs, "returning", None))
+    returning = prefs.returning
     minimal = returning != "representation"
     if returning:
         applied.insert(0, f"return={returning}")
@@ -137,7 +136,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
                 applied, rollback) -> Response:
     schema_name = planner.pick_schema(req.schema)
     overloads = planner.schema.function_overloads(schema_name, req.target)
-    single_object = _value(getattr(req.preferences, "params", None)) == "single-object"
+    single_object = req.preferences.params == "single-object"
     if request.method in ("GET", "HEAD"):
         known = {a.name for fn in overloads for a in fn.args}
         args = {}
@@ -145,6 +144,8 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
         for key, value in req.raw_args:
             if key in known:
                 args[key] = value
+            elif key.rsplit(".", 1)[-1] in ("or", "and"):
+                extra.append(parse_logic_tree(key, value))
             else:
                 extra.append(parse_filter(key, value))
         if extra:

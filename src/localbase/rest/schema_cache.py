@@ -102,7 +102,7 @@ class Schema:
 
 
 TABLES_SQL = """
-select n.nspname as schema, c.relname as name, c.relkind as kind, c.oid,
+select n.nspname as schema, c.relname as name, c.relkind::text as kind, c.oid,
        (c.relkind in ('r', 'p', 'f') or pg_relation_is_updatable(c.oid, true) & 8 = 8) as insertable,
        (c.relkind in ('r', 'p', 'f') or pg_relation_is_updatable(c.oid, true) & 4 = 4) as updatable,
        (c.relkind in ('r', 'p', 'f') or pg_relation_is_updatable(c.oid, true) & 16 = 16) as deletable
@@ -125,13 +125,13 @@ order by a.attrelid, a.attnum
 """
 
 KEYS_SQL = """
-select con.conrelid as oid, con.contype as type,
+select con.conrelid as oid, con.contype::text as type,
        array(select a.attname from unnest(con.conkey) with ordinality k(n, i)
              join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.n order by k.i)::text[] as columns
 from pg_constraint con join pg_namespace n on n.oid = con.connamespace
 where n.nspname = any($1::text[]) and con.contype in ('p', 'u')
 union all
-select ix.indrelid, 'i',
+select ix.indrelid, 'i'::text,
        array(select a.attname from unnest(ix.indkey) with ordinality k(n, i)
              join pg_attribute a on a.attrelid = ix.indrelid and a.attnum = k.n order by k.i)::text[]
 from pg_index ix join pg_class c on c.oid = ix.indrelid join pg_namespace n on n.oid = c.relnamespace
@@ -159,7 +159,7 @@ select n.nspname as schema, p.proname as name, p.oid,
        coalesce(p.proargmodes::text[], array_fill('i'::text, array[p.pronargs::int])) as arg_modes,
        p.pronargdefaults as n_defaults, p.pronargs as n_in,
        format_type(p.prorettype, null) as return_type, p.prorettype as return_type_oid,
-       p.proretset as returns_set, p.provolatile as volatility,
+       p.proretset as returns_set, p.provolatile::text as volatility,
        rn.nspname as ret_schema, rc.relname as ret_table,
        (t.typtype = 'c' or p.proargmodes && array['o', 't', 'b']::"char"[]) as returns_composite,
        p.prorettype = 'void'::regtype as returns_void, p.provariadic <> 0 as variadic

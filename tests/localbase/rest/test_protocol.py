@@ -69,7 +69,7 @@ def test_bad_bodies_and_params_answer_400(localbase_server):
     r = httpx.get(f"{localbase_server.url}/rest/v1/people?select=name(", headers=h)
     assert r.status_code == 400 and r.json()["code"] == "PGRST100"
     r = httpx.get(f"{localbase_server.url}/rest/v1/people?limit=-1", headers=h)
-    assert r.status_code == 400
+    assert r.status_code == 416 and r.json()["code"] == "PGRST103"  # as PostgREST answers
     r = httpx.get(f"{localbase_server.url}/rest/v1/people?id=zz.1", headers=h)
     assert r.status_code == 400 and r.json()["code"] == "PGRST100"
 
