@@ -35,15 +35,25 @@ def state_path(settings: Settings) -> Path:
     return settings.data_dir / STATE_FILE
 
 
+def process_alive(pid: int) -> bool:
+    """True while the process runs; an exited process its parent has not reaped yet (a zombie)
+    counts as stopped."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def read_state(settings: Settings) -> dict | None:
     """The running server's state file, when its process is alive."""
     path = state_path(settings)
     try:
         state = json.loads(path.read_text())
-        os.kill(int(state["pid"]), 0)
+        pid = int(state["pid"])
     except (OSError, ValueError, KeyError):
         return None
-    return state
+    return state if process_alive(pid) else None
 
 
 def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], None] | None = None,
@@ -69,7 +79,7 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
 def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, started: float,
               on_ready: Callable[[Ready], None] | None) -> None:
     state = {"pid": os.getpid(), "api_url": settings.api_url, "db_url": cluster.public_url,
-             "started_at": time.time()}
+             "db_port": settings.db_port, "started_at": time.time()}
     path = state_path(settings)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
@@ -78,7 +88,17 @@ def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, start
         on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started))
 
 
+def _quiet_signals() -> None:
+    """uvicorn handles SIGINT/SIGTERM with a graceful shutdown and then re-raises the signal through
+    the handlers that were installed before it: make those no-ops, so that after the API has
+    stopped we still stop PostgreSQL in order, remove the state file and exit 0."""
+    import signal
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+
+
 async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], None]) -> None:
+    _quiet_signals()
     app = create_app(settings, cluster.database())
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10,

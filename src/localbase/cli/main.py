@@ -162,9 +162,7 @@ def stop(workdir: Workdir = Path("."), data_dir: DataDir = None,
     with console.status(f"stopping Localbase (pid {pid})…"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not server.process_alive(pid):
                 console.print("[green]stopped[/green]")
                 return
             time.sleep(0.05)
@@ -177,8 +175,12 @@ def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
              db_url: Annotated[Optional[str], typer.Option(help="Reset this database instead.")] = None) -> None:
     """Drop and re-create the database, then apply every migration and supabase/seed.sql."""
     settings = _settings(workdir, data_dir, db_url=db_url)
+    state = server.read_state(settings)
+    running = state is not None
+    if running and not settings.db_url:
+        from dataclasses import replace
+        settings = replace(settings, db_port=int(state["db_port"]))  # the running server's database
     cluster = Cluster(settings)
-    running = server.read_state(settings) is not None
     with console.status("resetting the database…"):
         try:
             if not running:

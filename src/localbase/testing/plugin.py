@@ -23,9 +23,10 @@ def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = N
     """A fixture that starts Localbase on `project_dir` once per `scope` on a temporary data folder."""
 
     @pytest.fixture(scope=scope)
-    def _server(tmp_path_factory):
-        data_dir = tmp_path_factory.mktemp("localbase") / "data"
-        server = LocalbaseProcess(project_dir, data_dir, env=env)
+    def _server():
+        # A temporary folder of its own (not under pytest's basetemp, which pytest keeps private
+        # with mode 0700: when run as root, PostgreSQL runs as a service user that must reach it).
+        server = LocalbaseProcess(project_dir, env=env)
         server.start()
         try:
             yield server
@@ -44,8 +45,8 @@ def localbase_project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def localbase_server(localbase_project, tmp_path_factory):
-    server = LocalbaseProcess(localbase_project, tmp_path_factory.mktemp("localbase") / "data")
+def localbase_server(localbase_project):
+    server = LocalbaseProcess(localbase_project)
     server.start()
     try:
         yield server

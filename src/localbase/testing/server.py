@@ -35,7 +35,8 @@ class LocalbaseProcess:
         self.env = env or {}
         self.extra_args = extra_args or []
         self.process: subprocess.Popen | None = None
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log" if data_dir else \
+            self.data_dir / "server.log"
 
     # -- what a client needs -------------------------------------------------------------------
     @property

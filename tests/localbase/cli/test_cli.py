@@ -29,9 +29,12 @@ def lb(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    lb("init", cwd=tmp_path)
-    return tmp_path
+def project():
+    # outside pytest's basetemp (kept 0700 by pytest): PostgreSQL's service user must reach it
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="lb-cli-") as folder:
+        lb("init", cwd=Path(folder))
+        yield Path(folder)
 
 
 def test_init_creates_supabase_layout(project: Path):
@@ -131,7 +134,7 @@ def test_bad_migration_stops_start_with_its_name(project: Path):
     assert result.returncode == 1 and "20250101000000_broken.sql" in result.stderr
 
 
-def test_external_database_url(localbase_server, tmp_path: Path):
+def test_external_database_url(localbase_server, project: Path):
     """DATABASE_URL points Localbase at any PostgreSQL: here, another database of the test cluster."""
     import asyncpg
 
@@ -143,7 +146,7 @@ def test_external_database_url(localbase_server, tmp_path: Path):
         finally:
             await conn.close()
     run_sync(create)
-    lb("init", cwd=tmp_path)
+    tmp_path = project
     _write_migration(tmp_path, "20250101000000_t.sql", "create table t (id int primary key); insert into t values (7);")
     url = localbase_server.db_url.rsplit("/", 1)[0] + "/external_test"
     server = LocalbaseProcess(tmp_path, tmp_path / ".localbase", env={"DATABASE_URL": url})
