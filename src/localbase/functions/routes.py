@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from localbase.functions.loader import FunctionLoader, FunctionLoadError, FunctionNotFound
-from localbase.functions.runner import invoke, json_response
+from localbase.functions.runner import error_response, invoke
 from localbase.security import jwt
 
 log = logging.getLogger("localbase.functions")
@@ -28,7 +28,7 @@ async def startup(app: Starlette) -> None:
 
 
 def _unauthorized(message: str) -> Response:
-    return json_response({"code": 401, "msg": message, "message": message}, 401)
+    return error_response(401, "UNAUTHORIZED", message)
 
 
 async def run_function(request: Request) -> Response:
@@ -37,11 +37,10 @@ async def run_function(request: Request) -> Response:
     try:
         fn = loader.get(name)
     except FunctionNotFound:
-        return json_response({"code": "NOT_FOUND", "message": f"Function not found: {name}"}, 404)
+        return error_response(404, "NOT_FOUND", f"Requested function was not found: {name}")
     except FunctionLoadError as exc:
         log.error("function %s failed to load: %s", name, exc)
-        return json_response({"code": "BOOT_ERROR", "message": f"Function failed to start: {exc}"}, 503,
-                             {"x-relay-error": "true"})
+        return error_response(503, "BOOT_ERROR", f"Function failed to start: {exc}", relay=True)
     if fn.verify_jwt:
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")

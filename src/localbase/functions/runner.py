@@ -23,6 +23,13 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+def error_response(status: int, code: str, message: str, *, relay: bool = False) -> Response:
+    """Errors raised by Localbase itself (not returned by the function): Supabase's `code` and
+    `message`, plus `error`, which is what the clients show (FunctionsHttpError's message)."""
+    return json_response({"code": code, "message": message, "error": message}, status,
+                         {"x-relay-error": "true"} if relay else None)
+
+
 def _to_response(result: Any) -> Response:
     if isinstance(result, Response):
         return result
@@ -48,8 +55,8 @@ async def invoke(fn: LoadedFunction, request: Request) -> Response:
         return _to_response(result)
     except TimeoutError:
         log.error("function %s timed out after %.0fs", fn.name, TIMEOUT_S)
-        return json_response({"code": "function_timeout", "message": f"Function {fn.name} timed out"}, 546,
-                             {"x-relay-error": "true"})
+        return error_response(546, "WORKER_LIMIT", f"Function {fn.name} timed out after {TIMEOUT_S:.0f}s",
+                              relay=True)
     except Exception as exc:  # the function's own bug: logged with its traceback, answered as 500
         log.exception("function %s failed", fn.name)
-        return json_response({"code": "function_error", "message": f"{type(exc).__name__}: {exc}"}, 500)
+        return error_response(500, "WORKER_ERROR", f"{type(exc).__name__}: {exc}")
