@@ -159,19 +159,23 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
         channel.bindings = await _bindings(service, context, config.get("postgres_changes") or [])
     except (ValueError, filters.FilterError) as exc:
         return refuse(f"Invalid postgres_changes: {exc}")
+    start = None
+    if channel.bindings:
+        # The position is taken before the reply: every change committed after the client hears
+        # "ok" is after it, and reaches the channel live or from the retention buffer.
+        channel.resume_key = _resume_key(channel)
+        try:
+            start = await service.fanout.claim(channel)
+        except Exception as exc:  # noqa: BLE001 - tell the client, log the cause
+            log.exception("realtime: subscribing %s to postgres changes failed", topic)
+            return refuse(f"Unable to subscribe to changes: {type(exc).__name__}")
     conn.channels[topic] = channel
     service.topics.setdefault(topic, set()).add(channel)
     conn.reply(topic, ref, join_ref, "ok", {"postgres_changes": [b.echo() for b in channel.bindings]})
     _schedule_expiry(channel)
-    if channel.bindings:
-        channel.resume_key = _resume_key(channel)
-        try:
-            await service.fanout.subscribe(channel)
-        except Exception as exc:  # noqa: BLE001 - tell the client, log the cause
-            log.exception("realtime: subscribing %s to postgres changes failed", topic)
-            channel.system("postgres_changes", "error", f"Unable to subscribe to changes: {type(exc).__name__}")
-        else:
-            channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
+    if start is not None:
+        await service.fanout.activate(channel, *start)
+        channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
     if channel.presence_enabled:
         presence.send_state(channel)
 

@@ -7,8 +7,9 @@ match it and whose subscriber PostgreSQL allows to see it (authorize.py), once p
   holds up the others or the database.
 - "Once per subscription": each channel remembers the last position (commit LSN, row index) it
   was considered for; a change at or before it is never given again (replays, resends).
-- `subscribe` registers a channel and first replays the retained changes after its position
-  (a resumed subscription's recorded one, or for a new one the WAL position at its join).
+- `claim` gives a joining channel its position (a resumed subscription's recorded one, or the
+  WAL position at its join, taken before the join reply); `activate` registers it after first
+  replaying the retained changes after that position.
 """
 
 from __future__ import annotations
@@ -147,9 +148,17 @@ class Fanout:
         raise RuntimeError("realtime: authorization connection unavailable")
 
     # -- subscriptions -------------------------------------------------------------------------
-    async def subscribe(self, ch: Channel) -> None:
-        position, resumed = await self.retention.claim(ch)
+    async def claim(self, ch: Channel) -> tuple[tuple[int, int], bool]:
+        """The channel's starting position: a resumed one, or the current WAL position."""
+        return await self.retention.claim(ch)
+
+    async def activate(self, ch: Channel, position: tuple[int, int], resumed: bool) -> None:
+        """Replay what was retained after `position`, then receive live changes."""
         async with self.lock:
+            if ch.conn.closing or ch.conn.channels.get(ch.topic) is not ch:
+                # left (or the socket went away) while waiting: keep the position only for a socket
+                await self.retention.release(ch, position if ch.conn.closing else None)
+                return
             ch.considered = ch.sent_position = position
             try:
                 missed = self.retention.since(position)
