@@ -23,6 +23,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).parent))
 from common import PROJECT, console, run_wrk, save  # noqa: E402
 
+from localbase.database.pool import rest_pool_options  # noqa: E402
 from localbase.rest import execute, sql  # noqa: E402
 from localbase.rest.parse import parse_request  # noqa: E402
 from localbase.rest.plan import Planner  # noqa: E402
@@ -60,7 +61,7 @@ async def raw_baseline(server: LocalbaseProcess, token: str, row_id: int, *, sec
     # the server reaches PostgreSQL over its Unix socket; so does the baseline
     socket_dir = server.data_dir / "run"
     dsn = f"postgresql://authenticator@/postgres?host={socket_dir}&port={server.db_port}" if socket_dir.exists() else rest_dsn
-    pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
+    pool = await asyncpg.create_pool(dsn, **{**rest_pool_options(POOL_SIZE), "min_size": POOL_SIZE})
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
 
@@ -107,7 +108,10 @@ def main() -> None:
         with console.status("wrk → Localbase…"):
             rest = run_wrk(url, headers, connections=args.connections, seconds=args.seconds)
         with console.status("asyncpg → PostgreSQL (baseline)…"):
-            raw = asyncio.run(raw_baseline(server, token, row_id, seconds=args.seconds, concurrency=args.connections))
+            import uvloop  # the server runs on uvloop; so does the baseline
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                raw = runner.run(raw_baseline(server, token, row_id, seconds=args.seconds,
+                                              concurrency=args.connections))
     ratio = rest["requests_per_s"] / raw["requests_per_s"]
     from rich.table import Table
     table = Table(title="rest vs raw asyncpg (same machine, same run)")

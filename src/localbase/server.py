@@ -70,7 +70,8 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
         if workers > 1:
             _run_workers(settings, workers, lambda: _announce(settings, cluster, report, started, on_ready))
         else:
-            asyncio.run(_serve(settings, cluster, lambda: _announce(settings, cluster, report, started, on_ready)))
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(_serve(settings, cluster, lambda: _announce(settings, cluster, report, started, on_ready)))
     finally:
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
@@ -86,6 +87,15 @@ def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, start
     os.replace(tmp, path)
     if on_ready:
         on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started))
+
+
+def _loop_factory():
+    """uvloop when installed (it is, with uvicorn[standard]): markedly less overhead per request."""
+    try:
+        import uvloop
+        return uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - a minimal install
+        return None
 
 
 def _quiet_signals() -> None:

@@ -20,6 +20,18 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Like PostgREST, REST connections are not reset between requests: everything a request sets
+    (role, claims, timeouts) is transaction-local and gone at COMMIT/ROLLBACK. This saves a
+    `RESET ALL; UNLISTEN *; ...` round trip per request."""
+
+
+def rest_pool_options(size: int) -> dict:
+    """The REST pool's settings (shared with benchmarks/rest.py's baseline)."""
+    return {"min_size": 2, "max_size": size, "init": _init_connection, "reset": _no_reset,
+            "server_settings": {"application_name": "localbase-rest"}}
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
@@ -35,9 +47,7 @@ class Database:
     auth_pool: asyncpg.Pool | None = field(default=None, init=False)
 
     async def open(self) -> None:
-        self.rest_pool = await asyncpg.create_pool(
-            self.rest_dsn, min_size=2, max_size=self.rest_pool_size, init=_init_connection,
-            server_settings={"application_name": "localbase-rest"})
+        self.rest_pool = await asyncpg.create_pool(self.rest_dsn, **rest_pool_options(self.rest_pool_size))
         self.auth_pool = await asyncpg.create_pool(
             self.auth_dsn, min_size=1, max_size=8, init=_init_connection,
             server_settings={"application_name": "localbase-auth"})

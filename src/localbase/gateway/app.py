@@ -77,8 +77,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await db.open()
+        from localbase.rest.read_cache import ReadCache
         from localbase.rest.schema_cache import SchemaCache
         app.state.schema_cache = await SchemaCache.start(db, settings)
+        app.state.rest_reads = ReadCache()
         started = []
         try:
             for module in modules.values():

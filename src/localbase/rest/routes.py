@@ -15,6 +15,7 @@ from localbase.rest import execute, openapi, respond, sql
 from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_filter, parse_logic_tree, parse_request
 from localbase.rest.plan import Planner
+from localbase.rest.read_cache import PreparedRead, ReadCache
 from localbase.rest.types import ApiRequestError
 
 log = logging.getLogger("localbase.rest")
@@ -71,14 +72,26 @@ async def _handle(request: Request) -> Response:
         schema_name = planner.pick_schema(request.headers.get("accept-profile"))
         doc = openapi.document(cache.schema, schema_name, settings.api_url)
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
-    body = await _read_body(request)
-    req = parse_request(request.method, path, _query_pairs(request.scope.get("query_string", b"")),
-                        request.headers, body)
-    caller = execute.caller_from(request.headers.get("authorization"), settings.jwt_secret)
     schema = cache.schema
-    planner = Planner(schema, settings.max_rows)
+    caller = execute.caller_from(request.headers.get("authorization"), settings.jwt_secret)
     ctx = execute.Context(request.method, "/" + path,
                           orjson.dumps({k: v for k, v in request.headers.items()}).decode())
+    pool = app.state.db.rest_pool
+    query = request.scope.get("query_string", b"")
+    if request.method in ("GET", "HEAD") and not path.startswith(RPC_PREFIX):
+        reads: ReadCache = app.state.rest_reads
+        key = reads.key(cache.version, request.method, path, query, request.headers)
+        prepared = reads.get(key)
+        if prepared is None:
+            req = parse_request(request.method, path, _query_pairs(query), request.headers, b"")
+            prepared = _prepare_read(req, Planner(schema, settings.max_rows), settings.max_rows,
+                                     head=request.method == "HEAD")
+            reads.put(key, prepared)
+        return await _read(pool, caller, ctx, prepared, schema.role_settings, settings.max_rows,
+                           head=request.method == "HEAD")
+    body = await _read_body(request)
+    req = parse_request(request.method, path, _query_pairs(query), request.headers, body)
+    planner = Planner(schema, settings.max_rows)
     action = _value(req.action)
     prefs = req.preferences
     count = prefs.count
@@ -92,23 +105,6 @@ async def _handle(request: Request) -> Response:
     if req.is_rpc:
         return await _call(request, req, planner, caller, ctx, count=count, single=single,
                            strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback)
-    pool = app.state.db.rest_pool
-    if action == "read":
-        plan = planner.read(req)
-        st = sql.read(plan, count="exact" if count == "estimated" else count, single=single,
-                      strip_nulls=strip_nulls, head=head)
-        if count == "estimated":
-            st = sql.read(plan, count="planned", single=single, strip_nulls=strip_nulls, head=head)
-        row, planned = await execute.run(pool, caller, ctx, st, read_only=True, rollback=rollback,
-                                         role_settings=schema.role_settings,
-                                         check=(lambda r: respond.single_check(r["page_total"])) if single else None)
-        total = row["total"] if count == "exact" else planned
-        if count == "estimated" and planned is not None and (settings.max_rows is None or planned < settings.max_rows):
-            exact = sql.read(plan, count="exact", single=single, strip_nulls=strip_nulls, head=True)
-            erow, _ = await execute.run(pool, caller, ctx, exact, read_only=True, role_settings=schema.role_settings)
-            total = erow["total"]
-        return respond.read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"],
-                                     total=total, head=head, single=single, preference_applied=applied)
     kind = {"insert": "insert", "update": "update", "delete": "delete", "upsert": "upsert"}.get(action)
     if kind is None:
         raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}", None, None)
@@ -130,6 +126,30 @@ async def _handle(request: Request) -> Response:
                                check=(lambda r: respond.single_check(r["page_total"])) if single else None)
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
                                      single=single, count_exact=count == "exact", preference_applied=applied)
+
+
+def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) -> PreparedRead:
+    plan = planner.read(req)
+    count = req.preferences.count
+    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head}
+    statement = sql.read(plan, count="planned" if count == "estimated" else count, **opts)
+    exact = sql.read(plan, count="exact", **{**opts, "head": True}) if count == "estimated" else None
+    return PreparedRead(statement, exact, plan.root.offset, req.single, count, req.preferences.tx == "rollback",
+                        (f"count={count}",) if count else ())
+
+
+async def _read(pool, caller, ctx, prepared: PreparedRead, role_settings, max_rows: int | None, *,
+                head: bool) -> Response:
+    check = (lambda r: respond.single_check(r["page_total"])) if prepared.single else None
+    row, planned = await execute.run(pool, caller, ctx, prepared.statement, read_only=True,
+                                     rollback=prepared.rollback, role_settings=role_settings, check=check)
+    total = row["total"] if prepared.count == "exact" else planned
+    if prepared.exact is not None and planned is not None and (max_rows is None or planned < max_rows):
+        # count=estimated: the planner's guess for large results, the exact count below max-rows
+        erow, _ = await execute.run(pool, caller, ctx, prepared.exact, read_only=True, role_settings=role_settings)
+        total = erow["total"]
+    return respond.read_response(row["body"], offset=prepared.offset, page_total=row["page_total"], total=total,
+                                 head=head, single=prepared.single, preference_applied=list(prepared.applied))
 
 
 async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, single, strip_nulls, head,
