@@ -34,9 +34,14 @@ class RestError(Exception):
         self.hint = hint
         self.headers = headers or {}
 
+    def to_json(self) -> dict:
+        return {"code": self.code, "details": self.details, "hint": self.hint, "message": self.message}
+
     def body(self) -> bytes:
-        return orjson.dumps({"code": self.code, "details": self.details, "hint": self.hint,
-                             "message": self.message})
+        return orjson.dumps(self.to_json())
+
+    def __repr__(self) -> str:
+        return f"RestError({self.status}, {self.code!r}, {self.message!r}, {self.details!r})"
 
 
 def status_for_sqlstate(sqlstate: str, authenticated: bool) -> int:

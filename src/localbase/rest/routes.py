@@ -16,7 +16,6 @@ from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_filter, parse_logic_tree, parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
-from localbase.rest.types import ApiRequestError
 
 log = logging.getLogger("localbase.rest")
 MAX_BODY = 20 * 1024 * 1024
@@ -55,8 +54,6 @@ async def handle(request: Request) -> Response:
         return await _handle(request)
     except RestError as err:
         return respond.error_response(err)
-    except ApiRequestError as err:
-        return respond.error_response(RestError(err.status, err.code, err.message, err.details, err.hint))
     except Exception:  # noqa: BLE001 - logged with the traceback, answered as PostgREST's 500 shape
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return respond.error_response(internal_error())

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, Union
 
+from localbase.rest.errors import RestError
+
 EmbedPath = tuple[str, ...]
 ROOT: EmbedPath = ()
 
@@ -200,22 +202,5 @@ class ApiRequest:
         return self.accept in (MediaType.OBJECT, MediaType.OBJECT_STRIPPED)
 
 
-class ApiRequestError(Exception):
-    """A client error in PostgREST's shape: HTTP status + {code, details, hint, message}."""
-
-    __slots__ = ("status", "code", "message", "details", "hint")
-
-    def __init__(self, status: int, code: str, message: str, details: str | None = None,
-                 hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.hint = hint
-
-    def to_json(self) -> dict[str, str | None]:
-        return {"code": self.code, "details": self.details, "hint": self.hint, "message": self.message}
-
-    def __repr__(self) -> str:
-        return f"ApiRequestError({self.status}, {self.code!r}, {self.message!r}, {self.details!r})"
+# The parse stage's errors are the pipeline's one error type (PostgREST's shape, any status).
+ApiRequestError = RestError
