@@ -5,7 +5,7 @@ unknown becomes PostgREST's error before a statement is ever built."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from localbase.rest import errors
@@ -267,7 +267,7 @@ class Planner:
             if len(exact) == 1:
                 return exact[0]
             raise RestError(300, "PGRST203",
-                            f"Could not choose the best candidate function between: "
+                            "Could not choose the best candidate function between: "
                             + ", ".join(f"{fn.schema}.{fn.name}({', '.join(a.name + ' => ' + a.type for a in fn.args)})"
                                         for fn in fits),
                             None, "Try renaming the parameters or the function itself in the database so "

@@ -1,0 +1,153 @@
+"""Parse stage: (method, path, query pairs, headers, body) -> an immutable `ApiRequest`.
+
+Pure and schema-blind: identifiers are kept as written (the planner checks them). The grammar is
+PostgREST v12's (select/filter/order/logic-tree/columns), scanned by hand in one pass without
+backtracking regexes. Every failure is an `ApiRequestError` carrying PostgREST's code, status and
+message shape, e.g. PGRST100 `"failed to parse filter (zz.1)" (line 1, column 1)`.
+
+Deliberately stricter than PostgREST, which silently ignores some input: trailing text after a
+complete filter/key/order/list is an error; limit/offset that are not non-negative integers are
+an error; a table mutation body that is a JSON scalar is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+
+from localbase.rest.parse.body import _content_type, _payload
+from localbase.rest.parse.conditions import (
+    _embed_path_of,
+    _non_negative,
+    parse_columns,
+    parse_filter,
+    parse_logic_tree,
+    parse_order,
+)
+from localbase.rest.parse.constants import (
+    _RESERVED,
+    MAX_DEPTH,  # noqa: F401 - public
+)
+from localbase.rest.parse.headers import (
+    _header_range,
+    _header_values,
+    _root_range,
+    parse_accept,
+    parse_preferences,
+)
+from localbase.rest.parse.select import parse_select
+from localbase.rest.types import (
+    ROOT,
+    STAR_SELECT,
+    Action,
+    ApiRequest,
+    ApiRequestError,
+    Condition,
+    EmbedPath,
+    MediaType,
+    OrderTerm,
+    SelectItem,
+)
+
+__all__ = ['parse_request', 'parse_filter', 'parse_logic_tree', 'parse_select', 'parse_order', 'parse_columns', 'parse_preferences', 'parse_accept', 'MAX_DEPTH']
+
+
+# -- the request --------------------------------------------------------------------------------
+_TABLE_ACTIONS = {"GET": Action.READ, "HEAD": Action.READ, "POST": Action.INSERT, "PATCH": Action.UPDATE,
+                  "PUT": Action.UPSERT, "DELETE": Action.DELETE, "OPTIONS": Action.INFO}
+_RPC_ACTIONS = {"GET": Action.CALL, "HEAD": Action.CALL, "POST": Action.CALL, "OPTIONS": Action.INFO}
+_ROOT_ACTIONS = {"GET": Action.INFO_ROOT, "HEAD": Action.INFO_ROOT, "OPTIONS": Action.INFO_ROOT}
+_CONTENT_PROFILE_METHODS = frozenset(("POST", "PATCH", "PUT", "DELETE"))
+_BAD_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _target(method: str, path: str) -> tuple[Action, str, bool]:
+    parts = path.split("/") if path else []
+    if len(parts) == 1 and parts[0] and not _BAD_PATH_CHARS.search(parts[0]):
+        action, target, is_rpc = _TABLE_ACTIONS.get(method), parts[0], False
+    elif len(parts) == 2 and parts[0] == "rpc" and parts[1] and not _BAD_PATH_CHARS.search(parts[1]):
+        action, target, is_rpc = _RPC_ACTIONS.get(method), parts[1], True
+        if action is None and method in _TABLE_ACTIONS:
+            raise ApiRequestError(405, "PGRST101", f"Cannot use the {method} method on RPC", None, None)
+    elif not parts:
+        action, target, is_rpc = _ROOT_ACTIONS.get(method), "", False
+    else:
+        raise ApiRequestError(404, "PGRST125", "Invalid path specified in request URL", None, None)
+    if action is None:
+        raise ApiRequestError(405, "PGRST117", f"Unsupported HTTP method: {method}", None, None)
+    return action, target, is_rpc
+
+
+def parse_request(method: str, path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
+                  body: bytes) -> ApiRequest:
+    """The parse stage. path is what follows /rest/v1/ (no leading slash); query is the ordered,
+    percent-decoded pairs; headers a case-insensitive mapping (a plain dict is lower-cased)."""
+    if type(headers) is dict:
+        headers = {str(k).lower(): v for k, v in headers.items()}
+    action, target, is_rpc = _target(method, path)
+    rpc_read = is_rpc and method in ("GET", "HEAD")
+
+    select: tuple[SelectItem, ...] = STAR_SELECT
+    columns = on_conflict = None
+    filters: dict[EmbedPath, list[Condition]] = {}
+    orders: dict[EmbedPath, tuple[OrderTerm, ...]] = {}
+    limits: dict[EmbedPath, int] = {}
+    offsets: dict[EmbedPath, int] = {}
+    raw_args: list[tuple[str, str]] = []
+    for key, value in query:
+        if key in _RESERVED:
+            if key == "select":
+                select = parse_select(value)
+            elif key == "columns":
+                columns = parse_columns(value)
+            else:
+                on_conflict = parse_columns(value, "on_conflict parameter")
+            continue
+        last = key.rpartition(".")[2]
+        if last == "order":
+            orders.setdefault(_embed_path_of(key), parse_order(value))
+        elif last == "limit":
+            limits[_embed_path_of(key)] = _non_negative(key, value)
+        elif last == "offset":
+            offsets[_embed_path_of(key)] = _non_negative(key, value)
+        elif last == "and" or last == "or":
+            where, tree = parse_logic_tree(key, value)
+            filters.setdefault(where, []).append(tree)
+        elif rpc_read:
+            raw_args.append((key, value))
+        else:
+            where, flt = parse_filter(key, value)
+            filters.setdefault(where, []).append(flt)
+
+    header_range = _header_range(headers.get("range")) if method == "GET" else None
+    if method == "PUT" and (ROOT in limits or ROOT in offsets):
+        raise ApiRequestError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT",
+                              None, None)
+    ranges: dict[EmbedPath, tuple[int, int | None]] = {}
+    for where in limits.keys() | offsets.keys():
+        if where != ROOT:
+            offset = offsets.get(where, 0)
+            ranges[where] = (offset, limits.get(where))
+    if ROOT in limits or ROOT in offsets or header_range is not None:
+        ranges[ROOT] = _root_range(offsets.get(ROOT), limits.get(ROOT), header_range, method)
+
+    preferences = parse_preferences(_header_values(headers, "prefer"))
+    accept, explain = parse_accept(headers.get("accept"), action, is_rpc)
+    profile = headers.get("content-profile" if method in _CONTENT_PROFILE_METHODS else "accept-profile")
+    schema = str(profile).strip() if profile is not None else None
+
+    content_type: MediaType | str = MediaType.JSON
+    payload = None
+    if action in (Action.INSERT, Action.UPDATE, Action.UPSERT) or (is_rpc and method == "POST"):
+        content_type = _content_type(headers)
+        payload = _payload(body, content_type, action, is_rpc, columns is not None)
+
+    return ApiRequest(
+        action=action, method=method, target=target, is_rpc=is_rpc, schema=schema or None, select=select,
+        filters=MappingProxyType({k: tuple(v) for k, v in filters.items()}),
+        orders=MappingProxyType(orders), ranges=MappingProxyType(ranges),
+        columns=columns, on_conflict=on_conflict, preferences=preferences, accept=accept,
+        content_type=content_type, payload=payload, raw_args=tuple(raw_args), explain=explain,
+    )

@@ -1,0 +1,323 @@
+"""Filters, logic trees, `order=`, `columns=` / `on_conflict=`, and embed-scoped keys."""
+
+from __future__ import annotations
+
+from localbase.rest.parse.constants import (
+    _FTS_OPS,
+    _IS_ORDER,
+    _LOWER,
+    _MAX_INT_DIGITS,
+    _OP_EXPECT,
+    _QUANT_OPS,
+    _SIMPLE_OPS,
+    MAX_DEPTH,
+)
+from localbase.rest.parse.scanner import _Fail, _qp_error, _Scanner
+from localbase.rest.types import (
+    ROOT,
+    ApiRequestError,
+    Condition,
+    EmbedPath,
+    Field,
+    Filter,
+    LogicTree,
+    OrderTerm,
+)
+
+
+# -- filters ------------------------------------------------------------------------------------
+def _list_value(sc: _Scanner) -> tuple[str, ...]:
+    sc.ws()
+    sc.expect("(")
+    sc.ws()
+    s, n = sc.s, sc.n
+    items: list[str] = []
+    while True:
+        items.append(_element(sc))
+        if sc.i < n and s[sc.i] == ",":
+            sc.i += 1
+            continue
+        break
+    sc.ws()
+    sc.expect(")", '"," or ")"')
+    sc.ws()
+    if items == [""]:
+        return ()
+    return tuple(items)
+
+
+def _element(sc: _Scanner, arrays: bool = False) -> str:
+    """A list/logic-tree value: "quoted" (only if followed by , ) or end), {array}, or raw."""
+    s, n = sc.s, sc.n
+    start = sc.i
+    if start < n and s[start] == '"':
+        try:
+            value = sc.quoted()
+            if sc.i >= n or s[sc.i] in ",)":
+                return value
+        except _Fail:
+            pass
+        sc.i = start
+    elif arrays and start < n and s[start] == "{":
+        close = s.find("}", start + 1)
+        brace = s.find("{", start + 1, close if close >= 0 else n)
+        if close >= 0 and brace < 0:
+            sc.i = close + 1
+            return s[start:sc.i]
+    i = start
+    while i < n and s[i] not in ",)":
+        i += 1
+    sc.i = i
+    return s[start:i]
+
+
+def _op_expr(sc: _Scanner, field: Field, in_tree: bool) -> Filter:
+    s = sc.s
+    negated = False
+    if s.startswith("not.", sc.i):
+        negated = True
+        sc.i += 4
+    start = sc.i
+    m = _LOWER.match(s, start)
+    op = m.group() if m else ""
+    sc.i = start + len(op)
+    quantifier = language = None
+    if op == "in" and sc.peek() == ".":
+        sc.i += 1
+        return Filter(field, "in", negated, _list_value(sc))
+    if op == "is" and sc.peek() == ".":
+        sc.i += 1
+        head = s[sc.i:sc.i + 8].lower()
+        word = next((v for v in _IS_ORDER if head.startswith(v)), "")
+        if not word:
+            raise sc.fail("null or trilean value (unknown, true, false)")
+        sc.i += len(word)
+        return Filter(field, "is", negated, word)
+    if op in _FTS_OPS:
+        if sc.peek() == "(":
+            sc.i += 1
+            language = sc.identifier()
+            sc.expect(")")
+    elif op in _QUANT_OPS:
+        if s.startswith("(any)", sc.i) or s.startswith("(all)", sc.i):
+            quantifier = s[sc.i + 1:sc.i + 4]
+            sc.i += 5
+    elif op not in _SIMPLE_OPS and op != "isdistinct":
+        raise sc.fail(_OP_EXPECT, start)
+    sc.expect(".", "delimiter (.)")
+    if in_tree:
+        value = _element(sc, arrays=True)
+    else:
+        value = s[sc.i:]
+        sc.i = sc.n
+    if op == "like" or op == "ilike":
+        value = value.replace("*", "%")
+    return Filter(field, op, negated, value, quantifier, language)  # type: ignore[arg-type]
+
+
+def _tree_path(sc: _Scanner) -> tuple[EmbedPath, Field]:
+    names = [sc.field_name()]
+    while sc.peek() == ".":
+        sc.i += 1
+        names.append(sc.field_name())
+    path = sc.json_path()
+    return tuple(names[:-1]), Field(names[-1], path)
+
+
+def _parse_key(key: str) -> tuple[EmbedPath, Field]:
+    sc = _Scanner(key)
+    try:
+        result = _tree_path(sc)
+        sc.end('delimiter (.), "->", "->>" or end of input')
+    except _Fail as fail:
+        raise _qp_error("tree path", key, fail) from None
+    return result
+
+
+def parse_filter(key: str, value: str) -> tuple[EmbedPath, Filter]:
+    """Parse one filter pair (`rel.col->a=not.eq.x`) into (embed path, Filter).
+
+    Public for the planner: on GET/HEAD rpc calls it parses the query pairs that are not arguments."""
+    path, field = _parse_key(key)
+    sc = _Scanner(value)
+    try:
+        flt = _op_expr(sc, field, False)
+        sc.end()
+    except _Fail as fail:
+        raise _qp_error("filter", value, fail) from None
+    return path, flt
+
+
+# -- logic trees --------------------------------------------------------------------------------
+def _logic_tree(sc: _Scanner, depth: int) -> Condition:
+    if depth > MAX_DEPTH:
+        raise sc.fail(f"at most {MAX_DEPTH} levels of nested and/or")
+    start = sc.i
+    first: _Fail | None = None
+    try:
+        field = sc.field()
+        sc.expect(".", "delimiter (.)")
+        return _op_expr(sc, field, True)
+    except _Fail as fail:
+        first = fail
+        sc.i = start
+    try:
+        return _logic_group(sc, depth)
+    except _Fail as fail:
+        raise fail if fail.pos >= first.pos else first from None
+
+
+def _logic_group(sc: _Scanner, depth: int) -> LogicTree:
+    s = sc.s
+    negated = s.startswith("not.", sc.i)
+    if negated:
+        sc.i += 4
+    if s.startswith("and", sc.i):
+        op = "and"
+    elif s.startswith("or", sc.i):
+        op = "or"
+    else:
+        raise sc.fail("logic operator (and, or)")
+    sc.i += len(op)
+    sc.ws()
+    sc.expect("(")
+    sc.ws()
+    children = [_logic_tree(sc, depth + 1)]
+    sc.ws()
+    while sc.peek() == ",":
+        sc.i += 1
+        sc.ws()
+        children.append(_logic_tree(sc, depth + 1))
+        sc.ws()
+    sc.expect(")", '"," or ")"')
+    sc.ws()
+    return LogicTree(op, negated, tuple(children))  # type: ignore[arg-type]
+
+
+def parse_logic_tree(key: str, value: str) -> tuple[EmbedPath, LogicTree]:
+    """Parse `[rel.][not.]or|and=(...)` into (embed path, LogicTree)."""
+    sc = _Scanner(key)
+    names: list[str] = []
+    try:
+        names.append(sc.field_name())
+        while sc.peek() == ".":
+            sc.i += 1
+            names.append(sc.field_name())
+        sc.end('delimiter (.) or end of input')
+        if names[-1] not in ("and", "or"):
+            raise _Fail(len(key), "logic operator (and, or)")
+    except _Fail as fail:
+        raise _qp_error("logic path", key, fail) from None
+    negated = "not" in names[:-1]
+    path = tuple(n for n in names[:-1] if n != "not")
+    text = ("not." if negated else "") + names[-1] + value
+    sc = _Scanner(text)
+    try:
+        tree = _logic_group(sc, 0)
+        sc.end()
+    except _Fail as fail:
+        fail.pos = max(0, fail.pos - (len(text) - len(value)))
+        raise _qp_error("logic tree", value, fail) from None
+    return path, tree
+
+
+# -- order= -------------------------------------------------------------------------------------
+def parse_order(value: str) -> tuple[OrderTerm, ...]:
+    sc = _Scanner(value)
+    terms = []
+    try:
+        while True:
+            terms.append(_order_term(sc))
+            if sc.peek() != ",":
+                break
+            sc.i += 1
+        sc.end('"," or end of input')
+    except _Fail as fail:
+        raise _qp_error("order", value, fail) from None
+    return tuple(terms)
+
+
+def _dotted_word(sc: _Scanner) -> str | None:
+    """The lower-case word after a '.' at the cursor (not consumed), or None without a '.'."""
+    if sc.peek() != ".":
+        return None
+    m = _LOWER.match(sc.s, sc.i + 1)
+    return m.group() if m else ""
+
+
+def _order_term(sc: _Scanner) -> OrderTerm:
+    sc.ws()
+    start = sc.i
+    relation = sc.try_field_name()
+    if relation is not None and sc.peek() == "(":
+        sc.i += 1
+        field = sc.field()
+        sc.expect(")", '"->", "->>" or ")"')
+    else:
+        relation = None
+        sc.i = start
+        field = sc.field()
+    descending = nulls_first = None
+    word = _dotted_word(sc)
+    if word is not None:
+        if word in ("asc", "desc"):
+            sc.i += 1 + len(word)
+            descending = word == "desc"
+        elif word not in ("nullsfirst", "nullslast"):
+            raise sc.fail('"asc", "desc", "nullsfirst" or "nullslast"', sc.i + 1)
+    word = _dotted_word(sc)
+    if word is not None:
+        if word not in ("nullsfirst", "nullslast"):
+            raise sc.fail('"nullsfirst" or "nullslast"', sc.i + 1)
+        sc.i += 1 + len(word)
+        nulls_first = word == "nullsfirst"
+    sc.ws()
+    if sc.i < sc.n and sc.s[sc.i] != ",":
+        raise sc.fail('delimiter (.), "," or end of input')
+    return OrderTerm(field, relation, descending, nulls_first)
+
+
+# -- columns / on_conflict ----------------------------------------------------------------------
+def parse_columns(value: str, what: str = "columns parameter") -> tuple[str, ...]:
+    sc = _Scanner(value)
+    names = []
+    try:
+        while True:
+            sc.ws()
+            names.append(sc.field_name())
+            sc.ws()
+            if sc.peek() != ",":
+                break
+            sc.i += 1
+        sc.end('"," or end of input')
+    except _Fail as fail:
+        raise _qp_error(what, value, fail) from None
+    return tuple(names)
+
+
+def _embed_path_of(key: str) -> EmbedPath:
+    """`a.b.limit` -> ('a', 'b'); the last name is the reserved word."""
+    if "." not in key:
+        return ROOT
+    sc = _Scanner(key)
+    try:
+        names = [sc.field_name()]
+        while sc.peek() == ".":
+            sc.i += 1
+            names.append(sc.field_name())
+        sc.end('delimiter (.) or end of input')
+    except _Fail as fail:
+        raise _qp_error("tree path", key, fail) from None
+    return tuple(names[:-1])
+
+
+def _non_negative(key: str, value: str) -> int:
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_INT_DIGITS:
+        if text.startswith("-") and text[1:].isascii() and text[1:].isdigit() and key.endswith("limit"):
+            raise ApiRequestError(416, "PGRST103", "Requested range not satisfiable",
+                                  "Limit should be greater than or equal to zero.", None)
+        word = "limit" if key.endswith("limit") else "offset"
+        raise ApiRequestError(400, "PGRST100", f'"failed to parse {word} parameter ({value})"',
+                              f"{word} must be a non-negative integer", None)
+    return int(text)

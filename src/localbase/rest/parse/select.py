@@ -1,0 +1,121 @@
+"""`select=`: columns, aliases, casts, JSON paths, aggregates and embedded resources."""
+
+from __future__ import annotations
+
+from localbase.rest.parse.constants import _AGGREGATES, _LOWER, MAX_DEPTH
+from localbase.rest.parse.scanner import _Fail, _qp_error, _Scanner
+from localbase.rest.types import (
+    STAR_SELECT,
+    Embed,
+    Field,
+    SelectField,
+    SelectItem,
+)
+
+
+# -- select= ------------------------------------------------------------------------------------
+def _select_forest(sc: _Scanner, depth: int) -> tuple[SelectItem, ...]:
+    if depth > MAX_DEPTH:
+        raise sc.fail(f"at most {MAX_DEPTH} levels of embedding")
+    sc.ws()
+    if sc.at_end() or sc.peek() == ")":
+        return ()
+    items = [_select_item(sc, depth)]
+    while sc.peek() == ",":
+        sc.i += 1
+        sc.ws()
+        items.append(_select_item(sc, depth))
+    return tuple(items)
+
+
+def _item_end(sc: _Scanner) -> None:
+    sc.ws()
+    if sc.i < sc.n and sc.s[sc.i] not in ",)":
+        raise sc.fail('"," or end of input' if sc.s[sc.i] != "(" else '"::", "," or end of input')
+
+
+def _embed_params(sc: _Scanner) -> tuple[str | None, str | None]:
+    hint = join = None
+    for _ in range(2):
+        if sc.peek() != "!":
+            break
+        sc.i += 1
+        word = sc.field_name()
+        if word in ("left", "inner") and join is None:
+            join = word
+        elif hint is None:
+            hint = word
+        else:
+            raise sc.fail('"("', sc.i - len(word))
+    return hint, join
+
+
+def _embed_body(sc: _Scanner, depth: int) -> tuple[SelectItem, ...]:
+    sc.expect("(")
+    inner = _select_forest(sc, depth + 1)
+    sc.expect(")", '"," or ")"')
+    sc.ws()
+    return inner
+
+
+def _select_item(sc: _Scanner, depth: int) -> SelectItem:
+    sc.ws()
+    s = sc.s
+    if s.startswith("...", sc.i):
+        sc.i += 3
+        name = sc.field_name()
+        hint, join = _embed_params(sc)
+        return Embed(name, None, hint, join, True, _embed_body(sc, depth))
+    if sc.peek() == "*":
+        sc.i += 1
+        _item_end(sc)
+        return STAR_SELECT[0]
+    alias = None
+    start = sc.i
+    name = sc.try_field_name()
+    if name is not None and sc.peek() == ":" and not s.startswith("::", sc.i):
+        alias = name
+        sc.i += 1
+        sc.ws()
+    else:
+        sc.i = start
+    if s.startswith("count()", sc.i):
+        sc.i += 7
+        agg_cast = _cast(sc)
+        _item_end(sc)
+        return SelectField(Field("*"), alias, None, "count", agg_cast)
+    name = sc.field_name()
+    c = sc.peek()
+    if c == "!" or (c == "(" and name != "count"):
+        hint, join = _embed_params(sc)
+        return Embed(name, alias, hint, join, False, _embed_body(sc, depth))
+    path = sc.json_path()
+    sc.ws()
+    cast = _cast(sc)
+    aggregate = agg_cast = None
+    if sc.peek() == ".":
+        m = _LOWER.match(s, sc.i + 1)
+        if m is None or m.group() not in _AGGREGATES or not s.startswith("()", m.end()):
+            raise sc.fail("an aggregate (sum, avg, count, max, min)", sc.i + 1)
+        aggregate = m.group()
+        sc.i = m.end() + 2
+        agg_cast = _cast(sc)
+    _item_end(sc)
+    return SelectField(Field(name, path), alias, cast, aggregate, agg_cast)
+
+
+def _cast(sc: _Scanner) -> str | None:
+    if not sc.s.startswith("::", sc.i):
+        return None
+    sc.i += 2
+    return sc.identifier()
+
+
+def parse_select(value: str) -> tuple[SelectItem, ...]:
+    sc = _Scanner(value)
+    try:
+        items = _select_forest(sc, 0)
+        sc.end('"," or end of input')
+    except _Fail as fail:
+        raise _qp_error("select parameter", value, fail) from None
+    return items
