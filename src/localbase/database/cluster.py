@@ -9,7 +9,6 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
