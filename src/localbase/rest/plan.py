@@ -120,6 +120,8 @@ class Planner:
         return Node(source, items, filters, order, offset or 0, limit)
 
     def _select_col(self, source: Source, item: SelectField) -> SelectCol:
+        if item.aggregate:  # PostgREST's default (db-aggregates-enabled = false)
+            raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed", None, None)
         name = item.field.name
         if name == STAR:
             return SelectCol(item.field, None, STAR, None)
@@ -196,6 +198,8 @@ class Planner:
             columns = self._payload_columns(table, request)
         on_conflict: tuple[str, ...] = ()
         prefs = request.preferences
+        if request.method == "PUT":
+            self._check_put(table, request)
         if kind == "upsert":
             on_conflict = tuple(request.on_conflict or table.primary_key)
             for name in on_conflict:
@@ -206,6 +210,19 @@ class Planner:
         return MutatePlan(kind, table, root, columns, on_conflict,
                           merge=getattr(prefs, "resolution", None) != "ignore-duplicates",
                           missing_default=getattr(prefs, "missing", None) == "default")
+
+    @staticmethod
+    def _check_put(table: Table, request) -> None:
+        """PUT replaces one row named by `eq` filters on its whole primary key, which the body repeats."""
+        pk = table.primary_key
+        eqs = {c.field.name: c.value for c in request.filters.get((), ())
+               if isinstance(c, Filter) and c.operator == "eq" and not c.negated and not c.field.json_path}
+        payload = request.payload
+        if not pk or set(eqs) != set(pk) or len(request.filters.get((), ())) != len(pk):
+            raise RestError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators",
+                            None, None)
+        if not isinstance(payload, dict) or any(str(payload.get(c)) != eqs[c] for c in pk):
+            raise RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)", None, None)
 
     def _payload_columns(self, table: Table, request) -> tuple[str, ...]:
         payload = request.payload

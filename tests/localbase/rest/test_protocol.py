@@ -94,3 +94,21 @@ async def test_async_client(async_supabase_anon):
     assert (await async_supabase_anon.rpc("add_them", {"a": 1, "b": 1}).execute()).data == 2
     res = await async_supabase_anon.table("cities").select("name", count="exact").limit(1).execute()
     assert res.count == 7
+
+
+def test_aggregates_are_refused_by_default(localbase_server):
+    r = httpx.get(f"{localbase_server.url}/rest/v1/cities?select=count()", headers=_h(localbase_server))
+    assert r.status_code == 400 and r.json()["code"] == "PGRST123"
+
+
+def test_put_replaces_one_row_named_by_its_primary_key(localbase_server):
+    h = {"apikey": localbase_server.service_role_key, "Authorization": f"Bearer {localbase_server.service_role_key}",
+         "Prefer": "return=representation"}
+    url = f"{localbase_server.url}/rest/v1/people"
+    r = httpx.put(f"{url}?id=eq.900", json={"id": 900, "name": "Put"}, headers=h)
+    assert r.status_code in (200, 201) and r.json() == [{"id": 900, "name": "Put"}]
+    r = httpx.put(f"{url}?id=eq.900", json={"id": 900, "name": "Put again"}, headers=h)
+    assert r.json() == [{"id": 900, "name": "Put again"}]
+    assert httpx.put(url, json={"id": 901, "name": "x"}, headers=h).json()["code"] == "PGRST105"
+    assert httpx.put(f"{url}?id=eq.902", json={"id": 903, "name": "x"}, headers=h).json()["code"] == "PGRST115"
+    sql(localbase_server, "delete from people where id = 900")
