@@ -164,3 +164,18 @@ def test_unknown_table_and_column(supabase_anon):
     with pytest.raises(APIError) as err:
         supabase_anon.table("countries").select("*").eq("id", "not-a-number").execute()
     assert err.value.code == "22P02"
+
+
+def test_spread_and_order_by_a_to_one_embed(supabase_anon):
+    res = supabase_anon.table("cities").select("name, ...countries(country:name, code)").eq("name", "Osaka").execute()
+    assert res.data == [{"name": "Osaka", "country": "Japan", "code": "JP"}]
+    res = supabase_anon.table("cities").select("name, countries(name)").in_("name", ["Paris", "Berlin", "Tokyo"]) \
+        .order("countries(name)", desc=True).execute()
+    assert [r["name"] for r in res.data] == ["Tokyo", "Berlin", "Paris"]
+
+
+def test_single_object_rpc_argument(localbase_server):
+    import httpx
+    r = httpx.post(f"{localbase_server.url}/rest/v1/rpc/echo", json={"any": ["shape"]},
+                   headers={"apikey": localbase_server.anon_key, "Prefer": "params=single-object"})
+    assert r.status_code == 200 and r.json() == {"any": ["shape"]}
