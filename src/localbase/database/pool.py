@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import asyncpg
 import orjson
 
+from localbase.database.gate import FairGate
+
 log = logging.getLogger("localbase.database")
 
 
@@ -44,10 +46,12 @@ class Database:
     admin_dsn: str
     rest_pool_size: int = 20
     rest_pool: asyncpg.Pool | None = field(default=None, init=False)
+    rest_gate: FairGate | None = field(default=None, init=False)
     auth_pool: asyncpg.Pool | None = field(default=None, init=False)
 
     async def open(self) -> None:
         self.rest_pool = await asyncpg.create_pool(self.rest_dsn, **rest_pool_options(self.rest_pool_size))
+        self.rest_gate = FairGate(self.rest_pool_size)
         self.auth_pool = await asyncpg.create_pool(
             self.auth_dsn, min_size=1, max_size=8, init=_init_connection,
             server_settings={"application_name": "localbase-auth"})

@@ -24,9 +24,10 @@ PUBLIC_PREFIXES = (
 )
 
 
-class ApiKeyMiddleware:
-    def __init__(self, app, settings: Settings):
-        self.app = app
+class ApiKeys:
+    """The project's two keys, and the check every request passes."""
+
+    def __init__(self, settings: Settings):
         self.keys = {
             settings.anon_key.encode(): "anon",
             settings.service_role_key.encode(): "service_role",
@@ -39,12 +40,8 @@ class ApiKeyMiddleware:
                 found = role
         return found
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        path: str = scope["path"]
-        if scope.get("method") == "OPTIONS" or path.startswith(PUBLIC_PREFIXES):
-            return await self.app(scope, receive, send)
+    def check(self, scope) -> str | tuple[str, str]:
+        """The key's role, or the (message, hint) to refuse the request with."""
         key = None
         for name, value in scope["headers"]:
             if name == b"apikey":
@@ -56,17 +53,32 @@ class ApiKeyMiddleware:
                     key = value.encode()
                     break
         if key is None:
-            return await _reject(scope, send, "No API key found in request",
-                                 "No `apikey` request header or url param was found.")
+            return ("No API key found in request", "No `apikey` request header or url param was found.")
         role = self._role_for(key)
         if role is None:
-            return await _reject(scope, send, "Invalid API key",
-                                 "Double check your Supabase `anon` or `service_role` API key.")
-        scope.setdefault("state", {})["apikey_role"] = role
+            return ("Invalid API key", "Double check your Supabase `anon` or `service_role` API key.")
+        return role
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.keys = ApiKeys(settings)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        path: str = scope["path"]
+        if scope.get("method") == "OPTIONS" or path.startswith(PUBLIC_PREFIXES):
+            return await self.app(scope, receive, send)
+        verdict = self.keys.check(scope)
+        if isinstance(verdict, tuple):
+            return await reject(scope, send, *verdict)
+        scope.setdefault("state", {})["apikey_role"] = verdict
         return await self.app(scope, receive, send)
 
 
-async def _reject(scope, send, message: str, hint: str) -> None:
+async def reject(scope, send, message: str, hint: str) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 4001, "reason": message})
         return

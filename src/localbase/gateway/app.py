@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
 from localbase.gateway.apikey import ApiKeyMiddleware
+from localbase.gateway.fastpath import RestFastPath
 from localbase.settings import Settings, load_settings
 
 log = logging.getLogger("localbase.gateway")
@@ -70,7 +71,7 @@ def _service_routes(modules: dict[str, object]) -> list[BaseRoute]:
     return routes
 
 
-def create_app(settings: Settings, database: Database | None = None) -> Starlette:
+def create_app(settings: Settings, database: Database | None = None) -> RestFastPath:
     db = database or Cluster(settings).database()
     modules = _service_modules()
 
@@ -110,9 +111,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     )
     app.state.settings = settings
     app.state.db = db
-    return app
+    return RestFastPath(app, settings, EXPOSED_HEADERS)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> RestFastPath:
     """Factory for `uvicorn --factory` and multi-worker runs: settings from LOCALBASE_* variables."""
     return create_app(load_settings(Path(os.environ.get("LOCALBASE_PROJECT_DIR", "."))))

@@ -6,6 +6,7 @@ set transaction-locally, then the statement runs; PostgreSQL's grants and RLS de
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,9 +36,28 @@ class Caller:
 
 
 def caller_from(authorization: str | None, secret: str, anon_role: str = "anon") -> Caller:
-    """The caller's role and claims from `Authorization: Bearer <jwt>`; no header means anon."""
+    """The caller's role and claims from `Authorization: Bearer <jwt>`; no header means anon.
+    Verified callers are cached per token; expiry is checked on every use all the same."""
     if not authorization:
         return Caller(anon_role, '{"role":"%s"}' % anon_role, False)
+    cached = _callers.get((authorization, secret))
+    if cached is not None:
+        caller, exp = cached
+        if exp is None or exp > time.time():
+            return caller
+        raise _jwt_error("JWT expired", "PGRST303")
+    caller, exp = _verify_caller(authorization, secret, anon_role)
+    if len(_callers) >= _CALLER_CACHE_SIZE:
+        _callers.pop(next(iter(_callers)))
+    _callers[(authorization, secret)] = (caller, exp)
+    return caller
+
+
+_CALLER_CACHE_SIZE = 4096
+_callers: dict[tuple[str, str], tuple["Caller", float | None]] = {}
+
+
+def _verify_caller(authorization: str, secret: str, anon_role: str) -> tuple[Caller, float | None]:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _jwt_error("Invalid Authorization header: expected 'Bearer <token>'", "PGRST301")
@@ -48,7 +68,9 @@ def caller_from(authorization: str | None, secret: str, anon_role: str = "anon")
     role = claims.get("role") or anon_role
     if not isinstance(role, str):
         raise _jwt_error("JWT role claim must be a string", "PGRST303")
-    return Caller(role, orjson.dumps(claims).decode(), role != anon_role)
+    exp = claims.get("exp")
+    return Caller(role, orjson.dumps(claims).decode(), role != anon_role), \
+        float(exp) if isinstance(exp, (int, float)) else None
 
 
 def _jwt_error(reason: str, code: str) -> RestError:
@@ -63,14 +85,14 @@ class Context:
     headers_json: str
 
 
-async def run(pool: asyncpg.Pool, caller: Caller, ctx: Context, statement: Statement, *,
+async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
               read_only: bool, rollback: bool = False, role_settings: dict[str, dict[str, str]] | None = None,
               check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
     """Run the statement; returns its one row and, for count=planned|estimated, the planner's count.
     `check` may raise to roll the transaction back (e.g. single-object requests over several rows)."""
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
     try:
-        async with pool.acquire() as conn:
+        async with db.rest_gate, db.rest_pool.acquire() as conn:
             tx = conn.transaction(readonly=read_only)
             await tx.start()
             try:

@@ -71,9 +71,9 @@ async def _handle(request: Request) -> Response:
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
     schema = cache.schema
     caller = execute.caller_from(request.headers.get("authorization"), settings.jwt_secret)
-    ctx = execute.Context(request.method, "/" + path,
-                          orjson.dumps({k: v for k, v in request.headers.items()}).decode())
-    pool = app.state.db.rest_pool
+    ctx = execute.Context(request.method, "/" + path, orjson.dumps(
+        {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode())
+    db = app.state.db
     query = request.scope.get("query_string", b"")
     if request.method in ("GET", "HEAD") and not path.startswith(RPC_PREFIX):
         reads: ReadCache = app.state.rest_reads
@@ -84,7 +84,7 @@ async def _handle(request: Request) -> Response:
             prepared = _prepare_read(req, Planner(schema, settings.max_rows), settings.max_rows,
                                      head=request.method == "HEAD")
             reads.put(key, prepared)
-        return await _read(pool, caller, ctx, prepared, schema.role_settings, settings.max_rows,
+        return await _read(db, caller, ctx, prepared, schema.role_settings, settings.max_rows,
                            head=request.method == "HEAD")
     body = await _read_body(request)
     req = parse_request(request.method, path, _query_pairs(query), request.headers, body)
@@ -118,7 +118,7 @@ async def _handle(request: Request) -> Response:
         applied.insert(0, f"return={returning}")
     body_text = body.decode() if body else None
     st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal)
-    row, _ = await execute.run(pool, caller, ctx, st, read_only=False, rollback=rollback,
+    row, _ = await execute.run(db, caller, ctx, st, read_only=False, rollback=rollback,
                                role_settings=schema.role_settings,
                                check=(lambda r: respond.single_check(r["page_total"])) if single else None)
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
@@ -135,15 +135,15 @@ def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) ->
                         (f"count={count}",) if count else ())
 
 
-async def _read(pool, caller, ctx, prepared: PreparedRead, role_settings, max_rows: int | None, *,
+async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows: int | None, *,
                 head: bool) -> Response:
     check = (lambda r: respond.single_check(r["page_total"])) if prepared.single else None
-    row, planned = await execute.run(pool, caller, ctx, prepared.statement, read_only=True,
+    row, planned = await execute.run(db, caller, ctx, prepared.statement, read_only=True,
                                      rollback=prepared.rollback, role_settings=role_settings, check=check)
     total = row["total"] if prepared.count == "exact" else planned
     if prepared.exact is not None and planned is not None and (max_rows is None or planned < max_rows):
         # count=estimated: the planner's guess for large results, the exact count below max-rows
-        erow, _ = await execute.run(pool, caller, ctx, prepared.exact, read_only=True, role_settings=role_settings)
+        erow, _ = await execute.run(db, caller, ctx, prepared.exact, read_only=True, role_settings=role_settings)
         total = erow["total"]
     return respond.read_response(row["body"], offset=prepared.offset, page_total=row["page_total"], total=total,
                                  head=head, single=prepared.single, preference_applied=list(prepared.applied))
@@ -187,8 +187,8 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
         read_only = True
     st = sql.call(plan, args_json, count=count if count != "estimated" else "exact", single=single,
                   strip_nulls=strip_nulls, head=head)
-    pool = request.app.state.db.rest_pool
-    row, planned = await execute.run(pool, caller, ctx, st, read_only=read_only, rollback=rollback,
+    db = request.app.state.db
+    row, planned = await execute.run(db, caller, ctx, st, read_only=read_only, rollback=rollback,
                                      role_settings=planner.schema.role_settings,
                                      check=(lambda r: respond.single_check(r["page_total"])) if single else None)
     if plan.function.returns_void:
