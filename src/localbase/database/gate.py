@@ -28,7 +28,7 @@ class FairGate:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # it was handed a place just as it was cancelled: pass it on
-            else:
+            elif waiter in self._waiters:  # a release may already have passed over it
                 self._waiters.remove(waiter)
             raise
 
