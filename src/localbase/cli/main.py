@@ -29,6 +29,8 @@ functions_app = typer.Typer(help="Functions in supabase/functions/<name>/.", no_
 app.add_typer(db_app, name="db")
 app.add_typer(migration_app, name="migration")
 app.add_typer(functions_app, name="functions")
+gen_app = typer.Typer(help="Generate code from the database.", no_args_is_help=True)
+app.add_typer(gen_app, name="gen")
 console = Console()
 err = Console(stderr=True)
 
@@ -170,32 +172,62 @@ def stop(workdir: Workdir = Path("."), data_dir: DataDir = None,
     raise typer.Exit(1)
 
 
-@db_app.command("reset")
-def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
-             db_url: Annotated[Optional[str], typer.Option(help="Reset this database instead.")] = None) -> None:
-    """Drop and re-create the database, then apply every migration and supabase/seed.sql."""
-    settings = _settings(workdir, data_dir, db_url=db_url)
+def _on_database(settings: Settings, status_text: str, work):
+    """Run `work(cluster)` against the project's database: the running server's, or the embedded
+    one started for the occasion (and stopped after)."""
     state = server.read_state(settings)
     running = state is not None
     if running and not settings.db_url:
         from dataclasses import replace
         settings = replace(settings, db_port=int(state["db_port"]))  # the running server's database
     cluster = Cluster(settings)
-    with console.status("resetting the database…"):
+    with err.status(status_text):  # stderr: stdout may be a generated file
         try:
             if not running:
                 cluster.start()
-            report = asyncio.run(cluster.reset())
+            return asyncio.run(work(cluster))
         except (EmbeddedPostgresError, MigrationError, OSError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
         finally:
             if not running:
                 cluster.stop()
+
+
+@db_app.command("reset")
+def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
+             db_url: Annotated[Optional[str], typer.Option(help="Reset this database instead.")] = None) -> None:
+    """Drop and re-create the database, then apply every migration and supabase/seed.sql."""
+    settings = _settings(workdir, data_dir, db_url=db_url)
+    report = _on_database(settings, "resetting the database…", lambda cluster: cluster.reset())
     for m in report.applied:
         console.print(f"[green]applied[/green] {m.path.name}")
     console.print(f"[bold green]database reset[/bold green]: {len(report.applied)} migration(s)"
                   + (", seed applied" if report.seeded else ""))
+
+
+@gen_app.command("types")
+def gen_types(
+    lang: Annotated[str, typer.Option(help="typescript or python")] = "typescript",
+    schema: Annotated[Optional[list[str]], typer.Option(help="Schema(s) to describe [default: config's api.schemas]")] = None,
+    workdir: Workdir = Path("."), data_dir: DataDir = None,
+    db_url: Annotated[Optional[str], typer.Option(help="Describe this database instead.")] = None,
+) -> None:
+    """Print types for the database: supabase-js's `Database` type, or Python TypedDicts."""
+    from localbase.typegen import model, python, typescript
+    renderers = {"typescript": typescript.render, "python": python.render}
+    if lang not in renderers:
+        err.print("--lang must be typescript or python")
+        raise typer.Exit(2)
+    settings = _settings(workdir, data_dir, db_url=db_url)
+    schemas = tuple(schema or settings.api_schemas)
+
+    async def describe(cluster):
+        await cluster.prepare()  # migrations applied, as the types must match them
+        return await model.load(cluster.admin_dsn, schemas)
+
+    described = _on_database(settings, "reading the schema…", describe)
+    print(renderers[lang](described), end="")
 
 
 @migration_app.command("new")
