@@ -1,0 +1,101 @@
+"""Citizens, their efficiency events and metrics, through a supabase client: as a signed-in user
+(RLS shows their own rows and their subordinates') or as the service role (all rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supabase import AsyncClient
+
+from efficiency_hub.errors import BackendError, NotFound, translated
+from efficiency_hub.models import Citizen, Clearance, Event, Metrics, OptimizationResult, Trend
+
+OPTIMIZER = "efficiency-optimizer"
+
+
+class Tracker:
+    def __init__(self, client: AsyncClient):
+        self.client = client
+
+    # -- citizens ------------------------------------------------------------------------------
+    async def citizen(self, citizen_id: str) -> Citizen:
+        """The citizen with this public id, if the caller may see them (else NotFound)."""
+        with translated():
+            rows = (await self.client.table("citizens").select("*").eq("citizen_id", citizen_id)
+                    .limit(1).execute()).data
+        if not rows:
+            raise NotFound(f"no citizen {citizen_id} visible to you")
+        return Citizen.model_validate(rows[0])
+
+    async def citizen_of_user(self, user_id: str) -> Citizen:
+        with translated():
+            rows = (await self.client.table("citizens").select("*").eq("user_id", user_id)
+                    .limit(1).execute()).data
+        if not rows:
+            raise NotFound("this account has no citizen profile")
+        return Citizen.model_validate(rows[0])
+
+    async def citizens(self, *, clearance: Clearance | None = None, limit: int = 100) -> list[Citizen]:
+        with translated():
+            query = self.client.table("citizens").select("*").order("citizen_id").limit(limit)
+            if clearance is not None:
+                query = query.eq("clearance_level", Clearance(clearance).value)
+            rows = (await query.execute()).data
+        return [Citizen.model_validate(row) for row in rows]
+
+    # -- events --------------------------------------------------------------------------------
+    async def record_event(self, citizen_id: str, event_type: str, efficiency_delta: float = 0,
+                           details: dict[str, Any] | None = None) -> Event:
+        """Records an event; the database moves the citizen's score in the same transaction."""
+        citizen = await self.citizen(citizen_id)
+        row = {"citizen_id": str(citizen.id), "event_type": event_type,
+               "efficiency_delta": efficiency_delta, "details": details or {}}
+        with translated():
+            rows = (await self.client.table("efficiency_events").insert(row).execute()).data
+        if not rows:
+            raise BackendError("the event was recorded but not returned")
+        return Event.model_validate(rows[0])
+
+    async def events(self, citizen_id: str, limit: int = 20) -> list[Event]:
+        citizen = await self.citizen(citizen_id)
+        with translated():
+            rows = (await self.client.table("efficiency_events").select("*").eq("citizen_id", str(citizen.id))
+                    .order("created_at", desc=True).order("id", desc=True).limit(limit).execute()).data
+        return [Event.model_validate(row) for row in rows]
+
+    async def recent_events(self, limit: int = 50) -> list[tuple[Event, str]]:
+        """The latest events the caller may see, each with its citizen's public id."""
+        with translated():
+            rows = (await self.client.table("efficiency_events").select("*, citizen:citizens(citizen_id)")
+                    .order("id", desc=True).limit(limit).execute()).data
+        return [(Event.model_validate(row), row["citizen"]["citizen_id"]) for row in rows]
+
+    # -- metrics -------------------------------------------------------------------------------
+    async def metrics(self, citizen_id: str) -> Metrics | None:
+        citizen = await self.citizen(citizen_id)
+        with translated():
+            rows = (await self.client.table("efficiency_metrics").select("*")
+                    .eq("citizen_id", str(citizen.id)).limit(1).execute()).data
+        return Metrics.model_validate(rows[0]) if rows else None
+
+    async def trend(self, citizen_id: str, days: int = 7) -> Trend:
+        citizen = await self.citizen(citizen_id)
+        with translated():
+            rows = (await self.client.rpc("efficiency_trend", {"p_citizen": str(citizen.id), "p_days": days})
+                    .execute()).data
+        if not rows:
+            raise BackendError("efficiency_trend returned nothing")
+        return Trend.model_validate({**rows[0], "days": days})
+
+    async def optimize(self, citizen_id: str, *, completion_time: float | None = None,
+                       used_manual_config: bool = False, automation_level: float = 1.0) -> OptimizationResult:
+        """Runs the efficiency-optimizer function as the caller; it upserts the metrics row."""
+        task: dict[str, Any] = {"used_manual_config": used_manual_config, "automation_level": automation_level}
+        if completion_time is not None:
+            task["completion_time"] = completion_time
+        with translated():
+            answer = await self.client.functions.invoke(
+                OPTIMIZER, {"body": {"citizen_id": citizen_id, "task_data": task}, "responseType": "json"})
+        if not isinstance(answer, dict):
+            raise BackendError(f"{OPTIMIZER} answered {answer!r}")
+        return OptimizationResult.model_validate(answer)

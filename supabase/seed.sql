@@ -1,0 +1,3 @@
+-- The Efficiency Hub's seed: loaded after the migrations on a new database and on `db reset`.
+-- Accounts are created through Auth (passwords are hashed there), by `efficiency-hub demo` or by
+-- sign-up; nothing here needs a user.
