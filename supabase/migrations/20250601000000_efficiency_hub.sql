@@ -161,8 +161,11 @@ create policy "hierarchy: links within own subtree" on public.organizational_hie
   using (supervisor_id in (select public.visible_citizen_ids())
          or subordinate_id = (select public.current_citizen_id()));
 
+-- (The owner test is on the row itself, so that INSERT ... RETURNING sees the new workspace.)
 create policy "workspaces: owners, and members at clearance" on public.efficiency_workspaces
-  for select to authenticated using (workspace_id in (select public.visible_workspace_ids()));
+  for select to authenticated
+  using (owner_id = (select public.current_citizen_id())
+         or workspace_id in (select public.visible_workspace_ids()));
 -- An owner must hold the clearance the workspace requires.
 create policy "workspaces: create own at own clearance" on public.efficiency_workspaces
   for insert to authenticated

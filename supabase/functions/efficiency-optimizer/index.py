@@ -20,6 +20,7 @@ import re
 from datetime import datetime, timezone
 
 import jwt
+from postgrest.exceptions import APIError
 
 from starlette.responses import JSONResponse
 from supabase import AsyncClientOptions, acreate_client
@@ -99,14 +100,20 @@ async def handler(request):
     except BadInput as exc:
         return _error(400, str(exc), field=exc.field)
 
-    authorization = request.headers.get("authorization")
+    authorization = request.headers.get("authorization", "")
+    # The JWT was verified before the function ran (verify_jwt = true); read who is calling.
+    claims = jwt.decode(authorization.partition(" ")[2], options={"verify_signature": False})
+    if claims.get("role") not in ("authenticated", "service_role"):
+        return _error(401, "sign in to run the optimizer")
+    processed_by = claims.get("sub") if claims["role"] == "authenticated" else None
+
     caller = await _client(os.environ["SUPABASE_ANON_KEY"], authorization)
-    found = await caller.table("citizens").select("id").eq("citizen_id", citizen_id).execute()
+    try:
+        found = await caller.table("citizens").select("id").eq("citizen_id", citizen_id).execute()
+    except APIError as exc:
+        return _error(403, exc.message or "the database refused the lookup", code=exc.code)
     if not found.data:
         return _error(404, f"no citizen {citizen_id} visible to you", field="citizen_id")
-    claims = jwt.decode(authorization.partition(" ")[2], options={"verify_signature": False}) \
-        if authorization else {}  # verified before the function ran (verify_jwt = true)
-    processed_by = claims.get("sub") if claims.get("role") == "authenticated" else None
 
     row = {
         "citizen_id": found.data[0]["id"],
