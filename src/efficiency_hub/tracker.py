@@ -27,10 +27,12 @@ class Tracker:
             raise NotFound(f"no citizen {citizen_id} visible to you")
         return Citizen.model_validate(rows[0])
 
-    async def citizen_of_user(self, user_id: str) -> Citizen:
+    async def me(self) -> Citizen:
+        """The caller's own citizen (their JWT's user)."""
         with translated():
-            rows = (await self.client.table("citizens").select("*").eq("user_id", user_id)
-                    .limit(1).execute()).data
+            own = (await self.client.rpc("current_citizen_id").execute()).data
+            rows = (await self.client.table("citizens").select("*").eq("id", own).limit(1).execute()).data \
+                if own else []
         if not rows:
             raise NotFound("this account has no citizen profile")
         return Citizen.model_validate(rows[0])

@@ -1,0 +1,46 @@
+"""The FastAPI application: routers, the pooled HTTP client, and one error shape
+({"detail", "code", "hint"}) for every refusal."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from efficiency_hub import __version__
+from efficiency_hub.api.routes import auth, citizens, events, protected, workspaces
+from efficiency_hub.errors import HubError
+from efficiency_hub.settings import HubSettings
+
+DESCRIPTION = """The Efficiency Hub's API. Sign in at `/auth/login`, then send
+`Authorization: Bearer <access_token>`: every request runs as you, and the database's row-level
+security decides what you see (your own rows, your subordinates', your workspaces')."""
+
+
+def create_app(settings: HubSettings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings or HubSettings.from_env()
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits, http2=False,
+                                     follow_redirects=True) as http:
+            app.state.http = http
+            yield
+
+    app = FastAPI(title="Efficiency Hub", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+
+    @app.exception_handler(HubError)
+    async def hub_error(request: Request, exc: HubError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.message, "code": exc.code, "hint": exc.hint}, exc.status,
+                            headers=headers)
+
+    @app.get("/health", tags=["service"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for module in (auth, citizens, events, protected, workspaces):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,64 @@
+"""Dependencies: settings, the pooled HTTP client, the caller's bearer token and a supabase client
+acting as the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from supabase import AsyncClient
+
+from efficiency_hub.accounts import Accounts
+from efficiency_hub.clients import user_client
+from efficiency_hub.errors import AuthenticationFailed
+from efficiency_hub.settings import HubSettings
+from efficiency_hub.tracker import Tracker
+from efficiency_hub.workspaces import Workspaces
+
+_bearer = HTTPBearer(auto_error=False, description="the access token from /auth/login")
+
+
+def get_settings(request: Request) -> HubSettings:
+    return request.app.state.settings
+
+
+def get_http(request: Request) -> httpx.AsyncClient:
+    return request.app.state.http
+
+
+def access_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise AuthenticationFailed("sign in first: send Authorization: Bearer <access_token>")
+    return credentials.credentials
+
+
+Settings = Annotated[HubSettings, Depends(get_settings)]
+Http = Annotated[httpx.AsyncClient, Depends(get_http)]
+Token = Annotated[str, Depends(access_token)]
+
+
+def get_accounts(settings: Settings, http: Http) -> Accounts:
+    return Accounts(settings, http)
+
+
+async def get_user_client(settings: Settings, http: Http, token: Token) -> AsyncClient:
+    """A supabase client carrying the caller's JWT: RLS, not this service, decides what they see."""
+    return await user_client(settings, token, http)
+
+
+UserClient = Annotated[AsyncClient, Depends(get_user_client)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+def get_tracker(client: UserClient) -> Tracker:
+    return Tracker(client)
+
+
+def get_workspaces(client: UserClient) -> Workspaces:
+    return Workspaces(client)
+
+
+TrackerDep = Annotated[Tracker, Depends(get_tracker)]
+WorkspacesDep = Annotated[Workspaces, Depends(get_workspaces)]
