@@ -1,0 +1,154 @@
+"""The `efficiency-hub` command: up, demo, monitor."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from efficiency_hub.cli.project import discover, project_dir
+from efficiency_hub.errors import HubError
+from efficiency_hub.settings import HubSettings, MissingSettings
+
+app = typer.Typer(help="The Efficiency Hub: start it, watch it, try it.", no_args_is_help=True,
+                  add_completion=False)
+console = Console()
+
+Workdir = Annotated[Optional[Path], typer.Option("--workdir", help="the folder holding supabase/")]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def up(workdir: Workdir = None,
+       port: Annotated[int, typer.Option(help="Localbase's API port")] = 54321,
+       api_port: Annotated[int, typer.Option(help="the hub API's port")] = 8000,
+       host: Annotated[str, typer.Option(help="where the hub API listens")] = "127.0.0.1",
+       monitor: Annotated[bool, typer.Option(help="run the live monitor")] = True,
+       data_dir: Annotated[Optional[Path], typer.Option(help="Localbase's data folder")] = None) -> None:
+    """Start Localbase on the hub's project, the hub API and the live monitor (Ctrl+C stops all)."""
+    from efficiency_hub.cli.stack import Stack, StackError, start_api, start_localbase, start_monitor
+
+    try:
+        project = project_dir(workdir)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc))
+    data = (data_dir or project / ".localbase").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    logs = data / "logs"
+    logs.mkdir(exist_ok=True)
+    stack = Stack(project)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with console.status("starting Localbase (PostgreSQL, migrations, API)..."):
+            settings = start_localbase(stack, port, data, logs / "localbase.log")
+        with console.status("starting the hub API..."):
+            api = start_api(stack, settings, host, api_port, logs / "api.log")
+        if monitor:
+            start_monitor(stack, settings)
+        _announce(project, settings, api.url or "", logs, monitor)
+        ended = stack.watch()
+        if ended is not None:
+            console.print(f"[bold red]{ended.name} exited with {ended.process.returncode}[/]; "
+                          f"see {logs / (ended.name + '.log')}")
+            raise typer.Exit(1)
+    except StackError as exc:
+        raise _fail(str(exc))
+    finally:
+        with console.status("stopping..."):
+            stack.stop()
+    console.print("stopped.")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _announce(project: Path, settings: HubSettings, api_url: str, logs: Path, monitor: bool) -> None:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # keys are printed whole, to be copied
+    rows = [("Hub API", f"{api_url}   (docs: {api_url}/docs)"),
+            ("Supabase URL", settings.supabase_url),
+            ("Project", str(project)),
+            ("ANON_KEY", settings.anon_key),
+            ("SERVICE_ROLE_KEY", settings.service_role_key or ""),
+            ("Logs", str(logs))]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(Panel(table, title="[bold green]Efficiency Hub is up", subtitle="Ctrl+C stops everything",
+                        expand=False))
+    if monitor:
+        console.print("[dim]live monitor: events appear below as they happen[/]")
+
+
+@app.command()
+def demo(workdir: Workdir = None) -> None:
+    """Run the hub's scenario end to end against the running stack (or a temporary Localbase)."""
+    from efficiency_hub.cli.demo import run_demo
+
+    settings = discover(workdir)
+    try:
+        if settings is not None:
+            run_demo(settings, console)
+            return
+        from localbase.testing.server import LocalbaseProcess
+
+        console.print("[dim]no running stack found: starting a temporary Localbase for the demo[/]")
+        with tempfile.TemporaryDirectory(prefix="efficiency-hub-demo-") as tmp:
+            with console.status("starting a temporary Localbase..."):
+                server = LocalbaseProcess(project_dir(workdir), Path(tmp) / "data").start(timeout=120)
+            try:
+                run_demo(HubSettings(server.url, server.anon_key, server.service_role_key), console)
+            finally:
+                server.cleanup()
+    except (HubError, MissingSettings, FileNotFoundError) as exc:
+        raise _fail(str(exc))
+
+
+@app.command("monitor")
+def monitor_command(workdir: Workdir = None,
+                    threshold: Annotated[float, typer.Option(help="intervene below this delta")] = -10.0,
+                    boost: Annotated[float, typer.Option(help="the intervention's delta")] = 15.0) -> None:
+    """Watch efficiency events live and answer bad ones (needs the service-role key)."""
+    from efficiency_hub.clients import service_client
+    from efficiency_hub.monitor import Monitor
+
+    settings = discover(workdir)
+    if settings is None:
+        raise _fail("no backend: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or start `efficiency-hub up`")
+
+    async def watch() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        watcher = Monitor(await service_client(settings), threshold=threshold, boost=boost, console=console)
+        await watcher.start()
+        console.print(f"[green]monitoring[/] efficiency_events on {settings.supabase_url} "
+                      f"(intervening below {threshold:g} with {boost:+g})")
+        try:
+            await watcher.process(stop)
+        finally:
+            await watcher.close()
+            await watcher.client.realtime.close()
+        console.print(f"monitor stopped: {watcher.handled} events, {watcher.interventions} interventions")
+
+    try:
+        asyncio.run(watch())
+    except (HubError, MissingSettings, RuntimeError, TimeoutError) as exc:
+        raise _fail(str(exc))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,70 @@
+"""`efficiency-hub up`: Localbase on the hub's project, the API and the monitor; a bad event sent
+through the API is answered by the monitor; Ctrl+C stops everything and exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+
+from localbase.testing.server import free_port
+from tests.hub.conftest import ROOT
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := predicate()):
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_up_serves_the_stack_and_stops_cleanly():
+    import tempfile
+    data = tempfile.mkdtemp(prefix="hub-up-")  # outside pytest's 0700 basetemp (PostgreSQL's user)
+    port, api_port = free_port(), free_port()
+    log = open(os.path.join(data, "up.out"), "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
+                             "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port)],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    try:
+        wait_for(lambda: "Efficiency Hub is up" in open(log.name).read() or proc.poll() is not None, 120, "up")
+        output = open(log.name).read()
+        assert proc.poll() is None, output
+        api = f"http://127.0.0.1:{api_port}"
+        assert f"Hub API           {api}" in output and "SERVICE_ROLE_KEY" in output
+        wait_for(lambda: "monitoring efficiency_events" in open(log.name).read(), 30, "the monitor")
+
+        email = f"up-{uuid.uuid4().hex[:8]}@example.com"
+        citizen_id = f"EFF-2031-{uuid.uuid4().int % 10**6:06d}"
+        reg = httpx.post(f"{api}/auth/register", json={"email": email, "password": "Str0ng-Passw0rd",
+                                                        "citizen_id": citizen_id, "name": "Up Test"})
+        assert reg.status_code == 201, reg.text
+        token = reg.json()["session"]["access_token"]
+        sent = httpx.post(f"{api}/events", json={"event_type": "missed_deadline", "efficiency_delta": -30},
+                          headers={"Authorization": f"Bearer {token}"})
+        assert sent.status_code == 201, sent.text
+
+        def answered():
+            events = httpx.get(f"{api}/citizens/{citizen_id}/events", headers={"Authorization": f"Bearer {token}"})
+            return [e for e in events.json() if e["event_type"] == "automated_intervention"]
+        [intervention] = wait_for(answered, 15, "the monitor's intervention")
+        assert intervention["triggered_by"] == sent.json()["id"] and intervention["score_after"] == 60
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    output = open(log.name).read()
+    assert code == 0, output
+    assert "stopped." in output
+    for url in (f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{api_port}/health"):
+        try:
+            httpx.get(url, timeout=1)
+            raise AssertionError(f"{url} still answers")
+        except httpx.ConnectError:
+            pass
