@@ -18,14 +18,17 @@ class HubSettings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "HubSettings":
+        """SUPABASE_URL / SUPABASE_ANON_KEY / SUPABASE_SERVICE_ROLE_KEY; else the names that
+        `supabase status -o env` and `localbase status -o env` print (API_URL, ANON_KEY, ...)."""
         env = os.environ if env is None else env
-        missing = [name for name in ("SUPABASE_URL", "SUPABASE_ANON_KEY") if not env.get(name)]
-        if missing:
+        url = env.get("SUPABASE_URL") or env.get("API_URL")
+        anon = env.get("SUPABASE_ANON_KEY") or env.get("ANON_KEY")
+        if not url or not anon:
             raise MissingSettings(
-                f"set {' and '.join(missing)} (for Localbase: eval \"$(localbase status -o env --prefix SUPABASE_)\" "
-                "or run `efficiency-hub up`)")
-        return cls(env["SUPABASE_URL"].rstrip("/"), env["SUPABASE_ANON_KEY"],
-                   env.get("SUPABASE_SERVICE_ROLE_KEY") or None)
+                "set SUPABASE_URL and SUPABASE_ANON_KEY (for a running Localbase: "
+                "eval \"$(localbase status -o env)\", or run `efficiency-hub up`)")
+        service = env.get("SUPABASE_SERVICE_ROLE_KEY") or env.get("SERVICE_ROLE_KEY") or None
+        return cls(url.rstrip("/"), anon, service)
 
     def require_service_role(self) -> str:
         if not self.service_role_key:

@@ -42,7 +42,7 @@ def running_localbase(project: Path) -> HubSettings | None:
 def discover(project: Path | None = None) -> HubSettings | None:
     """SUPABASE_URL and keys from the environment (a real Supabase project), else a running
     Localbase on the project folder."""
-    if os.environ.get("SUPABASE_URL"):
+    if os.environ.get("SUPABASE_URL") or os.environ.get("API_URL"):
         return HubSettings.from_env()
     try:
         return running_localbase(project_dir(project))
