@@ -76,6 +76,8 @@ class CallPlan:
     single_object: bool  # the whole body is the function's one json argument
     root: Node | None  # when the function returns rows with columns: filters/select apply
     scalar: bool
+    offset: int = 0  # the page of a set of scalars (rows with columns page through `root`)
+    limit: int | None = None
 
 
 def column_error(label: str, name: str) -> RestError:
@@ -266,6 +268,11 @@ class Planner:
             if fn.returns_set and self.max_rows is not None:
                 root.limit = min(root.limit, self.max_rows) if root.limit is not None else self.max_rows
             self._check_embedded_filters(request, root)
+        elif fn.returns_set:
+            offset, limit = request.ranges.get((), (0, None))
+            if self.max_rows is not None:
+                limit = min(limit, self.max_rows) if limit is not None else self.max_rows
+            return CallPlan(fn, args, single_object, root, scalar, offset or 0, limit)
         return CallPlan(fn, args, single_object, root, scalar)
 
     def _pick_overload(self, schema_name: str, name: str, overloads: list[Function], given: set[str],

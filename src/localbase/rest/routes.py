@@ -193,6 +193,10 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
                                      check=(lambda r: respond.single_check(r["page_total"])) if single else None)
     if plan.function.returns_void:
         return Response(b"", status_code=204)
+    if plan.root is None and plan.function.returns_set and not single:
+        total = row["total"] if count in ("exact", "estimated") else None
+        return respond.read_response(row["body"], offset=plan.offset, page_total=row["page_total"], total=total,
+                                     head=head, single=False, preference_applied=applied)
     if plan.root is None:
         return Response((row["body"] or "null").encode() if not head else b"", status_code=200,
                         media_type=respond.JSON)

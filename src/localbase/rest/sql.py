@@ -328,8 +328,14 @@ def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, str
               f'(select {invocation}{from_clause}) as "_v"'
     elif fn.returns_set:
         agg = "null" if head else 'coalesce(json_agg("_s"."v"), \'[]\')::text'
-        sql = f'select null::bigint as total, count(*) as page_total, {agg} as body from ' \
-              f'(select {invocation} as "v"{from_clause}) as "_s"'
+        rows = f'select {invocation} as "v"{from_clause}'
+        total = f'(select count(*) from ({rows}) as "_c")' if count == "exact" else "null::bigint"
+        page = rows
+        if plan.limit is not None:
+            page += f" limit {b.param(plan.limit, 'bigint')}"
+        if plan.offset:
+            page += f" offset {b.param(plan.offset, 'bigint')}"
+        sql = f'select {total} as total, count(*) as page_total, {agg} as body from ({page}) as "_s"'
     else:
         sql = f'select null::bigint as total, 1::bigint as page_total, to_json({invocation})::text as body' \
               f'{from_clause}'

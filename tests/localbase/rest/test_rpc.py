@@ -24,6 +24,15 @@ def test_set_returning_is_filterable_like_a_table(supabase_anon):
     assert supabase_anon.rpc("numbers", {"n": 3}).execute().data == [1, 2, 3]
 
 
+def test_a_set_of_scalars_pages_and_counts(localbase_server, supabase_anon):
+    res = supabase_anon.rpc("numbers", {"n": 5}, count="exact").range(1, 2).execute()
+    assert res.data == [2, 3] and res.count == 5
+    import httpx
+    r = httpx.get(f"{localbase_server.url}/rest/v1/rpc/numbers?n=5", headers={
+        "apikey": localbase_server.anon_key, "Range": "3-"})
+    assert r.json() == [4, 5] and r.headers["content-range"] == "3-4/*"
+
+
 def test_json_argument_and_void(supabase_anon):
     assert supabase_anon.rpc("echo", {"payload": {"a": [1, 2]}}).execute().data == {"a": [1, 2]}
     assert supabase_anon.rpc("touch_nothing").execute().data in ([], None)
