@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from supabase import AsyncClient
 
 from efficiency_hub.clients import anon_client
 from efficiency_hub.errors import AuthenticationFailed, BackendError, Conflict, translated
 from efficiency_hub.models import Session
 from efficiency_hub.settings import HubSettings
+from supabase import AsyncClient
 
 
 @dataclass

@@ -3,11 +3,10 @@ the organizational hierarchy. Never used for a user's own requests."""
 
 from __future__ import annotations
 
-from supabase import AsyncClient
-
 from efficiency_hub.errors import NotFound, translated
 from efficiency_hub.models import Citizen, Clearance
 from efficiency_hub.tracker import Tracker
+from supabase import AsyncClient
 
 
 class Admin:

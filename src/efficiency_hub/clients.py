@@ -4,9 +4,9 @@ as the service role (admin tasks and the monitor only)."""
 from __future__ import annotations
 
 import httpx
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from efficiency_hub.settings import HubSettings
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 
 def _options(token: str | None, http: httpx.AsyncClient | None) -> AsyncClientOptions:

@@ -34,7 +34,7 @@ class Clearance(str, Enum):
     def rank(self) -> int:
         return list(Clearance).index(self)
 
-    def at_least(self, other: "Clearance | str") -> bool:
+    def at_least(self, other: Clearance | str) -> bool:
         return self.rank >= Clearance(other).rank
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
-from supabase import AsyncClient
 
 from efficiency_hub.errors import Conflict, translated
 from efficiency_hub.models import INTERVENTION, Event
+from supabase import AsyncClient
 
 log = logging.getLogger("efficiency_hub.monitor")
 
@@ -74,7 +74,7 @@ class Monitor:
 
     async def catch_up(self) -> list[Event]:
         """Answers bad events of the catch-up window that have no intervention yet."""
-        since = datetime.now(timezone.utc) - self.catch_up_window
+        since = datetime.now(UTC) - self.catch_up_window
         with translated():
             rows = (await self.client.rpc("events_awaiting_intervention",
                                           {"p_threshold": self.threshold, "p_since": since.isoformat()})

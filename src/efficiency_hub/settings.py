@@ -17,7 +17,7 @@ class HubSettings:
     service_role_key: str | None = None  # the monitor and admin tasks only; never user requests
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "HubSettings":
+    def from_env(cls, env: dict[str, str] | None = None) -> HubSettings:
         """SUPABASE_URL / SUPABASE_ANON_KEY / SUPABASE_SERVICE_ROLE_KEY; else the names that
         `supabase status -o env` and `localbase status -o env` print (API_URL, ANON_KEY, ...)."""
         env = os.environ if env is None else env

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from supabase import AsyncClient
-
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Citizen, Clearance, Event, Metrics, OptimizationResult, Trend
+from supabase import AsyncClient
 
 OPTIMIZER = "efficiency-optimizer"
+
+
+CitizenRef = str | Citizen  # a public citizen id, or a citizen already read
 
 
 class Tracker:
     def __init__(self, client: AsyncClient):
         self.client = client
+
+    async def _resolve(self, citizen: CitizenRef) -> Citizen:
+        return citizen if isinstance(citizen, Citizen) else await self.citizen(citizen)
 
     # -- citizens ------------------------------------------------------------------------------
     async def citizen(self, citizen_id: str) -> Citizen:
@@ -46,10 +51,10 @@ class Tracker:
         return [Citizen.model_validate(row) for row in rows]
 
     # -- events --------------------------------------------------------------------------------
-    async def record_event(self, citizen_id: str, event_type: str, efficiency_delta: float = 0,
+    async def record_event(self, citizen_id: CitizenRef, event_type: str, efficiency_delta: float = 0,
                            details: dict[str, Any] | None = None) -> Event:
         """Records an event; the database moves the citizen's score in the same transaction."""
-        citizen = await self.citizen(citizen_id)
+        citizen = await self._resolve(citizen_id)
         row = {"citizen_id": str(citizen.id), "event_type": event_type,
                "efficiency_delta": efficiency_delta, "details": details or {}}
         with translated():
@@ -58,8 +63,8 @@ class Tracker:
             raise BackendError("the event was recorded but not returned")
         return Event.model_validate(rows[0])
 
-    async def events(self, citizen_id: str, limit: int = 20) -> list[Event]:
-        citizen = await self.citizen(citizen_id)
+    async def events(self, citizen_id: CitizenRef, limit: int = 20) -> list[Event]:
+        citizen = await self._resolve(citizen_id)
         with translated():
             rows = (await self.client.table("efficiency_events").select("*").eq("citizen_id", str(citizen.id))
                     .order("created_at", desc=True).order("id", desc=True).limit(limit).execute()).data
@@ -73,15 +78,15 @@ class Tracker:
         return [(Event.model_validate(row), row["citizen"]["citizen_id"]) for row in rows]
 
     # -- metrics -------------------------------------------------------------------------------
-    async def metrics(self, citizen_id: str) -> Metrics | None:
-        citizen = await self.citizen(citizen_id)
+    async def metrics(self, citizen_id: CitizenRef) -> Metrics | None:
+        citizen = await self._resolve(citizen_id)
         with translated():
             rows = (await self.client.table("efficiency_metrics").select("*")
                     .eq("citizen_id", str(citizen.id)).limit(1).execute()).data
         return Metrics.model_validate(rows[0]) if rows else None
 
-    async def trend(self, citizen_id: str, days: int = 7) -> Trend:
-        citizen = await self.citizen(citizen_id)
+    async def trend(self, citizen_id: CitizenRef, days: int = 7) -> Trend:
+        citizen = await self._resolve(citizen_id)
         with translated():
             rows = (await self.client.rpc("efficiency_trend", {"p_citizen": str(citizen.id), "p_days": days})
                     .execute()).data

@@ -3,10 +3,9 @@ clearance it requires (RLS decides); owners add members by their public citizen 
 
 from __future__ import annotations
 
-from supabase import AsyncClient
-
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Clearance, Workspace, WorkspaceMember
+from supabase import AsyncClient
 
 
 class Workspaces:

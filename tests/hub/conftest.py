@@ -4,17 +4,15 @@ config and optimizer function), driven only through the supabase client and the 
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from efficiency_hub.accounts import Accounts
 from efficiency_hub.admin import Admin
 from efficiency_hub.clients import service_client, user_client
-from efficiency_hub.accounts import Accounts
 from efficiency_hub.models import Citizen, Clearance
 from efficiency_hub.settings import HubSettings
 from localbase.testing.plugin import localbase_fixture

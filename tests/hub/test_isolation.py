@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from efficiency_hub.clients import anon_client
 from efficiency_hub.errors import NotFound, PermissionDenied, translated
 from efficiency_hub.models import Clearance
 from efficiency_hub.tracker import Tracker
 from efficiency_hub.workspaces import Workspaces
-from efficiency_hub.clients import anon_client
 
 
 async def visible(client, table: str, column: str, values: set[str]) -> set[str]:
@@ -31,22 +31,19 @@ async def test_own_rows_only(make_person, as_user):
     with pytest.raises(NotFound):
         await Tracker(a).citizen(bob.citizen_id)
     # writing another citizen's event is refused by RLS, whatever the payload says
-    with pytest.raises(PermissionDenied):
-        with translated():
-            await a.table("efficiency_events").insert(
-                {"citizen_id": str(bob.citizen.id), "event_type": "sabotage", "efficiency_delta": -50}).execute()
+    with pytest.raises(PermissionDenied), translated():
+        await a.table("efficiency_events").insert(
+            {"citizen_id": str(bob.citizen.id), "event_type": "sabotage", "efficiency_delta": -50}).execute()
 
 
 async def test_a_citizen_cannot_raise_their_own_score_or_clearance(make_person, as_user):
     eve = await make_person(Clearance.red)
     client = await as_user(eve)
-    with pytest.raises(PermissionDenied):
-        with translated():
-            await client.table("citizens").update({"clearance_level": "ultraviolet"}) \
+    with pytest.raises(PermissionDenied), translated():
+        await client.table("citizens").update({"clearance_level": "ultraviolet"}) \
                 .eq("citizen_id", eve.citizen_id).execute()
-    with pytest.raises(PermissionDenied):
-        with translated():
-            await client.table("citizens").update({"efficiency_score": 100}).eq("citizen_id", eve.citizen_id).execute()
+    with pytest.raises(PermissionDenied), translated():
+        await client.table("citizens").update({"efficiency_score": 100}).eq("citizen_id", eve.citizen_id).execute()
     # the profile fields are theirs to edit
     rows = (await client.table("citizens").update({"specialization": "logistics"})
             .eq("citizen_id", eve.citizen_id).execute()).data
@@ -103,7 +100,6 @@ async def test_workspaces_by_membership_and_clearance(make_person, as_user):
 async def test_anon_sees_nothing_and_the_service_role_sees_all(make_person, settings, service):
     alice = await make_person()
     anon = await anon_client(settings)
-    with pytest.raises(PermissionDenied):
-        with translated():
-            await anon.table("citizens").select("*").execute()
+    with pytest.raises(PermissionDenied), translated():
+        await anon.table("citizens").select("*").execute()
     assert await visible(service, "citizens", "citizen_id", {alice.citizen_id}) == {alice.citizen_id}

@@ -23,7 +23,8 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings or HubSettings.from_env()
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        # httpcore checks every idle connection on each request: a small pool is a fast pool
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits, http2=False,
                                      follow_redirects=True) as http:
             app.state.http = http

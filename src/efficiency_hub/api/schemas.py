@@ -7,8 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from efficiency_hub.models import (Citizen, CitizenId, Clearance, Event, EventType, Metrics, Session,
-                                   Trend)
+from efficiency_hub.models import Citizen, CitizenId, Clearance, Event, EventType, Metrics, Session, Trend
 
 
 class Body(BaseModel):

@@ -48,9 +48,9 @@ INTERN = Cast("intern", "EFF-2025-003", "Cy Intern", Clearance.infrared, "onboar
 async def api_client(settings: HubSettings):
     """The hub's API in-process (same app as `efficiency-hub up` serves), with its lifespan."""
     app = create_app(HubSettings(settings.supabase_url, settings.anon_key))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
-            yield client
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
+        yield client
 
 
 class Demo:

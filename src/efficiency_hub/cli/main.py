@@ -6,7 +6,7 @@ import asyncio
 import signal
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,7 @@ app = typer.Typer(help="The Efficiency Hub: start it, watch it, try it.", no_arg
                   add_completion=False)
 console = Console()
 
-Workdir = Annotated[Optional[Path], typer.Option("--workdir", help="the folder holding supabase/")]
+Workdir = Annotated[Path | None, typer.Option("--workdir", help="the folder holding supabase/")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -35,7 +35,7 @@ def up(workdir: Workdir = None,
        api_port: Annotated[int, typer.Option(help="the hub API's port")] = 8000,
        host: Annotated[str, typer.Option(help="where the hub API listens")] = "127.0.0.1",
        monitor: Annotated[bool, typer.Option(help="run the live monitor")] = True,
-       data_dir: Annotated[Optional[Path], typer.Option(help="Localbase's data folder")] = None) -> None:
+       data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None) -> None:
     """Start Localbase on the hub's project, the hub API and the live monitor (Ctrl+C stops all)."""
     from efficiency_hub.cli.stack import Stack, StackError, start_api, start_localbase, start_monitor
 

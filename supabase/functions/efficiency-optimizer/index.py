@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 from postgrest.exceptions import APIError
-
 from starlette.responses import JSONResponse
+
 from supabase import AsyncClientOptions, acreate_client
 
 CITIZEN_ID = re.compile(r"^EFF-[0-9]{4}-[0-9]{3,}$")
@@ -122,7 +122,7 @@ async def handler(request):
         "completion_time": completion_time,
         "automation_level": level,
         "used_manual_config": manual,
-        "processed_at": datetime.now(timezone.utc).isoformat(),
+        "processed_at": datetime.now(UTC).isoformat(),
         "processed_by": processed_by,
     }
     service = await _client(os.environ["SUPABASE_SERVICE_ROLE_KEY"])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -29,17 +30,18 @@ def test_up_serves_the_stack_and_stops_cleanly():
     import tempfile
     data = tempfile.mkdtemp(prefix="hub-up-")  # outside pytest's 0700 basetemp (PostgreSQL's user)
     port, api_port = free_port(), free_port()
-    log = open(os.path.join(data, "up.out"), "w+")
+    log_path = Path(data) / "up.out"
+    log = log_path.open("w")  # the child writes it; closed below
     proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                              "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port)],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
     try:
-        wait_for(lambda: "Efficiency Hub is up" in open(log.name).read() or proc.poll() is not None, 120, "up")
-        output = open(log.name).read()
+        wait_for(lambda: "Efficiency Hub is up" in log_path.read_text() or proc.poll() is not None, 120, "up")
+        output = log_path.read_text()
         assert proc.poll() is None, output
         api = f"http://127.0.0.1:{api_port}"
         assert f"Hub API           {api}" in output and "SERVICE_ROLE_KEY" in output
-        wait_for(lambda: "monitoring efficiency_events" in open(log.name).read(), 30, "the monitor")
+        wait_for(lambda: "monitoring efficiency_events" in log_path.read_text(), 30, "the monitor")
 
         email = f"up-{uuid.uuid4().hex[:8]}@example.com"
         citizen_id = f"EFF-2031-{uuid.uuid4().int % 10**6:06d}"
@@ -59,7 +61,8 @@ def test_up_serves_the_stack_and_stops_cleanly():
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(60)
-    output = open(log.name).read()
+    log.close()
+    output = log_path.read_text()
     assert code == 0, output
     assert "stopped." in output
     for url in (f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{api_port}/health"):

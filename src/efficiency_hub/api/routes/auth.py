@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from efficiency_hub.api.deps import AccountsDep, Settings, Token, Http
+from efficiency_hub.api.deps import AccountsDep, Http, Settings, Token
 from efficiency_hub.api.schemas import LoginRequest, Profile, RefreshRequest, RegisterRequest, RegisterResponse
 from efficiency_hub.clients import user_client
 from efficiency_hub.errors import NotFound

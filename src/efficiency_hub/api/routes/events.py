@@ -13,9 +13,9 @@ router = APIRouter(prefix="/events", tags=["events"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EventOut,
              responses={403: {"description": "not your citizen, or a reserved event type"}})
 async def record_event(body: EventCreate, tracker: TrackerDep) -> EventOut:
-    citizen_id = body.citizen_id or (await tracker.me()).citizen_id
-    event = await tracker.record_event(citizen_id, body.event_type, body.efficiency_delta, body.details)
-    return EventOut(**event.model_dump(), citizen=citizen_id)
+    citizen = body.citizen_id or await tracker.me()
+    event = await tracker.record_event(citizen, body.event_type, body.efficiency_delta, body.details)
+    return EventOut(**event.model_dump(), citizen=body.citizen_id or citizen.citizen_id)
 
 
 @router.get("", response_model=list[EventOut])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
 from efficiency_hub.api.deps import TrackerDep
@@ -21,7 +23,6 @@ async def efficiency_data(tracker: TrackerDep) -> EfficiencyData:
     if not me.clearance_level.at_least(MINIMUM):
         raise PermissionDenied(f"clearance {me.clearance_level.value} may not read efficiency data "
                                f"(needs {MINIMUM.value} or above)", code="insufficient_clearance")
+    events, metrics, trend = await asyncio.gather(tracker.events(me, 10), tracker.metrics(me), tracker.trend(me))
     return EfficiencyData(citizen_id=me.citizen_id, name=me.name, clearance_level=me.clearance_level,
-                          efficiency_score=me.efficiency_score,
-                          recent_events=await tracker.events(me.citizen_id, 10),
-                          metrics=await tracker.metrics(me.citizen_id), trend=await tracker.trend(me.citizen_id))
+                          efficiency_score=me.efficiency_score, recent_events=events, metrics=metrics, trend=trend)
