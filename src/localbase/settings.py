@@ -2,6 +2,11 @@
 
 Only what every service needs is typed here; each service reads its own section of `config`
 (e.g. the auth service reads `config["auth"]`), as the Supabase CLI's config.toml is laid out.
+
+Settings only Localbase knows ([localbase], [backup], [realtime] expected_tables, ...) may also live
+in supabase/localbase.toml, merged over config.toml: the Supabase CLI refuses a config.toml with
+keys it does not know ("has invalid keys"), so a project deployed with `supabase db push` keeps
+them there.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from localbase.security.keys import ProjectKeys, load_or_create
 DEFAULT_API_PORT = 54321
 DEFAULT_DB_PORT = 54322
 DEFAULT_SCHEMAS = ("public", "graphql_public")
+MODES = ("development", "production")
+LOG_FORMATS = ("text", "json")
+LOCALBASE_TOML = "localbase.toml"
 
 
 class SettingsError(Exception):
@@ -38,6 +46,9 @@ class Settings:
     api_schemas: tuple[str, ...] = DEFAULT_SCHEMAS
     extra_search_path: tuple[str, ...] = ("public", "extensions")
     max_rows: int | None = 1000
+    mode: str = "development"          # [localbase] mode / LOCALBASE_MODE: development or production
+    log_format: str = "text"           # [localbase] log_format / LOCALBASE_LOG_FORMAT: text or json
+    metrics_public: bool = False       # [localbase] metrics_public / LOCALBASE_METRICS_PUBLIC
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,14 +83,47 @@ class Settings:
                        service_role_key=keys.service_role_key)
 
 
-def read_config_toml(project_dir: Path) -> dict[str, Any]:
-    path = project_dir / "supabase" / "config.toml"
+def _read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_toml(project_dir: Path) -> dict[str, Any]:
+    """supabase/config.toml, with supabase/localbase.toml (Localbase-only settings) merged over it."""
+    folder = project_dir / "supabase"
+    return _merge(_read_toml(folder / "config.toml"), _read_toml(folder / LOCALBASE_TOML))
+
+
+def _env_bool(name: str) -> bool | None:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return None
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    text = str(value).lower()
+    if text not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return text
 
 
 def _env_int(name: str) -> int | None:
@@ -108,7 +152,9 @@ def load_settings(
     db = config.get("db", {})
     auth = config.get("auth", {})
     data = Path(data_dir or os.environ.get("LOCALBASE_DATA_DIR") or project_dir / ".localbase").resolve()
+    local = config.get("localbase", {})
     max_rows = api.get("max_rows", 1000)
+    metrics_public = _env_bool("LOCALBASE_METRICS_PUBLIC")
     settings = Settings(
         project_dir=project_dir,
         data_dir=data,
@@ -120,6 +166,11 @@ def load_settings(
         api_schemas=tuple(api.get("schemas", DEFAULT_SCHEMAS)),
         extra_search_path=tuple(api.get("extra_search_path", ("public", "extensions"))),
         max_rows=int(max_rows) if max_rows else None,
+        mode=_choice("LOCALBASE_MODE / [localbase] mode",
+                     os.environ.get("LOCALBASE_MODE") or local.get("mode", "development"), MODES),
+        log_format=_choice("LOCALBASE_LOG_FORMAT / [localbase] log_format",
+                           os.environ.get("LOCALBASE_LOG_FORMAT") or local.get("log_format", "text"), LOG_FORMATS),
+        metrics_public=bool(local.get("metrics_public", False)) if metrics_public is None else metrics_public,
         config=config,
     )
     if not with_keys:

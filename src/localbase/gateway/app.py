@@ -1,4 +1,5 @@
-"""One ASGI app: the services mounted under Supabase's paths, behind the key check and CORS."""
+"""One ASGI app: the services mounted under Supabase's paths, behind the key check and CORS;
+/health and /metrics beside them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
+from localbase.gateway import health, metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
 from localbase.gateway.fastpath import RestFastPath
 from localbase.settings import Settings, load_settings
@@ -31,13 +33,6 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status_code", 404)
     message = "no Route matched with those values" if status == 404 else getattr(exc, "detail", "error")
     return JSONResponse({"message": message}, status_code=status)
-
-
-async def health(request: Request) -> JSONResponse:
-    db: Database = request.app.state.db
-    ok = await db.healthy()
-    return JSONResponse({"status": "ok" if ok else "unavailable", "database": ok},
-                        status_code=200 if ok else 503)
 
 
 # Services mounted under Supabase's paths. A service module exposes `routes()`, and may expose
@@ -97,10 +92,13 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
                     except Exception:  # noqa: BLE001 - keep shutting the others down, but say so
                         log.exception("shutdown of %s failed", module.__name__)
             await app.state.schema_cache.stop()
+            await app.state.health_probe.close()
             await db.close()
 
     app = Starlette(
-        routes=[Route("/health", health, methods=["GET", "HEAD"]), *_service_routes(modules)],
+        routes=[Route("/health", health.endpoint, methods=["GET", "HEAD"]),
+                Route("/metrics", metrics.endpoint, methods=["GET"]),
+                *_service_routes(modules)],
         middleware=[
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400),
@@ -111,7 +109,9 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
     )
     app.state.settings = settings
     app.state.db = db
-    return RestFastPath(app, settings, EXPOSED_HEADERS)
+    app.state.metrics = metrics.RequestMetrics()
+    health.setup(app, db.rest_dsn)
+    return RestFastPath(app, settings, EXPOSED_HEADERS, app.state.metrics)
 
 
 def app_from_env() -> RestFastPath:
