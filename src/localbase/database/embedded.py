@@ -127,7 +127,14 @@ class EmbeddedPostgres:
         return True
 
     def start(self, timeout: float = 30.0) -> None:
-        self._clear_stale_pid()
+        self.launch()
+        self._wait_ready(timeout)
+
+    def launch(self, orphan_wait: float = 10.0) -> None:
+        """Start the postmaster (without waiting for it to accept connections). Call it from the
+        thread that lives as long as Localbase: the parent-death signal fires when the *thread*
+        that started PostgreSQL ends."""
+        self._clear_stale_pid(orphan_wait)
         self._check_port_free()
         sock = self.socket_dir
         sock.mkdir(parents=True, exist_ok=True)
@@ -143,7 +150,6 @@ class EmbeddedPostgres:
             preexec_fn=_parent_death_signal(signal.SIGINT),
         )
         log_fh.close()
-        self._wait_ready(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown: active transactions roll back, committed data is flushed."""
@@ -164,43 +170,102 @@ class EmbeddedPostgres:
     # -- helpers -------------------------------------------------------------------------------
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        pid_file = self.pgdata / "postmaster.pid"
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise EmbeddedPostgresError(
-                    f"PostgreSQL exited with code {self.process.returncode} while starting "
-                    f"(data folder {self.pgdata}).\n{self._log_tail()}")
-            try:
-                lines = pid_file.read_text().splitlines()
-            except (FileNotFoundError, PermissionError):
-                lines = []
-            if len(lines) >= 8 and lines[7].strip() == "ready" and int(lines[0]) == self.process.pid:
+            if self.ready():
                 return
             time.sleep(0.02)
         self.stop()
         raise EmbeddedPostgresError(f"PostgreSQL did not become ready in {timeout:.0f}s.\n{self._log_tail()}")
 
-    def _clear_stale_pid(self) -> None:
-        """A postmaster.pid left by a crash: PostgreSQL handles a dead pid itself; a live server on
-        this folder (one Localbase lost track of) is stopped cleanly before we start ours."""
-        pid_file = self.pgdata / "postmaster.pid"
-        if not pid_file.exists():
-            return
+    async def wait_ready_async(self, timeout: float) -> None:
+        """As start() waits, without blocking the event loop (the supervisor's restarts)."""
+        import asyncio
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready():
+                return
+            await asyncio.sleep(0.02)
+        self.stop()
+        raise EmbeddedPostgresError(f"PostgreSQL did not become ready in {timeout:.0f}s.\n{self._log_tail()}")
+
+    def ready(self) -> bool:
+        """True once the postmaster we started accepts connections; raises if it exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise EmbeddedPostgresError(
+                f"PostgreSQL exited with code {self.process.returncode} while starting "
+                f"(data folder {self.pgdata}).\n{self._log_tail()}")
         try:
-            pid = int(pid_file.read_text().splitlines()[0])
-        except (ValueError, IndexError):
-            return
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready" and self.process is not None \
+            and lines[0].strip() == str(self.process.pid)
+
+    def holders(self) -> list[int]:
+        """Live processes working in this data folder: PostgreSQL's postmaster and every backend
+        change into the data directory, so this finds a postmaster Localbase lost track of and the
+        backends a killed postmaster left behind (still attached to its shared memory)."""
+        target = os.path.realpath(self.pgdata)
+        found = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{entry.name}/cwd") == target and _running(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # gone, or not ours to look at
+        return found
+
+    def _may_hold(self, pid: int) -> bool:
+        """Whether `pid` may still be a PostgreSQL on this folder (when we cannot look, it may)."""
+        if not _running(pid):
+            return False
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            return os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(self.pgdata)
+        except FileNotFoundError:
+            return False
         except OSError:
-            return  # dead: PostgreSQL removes the stale file itself
-        if any(b"postgres" in part for part in cmdline[:1]) and str(self.pgdata).encode() in cmdline:
-            log.warning("stopping a PostgreSQL (pid %d) left running on %s", pid, self.pgdata)
-            os.kill(pid, signal.SIGINT)
-            for _ in range(500):
-                if not Path(f"/proc/{pid}").exists():
-                    break
-                time.sleep(0.02)
+            return True
+
+    def _clear_stale_pid(self, orphan_wait: float = 10.0) -> None:
+        """Make the folder ours before starting PostgreSQL on it:
+        - a live postmaster on this folder that Localbase lost track of is stopped (fast shutdown);
+        - backends a killed postmaster left behind leave by themselves once they notice (they
+          must: PostgreSQL refuses to start while they hold the old shared memory); after
+          `orphan_wait` seconds they are killed;
+        - a postmaster.pid whose pid is dead, a zombie nobody reaped yet, or a recycled pid of
+          another process is stale: PostgreSQL would refuse to start ("lock file already
+          exists") for the last two, so it is removed once nothing runs in the folder; the same
+          for the Unix socket's lock file."""
+        pid_file = self.pgdata / "postmaster.pid"
+        recorded = _lock_pid(pid_file)
+        holders = self.holders()
+        if recorded is not None and recorded in holders:
+            log.warning("stopping a PostgreSQL (pid %d) left running on %s", recorded, self.pgdata)
+            os.kill(recorded, signal.SIGINT)
+            if not _wait_exit(recorded, 30):
+                raise EmbeddedPostgresError(
+                    f"a PostgreSQL (pid {recorded}) is running on {self.pgdata} and did not stop; "
+                    f"stop it and start again")
+            holders = self.holders()
+        deadline = time.monotonic() + orphan_wait
+        while holders and time.monotonic() < deadline:
+            time.sleep(0.05)
+            holders = self.holders()
+        for pid in holders:
+            log.warning("killing PostgreSQL process %d left behind on %s", pid, self.pgdata)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in holders:
+            _wait_exit(pid, 10)
+        for lock in (pid_file, self.socket_dir / f".s.PGSQL.{self.port}.lock"):
+            pid = _lock_pid(lock)
+            if pid is not None and not self._may_hold(pid):
+                log.info("removing the stale %s (pid %d is not a PostgreSQL on this folder)", lock, pid)
+                lock.unlink(missing_ok=True)
 
     def _check_port_free(self) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -267,6 +332,32 @@ class EmbeddedPostgres:
         if self.pgdata not in path.parents:  # inside pgdata the service user owns the way already
             _make_traversable(path.parent)
         os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+
+def _lock_pid(path: Path) -> int | None:
+    """The pid in a PostgreSQL lock file (postmaster.pid, a socket's .lock)."""
+    try:
+        return int(path.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _running(pid: int) -> bool:
+    """True while the process runs; an exited process nobody reaped yet (a zombie) does not."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _make_traversable(path: Path) -> None:
