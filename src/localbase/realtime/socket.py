@@ -2,7 +2,8 @@
 
 Framing as the clients speak it: `vsn=1.0.0` frames are JSON objects
 `{"topic", "event", "payload", "ref", "join_ref"}`; `vsn=2.0.0` frames are JSON arrays
-`[join_ref, ref, topic, event, payload]` (text frames only). Topic `phoenix` carries heartbeats.
+`[join_ref, ref, topic, event, payload]`, and their clients send a broadcast as a binary "user
+broadcast push" frame (decoded below; a JSON payload only). Topic `phoenix` carries heartbeats.
 
 Every outgoing frame goes through one bounded queue per socket, written by one writer task, so a
 slow or dead client never blocks the fan-out or other clients: when its queue is full the socket
@@ -30,6 +31,8 @@ log = logging.getLogger("localbase.realtime")
 PHOENIX = "phoenix"
 CLOSE_SLOW_CONSUMER = 1013
 CLOSE_IDLE = 1000
+USER_BROADCAST_PUSH = 3
+JSON_ENCODING = 1
 
 
 class Connection:
@@ -72,6 +75,23 @@ class Connection:
         if not isinstance(topic, str) or not isinstance(event, str):
             raise ValueError("topic and event must be strings")
         return topic, event, payload if payload is not None else {}, ref, join_ref
+
+    @staticmethod
+    def decode_binary(data: bytes) -> tuple[str, str, Any, str | None, str | None]:
+        """A vsn 2.0.0 user broadcast push: kind 3, then the byte lengths of join_ref, ref, topic,
+        event and metadata, the payload encoding (1 = JSON), those fields, and the payload."""
+        if len(data) < 7 or data[0] != USER_BROADCAST_PUSH:
+            raise ValueError("not a user broadcast push")
+        sizes, encoding = data[1:6], data[6]
+        fields, offset = [], 7
+        for size in sizes:
+            fields.append(data[offset:offset + size].decode())
+            offset += size
+        join_ref, ref, topic, event, _metadata = fields
+        if encoding != JSON_ENCODING:
+            raise ValueError("binary broadcast payloads are not supported")
+        payload = {"type": "broadcast", "event": event, "payload": orjson.loads(data[offset:])}
+        return topic, "broadcast", payload, ref or None, join_ref or None
 
     # -- sending -------------------------------------------------------------------------------
     def send(self, text: str, channel: Any = None, position: Any = None) -> bool:
@@ -171,16 +191,15 @@ class Connection:
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            text = message.get("text")
-            if text is None:
-                if message.get("bytes") is not None:
-                    log.info("realtime: binary frames are not supported; ignored")
+            text, data = message.get("text"), message.get("bytes")
+            if text is None and data is None:
                 continue
             self.last_seen = time.monotonic()
             try:
-                topic, event, payload, ref, join_ref = self.decode(text)
-            except (ValueError, KeyError, TypeError):
-                log.info("realtime: malformed frame ignored")
+                topic, event, payload, ref, join_ref = self.decode(text) if text is not None \
+                    else self.decode_binary(data)
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                log.info("realtime: malformed or unsupported frame ignored (%s)", exc)
                 continue
             if topic == PHOENIX:
                 if event == "heartbeat":

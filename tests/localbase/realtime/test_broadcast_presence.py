@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 
@@ -111,3 +112,26 @@ async def test_presence_track_untrack_and_leave(realtime_server, clients):
     await ch_c.subscribe()
     await synced.wait_for(1)
     assert set(ch_c.presence_state()) == {"bob"}
+
+
+def _user_broadcast_push(join_ref: str, ref: str, topic_name: str, event: str, payload: dict) -> bytes:
+    """The binary frame supabase-js (vsn 2.0.0) sends for a broadcast: kind 3, five field lengths,
+    the payload encoding (1 = JSON), the fields, then the payload."""
+    fields = [join_ref.encode(), ref.encode(), topic_name.encode(), event.encode(), b""]
+    return bytes([3, *(len(f) for f in fields), 1]) + b"".join(fields) + json.dumps(payload).encode()
+
+
+async def test_binary_broadcast_push_of_vsn_2(realtime_server):
+    import websockets
+    url = realtime_server.url.replace("http", "ws") + \
+        f"/realtime/v1/websocket?apikey={realtime_server.anon_key}&vsn=2.0.0"
+    name = f"realtime:{topic()}"
+    async with websockets.connect(url) as ws:
+        config = {"broadcast": {"self": True, "ack": True}, "presence": {"key": ""}, "postgres_changes": []}
+        await ws.send(json.dumps(["1", "1", name, "phx_join", {"config": config}]))
+        assert json.loads(await ws.recv())[4]["status"] == "ok"
+        await ws.send(_user_broadcast_push("1", "2", name, "cursor", {"x": "é"}))
+        frames = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+        by_event = {f[3]: f for f in frames}
+        assert by_event["phx_reply"][1] == "2" and by_event["phx_reply"][4]["status"] == "ok"
+        assert by_event["broadcast"][4] == {"type": "broadcast", "event": "cursor", "payload": {"x": "é"}}
