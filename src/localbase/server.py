@@ -110,7 +110,8 @@ def _quiet_signals() -> None:
 async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], None]) -> None:
     _quiet_signals()
     app = create_app(settings, cluster.database())
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+    # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10,
                             ws_max_size=1 << 20, h11_max_incomplete_event_size=64 * 1024)
     server = uvicorn.Server(config)

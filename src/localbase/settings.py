@@ -49,6 +49,7 @@ class Settings:
     mode: str = "development"          # [localbase] mode / LOCALBASE_MODE: development or production
     log_format: str = "text"           # [localbase] log_format / LOCALBASE_LOG_FORMAT: text or json
     metrics_public: bool = False       # [localbase] metrics_public / LOCALBASE_METRICS_PUBLIC
+    access_log: bool = False           # [localbase] access_log / LOCALBASE_ACCESS_LOG (default: on with json logs)
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,6 +145,8 @@ def load_settings(
     db_port: int | None = None,
     db_url: str | None = None,
     host: str | None = None,
+    log_format: str | None = None,
+    access_log: bool | None = None,
     with_keys: bool = True,
 ) -> Settings:
     project_dir = Path(project_dir).resolve()
@@ -155,6 +158,13 @@ def load_settings(
     local = config.get("localbase", {})
     max_rows = api.get("max_rows", 1000)
     metrics_public = _env_bool("LOCALBASE_METRICS_PUBLIC")
+    log_format = _choice("--log-format / LOCALBASE_LOG_FORMAT / [localbase] log_format",
+                         log_format or os.environ.get("LOCALBASE_LOG_FORMAT") or local.get("log_format", "text"),
+                         LOG_FORMATS)
+    if access_log is None:
+        access_log = _env_bool("LOCALBASE_ACCESS_LOG")
+    if access_log is None:
+        access_log = bool(local.get("access_log", log_format == "json"))
     settings = Settings(
         project_dir=project_dir,
         data_dir=data,
@@ -168,8 +178,8 @@ def load_settings(
         max_rows=int(max_rows) if max_rows else None,
         mode=_choice("LOCALBASE_MODE / [localbase] mode",
                      os.environ.get("LOCALBASE_MODE") or local.get("mode", "development"), MODES),
-        log_format=_choice("LOCALBASE_LOG_FORMAT / [localbase] log_format",
-                           os.environ.get("LOCALBASE_LOG_FORMAT") or local.get("log_format", "text"), LOG_FORMATS),
+        log_format=log_format,
+        access_log=access_log,
         metrics_public=bool(local.get("metrics_public", False)) if metrics_public is None else metrics_public,
         config=config,
     )

@@ -63,11 +63,20 @@ def start(
     db_url: Annotated[Optional[str], typer.Option(help="Use this PostgreSQL instead of the embedded one "
                                                   "(or set DATABASE_URL).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes.")] = 1,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+    log_level: Annotated[Optional[str], typer.Option(
+        help="debug, info, warning or error [default: warning; info with --log-format json]")] = None,
+    log_format: Annotated[Optional[str], typer.Option(
+        help="text or json: one JSON object per line (or LOCALBASE_LOG_FORMAT) [default: text]")] = None,
+    access_log: Annotated[Optional[bool], typer.Option(
+        "--access-log/--no-access-log", help="One log line per request [default: on with json logs]")] = None,
 ) -> None:
     """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url)
+    from localbase import logs
+    settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
+                         access_log=access_log)
+    logs.configure(settings.log_format, log_level, access_log=settings.access_log)
+    if settings.log_format == "json":
+        return _start_json(settings, workers)
     running = server.read_state(settings)
     if running:
         err.print(f"[red]Localbase is already running[/red] for {settings.data_dir} (pid {running['pid']}).")
@@ -90,6 +99,30 @@ def start(
     console.print("[dim]Localbase stopped.[/dim]")
 
 
+def _start_json(settings: Settings, workers: int) -> None:
+    """`start` with JSON logs: events instead of a banner, and never a key or secret."""
+    log = logging.getLogger("localbase.server")
+    running = server.read_state(settings)
+    if running:
+        log.error("already running", extra={"event": "start_refused", "data_dir": str(settings.data_dir),
+                                             "pid": running["pid"]})
+        raise typer.Exit(1)
+
+    def ready(r: server.Ready) -> None:
+        log.info("Localbase started", extra={
+            "event": "started", "api_url": r.settings.api_url, "db_url": r.db_url, "mode": r.settings.mode,
+            "workers": workers, "migrations_applied": [m.path.name for m in r.report.applied],
+            "seeded": r.report.seeded, "startup_seconds": round(r.started_in, 3)})
+
+    try:
+        server.run(settings, workers=workers, on_ready=ready,
+                   on_phase=lambda m: log.info(m, extra={"event": "phase"}))
+    except (EmbeddedPostgresError, MigrationError, SettingsError, OSError) as exc:
+        log.error(str(exc), extra={"event": "start_failed"})
+        raise typer.Exit(1) from None
+    log.info("Localbase stopped", extra={"event": "stopped"})
+
+
 def _print_ready(r: server.Ready) -> None:
     s = r.settings
     report = r.report
@@ -99,9 +132,14 @@ def _print_ready(r: server.Ready) -> None:
     console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
     table = Table(show_header=False, box=None, padding=(0, 2))
     for name, value in _status_values(s, r.db_url).items():
+        if s.mode == "production" and name in SECRET_VALUES:
+            value = "[dim](hidden in production mode: localbase status -o env)[/dim]"
         table.add_row(f"[cyan]{name}[/cyan]", value)
     console.print(table)
     console.print("[dim]Press Ctrl+C to stop.[/dim]")
+
+
+SECRET_VALUES = ("JWT_SECRET", "SERVICE_ROLE_KEY")
 
 
 def _status_values(s: Settings, db_url: str) -> dict[str, str]:

@@ -111,7 +111,11 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
     app.state.db = db
     app.state.metrics = metrics.RequestMetrics()
     health.setup(app, db.rest_dsn)
-    return RestFastPath(app, settings, EXPOSED_HEADERS, app.state.metrics)
+    gateway = RestFastPath(app, settings, EXPOSED_HEADERS, app.state.metrics)
+    if settings.access_log:
+        from localbase.logs import access_logger
+        gateway.access_log = access_logger()
+    return gateway
 
 
 def app_from_env() -> RestFastPath:
