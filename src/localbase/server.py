@@ -16,6 +16,7 @@ from typing import Callable
 import uvicorn
 
 from localbase.database.cluster import Cluster, PrepareReport
+from localbase.database.supervisor import Supervisor
 from localbase.gateway.app import create_app
 from localbase.settings import Settings
 
@@ -109,6 +110,9 @@ def _quiet_signals() -> None:
 
 async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], None]) -> None:
     _quiet_signals()
+    supervisor = Supervisor(cluster.embedded) if cluster.embedded else None
+    if supervisor:
+        supervisor.start()  # restarts the embedded PostgreSQL if it dies while we serve
     app = create_app(settings, cluster.database())
     # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
@@ -120,7 +124,11 @@ async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], No
         await asyncio.sleep(0.01)
     if server.started:
         announce()
-    await task
+    try:
+        await task
+    finally:
+        if supervisor:
+            await supervisor.stop()  # from here on, PostgreSQL stopping is expected
     if not server.started:
         raise SystemExit(f"could not serve on {settings.host}:{settings.port} (is the port in use?)")
 

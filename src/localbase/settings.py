@@ -32,6 +32,43 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one client may ask of the server, and how long a request waits for the database.
+
+    In supabase/config.toml: [api] max_body_bytes, max_url_bytes; [realtime] max_connections,
+    max_frame_bytes; [db] connect_timeout_seconds, pool_timeout_seconds."""
+
+    max_body_bytes: int = 20 * 1024 * 1024  # a larger request body answers 413 before it is read
+    max_url_bytes: int = 64 * 1024  # path + query string; larger answers 414
+    max_header_bytes: int = 64 * 1024  # all request headers together; larger is refused by the server
+    realtime_max_connections: int = 10_000  # open /realtime/v1 sockets; more are closed with 1013
+    realtime_max_frame_bytes: int = 1024 * 1024  # a larger WebSocket message closes the socket (1009)
+    db_connect_timeout: float = 5.0  # a new database connection, else 503
+    db_pool_timeout: float = 10.0  # waiting for a free pooled connection, else 504 (PGRST003)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Limits":
+        api, realtime, db = (config.get(name, {}) for name in ("api", "realtime", "db"))
+        default = cls()
+        try:
+            limits = cls(
+                max_body_bytes=int(api.get("max_body_bytes", default.max_body_bytes)),
+                max_url_bytes=int(api.get("max_url_bytes", default.max_url_bytes)),
+                max_header_bytes=int(api.get("max_header_bytes", default.max_header_bytes)),
+                realtime_max_connections=int(realtime.get("max_connections", default.realtime_max_connections)),
+                realtime_max_frame_bytes=int(realtime.get("max_frame_bytes", default.realtime_max_frame_bytes)),
+                db_connect_timeout=float(db.get("connect_timeout_seconds", default.db_connect_timeout)),
+                db_pool_timeout=float(db.get("pool_timeout_seconds", default.db_pool_timeout)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"a limit in config.toml is not a number: {exc}") from None
+        for name, value in limits.__dict__.items():
+            if value <= 0:
+                raise SettingsError(f"{name} in config.toml must be positive, got {value}")
+        return limits
+
+
+@dataclass(frozen=True)
 class Settings:
     project_dir: Path
     data_dir: Path
@@ -50,6 +87,7 @@ class Settings:
     log_format: str = "text"           # [localbase] log_format / LOCALBASE_LOG_FORMAT: text or json
     metrics_public: bool = False       # [localbase] metrics_public / LOCALBASE_METRICS_PUBLIC
     access_log: bool = False           # [localbase] access_log / LOCALBASE_ACCESS_LOG (default: on with json logs)
+    limits: Limits = field(default_factory=Limits)  # request, socket and database-wait limits
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -181,6 +219,7 @@ def load_settings(
         log_format=log_format,
         access_log=access_log,
         metrics_public=bool(local.get("metrics_public", False)) if metrics_public is None else metrics_public,
+        limits=Limits.from_config(config),
         config=config,
     )
     if not with_keys:
@@ -188,4 +227,9 @@ def load_settings(
     secret = os.environ.get("LOCALBASE_JWT_SECRET") or None
     if secret is not None and len(secret) < 32:
         raise SettingsError("LOCALBASE_JWT_SECRET must be at least 32 characters long")
-    return settings.with_keys(load_or_create(settings.data_dir, secret))
+    try:
+        keys = load_or_create(settings.data_dir, secret)
+    except OSError as exc:  # not a folder, read-only, full: say which folder, not a traceback
+        raise SettingsError(f"cannot use the data folder {settings.data_dir}: "
+                            f"{exc.strerror or exc} ({exc.filename or settings.data_dir})") from None
+    return settings.with_keys(keys)

@@ -57,8 +57,10 @@ class Cluster:
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
     def database(self, rest_pool_size: int = 20) -> Database:
+        limits = self.settings.limits
         return Database(self.role_dsn("authenticator"), self.role_dsn("supabase_auth_admin"),
-                        self.admin_dsn, rest_pool_size=rest_pool_size)
+                        self.admin_dsn, rest_pool_size=rest_pool_size,
+                        connect_timeout=limits.db_connect_timeout, pool_timeout=limits.db_pool_timeout)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:

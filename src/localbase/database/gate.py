@@ -12,17 +12,24 @@ import asyncio
 from collections import deque
 
 
+class GateTimeout(TimeoutError):
+    """Waited `timeout` seconds for a place (every connection busy): PostgREST's PGRST003."""
+
+
 class FairGate:
-    def __init__(self, size: int):
+    def __init__(self, size: int, timeout: float | None = None):
         self._free = size
         self._waiters: deque[asyncio.Future] = deque()
+        self.timeout = timeout
 
     async def __aenter__(self) -> None:
         if self._free > 0 and not self._waiters:
             self._free -= 1
             return
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiters.append(waiter)
+        timer = loop.call_later(self.timeout, self._expire, waiter) if self.timeout else None
         try:
             await waiter
         except asyncio.CancelledError:
@@ -31,6 +38,14 @@ class FairGate:
             elif waiter in self._waiters:  # a release may already have passed over it
                 self._waiters.remove(waiter)
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future) -> None:
+        if not waiter.done():
+            waiter.set_exception(GateTimeout())
+            self._waiters.remove(waiter)
 
     async def __aexit__(self, *exc) -> None:
         self._release()

@@ -28,10 +28,10 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     `RESET ALL; UNLISTEN *; ...` round trip per request."""
 
 
-def rest_pool_options(size: int) -> dict:
+def rest_pool_options(size: int, connect_timeout: float = 5.0) -> dict:
     """The REST pool's settings (shared with benchmarks/rest.py's baseline)."""
     return {"min_size": 2, "max_size": size, "init": _init_connection, "reset": _no_reset,
-            "server_settings": {"application_name": "localbase-rest"}}
+            "timeout": connect_timeout, "server_settings": {"application_name": "localbase-rest"}}
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -45,15 +45,18 @@ class Database:
     auth_dsn: str
     admin_dsn: str
     rest_pool_size: int = 20
+    connect_timeout: float = 5.0  # a new connection (the database down or hung answers 503, not a hang)
+    pool_timeout: float = 10.0  # a request waiting for a free REST connection (504 after that)
     rest_pool: asyncpg.Pool | None = field(default=None, init=False)
     rest_gate: FairGate | None = field(default=None, init=False)
     auth_pool: asyncpg.Pool | None = field(default=None, init=False)
 
     async def open(self) -> None:
-        self.rest_pool = await asyncpg.create_pool(self.rest_dsn, **rest_pool_options(self.rest_pool_size))
-        self.rest_gate = FairGate(self.rest_pool_size)
+        self.rest_pool = await asyncpg.create_pool(
+            self.rest_dsn, **rest_pool_options(self.rest_pool_size, self.connect_timeout))
+        self.rest_gate = FairGate(self.rest_pool_size, timeout=self.pool_timeout)
         self.auth_pool = await asyncpg.create_pool(
-            self.auth_dsn, min_size=1, max_size=8, init=_init_connection,
+            self.auth_dsn, min_size=1, max_size=8, init=_init_connection, timeout=self.connect_timeout,
             server_settings={"application_name": "localbase-auth"})
 
     async def close(self) -> None:

@@ -56,6 +56,7 @@ class ChangeStream:
         self.stats = {"transactions": 0, "changes": 0, "skipped_resent": 0, "reconnects": 0, "paused": 0}
         self._conn = None
         self._cur = None
+        self._fd = -1  # the connection's socket, kept: fileno() raises once psycopg2 saw it close
         self._decoder = Decoder()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
@@ -98,11 +99,11 @@ class ChangeStream:
 
     async def _connect(self) -> None:
         conn, cur = await asyncio.to_thread(self._open)
-        self._conn, self._cur = conn, cur
+        self._conn, self._cur, self._fd = conn, cur, conn.fileno()
         self._decoder = Decoder()
         self._decoder.on_relation = self.on_relation
         self.paused = False
-        self._loop.add_reader(conn.fileno(), self._on_readable)  # type: ignore[union-attr]
+        self._loop.add_reader(self._fd, self._on_readable)  # type: ignore[union-attr]
         log.info("realtime: streaming slot %s", self.slot)
 
     def _open(self):
@@ -122,10 +123,8 @@ class ChangeStream:
         conn, self._conn, self._cur = self._conn, None, None
         if conn is None:
             return
-        try:
-            self._loop.remove_reader(conn.fileno())  # type: ignore[union-attr]
-        except (ValueError, OSError):
-            pass
+        self._pause_reader(conn)
+        self._fd = -1
         try:
             conn.close()
         except psycopg2.Error:
@@ -172,10 +171,10 @@ class ChangeStream:
             log.warning("realtime: %d changes wait for fan-out; pausing the replication stream",
                         self.pending_changes)
 
-    def _pause_reader(self) -> None:
-        if self._conn is not None:
+    def _pause_reader(self, conn=None) -> None:
+        if (conn or self._conn) is not None and self._fd >= 0:
             try:
-                self._loop.remove_reader(self._conn.fileno())  # type: ignore[union-attr]
+                self._loop.remove_reader(self._fd)  # type: ignore[union-attr]
             except (ValueError, OSError):
                 pass
 
@@ -184,7 +183,7 @@ class ChangeStream:
         self.pending_changes -= len(txn.changes)
         if self.paused and self.pending_changes <= self.max_pending // 2 and self._conn is not None:
             self.paused = False
-            self._loop.add_reader(self._conn.fileno(), self._on_readable)  # type: ignore[union-attr]
+            self._loop.add_reader(self._fd, self._on_readable)  # type: ignore[union-attr]
             self._loop.call_soon(self._on_readable)
 
     @property

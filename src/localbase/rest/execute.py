@@ -13,6 +13,8 @@ from typing import Callable
 import asyncpg
 import orjson
 
+from localbase.database.gate import GateTimeout
+from localbase.database.supervisor import database_down
 from localbase.rest import errors
 from localbase.rest.errors import RestError
 from localbase.rest.sql import Statement
@@ -26,6 +28,11 @@ SET_CONTEXT = (
     "set_config('request.headers', $5, true)"
 )
 SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $6, true)"
+
+
+# The server going away or not there yet: shut down (57P01), crashed (57P02), starting or in
+# recovery (57P03); answered 503 like a refused connection, not as a query's error.
+_UNAVAILABLE = (asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,35 +98,59 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
     """Run the statement; returns its one row and, for count=planned|estimated, the planner's count.
     `check` may raise to roll the transaction back (e.g. single-object requests over several rows)."""
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
+    if database_down():  # the embedded PostgreSQL is being restarted: answer now, do not pile up
+        raise _unavailable(None)
     try:
         async with db.rest_gate, db.rest_pool.acquire() as conn:
-            tx = conn.transaction(readonly=read_only)
-            await tx.start()
             try:
-                if timeout is None:
-                    await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
-                                        ctx.headers_json)
+                tx = conn.transaction(readonly=read_only)
+                await tx.start()
+                try:
+                    if timeout is None:
+                        await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
+                                            ctx.headers_json)
+                    else:
+                        await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
+                                            ctx.path, ctx.headers_json, timeout)
+                    planned = None
+                    if statement.explain_sql:
+                        plan = await conn.fetchval(statement.explain_sql, *statement.explain_args)
+                        planned = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
+                            else int(plan[0]["Plan"]["Plan Rows"])
+                    row = await conn.fetchrow(statement.sql, *statement.args)
+                    if check is not None:
+                        check(row)
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                if rollback:
+                    await tx.rollback()
                 else:
-                    await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
-                                        ctx.path, ctx.headers_json, timeout)
-                planned = None
-                if statement.explain_sql:
-                    plan = await conn.fetchval(statement.explain_sql, *statement.explain_args)
-                    planned = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
-                        else int(plan[0]["Plan"]["Plan Rows"])
-                row = await conn.fetchrow(statement.sql, *statement.args)
-                if check is not None:
-                    check(row)
-            except BaseException:
-                await tx.rollback()
+                    await tx.commit()
+                return row, planned
+            except asyncpg.InternalClientError:
+                conn.terminate()  # cut mid-protocol (the server died under it): never hand it out again
                 raise
-            if rollback:
-                await tx.rollback()
-            else:
-                await tx.commit()
-            return row, planned
+    except GateTimeout:
+        raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.", None, None) from None
+    except _UNAVAILABLE as exc:
+        raise _unavailable(exc) from None
     except asyncpg.PostgresError as exc:
         raise errors.from_postgres(exc, caller.authenticated) from None
-    except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
-        log.warning("database unavailable: %s", exc)
-        raise RestError(503, "PGRST001", "Database client error. Retrying the connection.", None, None) from None
+    except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError) as exc:
+        # InternalClientError: a connection cut mid-protocol (the server died under it)
+        raise _unavailable(exc) from None
+
+
+_last_unavailable_log = 0.0
+
+
+def _unavailable(exc: BaseException | None) -> RestError:
+    """503 as PostgREST answers when it loses the database; logged at most once a second (an
+    outage fails every request)."""
+    global _last_unavailable_log
+    now = time.monotonic()
+    if now - _last_unavailable_log > 1.0:
+        _last_unavailable_log = now
+        log.warning("database unavailable: %s", exc if exc is not None else "PostgreSQL is restarting")
+    return RestError(503, "PGRST001", "Database client error. Retrying the connection.", None, None)

@@ -44,3 +44,19 @@ async def test_a_cancelled_waiter_gives_its_place_on():
     await gate.__aexit__(None, None, None)
     async with gate:  # and the gate is whole again
         pass
+
+
+async def test_a_waiter_gives_up_after_the_timeout_and_the_queue_goes_on():
+    from localbase.database.gate import GateTimeout
+    import pytest
+    gate = FairGate(1, timeout=0.05)
+    await gate.__aenter__()
+    with pytest.raises(GateTimeout):
+        await gate.__aenter__()
+    later = asyncio.create_task(gate.__aenter__())
+    await asyncio.sleep(0)
+    await gate.__aexit__(None, None, None)
+    await asyncio.wait_for(later, 1)  # the expired waiter left the queue: the place goes on
+    await gate.__aexit__(None, None, None)
+    async with gate:  # and the gate is whole again
+        pass
