@@ -124,6 +124,26 @@ describe('select', () => {
     await assert.rejects(async () => db.from('no_such_table').select().throwOnError(), (e) => e.code === 'PGRST205')
   })
 
+  test('media types not produced yet are refused, not answered as JSON', async () => {
+    const csv = await db.from('countries').select('code').csv()
+    assert.equal(csv.status, 406)
+    assert.equal(csv.error.code, 'PGRST107')
+    const plan = await db.from('countries').select('code').explain()
+    assert.equal(plan.status, 406)
+  })
+
+  test('modifiers: nullsFirst, referenced-table limit, stripNulls, abortSignal', async () => {
+    const first = await db.from('cities').select('name').order('population', { nullsFirst: true }).limit(1)
+    assert.deepEqual(first.data, [{ name: 'Toulouse' }])
+    const { data } = await db.from('countries').select('name, cities(name)').eq('code', 'FR')
+      .order('name', { referencedTable: 'cities' }).limit(1, { referencedTable: 'cities' })
+    assert.deepEqual(data, [{ name: 'France', cities: [{ name: 'Lyon' }] }])
+    const stripped = await db.from('cities').select('name, population').eq('name', 'Toulouse').stripNulls()
+    assert.deepEqual(stripped.data, [{ name: 'Toulouse' }])
+    const aborted = await db.from('cities').select('name').abortSignal(AbortSignal.abort())
+    assert.ok(aborted.error)
+  })
+
   test('other schemas with .schema()', async () => {
     const { data, error } = await db.schema('inventory').from('parts').select('name, stock').order('id')
     assert.equal(error, null)
@@ -206,6 +226,19 @@ describe('write', () => {
 
     const left = await db.from('items').select('sku', { count: 'exact', head: true }).like('sku', `${sku}-%`)
     assert.equal(left.count, 3)
+  })
+
+  test('maxAffected refuses (and rolls back) a wider update or delete', async () => {
+    const wide = await db.from('items').update({ qty: 9 }).like('sku', `${sku}-%`).maxAffected(1).select('sku')
+    assert.equal(wide.status, 400)
+    assert.equal(wide.error.code, 'PGRST124')
+    const untouched = await db.from('items').select('sku').like('sku', `${sku}-%`).eq('qty', 9)
+    assert.deepEqual(untouched.data, [])
+    const gone = await db.from('items').delete().like('sku', `${sku}-%`).maxAffected(2)
+    assert.equal(gone.error.code, 'PGRST124')
+    const one = await db.from('items').update({ qty: 9 }).eq('sku', `${sku}-a`).maxAffected(1).select('qty')
+    assert.equal(one.error, null)
+    assert.deepEqual(one.data, [{ qty: 9 }])
   })
 })
 

@@ -16,6 +16,7 @@ from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_filter, parse_logic_tree, parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
+from localbase.rest.types import MediaType
 
 log = logging.getLogger("localbase.rest")
 MAX_BODY = 20 * 1024 * 1024
@@ -39,6 +40,34 @@ async def _read_body(request: Request) -> bytes:
             raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {MAX_BODY} bytes", None)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# Parsed, but not produced yet by the respond stage (JSON only): refused rather than answered as JSON.
+# EXPLAIN plans are off on Supabase by default (db-plan-enabled), where they answer the same 406.
+_NOT_PRODUCED = frozenset((MediaType.CSV, MediaType.GEOJSON, MediaType.PLAN_TEXT, MediaType.PLAN_JSON))
+
+
+def _refuse_unproduced(req, request: Request) -> None:
+    if req.accept in _NOT_PRODUCED:
+        raise RestError(406, "PGRST107", "None of these media types are available: " +
+                        request.headers.get("accept", "").strip(), None, None)
+
+
+def _checks(single: bool, prefs, *, max_affected: bool = True):
+    """What must hold of the statement's row before its transaction commits (raising rolls it back):
+    one row for a single object; with `handling=strict`, at most `max-affected` rows (PostgREST 13:
+    PATCH, DELETE and functions returning a set)."""
+    limit = prefs.max_affected if max_affected and prefs.handling == "strict" else None
+    if not single and limit is None:
+        return None
+
+    def check(row) -> None:
+        if single:
+            respond.single_check(row["page_total"])
+        if limit is not None and row["page_total"] > limit:
+            raise RestError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
+                            f"The query affects {row['page_total']} rows", None)
+    return check
 
 
 def _query_pairs(raw: bytes) -> list[tuple[str, str]]:
@@ -81,6 +110,7 @@ async def _handle(request: Request) -> Response:
         prepared = reads.get(key)
         if prepared is None:
             req = parse_request(request.method, path, _query_pairs(query), request.headers, b"")
+            _refuse_unproduced(req, request)
             prepared = _prepare_read(req, Planner(schema, settings.max_rows), settings.max_rows,
                                      head=request.method == "HEAD")
             reads.put(key, prepared)
@@ -88,6 +118,7 @@ async def _handle(request: Request) -> Response:
                            head=request.method == "HEAD")
     body = await _read_body(request)
     req = parse_request(request.method, path, _query_pairs(query), request.headers, body)
+    _refuse_unproduced(req, request)
     planner = Planner(schema, settings.max_rows)
     action = _value(req.action)
     prefs = req.preferences
@@ -120,7 +151,7 @@ async def _handle(request: Request) -> Response:
     st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal)
     row, _ = await execute.run(db, caller, ctx, st, read_only=False, rollback=rollback,
                                role_settings=schema.role_settings,
-                               check=(lambda r: respond.single_check(r["page_total"])) if single else None)
+                               check=_checks(single, prefs, max_affected=kind in ("update", "delete")))
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
                                      single=single, count_exact=count == "exact", preference_applied=applied)
 
@@ -183,6 +214,10 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
         args_json = orjson.dumps(payload).decode()
         read_only = False
     plan = planner.call(req, args, single_object, set(args) if not single_object else set())
+    if req.preferences.handling == "strict" and req.preferences.max_affected is not None \
+            and not plan.function.returns_set:
+        raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
+                        "used with handling=strict", None, None)
     if not read_only and plan.function.volatility in ("i", "s"):
         read_only = True
     st = sql.call(plan, args_json, count=count if count != "estimated" else "exact", single=single,
@@ -190,7 +225,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
     db = request.app.state.db
     row, planned = await execute.run(db, caller, ctx, st, read_only=read_only, rollback=rollback,
                                      role_settings=planner.schema.role_settings,
-                                     check=(lambda r: respond.single_check(r["page_total"])) if single else None)
+                                     check=_checks(single, req.preferences))
     if plan.function.returns_void:
         return Response(b"", status_code=204)
     if plan.root is None and plan.function.returns_set and not single:

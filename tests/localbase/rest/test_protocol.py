@@ -112,3 +112,36 @@ def test_put_replaces_one_row_named_by_its_primary_key(localbase_server):
     assert httpx.put(url, json={"id": 901, "name": "x"}, headers=h).json()["code"] == "PGRST105"
     assert httpx.put(f"{url}?id=eq.902", json={"id": 903, "name": "x"}, headers=h).json()["code"] == "PGRST115"
     sql(localbase_server, "delete from people where id = 900")
+
+
+def test_max_affected_with_strict_handling_rolls_back(localbase_server):
+    base = f"{localbase_server.url}/rest/v1"
+    names = ("max-affected-1", "max-affected-2")
+    r = httpx.post(f"{base}/items", headers=_h(localbase_server),
+                   json=[{"sku": n, "name": "max-affected"} for n in names])
+    assert r.status_code == 201, r.text
+    strict = _h(localbase_server, Prefer="handling=strict, max-affected=1")
+    r = httpx.patch(f"{base}/items?name=eq.max-affected", headers=strict, json={"qty": 5})
+    assert r.status_code == 400 and r.json() == {
+        "code": "PGRST124", "message": "Query result exceeds max-affected preference constraint",
+        "details": "The query affects 2 rows", "hint": None}
+    r = httpx.delete(f"{base}/items?name=eq.max-affected", headers=strict)
+    assert r.status_code == 400 and r.json()["code"] == "PGRST124"
+    assert [row["qty"] for row in httpx.get(f"{base}/items?name=eq.max-affected&select=qty",
+                                            headers=_h(localbase_server)).json()] == [1, 1]
+    lenient = _h(localbase_server, Prefer="max-affected=1")  # without handling=strict: ignored
+    assert httpx.patch(f"{base}/items?name=eq.max-affected", headers=lenient, json={"qty": 2}).status_code == 204
+    r = httpx.post(f"{base}/rpc/numbers", headers=strict, json={"n": 3})
+    assert r.status_code == 400 and r.json()["details"] == "The query affects 3 rows"
+    r = httpx.post(f"{base}/rpc/add_them", headers=strict, json={"a": 1, "b": 2})
+    assert r.status_code == 400 and r.json()["code"] == "PGRST128"
+    r = httpx.delete(f"{base}/items?sku=eq.max-affected-1", headers=strict)
+    assert r.status_code == 204
+    httpx.delete(f"{base}/items?name=eq.max-affected", headers=_h(localbase_server))
+
+
+def test_media_types_not_produced_answer_406(localbase_server):
+    for accept in ("text/csv", "application/geo+json", "application/vnd.pgrst.plan+json"):
+        r = httpx.get(f"{localbase_server.url}/rest/v1/countries", headers=_h(localbase_server, Accept=accept))
+        assert r.status_code == 406 and r.json()["code"] == "PGRST107", accept
+        assert r.json()["message"] == f"None of these media types are available: {accept}"
