@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from efficiency_hub.errors import BackendError, NotFound, translated
@@ -70,11 +71,17 @@ class Tracker:
                     .order("created_at", desc=True).order("id", desc=True).limit(limit).execute()).data
         return [Event.model_validate(row) for row in rows]
 
-    async def recent_events(self, limit: int = 50) -> list[tuple[Event, str]]:
-        """The latest events the caller may see, each with its citizen's public id."""
+    async def recent_events(self, limit: int = 50, *,
+                            citizens: Collection[Citizen] | None = None) -> list[tuple[Event, str]]:
+        """The latest events the caller may see, each with its citizen's public id; only those of
+        `citizens` when given."""
+        if citizens is not None and not citizens:
+            return []
         with translated():
-            rows = (await self.client.table("efficiency_events").select("*, citizen:citizens(citizen_id)")
-                    .order("id", desc=True).limit(limit).execute()).data
+            query = self.client.table("efficiency_events").select("*, citizen:citizens(citizen_id)")
+            if citizens is not None:
+                query = query.in_("citizen_id", sorted({str(citizen.id) for citizen in citizens}))
+            rows = (await query.order("id", desc=True).limit(limit).execute()).data
         return [(Event.model_validate(row), row["citizen"]["citizen_id"]) for row in rows]
 
     # -- metrics -------------------------------------------------------------------------------
@@ -84,6 +91,13 @@ class Tracker:
             rows = (await self.client.table("efficiency_metrics").select("*")
                     .eq("citizen_id", str(citizen.id)).limit(1).execute()).data
         return Metrics.model_validate(rows[0]) if rows else None
+
+    async def all_metrics(self, limit: int = 1000) -> list[tuple[Metrics, str]]:
+        """Every metrics row the caller may see, each with its citizen's public id."""
+        with translated():
+            rows = (await self.client.table("efficiency_metrics").select("*, citizen:citizens(citizen_id)")
+                    .order("processed_at", desc=True).limit(limit).execute()).data
+        return [(Metrics.model_validate(row), row["citizen"]["citizen_id"]) for row in rows]
 
     async def trend(self, citizen_id: CitizenRef, days: int = 7) -> Trend:
         citizen = await self._resolve(citizen_id)
