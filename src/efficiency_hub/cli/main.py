@@ -33,11 +33,14 @@ def _fail(message: str) -> typer.Exit:
 def up(workdir: Workdir = None,
        port: Annotated[int, typer.Option(help="Localbase's API port")] = 54321,
        api_port: Annotated[int, typer.Option(help="the hub API's port")] = 8000,
-       host: Annotated[str, typer.Option(help="where the hub API listens")] = "127.0.0.1",
+       host: Annotated[str, typer.Option(help="where the hub API and the dashboard listen")] = "127.0.0.1",
        monitor: Annotated[bool, typer.Option(help="run the live monitor")] = True,
+       dashboard: Annotated[bool, typer.Option(help="run the live dashboard (Streamlit)")] = True,
+       dashboard_port: Annotated[int, typer.Option(help="the dashboard's port")] = 8501,
        data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None) -> None:
-    """Start Localbase on the hub's project, the hub API and the live monitor (Ctrl+C stops all)."""
-    from efficiency_hub.cli.stack import Stack, StackError, start_api, start_localbase, start_monitor
+    """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
+    (Ctrl+C stops all)."""
+    from efficiency_hub.cli.stack import Stack, StackError, start_api, start_dashboard, start_localbase, start_monitor
 
     try:
         project = project_dir(workdir)
@@ -54,9 +57,13 @@ def up(workdir: Workdir = None,
             settings = start_localbase(stack, port, data, logs / "localbase.log")
         with console.status("starting the hub API..."):
             api = start_api(stack, settings, host, api_port, logs / "api.log")
+        board = None
+        if dashboard:
+            with console.status("starting the dashboard..."):
+                board = start_dashboard(stack, settings, dashboard_port, logs / "dashboard.log", host)
         if monitor:
             start_monitor(stack, settings)
-        _announce(project, settings, api.url or "", logs, monitor)
+        _announce(project, settings, api.url or "", board.url if board else None, logs, monitor)
         ended = stack.watch()
         if ended is not None:
             console.print(f"[bold red]{ended.name} exited with {ended.process.returncode}[/]; "
@@ -74,11 +81,13 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _announce(project: Path, settings: HubSettings, api_url: str, logs: Path, monitor: bool) -> None:
+def _announce(project: Path, settings: HubSettings, api_url: str, dashboard_url: str | None, logs: Path,
+              monitor: bool) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")  # keys are printed whole, to be copied
     rows = [("Hub API", f"{api_url}   (docs: {api_url}/docs)"),
+            *([("Dashboard", dashboard_url)] if dashboard_url else []),
             ("Supabase URL", settings.supabase_url),
             ("Project", str(project)),
             ("ANON_KEY", settings.anon_key),

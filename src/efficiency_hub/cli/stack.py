@@ -108,3 +108,15 @@ def start_api(stack: Stack, settings: HubSettings, host: str, port: int, log: Pa
 def start_monitor(stack: Stack, settings: HubSettings) -> Child:
     argv = [sys.executable, "-m", "efficiency_hub.cli.main", "monitor"]
     return stack.spawn("monitor", argv, hub_env(settings, service=True))
+
+
+def start_dashboard(stack: Stack, settings: HubSettings, port: int, log: Path, host: str = "127.0.0.1") -> Child:
+    """The Streamlit dashboard. It is given the service-role key, for the operator sign-in (which
+    asks for that key again); citizens' queries carry their own tokens."""
+    from efficiency_hub.dashboard import APP
+
+    argv = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    child = stack.spawn("dashboard", argv, hub_env(settings, service=True), f"http://{host}:{port}", log)
+    stack.wait_http(child, "/_stcore/health", log=log)
+    return child

@@ -33,7 +33,8 @@ def test_up_serves_the_stack_and_stops_cleanly():
     log_path = Path(data) / "up.out"
     log = log_path.open("w")  # the child writes it; closed below
     proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
-                             "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port)],
+                             "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port),
+                             "--no-dashboard"],  # the dashboard has a test of its own (tests/hub/dashboard)
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
     try:
         wait_for(lambda: "Efficiency Hub is up" in log_path.read_text() or proc.poll() is not None, 120, "up")
