@@ -94,6 +94,64 @@ describe('sessions', () => {
   })
 })
 
+describe('claims, identities, one-time codes', () => {
+  test('getClaims verifies the access token (HS256: through the server)', async () => {
+    const { client: c, user } = await signedInUser()
+    const { data, error } = await c.auth.getClaims()
+    assert.equal(error, null)
+    assert.equal(data.claims.sub, user.id)
+    assert.equal(data.claims.role, 'authenticated')
+    assert.equal(data.claims.aal, 'aal1')
+    assert.equal(data.header.alg, 'HS256')
+  })
+
+  test('getUserIdentities and the MFA assurance level of a password sign-in', async () => {
+    const { client: c, user, email } = await signedInUser()
+    const ids = await c.auth.getUserIdentities()
+    assert.equal(ids.error, null)
+    assert.equal(ids.data.identities.length, 1)
+    assert.equal(ids.data.identities[0].provider, 'email')
+    assert.equal(ids.data.identities[0].user_id, user.id)
+    assert.equal(ids.data.identities[0].identity_data.email, email)
+    const aal = await c.auth.mfa.getAuthenticatorAssuranceLevel()
+    assert.equal(aal.error, null)
+    assert.equal(aal.data.currentLevel, 'aal1')
+    const factors = await c.auth.mfa.listFactors()
+    assert.deepEqual(factors.data.all, [])
+  })
+
+  test('admin.generateLink + verifyOtp (email code, token_hash) start sessions', async () => {
+    const { email, user } = await signedInUser()
+    const admin = service().auth.admin
+    const magic = await admin.generateLink({ type: 'magiclink', email })
+    assert.equal(magic.error, null)
+    assert.equal(magic.data.properties.verification_type, 'magiclink')
+    assert.match(magic.data.properties.action_link, /\/auth\/v1\/verify\?/)
+    const byCode = await anon().auth.verifyOtp({ email, token: magic.data.properties.email_otp, type: 'email' })
+    assert.equal(byCode.error, null)
+    assert.equal(byCode.data.user.id, user.id)
+    assert.ok(byCode.data.session.access_token)
+    const reused = await anon().auth.verifyOtp({ email, token: magic.data.properties.email_otp, type: 'email' })
+    assert.ok(isAuthApiError(reused.error))
+    assert.equal(reused.error.code, 'otp_expired')
+
+    const recovery = await admin.generateLink({ type: 'recovery', email })
+    const byHash = await anon().auth.verifyOtp({ token_hash: recovery.data.properties.hashed_token, type: 'recovery' })
+    assert.equal(byHash.error, null)
+    assert.equal(byHash.data.user.id, user.id)
+  })
+
+  test('admin.signOut ends the user\'s sessions', async () => {
+    const { client: c, session } = await signedInUser()
+    assert.equal((await service().auth.admin.signOut(session.access_token)).error, null)
+    const { data, error } = await c.auth.getUser()
+    assert.ok(error)
+    assert.equal(data.user, null)
+    const refreshed = await anon().auth.refreshSession({ refresh_token: session.refresh_token })
+    assert.ok(refreshed.error)
+  })
+})
+
 describe('errors', () => {
   test('wrong password, unknown user: one invalid_credentials answer', async () => {
     const { email } = await signedInUser()

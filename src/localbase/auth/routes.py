@@ -31,6 +31,12 @@ async def settings(request: Request) -> Response:
                  "saml_enabled": False})
 
 
+async def jwks(request: Request) -> Response:
+    """The public signing keys: none, as on a Supabase project that signs with its shared (HS256)
+    JWT secret; clients such as supabase-js's getClaims() then verify through GET /user."""
+    return json({"keys": []})
+
+
 @endpoint
 async def mailbox(request: Request) -> Response:
     """Localbase only: the mails that would have been sent (service_role key required)."""
@@ -53,6 +59,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/settings", settings, methods=["GET"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/signup", grants.signup, methods=["POST"]),
         Route("/token", grants.token, methods=["POST"]),
         Route("/user", account.get_user, methods=["GET"]),

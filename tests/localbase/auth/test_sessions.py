@@ -165,3 +165,9 @@ def test_refresh_keeps_session_id_and_amr(auth_server):
     before, after = decode(response.session.access_token), decode(refreshed.access_token)
     assert before["session_id"] == after["session_id"] and after["amr"] == before["amr"]
     assert uuid.UUID(after["session_id"])
+
+
+def test_jwks_is_public_and_empty_for_a_shared_secret(auth_server):
+    import httpx
+    r = httpx.get(f"{auth_server.url}/auth/v1/.well-known/jwks.json")
+    assert r.status_code == 200 and r.json() == {"keys": []}
