@@ -61,6 +61,7 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
         on_phase: Callable[[str], None] | None = None) -> None:
     phase = on_phase or (lambda _msg: None)
     started = time.perf_counter()
+    _check_port_free(settings)  # before PostgreSQL starts and migrations run
     cluster = Cluster(settings)
     phase("starting PostgreSQL" if cluster.embedded else "connecting to the database")
     cluster.start()
@@ -76,6 +77,17 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
     finally:
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
+
+
+def _check_port_free(settings: Settings) -> None:
+    import socket
+    with socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise OSError(f"port {settings.port} for the API on {settings.host} cannot be used ({exc.strerror}); "
+                          f"stop what holds it or choose another with --port") from None
 
 
 def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, started: float,

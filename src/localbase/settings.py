@@ -230,6 +230,6 @@ def load_settings(
     try:
         keys = load_or_create(settings.data_dir, secret)
     except OSError as exc:  # not a folder, read-only, full: say which folder, not a traceback
-        raise SettingsError(f"cannot use the data folder {settings.data_dir}: "
-                            f"{exc.strerror or exc} ({exc.filename or settings.data_dir})") from None
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(settings.data_dir) else ""
+        raise SettingsError(f"cannot use the data folder {settings.data_dir}: {exc.strerror or exc}{where}") from None
     return settings.with_keys(keys)

@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import pwd
+import shutil
 import signal
 import socket
 import stat
@@ -29,6 +30,7 @@ SERVICE_USER = "localbase"
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "postgres"  # as `supabase start`: DB_URL is postgres:postgres@127.0.0.1:54322
 CONF_NAME = "localbase.conf"
+MIN_FREE_BYTES = 64 * 2**20  # initdb writes ~40 MB (a 16 MB WAL segment among it)
 SERVER_CONF = """\
 # Written by Localbase; settings that change per run are passed on the command line.
 wal_level = logical
@@ -105,6 +107,7 @@ class EmbeddedPostgres:
             return False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._check_writable(self.data_dir)
+        self._check_free_space(self.data_dir)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self._hand_over(self.pgdata)
         with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:
@@ -134,8 +137,10 @@ class EmbeddedPostgres:
         """Start the postmaster (without waiting for it to accept connections). Call it from the
         thread that lives as long as Localbase: the parent-death signal fires when the *thread*
         that started PostgreSQL ends."""
+        self._check_writable(self.pgdata)  # before anything in it is touched
         self._clear_stale_pid(orphan_wait)
         self._check_port_free()
+        self._own_pgdata()
         sock = self.socket_dir
         sock.mkdir(parents=True, exist_ok=True)
         self._hand_over(sock)
@@ -294,8 +299,19 @@ class EmbeddedPostgres:
 
     @staticmethod
     def _check_writable(folder: Path) -> None:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            raise EmbeddedPostgresError(f"the data folder {folder} is on a read-only file system; "
+                                        f"nothing was changed")
         if not os.access(folder, os.W_OK):
             raise EmbeddedPostgresError(f"the data folder {folder} is not writable")
+
+    @staticmethod
+    def _check_free_space(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
+        free = shutil.disk_usage(folder).free
+        if free < needed:
+            raise EmbeddedPostgresError(
+                f"not enough free space for the data folder {folder}: {free // 2**20} MB free, "
+                f"a new database needs at least {needed // 2**20} MB (No space left on device)")
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -310,7 +326,8 @@ class EmbeddedPostgres:
             group=self._user.pw_gid if self._user else None,
         )
         if result.returncode != 0:
-            raise EmbeddedPostgresError(f"{what} failed for {self.pgdata}:\n{result.stderr.strip()}")
+            output = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise EmbeddedPostgresError(f"{what} failed for {self.pgdata}:\n{output}")
 
     # PostgreSQL refuses to run as root. As root (containers, CI) we run it as a system user
     # that owns the data folder, and make the wheel's binaries and the folder's parents traversable.
@@ -325,6 +342,22 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(SERVICE_USER)
         _make_traversable(bin_dir().parent)
         return entry
+
+    def _own_pgdata(self) -> None:
+        """A data folder copied or restored by root belongs to root, and PostgreSQL (run as the
+        service user) could not read it: give it back to the service user."""
+        if self._user is None or self.pgdata.stat().st_uid == self._user.pw_uid:
+            return
+        log.warning("%s is not owned by %s (copied or restored by another user?); changing its owner",
+                    self.pgdata, SERVICE_USER)
+        try:
+            for root, dirs, files in os.walk(self.pgdata):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, self._user.pw_uid, self._user.pw_gid)
+        except OSError as exc:
+            raise EmbeddedPostgresError(
+                f"the data folder {self.pgdata} belongs to another user and its owner cannot be changed "
+                f"to {SERVICE_USER}: {exc.strerror or exc}") from None
 
     def _hand_over(self, path: Path) -> None:
         if self._user is None:
