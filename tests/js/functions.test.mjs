@@ -21,6 +21,20 @@ test('invoke runs as the caller and returns its JSON', async () => {
   assert.equal(asService.data.caller.role, 'service_role')
 })
 
+test('methods, binary bodies, extra headers and a region all reach the function', async () => {
+  const c = anon()
+  for (const [options, echo] of [
+    [{ method: 'PUT', body: { a: 2 } }, { a: 2 }],
+    [{ method: 'DELETE' }, {}],
+    [{ body: new Blob(['{"a":1}']) }, { a: 1 }],
+    [{ body: { a: 3 }, region: 'us-east-1', headers: { 'x-custom': '1' } }, { a: 3 }],
+  ]) {
+    const { data, error } = await c.functions.invoke('whoami', options)
+    assert.equal(error, null, JSON.stringify(options))
+    assert.deepEqual(data.echo, echo)
+  }
+})
+
 test('a text response comes back as text; GET works', async () => {
   const { data, error } = await anon().functions.invoke('public-ping', { method: 'GET' })
   assert.equal(error, null)

@@ -76,6 +76,26 @@ describe('postgres_changes', () => {
     assert.deepEqual(filtered.map((p) => p.new.body), ['second'])
   })
 
+  test('the system message confirms the subscription; a refreshed token keeps it going', async () => {
+    const { client: c } = await signedInUser()
+    track(c)
+    const system = []
+    const got = []
+    await subscribed(c.channel(`refresh-${topic()}`)
+      .on('system', {}, (m) => system.push(m))
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'notes' }, (p) => got.push(p)))
+    await waitFor(() => system.length >= 1, 'the system message')
+    assert.equal(system[0].extension, 'postgres_changes')
+    assert.equal(system[0].status, 'ok')
+
+    const { data, error } = await c.auth.refreshSession()
+    assert.equal(error, null)
+    assert.equal(c.realtime.accessTokenValue, data.session.access_token)
+    await c.from('notes').insert({ body: 'after refresh' })
+    await waitFor(() => got.length === 1, 'the change after the refresh')
+    assert.equal(got[0].new.body, 'after refresh')
+  })
+
   test('an anon subscriber sees no RLS-protected rows', async () => {
     const nobody = track(anon())
     const got = []
@@ -176,6 +196,16 @@ describe('presence', () => {
     assert.ok(leaves.some((e) => e.key === 'alice'))
   })
 
+  test('without a key, the server gives the member one', async () => {
+    const c = track(anon())
+    const channel = c.channel(topic()).on('presence', { event: 'sync' }, () => {})
+    await subscribed(channel)
+    await channel.track({ a: 1 })
+    await waitFor(() => Object.keys(channel.presenceState()).length === 1, 'the member')
+    const [key] = Object.keys(channel.presenceState())
+    assert.ok(key.length > 0)
+  })
+
   test('a client that goes away leaves', async () => {
     const name = topic()
     const a = anon()
@@ -188,5 +218,12 @@ describe('presence', () => {
     await waitFor(() => chB.presenceState().gone, 'the member')
     a.realtime.disconnect()
     await waitFor(() => !chB.presenceState().gone, 'the member to leave')
+  })
+})
+
+describe('not supported yet', () => {
+  test('private channels are refused at join (no realtime.messages authorization)', async () => {
+    const c = track(anon())
+    await assert.rejects(subscribed(c.channel(topic(), { config: { private: true } })))
   })
 })
