@@ -293,5 +293,7 @@ def functions_new(name: str, workdir: Workdir = Path(".")) -> None:
     console.print(f"[green]created[/green] {path}  → POST {settings.api_url}/functions/v1/{name}")
 
 
+from localbase.cli import backup as _backup  # noqa: E402,F401 - registers `db dump` and `db restore`
+
 if __name__ == "__main__":
     app()

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
+from localbase.backup import scheduler as backup_scheduler
 from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
 from localbase.gateway import health, metrics
@@ -83,6 +84,8 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
                 if hasattr(module, "startup"):
                     await module.startup(app)
                     started.append(module)
+            await backup_scheduler.startup(app)
+            started.append(backup_scheduler)
             yield
         finally:
             for module in reversed(started):
