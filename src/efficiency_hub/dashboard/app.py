@@ -22,6 +22,7 @@ from efficiency_hub.tracker import Tracker
 
 REFRESH_SECONDS = float(os.environ.get("EFFICIENCY_HUB_DASHBOARD_REFRESH", "2"))
 FEED_LINES = 8
+SECONDS = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")
 
 
 @st.cache_resource(show_spinner=False)
@@ -96,39 +97,45 @@ def live(hub: HubSettings, loop: data.Runner, viewer: auth.Viewer, filters: data
     top[2].metric("Events shown", len(events))
     top[3].metric("Interventions", int(events["intervention"].sum()))
 
-    st.subheader("Live events")
-    feed = st.container(key="event_feed")
-    if events.empty:
-        feed.caption("no events yet")
-    for _, event in events.head(FEED_LINES).iterrows():
-        feed.markdown(charts.feed_line(event))
-
-    left, right = st.columns([2, 3])
-    with left:
-        st.subheader("Citizens")
-        st.dataframe(citizens, key="citizens_table", hide_index=True,
-                     column_config={"score": st.column_config.ProgressColumn(
-                         "score", min_value=0, max_value=100, format="%.2f")})
-        st.subheader("Workspaces")
-        st.dataframe(data.workspaces_frame(snap.workspaces, snap.owners), key="workspaces_table", hide_index=True)
-    with right:
-        st.subheader("Event stream")
-        st.dataframe(charts.highlighted_events(events), key="events_table", hide_index=True, height=420)
-
-    left, right = st.columns([3, 2])
-    with left:
+    feed_column, trend_column = st.columns([2, 3])
+    with feed_column:
+        st.subheader("Live events")
+        feed = st.container(key="event_feed")
+        if events.empty:
+            feed.caption("no events yet")
+        for _, event in events.head(FEED_LINES).iterrows():
+            feed.markdown(charts.feed_line(event))
+    with trend_column:
         st.subheader("Score trends")
         trend = charts.score_trend(events)
         if trend is None:
             st.caption("no scored events yet")
         else:
             st.altair_chart(trend, key="score_trend")
+
+    left, right = st.columns([2, 3])
+    with left:
+        st.subheader("Citizens")
+        st.dataframe(citizens, key="citizens_table", hide_index=True,
+                     column_config={"score": st.column_config.ProgressColumn(
+                         "score", min_value=0, max_value=100, format="%.2f"),
+                         "updated": SECONDS})
     with right:
+        st.subheader("Event stream")
+        st.dataframe(charts.highlighted_events(events), key="events_table", hide_index=True,
+                     column_config={"time": st.column_config.DatetimeColumn("time", format="HH:mm:ss")})
+
+    left, right = st.columns([2, 3])
+    with left:
         st.subheader("Optimizer metrics")
         bars = charts.optimizer_scores(metrics)
         if bars is not None:
             st.altair_chart(bars, key="optimizer_chart")
-        st.dataframe(metrics, key="metrics_table", hide_index=True)
+        st.dataframe(metrics, key="metrics_table", hide_index=True, column_config={"processed_at": SECONDS})
+    with right:
+        st.subheader("Workspaces")
+        st.dataframe(data.workspaces_frame(snap.workspaces, snap.owners), key="workspaces_table", hide_index=True,
+                     column_config={"created": SECONDS})
     st.caption(f"as of {snap.taken_at.astimezone():%H:%M:%S}")
 
 

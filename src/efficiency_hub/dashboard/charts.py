@@ -30,7 +30,7 @@ def score_trend(events: pd.DataFrame) -> alt.Chart | None:
         return None
     points = points.assign(time=_local(points["time"])).sort_values(["time", "id"])
     base = alt.Chart(points).encode(
-        x=alt.X("time:T", title=None),
+        x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M:%S")),
         y=alt.Y("score_after:Q", title="score", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("citizen_id:N", title="citizen"),
         tooltip=["citizen_id", "event_type", "delta", "score_after", alt.Tooltip("time:T", format="%H:%M:%S")])
@@ -43,12 +43,12 @@ def score_trend(events: pd.DataFrame) -> alt.Chart | None:
 def optimizer_scores(metrics: pd.DataFrame) -> alt.Chart | None:
     if metrics.empty:
         return None
-    return alt.Chart(metrics).mark_bar().encode(
+    return alt.Chart(metrics).mark_bar(size=18).encode(
         x=alt.X("optimization_score:Q", title="optimization score", scale=alt.Scale(domain=[0, 100])),
         y=alt.Y("citizen_id:N", title=None, sort="-x"),
         color=alt.Color("delegation_efficiency:N", title="delegation"),
         tooltip=["citizen_id", "optimization_score", "delegation_efficiency", "completion_time",
-                 "automation_level"]).properties(height=max(80, 28 * len(metrics)))
+                 "automation_level"]).properties(height=30 * len(metrics) + 10)
 
 
 def highlighted_events(events: pd.DataFrame) -> Styler:
@@ -72,7 +72,7 @@ def feed_line(event: pd.Series) -> str:
     score = "" if pd.isna(event["score_after"]) else f" → score **{event['score_after']:.2f}**"
     text = f"`{when}` #{event['id']} **{event['citizen_id']}** {event['event_type']} {event['delta']:+.2f}{score}"
     if event["intervention"]:
-        return f":green-background[🛟 {text} (answering #{event['triggered_by']})]"
+        return f":green-background[{text} (the monitor answering #{event['triggered_by']})]"
     if event["delta"] < BAD_DELTA:
         return f":red-background[{text}]"
     return text

@@ -1,0 +1,120 @@
+"""The dashboard in a real headless browser (Debian's chromium driven by Playwright): sign in, then
+an event recorded elsewhere appears on the page by itself, without a reload. Leaves a screenshot
+in test-output/ (ignored by git) and prints its path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from efficiency_hub.dashboard import APP
+from efficiency_hub.models import INTERVENTION, Clearance
+from efficiency_hub.tracker import Tracker
+from efficiency_hub.workspaces import Workspaces
+from localbase.testing.server import free_port
+from tests.hub.conftest import PASSWORD, ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = ROOT / "test-output" / "dashboard-live.png"
+EMAIL = "Email"
+
+
+@pytest.fixture
+def dashboard_url(hub_server, tmp_path):
+    """`streamlit run` on the dashboard, configured as in production, against the test Localbase."""
+    port = free_port()
+    env = {**os.environ, "SUPABASE_URL": hub_server.url, "SUPABASE_ANON_KEY": hub_server.anon_key}
+    for name in ("SUPABASE_SERVICE_ROLE_KEY", "SERVICE_ROLE_KEY", "API_URL", "ANON_KEY"):
+        env.pop(name, None)
+    log_path = tmp_path / "streamlit.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+                                 "--server.address", "127.0.0.1", "--server.headless", "true",
+                                 "--browser.gatherUsageStats", "false"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def chromium():
+    if not CHROMIUM.is_file():
+        message = (f"!!! {CHROMIUM} IS MISSING: THE DASHBOARD'S BROWSER TEST DID NOT RUN. "
+                   "Install it with `apt-get install -y chromium` (.ci/run does, as root). !!!")
+        print(f"\n{message}", file=sys.stderr)
+        pytest.skip(message)
+    return str(CHROMIUM)
+
+
+async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, make_person, as_user, admin,
+                                                      service, capsys):
+    from playwright.async_api import async_playwright, expect
+
+    boss = await make_person(Clearance.indigo, name="Grace Boss")
+    worker = await make_person(Clearance.orange, name="Linus Worker")
+    await admin.assign_supervisor(boss.citizen_id, worker.citizen_id)
+    worker_tracker = Tracker(await as_user(worker))
+    for event_type, delta in (("task_completed", 8), ("report_filed", 4), ("missed_deadline", -25)):
+        missed = await worker_tracker.record_event(worker.citizen_id, event_type, delta)
+    await service.table("efficiency_events").insert(
+        {"citizen_id": str(worker.citizen.id), "event_type": INTERVENTION, "efficiency_delta": 15,
+         "triggered_by": missed.id, "details": {}}).execute()
+    await worker_tracker.optimize(worker.citizen_id, completion_time=1200, automation_level=1.1)
+    boss_tracker = Tracker(await as_user(boss))
+    await boss_tracker.record_event(boss.citizen_id, "review_done", 3)
+    await Workspaces(await as_user(boss)).create("Ops room", Clearance.blue, "the boss's team")
+
+    probe = f"probe_{uuid.uuid4().hex[:10]}"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1600, "height": 1600})
+            await page.goto(dashboard_url)
+            await page.get_by_label(EMAIL).fill(boss.email)
+            await page.get_by_label("Password", exact=True).fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("heading", name="Live events")).to_be_visible(timeout=30_000)
+            feed = page.locator(".st-key-event_feed")
+            await expect(feed).to_contain_text("missed_deadline", timeout=15_000)
+            await expect(feed).to_contain_text(INTERVENTION)
+            await expect(page.get_by_text(boss.email)).to_be_visible()
+
+            # a reload would lose this marker: it proves the page updated in place
+            await page.evaluate("window.__still_the_same_page = true")
+            recorded = await worker_tracker.record_event(worker.citizen_id, probe, 2)
+            await expect(feed).to_contain_text(probe, timeout=15_000)
+            await expect(feed).to_contain_text(f"#{recorded.id}")
+            assert await page.evaluate("window.__still_the_same_page === true")
+
+            await page.wait_for_timeout(1500)  # charts finish drawing
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            await browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
+    with capsys.disabled():
+        print(f"\ndashboard screenshot: {SCREENSHOT}")
