@@ -30,11 +30,14 @@ alter table public.notes replica identity full;
 js_server = localbase_fixture(PROJECT)
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
+@pytest.fixture(scope="session")
+def node() -> str:
+    """node, with tests/js's dependencies installed; checked before the server starts."""
+    path = shutil.which("node")
+    if path is None:
         pytest.skip("node is not installed")
-    return node
+    _npm_ci()
+    return path
 
 
 def _npm_ci() -> None:
@@ -59,9 +62,7 @@ def _setup_realtime(server) -> None:
     asyncio.run(go())
 
 
-def test_supabase_js(js_server):
-    node = _node()
-    _npm_ci()
+def test_supabase_js(node, js_server):
     _setup_realtime(js_server)
     files = sorted(str(p) for p in HERE.glob("*.test.mjs"))
     assert files, "no tests/js/*.test.mjs"
