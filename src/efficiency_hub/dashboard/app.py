@@ -6,7 +6,8 @@
 see — their own rows and their subordinates' — refreshed every couple of seconds without a page
 reload: citizens with clearance and score, the event stream with interventions highlighted, score
 trends, the optimizer's metrics and workspaces. With SUPABASE_SERVICE_ROLE_KEY in the environment,
-an operator who enters that key sees everything."""
+an operator who enters that key sees everything. EFFICIENCY_HUB_DASHBOARD_REFRESH sets the refresh
+interval in seconds (2 by default)."""
 
 from __future__ import annotations
 

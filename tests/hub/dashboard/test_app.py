@@ -4,11 +4,13 @@ subordinates, the operator everything), and the filters."""
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from efficiency_hub.dashboard import APP, data
+from efficiency_hub.dashboard import APP, auth, data
 from efficiency_hub.models import INTERVENTION, Clearance
 from efficiency_hub.tracker import Tracker
 from efficiency_hub.workspaces import Workspaces
@@ -167,3 +169,15 @@ def test_without_settings_it_says_what_to_set(dashboard_env, monkeypatch, missin
     monkeypatch.delenv(missing)
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert any("SUPABASE_URL and SUPABASE_ANON_KEY" in message for message in errors(at)), errors(at)
+
+
+async def test_an_expiring_token_is_renewed(dashboard_env, make_person):
+    ada = await make_person()
+    at = sign_in(open_app(), ada.email)
+    viewer = at.session_state["hub_viewer"]
+    expiring = viewer.session.model_copy(update={"expires_at": int(time.time()) + 5})  # inside the margin
+    at.session_state["hub_viewer"] = auth.Viewer(viewer.label, expiring)
+    at.run()
+    renewed = at.session_state["hub_viewer"].session
+    assert renewed.refresh_token != expiring.refresh_token and renewed.expires_at > time.time() + 600
+    assert not errors(at) and shown(at, "citizens_table") == {ada.citizen_id}
