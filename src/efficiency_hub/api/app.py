@@ -39,8 +39,11 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
                             headers=headers)
 
     @app.get("/health", tags=["service"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    async def health(request: Request) -> dict[str, object]:
+        # `efficiency-hub doctor` fails a deployment whose API holds the service-role key: user
+        # requests must run with the user's own token.
+        return {"status": "ok", "version": __version__,
+                "service_role_configured": request.app.state.settings.service_role_key is not None}
 
     for module in (auth, citizens, events, protected, workspaces):
         app.include_router(module.router)

@@ -106,3 +106,7 @@ async def test_openapi_docs_are_served(api):
     paths = (await api.get("/openapi.json")).json()["paths"]
     assert {"/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/profile",
             "/citizens/{citizen_id}", "/events", "/protected/efficiency-data", "/workspaces"} <= set(paths)
+
+
+async def test_health_says_the_api_holds_no_service_role_key(api):
+    assert (await api.get("/health")).json()["service_role_configured"] is False
