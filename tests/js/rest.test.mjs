@@ -64,6 +64,13 @@ describe('select', () => {
     assert.deepEqual(data, [{ name: 'Germany', cities: [{ name: 'Berlin' }] }])
   })
 
+  test('counting referenced rows: rel(count)', async () => {
+    const { data, error } = await db.from('countries').select('name, cities(count)')
+      .in('code', ['FR', 'BR']).order('name')
+    assert.equal(error, null)
+    assert.deepEqual(data, [{ name: 'Brazil', cities: [{ count: 0 }] }, { name: 'France', cities: [{ count: 3 }] }])
+  })
+
   test('range and count', async () => {
     const { data, count, error, status } = await db.from('cities')
       .select('name', { count: 'exact' }).order('id').range(1, 2)

@@ -80,6 +80,9 @@ class CallPlan:
     limit: int | None = None
 
 
+LEGACY_COUNT = "count"
+
+
 def column_error(label: str, name: str) -> RestError:
     return RestError(400, "42703", f"column {label}.{name} does not exist", None, None)
 
@@ -127,6 +130,10 @@ class Planner:
         name = item.field.name
         if name == STAR:
             return SelectCol(item.field, None, STAR, None)
+        if name == LEGACY_COUNT and not item.field.json_path and name not in source.columns:
+            # `rel(count)` / `select=count`: PostgREST's legacy row count, not gated as an aggregate.
+            # The SQL is `alias."count"`, which PostgreSQL reads as count(alias) (functional notation).
+            return SelectCol(item.field, None, item.alias or name, _cast_type(item.cast) if item.cast else None)
         column = self._column(source, name)
         out = item.alias or (_last_key(item.field) if item.field.json_path else name)
         return SelectCol(item.field, column, out, _cast_type(item.cast) if item.cast else None)

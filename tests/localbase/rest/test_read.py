@@ -111,6 +111,17 @@ def test_embed_many_to_one_and_one_to_many(supabase_anon):
     assert res.data == [{"name": "Brazil", "cities": []}]
 
 
+def test_legacy_count_of_embedded_rows(supabase_anon):
+    # `rel(count)` (no parentheses): still supported by PostgREST, and not refused as an aggregate
+    res = supabase_anon.table("countries").select("name, cities(count)").in_("code", ["FR", "BR"]) \
+        .order("name").execute()
+    assert res.data == [{"name": "Brazil", "cities": [{"count": 0}]}, {"name": "France", "cities": [{"count": 3}]}]
+    res = supabase_anon.table("countries").select("name, cities(count)").eq("code", "FR") \
+        .gt("cities.population", 1000000).execute()
+    assert res.data == [{"name": "France", "cities": [{"count": 1}]}]
+    assert supabase_anon.table("countries").select("count").eq("continent", "Europe").execute().data == [{"count": 2}]
+
+
 def test_embed_filters_order_limit_and_inner(supabase_anon):
     res = supabase_anon.table("countries").select("name, cities(name, population)") \
         .order("id").gt("cities.population", 3000000).order("population", desc=True, foreign_table="cities") \
