@@ -294,6 +294,7 @@ def functions_new(name: str, workdir: Workdir = Path(".")) -> None:
 
 
 from localbase.cli import backup as _backup  # noqa: E402,F401 - registers `db dump` and `db restore`
+from localbase.cli import doctor as _doctor  # noqa: E402,F401 - registers `doctor`
 
 if __name__ == "__main__":
     app()

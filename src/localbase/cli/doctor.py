@@ -1,0 +1,49 @@
+"""`localbase doctor` (registered on main's app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from localbase.cli.main import DataDir, Workdir, app, console, err
+from localbase.doctor import (
+    exit_code,
+    load_doctor_settings,
+    render,
+    run_checks,
+    to_json,
+)
+from localbase.settings import SettingsError
+
+
+@app.command()
+def doctor(
+    workdir: Workdir = Path("."), data_dir: DataDir = None,
+    db_url: Annotated[Optional[str], typer.Option(help="Check this database (or set DATABASE_URL) "
+                                                  "[default: the running server's]")] = None,
+    api_url: Annotated[Optional[str], typer.Option(help="Check this API's /health [default: the running "
+                                                   "server's]")] = None,
+    production: Annotated[Optional[bool], typer.Option(
+        "--production/--development", help="Hold the deployment to production's requirements "
+        "[default: [localbase] mode or LOCALBASE_MODE]")] = None,
+    strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,
+    output: Annotated[str, typer.Option("-o", "--output", help="pretty or json")] = "pretty",
+) -> None:
+    """Check a deployment: RLS on every exposed table, a strong JWT secret, auth and backups fit for
+    production, the realtime publication, migrations applied. Exits 1 on a failure."""
+    if output not in ("pretty", "json"):
+        err.print("--output must be pretty or json")
+        raise typer.Exit(2)
+    try:
+        settings = load_doctor_settings(workdir, data_dir=data_dir, db_url=db_url)
+        checks = run_checks(settings, api_url=api_url.rstrip("/") if api_url else None, production=production)
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if output == "json":
+        print(to_json(checks, strict))
+    else:
+        render(checks, console)
+    raise typer.Exit(exit_code(checks, strict))
