@@ -54,6 +54,13 @@ def init(workdir: Workdir = Path(".")) -> None:
         console.print(f"[green]created[/green] {path}")
 
 
+WORKERS_REFUSED = (
+    "[red]--workers above 1 is not supported.[/red] Realtime reads one replication slot and keeps "
+    "channels, presence and broadcasts in one process, and processes sharing one port cannot route a "
+    "WebSocket to the one that holds them; rate limits and /metrics would also count per process. "
+    "Run one process (it uses every core PostgreSQL leaves free); see docs/deployment.md, 'One process'.")
+
+
 @app.command()
 def start(
     workdir: Workdir = Path("."),
@@ -62,7 +69,8 @@ def start(
     db_port: Annotated[Optional[int], typer.Option(help="Embedded database port [default: 54322]")] = None,
     db_url: Annotated[Optional[str], typer.Option(help="Use this PostgreSQL instead of the embedded one "
                                                   "(or set DATABASE_URL).")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes: only 1 is supported "
+                                         "(see docs/deployment.md, 'One process').")] = 1,
     log_level: Annotated[Optional[str], typer.Option(
         help="debug, info, warning or error [default: warning; info with --log-format json]")] = None,
     log_format: Annotated[Optional[str], typer.Option(
@@ -72,6 +80,9 @@ def start(
 ) -> None:
     """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
     from localbase import logs
+    if workers > 1:
+        err.print(WORKERS_REFUSED)
+        raise typer.Exit(2)
     settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
                          access_log=access_log)
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
