@@ -40,6 +40,7 @@ def up(workdir: Workdir = None,
        data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None) -> None:
     """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
     (Ctrl+C stops all)."""
+    from efficiency_hub.cli.doctor import STATE_FILE, write_state
     from efficiency_hub.cli.stack import Stack, StackError, start_api, start_dashboard, start_localbase, start_monitor
 
     try:
@@ -63,6 +64,7 @@ def up(workdir: Workdir = None,
                 board = start_dashboard(stack, settings, dashboard_port, logs / "dashboard.log", host)
         if monitor:
             start_monitor(stack, settings)
+        write_state(data, api_url=api.url, dashboard_url=board.url if board else None)
         _announce(project, settings, api.url or "", board.url if board else None, logs, monitor)
         ended = stack.watch()
         if ended is not None:
@@ -74,6 +76,7 @@ def up(workdir: Workdir = None,
     finally:
         with console.status("stopping..."):
             stack.stop()
+        (data / STATE_FILE).unlink(missing_ok=True)
     console.print("stopped.")
 
 
@@ -157,6 +160,35 @@ def monitor_command(workdir: Workdir = None,
         asyncio.run(watch())
     except (HubError, MissingSettings, RuntimeError, TimeoutError) as exc:
         raise _fail(str(exc))
+
+
+@app.command()
+def doctor(workdir: Workdir = None,
+           data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None,
+           api_url: Annotated[str | None, typer.Option(help="the hub API [default: the one `up` started]")] = None,
+           production: Annotated[bool | None, typer.Option(
+               "--production/--development", help="hold the deployment to production's requirements")] = None,
+           strict: Annotated[bool, typer.Option(help="warnings fail too")] = False,
+           output: Annotated[str, typer.Option("-o", "--output", help="pretty or json")] = "pretty") -> None:
+    """Check the deployment: Localbase's checks (RLS, JWT secret, auth, realtime, backups,
+    migrations) and the hub's (anonymous reads, optimizer, the API's keys, policy indexes)."""
+    from efficiency_hub.cli.doctor import hub_checks, read_state
+    from localbase.doctor import exit_code, load_doctor_settings, render, run_checks, to_json
+    from localbase.settings import SettingsError
+
+    try:
+        project = project_dir(workdir)
+        settings = load_doctor_settings(project, data_dir=data_dir)
+    except (FileNotFoundError, SettingsError) as exc:
+        raise _fail(str(exc))
+    hub = discover(project, settings.data_dir)
+    api = (api_url or read_state(settings.data_dir).get("api_url") or "").rstrip("/") or None
+    checks = run_checks(settings, production=production, extra=hub_checks(hub, api))
+    if output == "json":
+        print(to_json(checks, strict))
+    else:
+        render(checks, console, title="Efficiency Hub doctor")
+    raise typer.Exit(exit_code(checks, strict))
 
 
 if __name__ == "__main__":

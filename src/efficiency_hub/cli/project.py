@@ -24,11 +24,11 @@ def project_dir(explicit: Path | None = None) -> Path:
     raise FileNotFoundError(f"no supabase/config.toml in {where}: run from the hub's checkout or pass --workdir")
 
 
-def running_localbase(project: Path) -> HubSettings | None:
+def running_localbase(project: Path, data_dir: Path | None = None) -> HubSettings | None:
     """The settings of a Localbase running on `project` (its state and keys files), if any."""
     from localbase.server import process_alive
 
-    data = Path(os.environ.get("LOCALBASE_DATA_DIR") or project / ".localbase")
+    data = Path(data_dir or os.environ.get("LOCALBASE_DATA_DIR") or project / ".localbase")
     try:
         state = json.loads((data / "server.json").read_text())
         keys = json.loads((data / "keys.json").read_text())
@@ -39,12 +39,12 @@ def running_localbase(project: Path) -> HubSettings | None:
     return HubSettings(state["api_url"], keys["anon_key"], keys["service_role_key"])
 
 
-def discover(project: Path | None = None) -> HubSettings | None:
+def discover(project: Path | None = None, data_dir: Path | None = None) -> HubSettings | None:
     """SUPABASE_URL and keys from the environment (a real Supabase project), else a running
     Localbase on the project folder."""
     if os.environ.get("SUPABASE_URL") or os.environ.get("API_URL"):
         return HubSettings.from_env()
     try:
-        return running_localbase(project_dir(project))
+        return running_localbase(project_dir(project), data_dir)
     except FileNotFoundError:
         return None
