@@ -18,6 +18,7 @@ import uvicorn
 from localbase.database.cluster import Cluster, PrepareReport
 from localbase.database.supervisor import Supervisor
 from localbase.gateway.app import create_app
+from localbase.gateway.limits import http_protocol
 from localbase.settings import Settings
 
 log = logging.getLogger("localbase")
@@ -129,7 +130,8 @@ async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], No
     # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10,
-                            ws_max_size=1 << 20, h11_max_incomplete_event_size=64 * 1024)
+                            http=http_protocol(settings.limits), ws_max_size=settings.limits.realtime_max_frame_bytes,
+                            h11_max_incomplete_event_size=settings.limits.max_header_bytes)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():

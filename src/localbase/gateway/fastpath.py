@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from localbase.gateway.apikey import ApiKeys, reject
+from localbase.gateway.limits import call_with_body_limit, unknown_length
 from localbase.gateway.metrics import RequestMetrics, service_of
 from localbase.rest import routes as rest_routes
 from localbase.settings import Settings
@@ -31,6 +32,7 @@ class RestFastPath:
         self.metrics = metrics or RequestMetrics()
         self.observe = self.metrics.observe
         self.access_log = None  # a callable(scope, service, status, seconds) when access logs are on
+        self.max_body = settings.limits.max_body_bytes
 
     @property
     def state(self):
@@ -76,7 +78,10 @@ class RestFastPath:
 
         service = service_of(scope["path"])
         try:
-            await self.app(scope, receive, send_status)
+            if unknown_length(scope):  # a chunked body: counted as it arrives (413 past the limit)
+                await call_with_body_limit(self.app, scope, receive, send_status, self.max_body)
+            else:
+                await self.app(scope, receive, send_status)
         finally:
             elapsed = perf_counter() - started
             self.observe(service, status, elapsed)

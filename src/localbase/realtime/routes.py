@@ -19,6 +19,7 @@ from localbase.realtime.service import Realtime, RealtimeConfig
 from localbase.realtime.socket import Connection
 
 log = logging.getLogger("localbase.realtime")
+CLOSE_TOO_MANY = 1013  # "try again later": the clients reconnect with their backoff
 
 
 async def websocket(ws: WebSocket) -> None:
@@ -26,7 +27,17 @@ async def websocket(ws: WebSocket) -> None:
     if service is None:
         await ws.close(1013, "Realtime is not running")
         return
-    await Connection(ws, service).serve()
+    limit = ws.app.state.settings.limits.realtime_max_connections
+    if service.stats["open_sockets"] >= limit:  # accepted, to say why in a close code (1013: try later)
+        service.stats["refused_connections"] += 1
+        await ws.accept()
+        await ws.close(CLOSE_TOO_MANY, f"too many connections (limit {limit})")
+        return
+    service.stats["open_sockets"] += 1
+    try:
+        await Connection(ws, service).serve()
+    finally:
+        service.stats["open_sockets"] -= 1
 
 
 async def stats(request: Request) -> JSONResponse:

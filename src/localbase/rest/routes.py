@@ -19,7 +19,6 @@ from localbase.rest.read_cache import PreparedRead, ReadCache
 from localbase.rest.types import MediaType
 
 log = logging.getLogger("localbase.rest")
-MAX_BODY = 20 * 1024 * 1024
 RPC_PREFIX = "rpc/"
 
 
@@ -30,14 +29,15 @@ def _value(x):
 async def _read_body(request: Request) -> bytes:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return b""
+    limit = request.app.state.settings.limits.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {MAX_BODY} bytes", None)
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {limit} bytes", None)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
-            raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {MAX_BODY} bytes", None)
+        if size > limit:
+            raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {limit} bytes", None)
         chunks.append(chunk)
     return b"".join(chunks)
 
