@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 REDACTED = "[REDACTED]"
+ACCESS_FIELDS = "access_fields"  # an access record's fields, already safe (see access_logger)
 _SECRET_KEY = re.compile(r"apikey|api_key|authorization|password|passwd|pwd|secret|token|jwt|cookie|"
                          r"credential|private_key|service_role_key|anon_key", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -59,9 +60,12 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
+_MAYBE_SECRET = re.compile(_SECRET_KEY.pattern + r"|code=|%", re.IGNORECASE)
+
+
 def redact_query(query: str) -> str:
     """A query string with the values of secret-named parameters masked."""
-    if not query:
+    if not query or not _MAYBE_SECRET.search(query):  # the common case: one regex scan, nothing to mask
         return query
     pairs = parse_qsl(query, keep_blank_values=True)
     if not any(_SECRET_KEY.search(k) or k.lower() == "code" for k, _ in pairs):
@@ -71,9 +75,22 @@ def redact_query(query: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    _second = -1
+    _prefix = ""
+
+    def _ts(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second:  # strftime once a second, not once a line
+            self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int(msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__.get(ACCESS_FIELDS)
+        if fields is not None:  # an access line: built from fields already safe to log
+            return orjson.dumps({"ts": self._ts(record.created, record.msecs), "level": "info",
+                                 "logger": record.name, "msg": record.msg, **fields}).decode()
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": self._ts(record.created, record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": redact_text(record.getMessage()),
@@ -95,6 +112,8 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        if ACCESS_FIELDS in record.__dict__:
+            return super().format(record)  # its message holds no query string
         return redact_text(super().format(record))
 
 
@@ -132,6 +151,8 @@ def access_logger():
             return
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope.get("path", "")
+        if "eyJ" in path:  # a token in a path
+            path = redact_text(path)
         client = scope.get("client")
         agent = ""
         for name, value in scope.get("headers", ()):
@@ -140,9 +161,10 @@ def access_logger():
                 break
         method = scope.get("method", "GET")
         ms = round(seconds * 1000, 2)
-        logger.info("%s %s %d %.1fms", method, path, status, ms, extra={
+        # the message carries no query string (where secrets may be): nothing in it to scrub
+        logger.info(f"{method} {path} {status} {ms:.1f}ms", extra={ACCESS_FIELDS: {
             "method": method, "path": path, "query": redact_query(query), "status": status,
             "duration_ms": ms, "service": service, "client": client[0] if client else None,
-            "user_agent": agent})
+            "user_agent": agent}})
 
     return write
