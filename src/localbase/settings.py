@@ -47,7 +47,7 @@ class Limits:
     db_pool_timeout: float = 10.0  # waiting for a free pooled connection, else 504 (PGRST003)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Limits":
+    def from_config(cls, config: dict[str, Any]) -> Limits:
         api, realtime, db = (config.get(name, {}) for name in ("api", "realtime", "db"))
         default = cls()
         try:

@@ -168,7 +168,7 @@ async def test_a_thousand_websockets_are_bounded_by_the_connection_limit(server)
         except ConnectionClosed as exc:
             refused.append(exc.rcvd.code if exc.rcvd else 0)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         opened.append(ws)
 

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from typing import Self
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ class Traffic:
         self.threads = [threading.Thread(target=self._run, args=(w, w < writers), daemon=True)
                         for w in range(writers + readers)]
 
-    def __enter__(self) -> "Traffic":
+    def __enter__(self) -> Self:
         for t in self.threads:
             t.start()
         return self
@@ -117,7 +118,7 @@ async def test_auth_and_realtime_work_again_after_the_postmaster_is_killed(serve
     import asyncio
 
     from tests.faults.test_realtime_after_kill import insert
-    from tests.localbase.realtime.conftest import Inbox, client, subscribed
+    from tests.localbase.realtime.conftest import client, subscribed
 
     headers = {"apikey": server.anon_key}
     async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=10) as http:

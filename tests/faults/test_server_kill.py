@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Self
 
 import httpx
 import pytest
 
-from tests.faults.conftest import new_user, pid_alive, postmaster_pid, rest_headers, wait_gone
+from tests.faults.conftest import (
+    new_user,
+    pid_alive,
+    postmaster_pid,
+    rest_headers,
+    wait_gone,
+)
 from tests.localbase.helpers import sql
 
 ROWS_PER_REQUEST = 5
@@ -29,7 +36,7 @@ class Writers:
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._write, args=(w,), daemon=True) for w in range(WRITERS)]
 
-    def __enter__(self) -> "Writers":
+    def __enter__(self) -> Self:
         for t in self.threads:
             t.start()
         return self

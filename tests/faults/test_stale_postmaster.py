@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from localbase.database.embedded import SERVICE_USER, bin_dir
-from tests.faults.conftest import new_user, pid_alive, postmaster_pid, rest_headers, wait_gone
+from tests.faults.conftest import (
+    new_user,
+    pid_alive,
+    postmaster_pid,
+    rest_headers,
+    wait_gone,
+)
 from tests.localbase.helpers import sql
 
 

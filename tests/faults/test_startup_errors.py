@@ -26,7 +26,7 @@ def start(data_dir: Path, *, port: int | None = None, db_port: int | None = None
     result = subprocess.run(
         [sys.executable, "-m", "localbase", "start", "--workdir", str(PROJECT), "--data-dir", str(data_dir),
          "--port", str(port or free_port()), "--db-port", str(db_port or free_port())],
-        capture_output=True, text=True, env=ENV, timeout=timeout)
+        capture_output=True, text=True, env=ENV, timeout=timeout, check=False)
     return result
 
 
@@ -45,7 +45,8 @@ def mounted_tmpfs(size: str, *, read_only: bool = False):
     """A small file system of its own (needs root and CAP_SYS_ADMIN; the test is skipped without)."""
     folder = Path(tempfile.mkdtemp(prefix="lb-fs-"))
     options = f"size={size},mode=0755" + (",ro" if read_only else "")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                            check=False)
     if result.returncode != 0:
         folder.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
@@ -100,7 +101,7 @@ def test_existing_data_folder_made_read_only_is_a_clear_error_and_untouched(init
     data_dir = copy_of(initialized)
     before = fingerprint(data_dir)
     subprocess.run(["mount", "--bind", str(data_dir), str(data_dir)], check=False, capture_output=True)
-    remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(data_dir)], capture_output=True)
+    remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(data_dir)], capture_output=True, check=False)
     try:
         if remount.returncode != 0:
             pytest.skip(f"cannot bind-mount read-only here: {remount.stderr.decode().strip()}")

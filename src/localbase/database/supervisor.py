@@ -28,7 +28,7 @@ ORPHAN_WAIT_SECONDS = 10.0  # backends of a dead postmaster normally leave withi
 READY_TIMEOUT_SECONDS = 60.0  # crash recovery of a large WAL can take a while
 MAX_BACKOFF_SECONDS = 10.0
 
-_current: "Supervisor | None" = None
+_current: Supervisor | None = None
 
 
 def database_status() -> dict[str, Any]:
