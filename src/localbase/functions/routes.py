@@ -1,5 +1,6 @@
 """/functions/v1/<name>: verify the caller's JWT (unless the function opts out in config.toml with
-`[functions.<name>] verify_jwt = false`), then run the function with the request as sent."""
+`[functions.<name>] verify_jwt = false`), then run the function with the request as sent: a Python
+handler (index.py) in this process, a Deno one (index.ts, as on Supabase) in its own worker."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from localbase.functions.loader import FunctionLoader, FunctionLoadError, FunctionNotFound
+from localbase.functions.deno import DenoRuntime
+from localbase.functions.loader import ENTRY, NAME_RE, FunctionLoader, FunctionLoadError, FunctionNotFound
 from localbase.functions.runner import error_response, invoke
 from localbase.security import jwt
 
@@ -25,6 +27,20 @@ async def startup(app: Starlette) -> None:
     os.environ.setdefault("SUPABASE_URL", settings.api_url)
     os.environ.setdefault("SUPABASE_ANON_KEY", settings.anon_key)
     os.environ.setdefault("SUPABASE_SERVICE_ROLE_KEY", settings.service_role_key)
+    os.environ.setdefault("SUPABASE_DB_URL", _db_url(settings))
+    names = ("SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_DB_URL")
+    app.state.deno = DenoRuntime(settings, {name: os.environ[name] for name in names})
+
+
+async def shutdown(app: Starlette) -> None:
+    await app.state.deno.close()  # every Deno worker stops with the server
+
+
+def _db_url(settings) -> str:
+    if settings.db_url:
+        return settings.db_url
+    from localbase.database.embedded import SUPERUSER, SUPERUSER_PASSWORD
+    return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{settings.db_port}/postgres"
 
 
 def _unauthorized(message: str) -> Response:
@@ -34,14 +50,21 @@ def _unauthorized(message: str) -> Response:
 async def run_function(request: Request) -> Response:
     name = request.path_params["name"]
     loader: FunctionLoader = request.app.state.functions
-    try:
-        fn = loader.get(name)
-    except FunctionNotFound:
-        return error_response(404, "NOT_FOUND", f"Requested function was not found: {name}")
-    except FunctionLoadError as exc:
-        log.error("function %s failed to load: %s", name, exc)
-        return error_response(503, "BOOT_ERROR", f"Function failed to start: {exc}", relay=True)
-    if fn.verify_jwt:
+    deno: DenoRuntime = request.app.state.deno
+    # index.py is a Python function; without one, index.ts (or the configured entrypoint) a Deno one
+    entry = None if not NAME_RE.match(name) or (loader.folder / name / ENTRY).is_file() else deno.entry(name)
+    if entry is not None:
+        verify_jwt = bool(deno.functions_config.get(name, {}).get("verify_jwt", True))
+    else:
+        try:
+            fn = loader.get(name)
+        except FunctionNotFound:
+            return error_response(404, "NOT_FOUND", f"Requested function was not found: {name}")
+        except FunctionLoadError as exc:
+            log.error("function %s failed to load: %s", name, exc)
+            return error_response(503, "BOOT_ERROR", f"Function failed to start: {exc}", relay=True)
+        verify_jwt = fn.verify_jwt
+    if verify_jwt:
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -50,7 +73,9 @@ async def run_function(request: Request) -> Response:
             jwt.verify(token, request.app.state.settings.jwt_secret)
         except jwt.JWTError as exc:
             return _unauthorized("JWT expired" if exc.expired else "Invalid JWT")
-    return await invoke(fn, request)
+    if entry is not None:
+        return await deno.invoke(name, entry, request)
+    return await invoke(fn, request, timeout=deno.request_timeout)
 
 
 def routes() -> list[BaseRoute]:

@@ -44,18 +44,19 @@ def _to_response(result: Any) -> Response:
     raise TypeError(f"a handler returned {type(result).__name__}; return a Response, dict, list, str or None")
 
 
-async def invoke(fn: LoadedFunction, request: Request) -> Response:
+async def invoke(fn: LoadedFunction, request: Request, timeout: float = TIMEOUT_S) -> Response:
+    """`timeout`: [edge_runtime] request_timeout_seconds in supabase/localbase.toml."""
     try:
         if inspect.iscoroutinefunction(fn.handler):
-            result = await asyncio.wait_for(fn.handler(request), TIMEOUT_S)
+            result = await asyncio.wait_for(fn.handler(request), timeout)
         else:
             # plain handlers run in a thread, so they may use the sync supabase client against
             # this very server without blocking its event loop
-            result = await asyncio.wait_for(run_in_threadpool(fn.handler, request), TIMEOUT_S)
+            result = await asyncio.wait_for(run_in_threadpool(fn.handler, request), timeout)
         return _to_response(result)
     except TimeoutError:
-        log.error("function %s timed out after %.0fs", fn.name, TIMEOUT_S)
-        return error_response(546, "WORKER_LIMIT", f"Function {fn.name} timed out after {TIMEOUT_S:.0f}s",
+        log.error("function %s timed out after %.0fs", fn.name, timeout)
+        return error_response(546, "WORKER_LIMIT", f"Function {fn.name} timed out after {timeout:.0f}s",
                               relay=True)
     except Exception as exc:  # the function's own bug: logged with its traceback, answered as 500
         log.exception("function %s failed", fn.name)

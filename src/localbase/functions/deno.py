@@ -1,0 +1,390 @@
+"""Deno runtime: Supabase Edge Functions written for Deno (supabase/functions/<name>/index.ts),
+run unchanged.
+
+Each TypeScript function gets one long-lived `deno run` worker, started on its first call:
+deno_bootstrap.ts (evaluated first) makes the function's `Deno.serve(handler)` listen on
+127.0.0.1 on a free port and report it on stdout; Localbase proxies each request to it (method,
+`/<name>/<rest>` path as on Supabase, query, headers with Authorization, body) and streams the
+answer back. The worker restarts when a file of the function (or of `_shared/`) changes, is
+killed with the server (its own process group, and the kernel's parent-death signal on Linux),
+and may only use the network, the environment and read its own folder.
+
+Settings (supabase/localbase.toml, `[edge_runtime]`, Localbase-only keys):
+`request_timeout_seconds` (150, Supabase's wall-clock limit), `boot_timeout_seconds` (20)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import logging
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from localbase.functions.runner import error_response
+
+log = logging.getLogger("localbase.functions")
+BOOTSTRAP = Path(__file__).with_name("deno_bootstrap.ts")
+ENTRIES = ("index.ts", "index.js", "index.tsx", "index.jsx", "index.mjs")
+SHARED = "_shared"  # Supabase's convention for code shared between functions (not a function)
+SKIP_DIRS = {"node_modules", ".git"}
+REQUEST_TIMEOUT_S = 150.0
+BOOT_TIMEOUT_S = 20.0
+STOP_GRACE_S = 3.0
+BUFFERED_BODY_MAX = 1 << 20  # answers up to this size (with a Content-Length) are read whole
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+              "trailers", "transfer-encoding", "upgrade", "content-length", "expect"}
+# Not forwarded either: Deno.serve would compress on loopback, for nothing.
+NOT_FORWARDED = HOP_BY_HOP | {"accept-encoding"}
+
+
+class BootError(Exception):
+    """The worker did not start listening; details are in the server log."""
+
+
+def deno_binary() -> str:
+    """The deno executable of the `deno` wheel (a dependency), else one on PATH."""
+    try:
+        import deno  # the official wheel: ships the binary beside the interpreter's scripts
+        return deno.find_deno_bin()
+    except (ImportError, FileNotFoundError):
+        import shutil
+        found = shutil.which("deno")
+        if found is None:
+            raise BootError("no deno executable: pip install 'deno>=2'") from None
+        return found
+
+
+def entry_of(fn_dir: Path, config: dict[str, Any], supabase_dir: Path) -> Path | None:
+    """The function's module: config.toml's `[functions.<name>] entrypoint` (relative to supabase/,
+    as the Supabase CLI reads it), else index.ts (or .js, .tsx, .jsx, .mjs) in its folder."""
+    configured = config.get("entrypoint")
+    if isinstance(configured, str) and configured:
+        path = (supabase_dir / configured).resolve()
+        return path if path.is_file() else None
+    for name in ENTRIES:
+        if (fn_dir / name).is_file():
+            return fn_dir / name
+    return None
+
+
+def source_version(*folders: Path) -> float:
+    """Newest modification time of the files (and folders) under `folders`."""
+    newest = 0.0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+            newest = max(newest, os.stat(root).st_mtime)
+            for name in files:
+                with contextlib.suppress(OSError):  # a file replaced while we look
+                    newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """supabase/functions/.env (loaded for every function, as `supabase functions serve` does):
+    KEY=VALUE lines, `#` comments, optional `export ` and quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def output_log(name: str) -> logging.Logger:
+    """The function's own output (console.log at INFO, console.error at WARNING) is shown like a
+    program's output: also when the server logs only warnings (its default for text logs)."""
+    logger = logging.getLogger(f"localbase.functions.{name}")
+    if logger.level == logging.NOTSET:
+        root = logging.getLogger().level
+        logger.setLevel(logging.INFO if root <= logging.WARNING else root)
+    return logger
+
+
+def _child_setup():
+    """preexec_fn: the kernel kills the worker if Localbase dies (Linux), even by kill -9."""
+    parent = os.getpid()
+    libc = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
+
+    def arm() -> None:
+        if libc is not None:
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the line above
+                os._exit(1)
+
+    return arm
+
+
+@dataclass
+class Worker:
+    name: str
+    version: float
+    process: asyncio.subprocess.Process
+    port: int = 0
+    inflight: int = 0
+    stderr_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=40))
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive:  # not reaped yet: the process group is still ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, sig)  # its own group (start_new_session)
+
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        if self.alive:
+            self.signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), grace)
+            except TimeoutError:
+                self.signal(signal.SIGKILL)
+                await self.process.wait()
+        if self.tasks:  # the readers take the last lines it wrote, then stop
+            await asyncio.wait(self.tasks, timeout=0.5)
+        for task in self.tasks:
+            task.cancel()
+
+
+class DenoRuntime:
+    def __init__(self, settings: Any, env: dict[str, str]):
+        self.functions_dir: Path = settings.functions_dir
+        self.supabase_dir: Path = settings.supabase_dir
+        self.deno_dir: Path = settings.data_dir / "deno"
+        self.functions_config: dict[str, Any] = settings.section("functions")
+        runtime = settings.section("edge_runtime")
+        self.request_timeout = float(runtime.get("request_timeout_seconds", REQUEST_TIMEOUT_S))
+        self.boot_timeout = float(runtime.get("boot_timeout_seconds", BOOT_TIMEOUT_S))
+        self.env = env
+        self._workers: dict[str, Worker] = {}
+        self._failed: dict[str, float] = {}  # name -> source version that failed to boot
+        self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        self._retiring: set[asyncio.Task] = set()
+        self._client = httpx.AsyncClient(timeout=None, trust_env=False, follow_redirects=False,
+                                         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+
+    # -- which functions are TypeScript ----------------------------------------------------------
+    def entry(self, name: str) -> Path | None:
+        return entry_of(self.functions_dir / name, self.functions_config.get(name, {}), self.supabase_dir)
+
+    # -- workers ---------------------------------------------------------------------------------
+    async def worker(self, name: str, entry: Path) -> Worker:
+        version = source_version(entry.parent, self.functions_dir / SHARED)
+        current = self._workers.get(name)
+        if current is not None and current.alive and current.version == version:
+            return current
+        async with self._locks[name]:
+            current = self._workers.get(name)
+            if current is not None and current.alive and current.version == version:
+                return current
+            if self._failed.get(name) == version:
+                raise BootError(f"function {name} failed to start; it is retried when its files change")
+            if current is not None:
+                self._retire(self._workers.pop(name))
+                log.info("restarting function %s (%s)", name, "files changed" if current.alive else "it exited")
+            try:
+                worker = await self._start(name, entry, version)
+            except BootError:
+                self._failed[name] = version
+                raise
+            self._failed.pop(name, None)
+            self._workers[name] = worker
+            return worker
+
+    def _main_module(self, name: str, entry: Path) -> Path:
+        """The worker's main module: the bootstrap first, then the function, statically imported
+        (so relative imports such as ../_shared/ load without any read permission)."""
+        folder = self.deno_dir / "workers"
+        folder.mkdir(parents=True, exist_ok=True)
+        main = folder / f"{name}.ts"
+        text = (f'import {{ start }} from "{BOOTSTRAP.resolve().as_uri()}";\n'
+                f'import * as entry from "{entry.resolve().as_uri()}";\n'
+                "start(entry);\n")
+        if not main.is_file() or main.read_text() != text:
+            main.write_text(text)
+        return main
+
+    async def _start(self, name: str, entry: Path, version: float) -> Worker:
+        ready = secrets.token_hex(8)
+        fn_dir = entry.parent
+        self.deno_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [deno_binary(), "run", "--no-prompt", "--no-lock", "--allow-net", "--allow-env",
+               f"--allow-read={fn_dir},{self.deno_dir}", str(self._main_module(name, entry))]
+        env = {**read_env_file(self.functions_dir / ".env"), **self.env, "DENO_DIR": str(self.deno_dir),
+               "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1",
+               "LOCALBASE_WORKER_READY": ready, "LOCALBASE_WORKER_PORT": "0"}
+        for passthrough in ("PATH", "HOME", "TZ", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                            "http_proxy", "https_proxy", "no_proxy", "DENO_CERT", "SSL_CERT_FILE"):
+            if passthrough in os.environ and passthrough not in env:
+                env[passthrough] = os.environ[passthrough]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        process = await asyncio.create_subprocess_exec(
+            *cmd, cwd=fn_dir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, preexec_fn=_child_setup())
+        worker = Worker(name, version, process)
+        listening: asyncio.Future[int] = loop.create_future()
+        worker.tasks = [asyncio.create_task(self._read_stdout(worker, ready, listening)),
+                        asyncio.create_task(self._read_stderr(worker))]
+        exited = asyncio.ensure_future(process.wait())
+        try:
+            done, _ = await asyncio.wait({listening, exited}, timeout=self.boot_timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if listening in done:
+                worker.port = listening.result()
+                worker.tasks.append(asyncio.create_task(self._watch(worker, exited)))
+                log.info("function %s started in %.0f ms (deno pid %d, port %d)", name,
+                         (loop.time() - started) * 1000, process.pid, worker.port)
+                return worker
+            reason = (f"exited with code {process.returncode}" if exited in done
+                      else f"did not listen within {self.boot_timeout:.0f}s")
+        except BaseException:
+            await worker.stop(grace=0.5)
+            raise
+        await worker.stop(grace=0.5)
+        tail = "\n".join(worker.stderr_tail) or "(no output)"
+        log.error("function %s failed to start: deno %s. Its last output:\n%s", name, reason, tail)
+        raise BootError(f"function {name} failed to start")
+
+    async def _read_stdout(self, worker: Worker, ready: str, listening: asyncio.Future[int]) -> None:
+        fn_log = output_log(worker.name)
+        assert worker.process.stdout is not None
+        async for raw in worker.process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            if not listening.done() and line.startswith(ready + " "):
+                listening.set_result(int(line.split()[1]))
+            elif line:
+                fn_log.info("%s", line)
+
+    async def _read_stderr(self, worker: Worker) -> None:
+        fn_log = output_log(worker.name)
+        assert worker.process.stderr is not None
+        async for raw in worker.process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                worker.stderr_tail.append(line)
+                fn_log.warning("%s", line)
+
+    async def _watch(self, worker: Worker, exited: asyncio.Future) -> None:
+        code = await exited
+        if self._workers.get(worker.name) is worker:  # not a planned stop
+            log.error("function %s exited with code %s; it restarts on the next request", worker.name, code)
+
+    def _retire(self, worker: Worker) -> None:
+        """Stop an outdated worker once its requests in flight are answered (at most the timeout)."""
+        async def retire() -> None:
+            deadline = asyncio.get_running_loop().time() + self.request_timeout
+            while worker.inflight and worker.alive and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            await worker.stop()
+        task = asyncio.create_task(retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def close(self) -> None:
+        workers, self._workers = list(self._workers.values()), {}
+        await asyncio.gather(*(w.stop() for w in workers), *self._retiring, return_exceptions=True)
+        await self._client.aclose()
+
+    # -- requests --------------------------------------------------------------------------------
+    async def invoke(self, name: str, entry: Path, request: Request) -> Response:
+        try:
+            worker = await self.worker(name, entry)
+        except BootError as exc:
+            log.error("%s", exc)
+            return error_response(503, "BOOT_ERROR", "Function failed to start (please check logs)", relay=True)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        tail = raw_path.split(b"/functions/v1/", 1)[-1].decode("latin-1")
+        query = request.url.query
+        url = f"http://127.0.0.1:{worker.port}/{tail}" + (f"?{query}" if query else "")
+        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in NOT_FORWARDED]
+        body = await request.body()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout
+        worker.inflight += 1
+        streaming = False
+        try:
+            upstream = self._client.build_request(request.method, url, headers=headers, content=body)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    response = await self._client.send(upstream, stream=True)
+            except TimeoutError:
+                return self._timed_out(name)
+            except httpx.TransportError as exc:
+                log.error("function %s: the worker did not answer (%s: %s)", name, type(exc).__name__, exc)
+                return error_response(500, "WORKER_ERROR", "Function exited due to an error (please check logs)")
+            out_headers = [(k, v) for k, v in response.headers.raw  # the server adds its own Date
+                           if k.decode("latin-1").lower() not in (HOP_BY_HOP - {"content-length"}) | {"date"}]
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) <= BUFFERED_BODY_MAX:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        content = await response.aread()
+                except TimeoutError:
+                    return self._timed_out(name)
+                except httpx.TransportError as exc:
+                    log.error("function %s: the answer broke off (%s)", name, exc)
+                    return error_response(500, "WORKER_ERROR", "Function exited due to an error (please check logs)")
+                finally:
+                    await response.aclose()
+                answer = Response(content, status_code=response.status_code)
+                answer.raw_headers = out_headers
+                return answer
+            streaming = True
+            answer = StreamingResponse(self._relay(name, worker, response, deadline),
+                                       status_code=response.status_code)
+            answer.raw_headers = [(k, v) for k, v in out_headers if k.lower() != b"content-length"] \
+                if length is None else out_headers
+            return answer
+        finally:
+            if not streaming:
+                worker.inflight -= 1
+
+    def _timed_out(self, name: str) -> Response:
+        log.error("function %s timed out after %.0fs", name, self.request_timeout)
+        return error_response(546, "WORKER_LIMIT", f"Function {name} timed out after {self.request_timeout:.0f}s",
+                              relay=True)
+
+    async def _relay(self, name: str, worker: Worker, response: httpx.Response, deadline: float):
+        """The function's answer as it comes (server-sent events, large bodies), cut at the deadline."""
+        loop = asyncio.get_running_loop()
+        chunks = response.aiter_raw()
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), remaining)
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        except TimeoutError:
+            log.error("function %s: answer cut off at the %.0fs limit", name, self.request_timeout)
+        except httpx.TransportError as exc:
+            log.error("function %s: the answer broke off (%s)", name, exc)
+        finally:
+            worker.inflight -= 1
+            await response.aclose()
