@@ -303,6 +303,14 @@ class DenoRuntime:
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
+    async def forget(self, name: str) -> None:
+        """The function is gone (its folder or entry deleted): stop its worker, if it has one."""
+        self._failed.pop(name, None)
+        worker = self._workers.pop(name, None)
+        if worker is not None:
+            log.info("function %s was removed; stopping its worker", name)
+            self._retire(worker)
+
     async def close(self) -> None:
         workers, self._workers = list(self._workers.values()), {}
         await asyncio.gather(*(w.stop() for w in workers), *self._retiring, return_exceptions=True)

@@ -59,6 +59,7 @@ async def run_function(request: Request) -> Response:
         try:
             fn = loader.get(name)
         except FunctionNotFound:
+            await deno.forget(name)  # a TypeScript function deleted: its worker goes too
             return error_response(404, "NOT_FOUND", f"Requested function was not found: {name}")
         except FunctionLoadError as exc:
             log.error("function %s failed to load: %s", name, exc)
