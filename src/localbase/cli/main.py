@@ -58,7 +58,7 @@ WORKERS_REFUSED = (
     "[red]--workers above 1 is not supported.[/red] Realtime reads one replication slot and keeps "
     "channels, presence and broadcasts in one process, and processes sharing one port cannot route a "
     "WebSocket to the one that holds them; rate limits and /metrics would also count per process. "
-    "Run one process (it uses every core PostgreSQL leaves free); see docs/deployment.md, 'One process'.")
+    "Run one process (PostgreSQL works on the other cores); see docs/deployment.md, 'One process'.")
 
 
 @app.command()
