@@ -236,7 +236,8 @@ class DenoRuntime:
                "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1",
                "LOCALBASE_WORKER_READY": ready, "LOCALBASE_WORKER_PORT": "0"}
         for passthrough in ("PATH", "HOME", "TZ", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                            "http_proxy", "https_proxy", "no_proxy", "DENO_CERT", "SSL_CERT_FILE"):
+                            "http_proxy", "https_proxy", "no_proxy", "DENO_CERT", "DENO_TLS_CA_STORE",
+                            "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"):  # a corporate proxy's CA
             if passthrough in os.environ and passthrough not in env:
                 env[passthrough] = os.environ[passthrough]
         loop = asyncio.get_running_loop()

@@ -145,3 +145,36 @@ def test_hot_reload_and_boot_errors(localbase_server):
             f.unlink()
         folder.rmdir()
     assert _invoke_raw(localbase_server, "ts-hot-reload").status_code == 404
+
+
+def _npm_registry_reachable() -> bool:
+    try:
+        return httpx.head("https://registry.npmjs.org/@supabase%2fsupabase-js", timeout=3).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.skipif(not _npm_registry_reachable(), reason="needs the npm registry (npm: imports)")
+def test_supabase_js_from_npm_inside_a_function(localbase_server, make_user):
+    """The pattern of Supabase's docs: createClient from npm: with the caller's Authorization."""
+    folder = localbase_server.project_dir / "supabase" / "functions" / "ts-supabase-js"
+    folder.mkdir(exist_ok=True)
+    (folder / "index.ts").write_text(
+        "import { createClient } from 'npm:@supabase/supabase-js@2';\n"
+        "Deno.serve(async (req) => {\n"
+        "  const supabase = createClient(Deno.env.get('SUPABASE_URL')!, Deno.env.get('SUPABASE_ANON_KEY')!,\n"
+        "    { global: { headers: { Authorization: req.headers.get('Authorization')! } } });\n"
+        "  const { data, error } = await supabase.rpc('whoami');\n"
+        "  return Response.json({ data, error }, { status: error ? 500 : 200 });\n"
+        "});\n")
+    try:
+        uid, token = make_user()
+        client = client_for(localbase_server)
+        client.functions.set_auth(token)
+        data = json.loads(client.functions.invoke("ts-supabase-js"))
+        assert data == {"data": {"role": "authenticated", "uid": uid, "current_user": "authenticated"},
+                        "error": None}
+    finally:
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
