@@ -292,12 +292,17 @@ def migration_new(name: str, workdir: Workdir = Path(".")) -> None:
 
 
 @functions_app.command("new")
-def functions_new(name: str, workdir: Workdir = Path(".")) -> None:
-    """Create supabase/functions/<name>/index.py, served at /functions/v1/<name>."""
+def functions_new(
+    name: str,
+    workdir: Workdir = Path("."),
+    lang: Annotated[str, typer.Option("--lang", help="python (index.py) or ts (index.ts, a Supabase Edge "
+                                      "Function for Deno that deploys to Supabase unchanged)")] = "python",
+) -> None:
+    """Create supabase/functions/<name>/index.py (or index.ts with --lang ts), served at /functions/v1/<name>."""
     from localbase.cli.scaffold import scaffold_function
     settings = _settings(workdir, with_keys=False)
     try:
-        path = scaffold_function(settings.functions_dir, name)
+        path = scaffold_function(settings.functions_dir, name, lang=lang)
     except (ValueError, FileExistsError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -73,14 +73,44 @@ async def handler(request):
 '''
 
 
-def scaffold_function(functions_dir: Path, name: str) -> Path:
+TS_FUNCTION_TEMPLATE = """\
+// {name}: a Supabase Edge Function, served at /functions/v1/{name} by `localbase start` and,
+// unchanged, by Supabase (`supabase functions deploy {name}`).
+//
+// The caller's JWT arrives in the Authorization header (checked before this code runs, unless
+// config.toml says `[functions.{name}] verify_jwt = false`); forward it to act as the caller, so
+// row-level security applies. SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY and
+// SUPABASE_DB_URL are in the environment (Deno.env.get), as on Supabase.
+
+Deno.serve(async (req: Request) => {{
+  const body = req.headers.get("content-type")?.includes("application/json")
+    ? await req.json().catch(() => ({{}}))
+    : {{}};
+  const name = body?.name ?? "world";
+  if (typeof name !== "string") {{
+    return Response.json({{ error: "name must be a string" }}, {{ status: 400 }});
+  }}
+  return Response.json({{ message: `Hello ${{name}}!` }});
+}});
+"""
+
+LANGUAGES = {"python": ("index.py", FUNCTION_TEMPLATE), "py": ("index.py", FUNCTION_TEMPLATE),
+             "ts": ("index.ts", TS_FUNCTION_TEMPLATE), "typescript": ("index.ts", TS_FUNCTION_TEMPLATE)}
+
+
+def scaffold_function(functions_dir: Path, name: str, lang: str = "python") -> Path:
+    """supabase/functions/<name>/index.py (`python`, the default) or index.ts (`ts`)."""
     from localbase.functions.loader import NAME_RE
     if not NAME_RE.match(name):
         raise ValueError("a function name may hold letters, digits, '_' and '-' (at most 64)")
+    if lang.lower() not in LANGUAGES:
+        raise ValueError(f"--lang must be python or ts, got {lang!r}")
+    entry, template = LANGUAGES[lang.lower()]
     folder = functions_dir / name
-    path = folder / "index.py"
-    if path.exists():
-        raise FileExistsError(path)
+    existing = [p for p in (folder / "index.py", folder / "index.ts") if p.exists()]
+    if existing:
+        raise FileExistsError(f"{existing[0]} already exists")
+    path = folder / entry
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(FUNCTION_TEMPLATE.format(name=name))
+    path.write_text(template.format(name=name))
     return path
