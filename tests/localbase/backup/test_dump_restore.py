@@ -17,7 +17,7 @@ import pytest
 from localbase.backup.config import parse_interval
 from localbase.backup.tools import tool
 from localbase.settings import SettingsError
-from localbase.testing.server import LocalbaseProcess
+from localbase.testing.server import LocalbaseProcess, free_port
 from tests.localbase.helpers import sql
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
@@ -159,6 +159,7 @@ def test_dump_any_database_url(localbase_server):
 def test_dump_of_a_stopped_project_starts_its_database_for_the_occasion():
     with tempfile.TemporaryDirectory(prefix="lb-dump-stopped-") as folder:
         project = make_project(Path(folder))
+        (project / "supabase" / "config.toml").write_text(f"[db]\nport = {free_port()}\n")  # not 54322: in use?
         lb("db", "reset", "--workdir", str(project), cwd=project)  # creates the database, then stops it
         lb("db", "dump", "-f", "out.dump", "--workdir", str(project), cwd=project)
         assert " TABLE public notes " in archive_list(project / "out.dump")
