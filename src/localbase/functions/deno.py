@@ -37,6 +37,7 @@ log = logging.getLogger("localbase.functions")
 BOOTSTRAP = Path(__file__).with_name("deno_bootstrap.ts")
 ENTRIES = ("index.ts", "index.js", "index.tsx", "index.jsx", "index.mjs")
 SHARED = "_shared"  # Supabase's convention for code shared between functions (not a function)
+SHARED_FILES = (".env", "deno.json", "deno.jsonc", "import_map.json")  # in supabase/functions/: for all
 SKIP_DIRS = {"node_modules", ".git"}
 REQUEST_TIMEOUT_S = 150.0
 BOOT_TIMEOUT_S = 20.0
@@ -78,6 +79,24 @@ def entry_of(fn_dir: Path, config: dict[str, Any], supabase_dir: Path) -> Path |
     return None
 
 
+def config_flags(fn_dir: Path, functions_dir: Path, config: dict[str, Any], supabase_dir: Path) -> list[str]:
+    """The function's dependencies config, as the Supabase CLI finds it: config.toml's
+    `[functions.<name>] import_map` (relative to supabase/), else a deno.json(c) in the function's
+    folder (or supabase/functions/), else the legacy supabase/functions/import_map.json. The worker's
+    main module lives elsewhere, so deno would not find them on its own."""
+    configured = config.get("import_map")
+    if isinstance(configured, str) and configured:
+        path = (supabase_dir / configured).resolve()
+        return [f"--config={path}" if path.name in ("deno.json", "deno.jsonc") else f"--import-map={path}"]
+    for folder in (fn_dir, functions_dir):
+        for name in ("deno.json", "deno.jsonc"):
+            if (folder / name).is_file():
+                return [f"--config={folder / name}"]
+    if (functions_dir / "import_map.json").is_file():
+        return ["--no-config", f"--import-map={functions_dir / 'import_map.json'}"]
+    return ["--no-config"]
+
+
 def source_version(*folders: Path) -> float:
     """Newest modification time of the files (and folders) under `folders`."""
     newest = 0.0
@@ -91,6 +110,13 @@ def source_version(*folders: Path) -> float:
                 with contextlib.suppress(OSError):  # a file replaced while we look
                     newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
     return newest
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -191,7 +217,8 @@ class DenoRuntime:
 
     # -- workers ---------------------------------------------------------------------------------
     async def worker(self, name: str, entry: Path) -> Worker:
-        version = source_version(entry.parent, self.functions_dir / SHARED)
+        version = max(source_version(entry.parent, self.functions_dir / SHARED),
+                      *(_mtime(self.functions_dir / f) for f in SHARED_FILES))
         current = self._workers.get(name)
         if current is not None and current.alive and current.version == version:
             return current
@@ -230,7 +257,8 @@ class DenoRuntime:
         ready = secrets.token_hex(8)
         fn_dir = entry.parent
         self.deno_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [deno_binary(), "run", "--no-prompt", "--no-lock", "--allow-net", "--allow-env",
+        flags = config_flags(fn_dir, self.functions_dir, self.functions_config.get(name, {}), self.supabase_dir)
+        cmd = [deno_binary(), "run", "--no-prompt", "--no-lock", *flags, "--allow-net", "--allow-env",
                f"--allow-read={fn_dir},{self.deno_dir}", str(self._main_module(name, entry))]
         env = {**read_env_file(self.functions_dir / ".env"), **self.env, "DENO_DIR": str(self.deno_dir),
                "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1",

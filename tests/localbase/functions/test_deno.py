@@ -27,13 +27,15 @@ def test_raw_http_reaches_the_function_as_sent(localbase_server):
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json" and r.headers["x-function"] == "hello-ts"
     data = r.json()
-    assert data["message"] == "Hello Ada!"  # imported from ../_shared/
+    assert data["message"] == "Hello Ada!"  # imported from ../_shared/ through deno.json's import map
     assert (data["method"], data["path"], data["query"]) == ("POST", "/hello-ts/orders/7",
                                                               {"sort": "desc", "probe": "1"})
     assert data["header"] == "sent" and data["authorization"] == f"Bearer {localbase_server.anon_key}"
     assert data["body"] == {"name": "Ada"}
     assert data["env"] == {"SUPABASE_URL": localbase_server.url, "SUPABASE_ANON_KEY": True,
-                           "SUPABASE_SERVICE_ROLE_KEY": True, "SUPABASE_DB_URL": True, "localbase": []}
+                           "SUPABASE_SERVICE_ROLE_KEY": True, "SUPABASE_DB_URL": True,
+                           "TEST_FUNCTION_SECRET": "from the env file",  # supabase/functions/.env
+                           "localbase": []}
     # network and environment, reading its own folder; nothing else
     assert data["permissions"] == {"read_own_folder": True, "read_elsewhere": False, "write_own_folder": False,
                                    "run": False, "ffi": False}

@@ -1,6 +1,6 @@
 // Echoes what it was sent (method, path, query, a header, the JSON body) and what the runtime
 // gives it (environment, permissions), as a Supabase Edge Function.
-import { greeting } from "../_shared/greeting.ts";
+import { greeting } from "@shared/greeting.ts"; // ../_shared/, mapped in deno.json
 
 async function allowed(attempt: () => Promise<unknown>): Promise<boolean> {
   try {
@@ -36,6 +36,7 @@ Deno.serve(async (req: Request) => {
       SUPABASE_ANON_KEY: Boolean(Deno.env.get("SUPABASE_ANON_KEY")),
       SUPABASE_SERVICE_ROLE_KEY: Boolean(Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")),
       SUPABASE_DB_URL: Deno.env.get("SUPABASE_DB_URL")?.startsWith("postgresql://") ?? false,
+      TEST_FUNCTION_SECRET: Deno.env.get("TEST_FUNCTION_SECRET") ?? null,
       localbase: Object.keys(Deno.env.toObject()).filter((k) => k.startsWith("LOCALBASE_")),
     },
   };
