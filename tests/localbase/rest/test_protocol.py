@@ -145,3 +145,12 @@ def test_media_types_not_produced_answer_406(localbase_server):
         r = httpx.get(f"{localbase_server.url}/rest/v1/countries", headers=_h(localbase_server, Accept=accept))
         assert r.status_code == 406 and r.json()["code"] == "PGRST107", accept
         assert r.json()["message"] == f"None of these media types are available: {accept}"
+
+
+def test_the_apikey_may_come_in_the_query_string(localbase_server):
+    """As through Supabase's gateway: `?apikey=` authenticates and is not a column filter."""
+    url = f"{localbase_server.url}/rest/v1/countries"
+    by_header = httpx.get(url, params={"select": "name", "order": "name"}, headers=_h(localbase_server))
+    by_query = httpx.get(url, params={"select": "name", "order": "name", "apikey": localbase_server.anon_key})
+    assert by_query.status_code == 200, by_query.text
+    assert by_query.json() == by_header.json() != []

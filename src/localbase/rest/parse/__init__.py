@@ -97,6 +97,8 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
     offsets: dict[EmbedPath, int] = {}
     raw_args: list[tuple[str, str]] = []
     for key, value in query:
+        if key == "apikey":  # the gateway's (as Supabase's gateway strips it): never a column filter
+            continue
         if key in _RESERVED:
             if key == "select":
                 select = parse_select(value)
