@@ -168,6 +168,7 @@ class Worker:
     process: asyncio.subprocess.Process
     port: int = 0
     inflight: int = 0
+    stopping: bool = False  # a planned stop (reload, shutdown), not a crash
     stderr_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=40))
     tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -181,6 +182,7 @@ class Worker:
                 os.killpg(self.process.pid, sig)  # its own group (start_new_session)
 
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        self.stopping = True
         if self.alive:
             self.signal(signal.SIGTERM)
             try:
@@ -318,7 +320,7 @@ class DenoRuntime:
 
     async def _watch(self, worker: Worker, exited: asyncio.Future) -> None:
         code = await exited
-        if self._workers.get(worker.name) is worker:  # not a planned stop
+        if not worker.stopping:
             log.error("function %s exited with code %s; it restarts on the next request", worker.name, code)
 
     def _retire(self, worker: Worker) -> None:

@@ -26,6 +26,8 @@ def test_raw_http_reaches_the_function_as_sent(localbase_server):
                     headers={"x-test-header": "sent"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json" and r.headers["x-function"] == "hello-ts"
+    assert r.headers.get_list("access-control-allow-origin") == ["*"]  # the function's and the gateway's, once
+    assert len(r.headers.get_list("date")) == 1
     data = r.json()
     assert data["message"] == "Hello Ada!"  # imported from ../_shared/ through deno.json's import map
     assert (data["method"], data["path"], data["query"]) == ("POST", "/hello-ts/orders/7",

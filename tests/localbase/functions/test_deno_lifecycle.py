@@ -1,6 +1,6 @@
 """Deno workers live and die with the server: stopped on SIGTERM, killed by the kernel when the
-server is killed (kill -9), bounded in boot time and per-request time (a server of its own, with
-short limits in supabase/localbase.toml)."""
+server is killed (kill -9), restarted when they exit, bounded in boot time and per-request time (a
+server of its own, with short limits in supabase/localbase.toml)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from localbase.testing.server import LocalbaseProcess
 
 FUNCTIONS = {
     "pid": "Deno.serve(() => Response.json({ pid: Deno.pid }));\n",
+    "exits": "Deno.serve((req) => new URL(req.url).searchParams.has('exit') ? Deno.exit(3) : Response.json({ pid: Deno.pid }));\n",
     "slow": "Deno.serve(async () => { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); });\n",
     "slow-boot": "await new Promise((r) => setTimeout(r, 5000));\nDeno.serve(() => new Response('booted'));\n",
     "stream": ("Deno.serve(() => new Response(new ReadableStream({ async start(c) {\n"
@@ -81,6 +82,13 @@ def test_limits_then_workers_end_with_the_server(project):
         with httpx.stream("GET", f"{url}/stream", timeout=30) as r:
             assert r.headers["content-type"] == "text/event-stream"
             assert "".join(r.iter_text()) == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+
+        first = httpx.get(f"{url}/exits", timeout=30).json()["pid"]
+        r = httpx.get(f"{url}/exits?exit", timeout=30)  # the worker dies while answering
+        assert r.status_code == 500 and r.json()["code"] == "WORKER_ERROR"
+        assert _wait_gone(first)
+        assert httpx.get(f"{url}/exits", timeout=30).json()["pid"] != first  # a new worker
+        assert "function exits exited with code 3" in server.log_path.read_text()
 
         pid = _worker_pid(server)
         server.process.send_signal(signal.SIGTERM)  # a clean stop stops the workers

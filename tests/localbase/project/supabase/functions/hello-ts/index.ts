@@ -49,5 +49,5 @@ Deno.serve(async (req: Request) => {
       ffi: await allowed(async () => Deno.dlopen("libc.so.6", {})),
     };
   }
-  return Response.json(result, { headers: { "x-function": "hello-ts" } });
+  return Response.json(result, { headers: { "x-function": "hello-ts", "Access-Control-Allow-Origin": "*" } });
 });
