@@ -32,6 +32,7 @@ def test_raw_http_reaches_the_function_as_sent(localbase_server):
     assert data["message"] == "Hello Ada!"  # imported from ../_shared/ through deno.json's import map
     assert (data["method"], data["path"], data["query"]) == ("POST", "/hello-ts/orders/7",
                                                               {"sort": "desc", "probe": "1"})
+    assert data["host"] == localbase_server.url.removeprefix("http://")  # req.url: the client's host
     assert data["header"] == "sent" and data["authorization"] == f"Bearer {localbase_server.anon_key}"
     assert data["body"] == {"name": "Ada"}
     assert data["env"] == {"SUPABASE_URL": localbase_server.url, "SUPABASE_ANON_KEY": True,

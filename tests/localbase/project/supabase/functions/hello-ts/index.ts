@@ -25,6 +25,7 @@ Deno.serve(async (req: Request) => {
   const result: Record<string, unknown> = {
     message: greeting(typeof body === "object" && body && "name" in body ? String(body.name) : "world"),
     method: req.method,
+    host: url.host,
     path: url.pathname,
     query: Object.fromEntries(url.searchParams),
     header: req.headers.get("x-test-header"),
