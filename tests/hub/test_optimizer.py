@@ -4,6 +4,9 @@ caller may compute."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from efficiency_hub.errors import AuthenticationFailed, InvalidInput, NotFound
@@ -85,3 +88,15 @@ async def test_an_anonymous_or_forged_caller_is_refused(make_person, settings):
     forged = alice.token[:-4] + ("AAAA" if not alice.token.endswith("AAAA") else "BBBB")
     with pytest.raises(AuthenticationFailed):
         await Tracker(await user_client(settings, forged)).optimize(alice.citizen_id)
+
+
+def test_the_function_type_checks_for_supabase(tmp_path):
+    """The same index.ts deploys to Supabase's Edge Runtime: it must pass Deno's type check."""
+    import subprocess
+
+    import deno
+
+    function = Path(__file__).resolve().parents[2] / "supabase" / "functions" / "efficiency-optimizer" / "index.ts"
+    done = subprocess.run([deno.find_deno_bin(), "check", str(function)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "DENO_DIR": str(tmp_path), "NO_COLOR": "1"}, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
