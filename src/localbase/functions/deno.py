@@ -9,6 +9,8 @@ answer back. The worker restarts when a file of the function (or of `_shared/`) 
 killed with the server (its own process group, and the kernel's parent-death signal on Linux),
 and may only use the network, the environment and read its own folder.
 
+The worker processes themselves: deno_worker.py.
+
 Settings (supabase/localbase.toml, `[edge_runtime]`, Localbase-only keys):
 `request_timeout_seconds` (150, Supabase's wall-clock limit), `boot_timeout_seconds` (20)."""
 
@@ -17,13 +19,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import logging
 import os
-import secrets
-import signal
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,39 +28,21 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from localbase.functions.deno_worker import BootError, Worker, main_module, start_worker
 from localbase.functions.runner import error_response
 
 log = logging.getLogger("localbase.functions")
-BOOTSTRAP = Path(__file__).with_name("deno_bootstrap.ts")
 ENTRIES = ("index.ts", "index.js", "index.tsx", "index.jsx", "index.mjs")
 SHARED = "_shared"  # Supabase's convention for code shared between functions (not a function)
 SHARED_FILES = (".env", "deno.json", "deno.jsonc", "import_map.json")  # in supabase/functions/: for all
 SKIP_DIRS = {"node_modules", ".git"}
 REQUEST_TIMEOUT_S = 150.0
 BOOT_TIMEOUT_S = 20.0
-STOP_GRACE_S = 3.0
 BUFFERED_BODY_MAX = 1 << 20  # answers up to this size (with a Content-Length) are read whole
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "trailers", "transfer-encoding", "upgrade", "content-length", "expect"}
 # Not forwarded either: Deno.serve would compress on loopback, for nothing.
 NOT_FORWARDED = HOP_BY_HOP | {"accept-encoding"}
-
-
-class BootError(Exception):
-    """The worker did not start listening; details are in the server log."""
-
-
-def deno_binary() -> str:
-    """The deno executable of the `deno` wheel (a dependency), else one on PATH."""
-    try:
-        import deno  # the official wheel: ships the binary beside the interpreter's scripts
-        return deno.find_deno_bin()
-    except (ImportError, FileNotFoundError):
-        import shutil
-        found = shutil.which("deno")
-        if found is None:
-            raise BootError("no deno executable: pip install 'deno>=2'") from None
-        return found
 
 
 def entry_of(fn_dir: Path, config: dict[str, Any], supabase_dir: Path) -> Path | None:
@@ -112,6 +91,19 @@ def source_version(*folders: Path) -> float:
     return newest
 
 
+def _seconds(section: dict[str, Any], key: str, default: float) -> float:
+    from localbase.settings import SettingsError
+    value = section.get(key, default)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise SettingsError(f"[edge_runtime] {key} in supabase/localbase.toml must be a positive number, "
+                            f"got {value!r}")
+    return seconds
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
@@ -137,65 +129,6 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def output_log(name: str) -> logging.Logger:
-    """The function's own output (console.log at INFO, console.error at WARNING) is shown like a
-    program's output: also when the server logs only warnings (its default for text logs)."""
-    logger = logging.getLogger(f"localbase.functions.{name}")
-    if logger.level == logging.NOTSET:
-        root = logging.getLogger().level
-        logger.setLevel(logging.INFO if root <= logging.WARNING else root)
-    return logger
-
-
-def _child_setup():
-    """preexec_fn: the kernel kills the worker if Localbase dies (Linux), even by kill -9."""
-    parent = os.getpid()
-    libc = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
-
-    def arm() -> None:
-        if libc is not None:
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before the line above
-                os._exit(1)
-
-    return arm
-
-
-@dataclass
-class Worker:
-    name: str
-    version: float
-    process: asyncio.subprocess.Process
-    port: int = 0
-    inflight: int = 0
-    stopping: bool = False  # a planned stop (reload, shutdown), not a crash
-    stderr_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=40))
-    tasks: list[asyncio.Task] = field(default_factory=list)
-
-    @property
-    def alive(self) -> bool:
-        return self.process.returncode is None
-
-    def signal(self, sig: int) -> None:
-        if self.alive:  # not reaped yet: the process group is still ours
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, sig)  # its own group (start_new_session)
-
-    async def stop(self, grace: float = STOP_GRACE_S) -> None:
-        self.stopping = True
-        if self.alive:
-            self.signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), grace)
-            except TimeoutError:
-                self.signal(signal.SIGKILL)
-                await self.process.wait()
-        if self.tasks:  # the readers take the last lines it wrote, then stop
-            await asyncio.wait(self.tasks, timeout=0.5)
-        for task in self.tasks:
-            task.cancel()
-
-
 class DenoRuntime:
     def __init__(self, settings: Any, env: dict[str, str]):
         self.functions_dir: Path = settings.functions_dir
@@ -203,8 +136,8 @@ class DenoRuntime:
         self.deno_dir: Path = settings.data_dir / "deno"
         self.functions_config: dict[str, Any] = settings.section("functions")
         runtime = settings.section("edge_runtime")
-        self.request_timeout = float(runtime.get("request_timeout_seconds", REQUEST_TIMEOUT_S))
-        self.boot_timeout = float(runtime.get("boot_timeout_seconds", BOOT_TIMEOUT_S))
+        self.request_timeout = _seconds(runtime, "request_timeout_seconds", REQUEST_TIMEOUT_S)
+        self.boot_timeout = _seconds(runtime, "boot_timeout_seconds", BOOT_TIMEOUT_S)
         self.env = env
         self._workers: dict[str, Worker] = {}
         self._failed: dict[str, float] = {}  # name -> source version that failed to boot
@@ -242,86 +175,15 @@ class DenoRuntime:
             self._workers[name] = worker
             return worker
 
-    def _main_module(self, name: str, entry: Path) -> Path:
-        """The worker's main module: the bootstrap first, then the function, statically imported
-        (so relative imports such as ../_shared/ load without any read permission)."""
-        folder = self.deno_dir / "workers"
-        folder.mkdir(parents=True, exist_ok=True)
-        main = folder / f"{name}.ts"
-        text = (f'import {{ start }} from "{BOOTSTRAP.resolve().as_uri()}";\n'
-                f'import * as entry from "{entry.resolve().as_uri()}";\n'
-                "start(entry);\n")
-        if not main.is_file() or main.read_text() != text:
-            main.write_text(text)
-        return main
-
     async def _start(self, name: str, entry: Path, version: float) -> Worker:
-        ready = secrets.token_hex(8)
         fn_dir = entry.parent
         self.deno_dir.mkdir(parents=True, exist_ok=True)
-        flags = config_flags(fn_dir, self.functions_dir, self.functions_config.get(name, {}), self.supabase_dir)
-        cmd = [deno_binary(), "run", "--no-prompt", "--no-lock", *flags, "--allow-net", "--allow-env",
-               f"--allow-read={fn_dir},{self.deno_dir}", str(self._main_module(name, entry))]
-        env = {**read_env_file(self.functions_dir / ".env"), **self.env, "DENO_DIR": str(self.deno_dir),
-               "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1",
-               "LOCALBASE_WORKER_READY": ready, "LOCALBASE_WORKER_PORT": "0"}
-        for passthrough in ("PATH", "HOME", "TZ", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                            "http_proxy", "https_proxy", "no_proxy", "DENO_CERT", "DENO_TLS_CA_STORE",
-                            "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"):  # a corporate proxy's CA
-            if passthrough in os.environ and passthrough not in env:
-                env[passthrough] = os.environ[passthrough]
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        process = await asyncio.create_subprocess_exec(
-            *cmd, cwd=fn_dir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, preexec_fn=_child_setup())
-        worker = Worker(name, version, process)
-        listening: asyncio.Future[int] = loop.create_future()
-        worker.tasks = [asyncio.create_task(self._read_stdout(worker, ready, listening)),
-                        asyncio.create_task(self._read_stderr(worker))]
-        exited = asyncio.ensure_future(process.wait())
-        try:
-            done, _ = await asyncio.wait({listening, exited}, timeout=self.boot_timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if listening in done:
-                worker.port = listening.result()
-                worker.tasks.append(asyncio.create_task(self._watch(worker, exited)))
-                log.info("function %s started in %.0f ms (deno pid %d, port %d)", name,
-                         (loop.time() - started) * 1000, process.pid, worker.port)
-                return worker
-            reason = (f"exited with code {process.returncode}" if exited in done
-                      else f"did not listen within {self.boot_timeout:.0f}s")
-        except BaseException:
-            await worker.stop(grace=0.5)
-            raise
-        await worker.stop(grace=0.5)
-        tail = "\n".join(worker.stderr_tail) or "(no output)"
-        log.error("function %s failed to start: deno %s. Its last output:\n%s", name, reason, tail)
-        raise BootError(f"function {name} failed to start")
-
-    async def _read_stdout(self, worker: Worker, ready: str, listening: asyncio.Future[int]) -> None:
-        fn_log = output_log(worker.name)
-        assert worker.process.stdout is not None
-        async for raw in worker.process.stdout:
-            line = raw.decode(errors="replace").rstrip()
-            if not listening.done() and line.startswith(ready + " "):
-                listening.set_result(int(line.split()[1]))
-            elif line:
-                fn_log.info("%s", line)
-
-    async def _read_stderr(self, worker: Worker) -> None:
-        fn_log = output_log(worker.name)
-        assert worker.process.stderr is not None
-        async for raw in worker.process.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            if line:
-                worker.stderr_tail.append(line)
-                fn_log.warning("%s", line)
-
-    async def _watch(self, worker: Worker, exited: asyncio.Future) -> None:
-        code = await exited
-        if not worker.stopping:
-            log.error("function %s exited with code %s; it restarts on the next request", worker.name, code)
+        flags = ["--no-lock", *config_flags(fn_dir, self.functions_dir, self.functions_config.get(name, {}),
+                                            self.supabase_dir),
+                 "--allow-net", "--allow-env", f"--allow-read={fn_dir},{self.deno_dir}"]
+        env = {**read_env_file(self.functions_dir / ".env"), **self.env, "DENO_DIR": str(self.deno_dir)}
+        return await start_worker(name, version, flags=flags, main=main_module(self.deno_dir / "workers", name, entry),
+                                  cwd=fn_dir, env=env, boot_timeout=self.boot_timeout)
 
     def _retire(self, worker: Worker) -> None:
         """Stop an outdated worker once its requests in flight are answered (at most the timeout)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -72,6 +73,9 @@ def test_limits_then_workers_end_with_the_server(project):
     server.start()
     try:
         url = f"{server.url}/functions/v1"
+        with ThreadPoolExecutor(8) as pool:  # concurrent first calls share one starting worker
+            answers = list(pool.map(lambda _: httpx.get(f"{url}/pid", timeout=30), range(8)))
+        assert len({r.json()["pid"] for r in answers}) == 1
         started = time.monotonic()
         r = httpx.get(f"{url}/slow", timeout=30)
         assert r.status_code == 546 and r.json()["code"] == "WORKER_LIMIT"
