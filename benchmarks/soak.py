@@ -11,9 +11,12 @@ Recorded per interval (a minute by default): requests, errors by status, p50/p99
 kind, Realtime deliveries and lag, the server's RSS and PostgreSQL's memory (USS: private memory
 summed over its processes; PSS: with shared buffers counted once), and the machine's load.
 
-Pass: zero 5xx; no latency drift (every interval's p99 after warm-up within 2x the first one's,
-per kind); memory growth < 10% from the first interval after warm-up to the last (server RSS,
-PostgreSQL USS); every delivery arrives. Writes benchmarks/results/soak.json.
+Pass: zero 5xx; no latency drift (p99 of the last third of the judged intervals within 2x of the
+first third's, per kind); memory growth < 10% from the end of warm-up to the end (server RSS;
+PostgreSQL's private memory per process, as its total follows the pool's connection count);
+every delivery arrives. Warm-up lasts until Realtime's retention buffer (the
+changes of the last `retention_seconds`, a bounded cache) has filled: 5 minutes by default.
+Writes benchmarks/results/soak.json.
 
     python benchmarks/soak.py [--minutes 10] [--rate 100] [--signins 1] [--users 20] [--interval 60]
 """
@@ -66,10 +69,11 @@ class Interval:
         self.delivery_lag: list[float] = []
         self.memory: dict[str, float] = {}
         self.load = 0.0  # the machine's 1-minute load average at the end (other work skews latency)
+        self.realtime: dict = {}  # the server's Realtime counters at the end
 
     def summary(self) -> dict:
         out = {"interval": self.index, "requests": dict(self.status), "errors": dict(self.errors),
-               "memory_mb": self.memory, "load_average": self.load}
+               "memory_mb": self.memory, "load_average": self.load, "realtime_server": self.realtime}
         for kind, values in self.latency.items():
             out[kind] = {"count": len(values), "p50_ms": pct(values, 50), "p99_ms": pct(values, 99)}
         out["realtime"] = {"deliveries": len(self.delivery_lag), "p50_ms": pct(self.delivery_lag, 50),
@@ -183,7 +187,7 @@ class Soak:
         signin_every = 1 / self.args.signins if self.args.signins else None
         next_rest = next_signin = self.started = time.monotonic()
         end = self.started + self.args.minutes * 60
-        sampler = asyncio.create_task(self.sampler())
+        sampler = asyncio.create_task(self.sampler(http))
         while (now := time.monotonic()) < end:
             while next_rest <= now:
                 user = rng.choice(self.users)
@@ -199,18 +203,26 @@ class Soak:
         await asyncio.gather(*list(self.inflight), return_exceptions=True)
         await sampler
 
-    async def sampler(self) -> None:
-        """At the end of each interval: memory and load then, and a line on the console."""
+    async def sampler(self, http: httpx.AsyncClient) -> None:
+        """At the end of each interval: memory, load and Realtime's counters, and a console line."""
         for interval in self.intervals:
             due = self.started + min((interval.index + 1) * self.args.interval, self.args.minutes * 60)
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             self.sample(interval)
+            try:
+                r = await http.get("/realtime/v1/api/stats", headers={"apikey": self.server.service_role_key})
+                stats = r.json()
+                interval.realtime = {k: stats.get(k) for k in ("connections", "retained_changes",
+                                                               "pending_changes", "largest_queue")}
+            except (httpx.HTTPError, ValueError):
+                pass
             self.report(interval)
 
     # -- memory --------------------------------------------------------------------------------
     def sample(self, interval: Interval) -> None:
         server = psutil.Process(self.server.process.pid)
         pg_rss = pg_pss = pg_uss = 0.0
+        processes = 0
         try:
             postmaster = int((self.server.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
             for p in [psutil.Process(postmaster), *psutil.Process(postmaster).children()]:
@@ -219,12 +231,17 @@ class Soak:
                     pg_rss += info.rss
                     pg_pss += info.pss
                     pg_uss += info.uss
+                    processes += 1
                 except psutil.Error:
                     pass
         except (OSError, ValueError, psutil.Error):
             pass
         interval.memory = {"server_rss": server.memory_info().rss / 2**20, "postgres_uss": pg_uss / 2**20,
-                           "postgres_pss": pg_pss / 2**20, "postgres_rss": pg_rss / 2**20}
+                           "postgres_pss": pg_pss / 2**20, "postgres_rss": pg_rss / 2**20,
+                           "postgres_processes": processes,
+                           # what a leak in PostgreSQL would raise; the total also follows the number
+                           # of pooled connections, which rises with load and falls when idle
+                           "postgres_uss_per_process": pg_uss / 2**20 / max(1, processes)}
         interval.load = os.getloadavg()[0]
 
     def report(self, interval: Interval) -> None:
@@ -236,9 +253,11 @@ class Soak:
         cells.append(f"{s['realtime']['deliveries']} / {_ms(s['realtime']['p99_ms'])}")
         cells.append(str(sum(v for key, v in s["requests"].items() if not key.endswith((":200", ":201")))))
         m = interval.memory
-        cells.append(f"{m.get('server_rss', 0):.0f} / {m.get('postgres_uss', 0):.0f} / "
+        cells.append(f"{m.get('server_rss', 0):.0f} / {m.get('postgres_uss', 0):.0f} "
+                     f"({m.get('postgres_processes', 0)}: {m.get('postgres_uss_per_process', 0):.1f}) / "
                      f"{m.get('postgres_pss', 0):.0f}")
         cells.append(f"{interval.load:.1f}")
+        cells.append(str(interval.realtime.get("retained_changes", "-")))
         console.print("  ".join(cells), soft_wrap=True)
 
     async def close(self) -> None:
@@ -257,7 +276,7 @@ def verdict(intervals: list[Interval], warmup: int, missing: int) -> dict:
     after = intervals[warmup:] or intervals[-1:]
     errors_5xx = sum(v for s in summaries for k, v in s["requests"].items() if k.split(":")[1].startswith("5"))
     transport_errors = sum(v for s in summaries for k, v in s["requests"].items() if k.endswith(":error"))
-    third = max(1, len(after) // 3)
+    third = max(1, len(after) // 3)  # early and late thirds of the judged intervals
     drift, p99 = {}, {}
     for kind in ("read", "write", "sign-in"):
         early = [v for i in after[:third] for v in i.latency.get(kind, [])]
@@ -265,9 +284,12 @@ def verdict(intervals: list[Interval], warmup: int, missing: int) -> dict:
         if early and late:
             p99[kind] = {"early_ms": pct(early, 99), "late_ms": pct(late, 99)}
             drift[kind] = pct(late, 99) / pct(early, 99)
-    first, last = after[0].memory, after[-1].memory
-    growth = {name: (last[name] - first[name]) / first[name] for name in ("server_rss", "postgres_uss")
-              if first.get(name)}
+    first, last = (intervals[warmup - 1] if warmup else after[0]).memory, after[-1].memory
+    judged = ("server_rss", "postgres_uss_per_process")
+    growth = {name: (last[name] - first[name]) / first[name] for name in judged if first.get(name)}
+    start = intervals[0].memory  # for the record: from the end of the first interval, warm-up included
+    growth_whole_run = {name: (last[name] - start[name]) / start[name]
+                        for name in ("server_rss", "postgres_uss", "postgres_uss_per_process") if start.get(name)}
     checks = {
         "zero 5xx": errors_5xx == 0,
         "no transport errors": transport_errors == 0,
@@ -277,7 +299,17 @@ def verdict(intervals: list[Interval], warmup: int, missing: int) -> dict:
     }
     return {"pass": all(checks.values()), "checks": checks, "errors_5xx": errors_5xx,
             "transport_errors": transport_errors, "p99_drift": drift, "p99_early_late": p99,
-            "memory_growth": growth, "missing_deliveries": missing}
+            "memory_growth": growth, "memory_growth_whole_run": growth_whole_run, "missing_deliveries": missing}
+
+
+def default_warmup(args) -> int:
+    """Intervals until the bounded in-memory caches are full: Realtime keeps the changes of the
+    last `retention_seconds` (300 by default) for reconnecting subscribers, so the server's memory
+    rises for that long and then stays flat."""
+    from localbase.realtime.service import RealtimeConfig
+    from localbase.settings import load_settings
+    retention = RealtimeConfig.from_settings(load_settings(PROJECT, with_keys=False)).retention_seconds
+    return max(1, math.ceil(retention / args.interval))
 
 
 async def run(args) -> dict:
@@ -291,7 +323,7 @@ async def run(args) -> dict:
                           f"({args.write_share:.0%} writes), {args.signins} sign-ins/s, {len(soak.clients)} "
                           f"realtime subscribers; a row every {args.interval}s")
             console.print("[dim]interval  read n/p99  write n/p99  sign-in n/p99  realtime n/p99  non-2xx  "
-                          "server RSS / postgres USS / PSS MB  load[/dim]")
+                          "server RSS / postgres USS (processes: per process) / PSS MB  load  retained[/dim]")
             try:
                 await soak.drive(http)
                 deadline = time.monotonic() + 10
@@ -300,7 +332,8 @@ async def run(args) -> dict:
             finally:
                 await soak.close()
             missing = len(set(soak.written) - soak.delivered)
-    warmup = min(args.warmup, max(0, len(soak.intervals) - 1))
+    warmup = min(args.warmup if args.warmup is not None else default_warmup(args),
+                 max(0, len(soak.intervals) - 2))
     result = verdict(soak.intervals, warmup, missing)
     summaries = [i.summary() for i in soak.intervals]
     return {"minutes": args.minutes, "rate": args.rate, "write_share": args.write_share,
@@ -318,7 +351,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20, help="signed-in users, each with a realtime subscriber")
     ap.add_argument("--connections", type=int, default=32, help="HTTP keep-alive connections")
     ap.add_argument("--interval", type=float, default=60, help="seconds per recorded interval")
-    ap.add_argument("--warmup", type=int, default=1, help="intervals not judged (warm-up)")
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="intervals not judged [default: until Realtime's retention window has filled]")
     args = ap.parse_args()
     result = asyncio.run(run(args))
 
