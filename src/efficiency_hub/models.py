@@ -112,13 +112,8 @@ class Session(BaseModel):
     email: str | None = None
 
 
-class OptimizationResult(Row):
-    citizen_id: str
+class OptimizationResult(Metrics):
+    """What the optimizer answers: the metrics row, keyed by the public citizen id."""
+
+    citizen_id: str  # type: ignore[assignment]  (the public id here, the row's uuid in Metrics)
     citizen_uuid: UUID
-    optimization_score: float
-    delegation_efficiency: str
-    completion_time: float | None = None
-    automation_level: float | None = None
-    used_manual_config: bool | None = None
-    processed_at: datetime
-    processed_by: UUID | None = None

@@ -4,22 +4,22 @@ requests succeed again within seconds; no request's rows are half written."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
-import threading
 import time
-from typing import Self
 
 import httpx
 import pytest
 
+from tests.faults.background import Background
 from tests.faults.conftest import new_user, postmaster_pid, rest_headers
 from tests.localbase.helpers import sql
 
 ROWS = 10
 
 
-class Traffic:
+class Traffic(Background):
     """Writers and readers through /rest/v1, recording (time, status, seconds, body) per request."""
 
     def __init__(self, server, token: str, writers: int = 3, readers: int = 2):
@@ -27,19 +27,7 @@ class Traffic:
         self.headers = {**rest_headers(server, token), "Prefer": "return=minimal"}
         self.log: list[tuple[float, str, int, float, bytes]] = []
         self.acked: set[int] = set()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(w, w < writers), daemon=True)
-                        for w in range(writers + readers)]
-
-    def __enter__(self) -> Self:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
+        super().__init__([functools.partial(self._run, w, w < writers) for w in range(writers + readers)])
 
     def _run(self, worker: int, write: bool) -> None:
         with httpx.Client(base_url=self.server.url, headers=self.headers, timeout=30) as client:

@@ -4,13 +4,13 @@ there or none are, and the embedded PostgreSQL of the killed server is gone or r
 
 from __future__ import annotations
 
-import threading
+import functools
 import time
-from typing import Self
 
 import httpx
 import pytest
 
+from tests.faults.background import Background
 from tests.faults.conftest import (
     new_user,
     pid_alive,
@@ -24,7 +24,7 @@ ROWS_PER_REQUEST = 5
 WRITERS = 4
 
 
-class Writers:
+class Writers(Background):
     """Threads inserting batches of rows through /rest/v1 until stopped; remembers which
     batches were acknowledged (2xx) and which answered something else."""
 
@@ -33,18 +33,7 @@ class Writers:
         self.headers = {**rest_headers(server, token), "Prefer": "return=minimal"}
         self.acked: set[int] = set()
         self.failed: list[str] = []
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._write, args=(w,), daemon=True) for w in range(WRITERS)]
-
-    def __enter__(self) -> Self:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(10)
+        super().__init__([functools.partial(self._write, w) for w in range(WRITERS)], join_timeout=10)
 
     def _write(self, worker: int) -> None:
         with httpx.Client(base_url=self.server.url, headers=self.headers, timeout=5) as client:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from localbase import tasks
 from localbase.backup import tools
 from localbase.backup.config import PREFIX, BackupConfig
 from localbase.gateway import metrics
@@ -110,13 +111,8 @@ class Scheduler:
                  self.config.keep, extra={"event": "backup_scheduled"})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
 
 
 def _collect(w, state) -> None:

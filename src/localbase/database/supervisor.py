@@ -19,6 +19,7 @@ import signal
 import time
 from typing import Any
 
+from localbase import tasks
 from localbase.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
 log = logging.getLogger("localbase.database")
@@ -65,13 +66,8 @@ class Supervisor:
     async def stop(self) -> None:
         """Before a clean shutdown stops PostgreSQL: from now on its exit is expected."""
         global _current
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
         self.state = "stopped"
         if _current is self:
             _current = None

@@ -25,6 +25,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
+from localbase import tasks
 from localbase.realtime.pgoutput import DecodeError, Decoder, Transaction
 
 log = logging.getLogger("localbase.realtime")
@@ -71,12 +72,7 @@ class ChangeStream:
 
     async def stop(self) -> None:
         self._closing = True
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await tasks.cancel(self._task)
         self._disconnect()
 
     async def _supervise(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from localbase import tasks
 from localbase.settings import Settings
 
 log = logging.getLogger("localbase.rest")
@@ -277,12 +278,7 @@ class SchemaCache:
                  len(self.schema.functions))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await tasks.cancel(self._task)
 
     async def wait_for_version(self, version: int, timeout: float = 5.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
