@@ -7,8 +7,9 @@ import fnmatch
 import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -93,6 +94,11 @@ def redirect_target(config: AuthConfig, requested: str | None) -> str:
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+# A database that is not there (refused, cut mid-request, shutting down, crashed, starting up, or a
+# connect timeout): 503, which supabase-js and supabase-py treat as retryable.
+_UNAVAILABLE = (OSError, TimeoutError, asyncpg.InternalClientError, asyncpg.ConnectionDoesNotExistError,
+                asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError)
+
 
 def endpoint(fn: Handler) -> Handler:
     """Errors in GoTrue's shape; unexpected ones logged (without secrets) and answered 500."""
@@ -106,6 +112,11 @@ def endpoint(fn: Handler) -> Handler:
         except MailError:
             return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
                                                                    "Error sending email"))
+        except _UNAVAILABLE as exc:  # the database is down or restarting: retryable, as REST's 503
+            log.warning("auth %s %s: database unavailable (%s)", request.method, request.url.path,
+                        type(exc).__name__)
+            return errors.error_response(request, errors.AuthError(503, "unexpected_failure",
+                                                                   "Database unavailable, retry shortly"))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.exception("auth %s %s failed: %s", request.method, request.url.path, type(exc).__name__)
             return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
