@@ -6,7 +6,10 @@ Side by side in one run, on this machine:
         directly with asyncpg by 64 concurrent tasks on a pool of the same size as the server's
 Prints `rest/raw ratio`, requests/s and p99 for both; writes benchmarks/results/rest.json.
 
-    python benchmarks/rest.py [--seconds 10] [--connections 64]
+    python benchmarks/rest.py [--seconds 10] [--connections 64] [--workers 1]
+
+With --workers N the server runs N API processes (`localbase start --workers N`); the baseline
+stays one process of 64 tasks. Results go to rest.json, or rest-workersN.json.
 """
 
 from __future__ import annotations
@@ -90,8 +93,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=1, help="API worker processes of the server")
     args = ap.parse_args()
-    with LocalbaseProcess(PROJECT) as server:
+    with LocalbaseProcess(PROJECT, extra_args=["--workers", str(args.workers)]) as server:
         owner = uuid.uuid4()
         row_id = asyncio.run(seed(server.db_url, owner))
         now = int(time.time())
@@ -103,7 +107,7 @@ def main() -> None:
         check = httpx.get(url, headers=headers)
         assert check.status_code == 200 and len(check.json()) == 1, check.text
         console.print(f"[bold]REST[/bold] GET one row by primary key under RLS, {args.connections} connections, "
-                      f"{args.seconds}s each")
+                      f"{args.seconds}s each, {args.workers} API worker(s)")
         run_wrk(url, headers, connections=args.connections, seconds=2)  # warm-up
         with console.status("wrk → Localbase…"):
             rest = run_wrk(url, headers, connections=args.connections, seconds=args.seconds)
@@ -122,8 +126,9 @@ def main() -> None:
     console.print(table)
     console.print(f"rest/raw ratio: [bold]{ratio:.2f}[/bold] (target >= 0.6); rest p99 {rest['p99_ms']:.2f} ms "
                   f"(target < 25 ms); non-2xx: {rest['non_2xx']}")
-    path = save("rest", {"connections": args.connections, "seconds": args.seconds, "rest": rest, "raw": raw,
-                         "ratio": ratio})
+    name = "rest" if args.workers == 1 else f"rest-workers{args.workers}"
+    path = save(name, {"connections": args.connections, "seconds": args.seconds, "workers": args.workers,
+                       "rest": rest, "raw": raw, "ratio": ratio})
     console.print(f"[dim]written {path}[/dim]")
 
 

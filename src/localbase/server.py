@@ -23,6 +23,7 @@ from localbase.settings import Settings
 
 log = logging.getLogger("localbase")
 STATE_FILE = "server.json"
+GRACEFUL_SECONDS = 10  # requests in flight get this long to finish on SIGINT/SIGTERM
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Ready:
     db_url: str
     report: PrepareReport
     started_in: float
+    workers: int = 1
 
 
 def state_path(settings: Settings) -> Path:
@@ -69,12 +71,14 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
     try:
         phase("applying bootstrap SQL and migrations")
         report = asyncio.run(cluster.prepare())
-        phase("starting the API")
-        if workers > 1:
-            _run_workers(settings, workers, lambda: _announce(settings, cluster, report, started, on_ready))
-        else:
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                runner.run(_serve(settings, cluster, lambda: _announce(settings, cluster, report, started, on_ready)))
+        phase("starting the API" if workers == 1 else f"starting {workers} API workers")
+        announce = lambda: _announce(settings, cluster, report, started, on_ready, workers)  # noqa: E731
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            if workers > 1:
+                from localbase.worker_pool import WorkerPool
+                runner.run(WorkerPool(settings, cluster, workers).serve(announce))
+            else:
+                runner.run(_serve(settings, cluster, announce))
     finally:
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
@@ -92,18 +96,18 @@ def _check_port_free(settings: Settings) -> None:
 
 
 def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, started: float,
-              on_ready: Callable[[Ready], None] | None) -> None:
+              on_ready: Callable[[Ready], None] | None, workers: int = 1) -> None:
     state = {"pid": os.getpid(), "api_url": settings.api_url, "db_url": cluster.public_url,
-             "db_port": settings.db_port, "started_at": time.time()}
+             "db_port": settings.db_port, "started_at": time.time(), "workers": workers}
     path = state_path(settings)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     os.replace(tmp, path)
     if on_ready:
-        on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started))
+        on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started, workers))
 
 
-def _loop_factory():
+def loop_factory():
     """uvloop when installed (it is, with uvicorn[standard]): markedly less overhead per request."""
     try:
         import uvloop
@@ -112,7 +116,7 @@ def _loop_factory():
         return None
 
 
-def _quiet_signals() -> None:
+def quiet_signals() -> None:
     """uvicorn handles SIGINT/SIGTERM with a graceful shutdown and then re-raises the signal through
     the handlers that were installed before it: make those no-ops, so that after the API has
     stopped we still stop PostgreSQL in order, remove the state file and exit 0."""
@@ -121,18 +125,20 @@ def _quiet_signals() -> None:
         signal.signal(sig, lambda *_: None)
 
 
+def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
+    # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs)
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
+                          access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SECONDS,
+                          http=http_protocol(settings.limits), ws_max_size=settings.limits.realtime_max_frame_bytes,
+                          h11_max_incomplete_event_size=settings.limits.max_header_bytes)
+
+
 async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], None]) -> None:
-    _quiet_signals()
+    quiet_signals()
     supervisor = Supervisor(cluster.embedded) if cluster.embedded else None
     if supervisor:
         supervisor.start()  # restarts the embedded PostgreSQL if it dies while we serve
-    app = create_app(settings, cluster.database())
-    # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10,
-                            http=http_protocol(settings.limits), ws_max_size=settings.limits.realtime_max_frame_bytes,
-                            h11_max_incomplete_event_size=settings.limits.max_header_bytes)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(settings, create_app(settings, cluster.database())))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.01)
@@ -145,21 +151,3 @@ async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], No
             await supervisor.stop()  # from here on, PostgreSQL stopping is expected
     if not server.started:
         raise SystemExit(f"could not serve on {settings.host}:{settings.port} (is the port in use?)")
-
-
-def _run_workers(settings: Settings, workers: int, announce: Callable[[], None]) -> None:
-    """Several API processes sharing one listening socket (uvicorn's supervisor)."""
-    from uvicorn.supervisors import Multiprocess
-
-    os.environ.update({
-        "LOCALBASE_PROJECT_DIR": str(settings.project_dir),
-        "LOCALBASE_DATA_DIR": str(settings.data_dir),
-        "LOCALBASE_PORT": str(settings.port),
-        "LOCALBASE_DB_PORT": str(settings.db_port),
-    })
-    config = uvicorn.Config("localbase.gateway.app:app_from_env", factory=True, host=settings.host,
-                            port=settings.port, workers=workers, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    sock = config.bind_socket()
-    announce()
-    Multiprocess(config, target=server.run, sockets=[sock]).run()

@@ -20,6 +20,7 @@ from localbase.database.cluster import Cluster
 from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError, new_migration
 from localbase.settings import Settings, SettingsError, load_settings
+from localbase.workers import MAX_WORKERS
 
 app = typer.Typer(help="Localbase: Supabase's APIs on an embedded PostgreSQL.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -54,13 +55,6 @@ def init(workdir: Workdir = Path(".")) -> None:
         console.print(f"[green]created[/green] {path}")
 
 
-WORKERS_REFUSED = (
-    "[red]--workers above 1 is not supported.[/red] Realtime reads one replication slot and keeps "
-    "channels, presence and broadcasts in one process, and processes sharing one port cannot route a "
-    "WebSocket to the one that holds them; rate limits and /metrics would also count per process. "
-    "Run one process (PostgreSQL works on the other cores); see docs/deployment.md, 'One process'.")
-
-
 @app.command()
 def start(
     workdir: Workdir = Path("."),
@@ -69,8 +63,8 @@ def start(
     db_port: Annotated[Optional[int], typer.Option(help="Embedded database port [default: 54322]")] = None,
     db_url: Annotated[Optional[str], typer.Option(help="Use this PostgreSQL instead of the embedded one "
                                                   "(or set DATABASE_URL).")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes: only 1 is supported "
-                                         "(see docs/deployment.md, 'One process').")] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=MAX_WORKERS, help="API processes sharing the port "
+                                         "(see docs/deployment.md, 'Several workers').")] = 1,
     log_level: Annotated[Optional[str], typer.Option(
         help="debug, info, warning or error [default: warning; info with --log-format json]")] = None,
     log_format: Annotated[Optional[str], typer.Option(
@@ -80,9 +74,6 @@ def start(
 ) -> None:
     """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
     from localbase import logs
-    if workers > 1:
-        err.print(WORKERS_REFUSED)
-        raise typer.Exit(2)
     settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
                          access_log=access_log)
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
@@ -140,6 +131,8 @@ def _print_ready(r: server.Ready) -> None:
     what = [f"{len(report.applied)} migration(s) applied"]
     if report.seeded:
         what.append("seed applied")
+    if r.workers > 1:
+        what.append(f"{r.workers} API workers")
     console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
     table = Table(show_header=False, box=None, padding=(0, 2))
     for name, value in _status_values(s, r.db_url).items():

@@ -9,6 +9,10 @@ accepts connections. The connection pools reconnect by themselves on their next 
 
 `database_status()` is what a health check reads: {"state": "up" | "down" | "restarting" |
 "external" | "stopped", "restarts": n, "down_since": unix time or None, "last_error": str or None}.
+
+With several API workers (`--workers N`) the supervisor runs in the supervising process, which
+started PostgreSQL; it mirrors its status into a `StatusBoard` (shared memory), which each worker
+reads through `watch_board` — `database_down()` stays a memory read on every request.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import asyncio
 import logging
 import signal
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localbase import tasks
 from localbase.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
+
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnContext
 
 log = logging.getLogger("localbase.database")
 
@@ -29,7 +36,9 @@ ORPHAN_WAIT_SECONDS = 10.0  # backends of a dead postmaster normally leave withi
 READY_TIMEOUT_SECONDS = 60.0  # crash recovery of a large WAL can take a while
 MAX_BACKOFF_SECONDS = 10.0
 
-_current: Supervisor | None = None
+_current: "Supervisor | BoardView | None" = None
+STATES = ("up", "down", "restarting", "stopped")
+_ERROR_BYTES = 480
 
 
 def database_status() -> dict[str, Any]:
@@ -44,14 +53,69 @@ def database_down() -> bool:
     return _current is not None and _current.state in ("down", "restarting")
 
 
+class StatusBoard:
+    """The supervisor's status in shared memory: written by the supervising process, read by the
+    API workers it spawned (pass it to them as a process argument)."""
+
+    def __init__(self, ctx: "SpawnContext"):
+        self.numbers = ctx.RawArray("d", 3)  # state index, restarts, down_since (0 = None)
+        self.error = ctx.RawArray("c", _ERROR_BYTES)
+
+    def write(self, status: dict[str, Any]) -> None:
+        self.numbers[1] = status["restarts"]
+        self.numbers[2] = status["down_since"] or 0.0
+        self.error.value = (status["last_error"] or "").encode()[:_ERROR_BYTES - 1]
+        self.numbers[0] = STATES.index(status["state"])  # last: a reader sees the state change after the rest
+
+    @property
+    def state(self) -> str:
+        return STATES[int(self.numbers[0])]
+
+    def status(self) -> dict[str, Any]:
+        return {"state": self.state, "restarts": int(self.numbers[1]), "down_since": self.numbers[2] or None,
+                "last_error": self.error.value.decode(errors="replace") or None}
+
+
+class BoardView:
+    """What a worker sees of the supervising process's supervisor."""
+
+    def __init__(self, board: StatusBoard):
+        self.board = board
+
+    @property
+    def state(self) -> str:
+        return self.board.state
+
+    def status(self) -> dict[str, Any]:
+        return self.board.status()
+
+
+def watch_board(board: StatusBoard) -> None:
+    """In an API worker: database_status()/database_down() answer from the shared board."""
+    global _current
+    _current = BoardView(board)
+
+
+_PUBLISHED = frozenset(("state", "restarts", "down_since", "last_error"))
+
+
 class Supervisor:
-    def __init__(self, embedded: EmbeddedPostgres):
+    def __init__(self, embedded: EmbeddedPostgres, board: StatusBoard | None = None):
+        self.board = None
         self.embedded = embedded
         self.state = "up"
         self.restarts = 0
         self.down_since: float | None = None
         self.last_error: str | None = None
         self._task: asyncio.Task | None = None
+        self.board = board
+        if board is not None:
+            board.write(self.status())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _PUBLISHED and self.board is not None:
+            self.board.write(self.status())
 
     def status(self) -> dict[str, Any]:
         return {"state": self.state, "restarts": self.restarts, "down_since": self.down_since,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -22,7 +23,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from localbase import __version__
+from localbase import __version__, workers
 
 log = logging.getLogger("localbase.health")
 PROBE_TIMEOUT = 1.0
@@ -95,6 +96,9 @@ async def status(app) -> tuple[bool, dict]:
     ok, detail = await probe.check()
     body: dict = {"status": "ok", "database": "ok" if ok else "unavailable", "version": __version__,
                   "uptime": round(time.monotonic() - app.state.started_monotonic, 1)}
+    worker = workers.current()
+    if worker.several:  # which process answered: behind one port, any of them may
+        body["worker"] = {"index": worker.index, "count": worker.count, "pid": os.getpid()}
     problems = {} if ok else {"database": detail}
     for name, check in list(app.state.health_checks.items()):
         try:

@@ -1,6 +1,7 @@
 """Broadcast stage: low-latency messages between the clients joined to a topic, from a client
 (`broadcast` push, with the channel's `self` and `ack` options) or from the REST endpoint
-(`POST /realtime/v1/api/broadcast`, and `/api/broadcast/{topic}/events/{event}`)."""
+(`POST /realtime/v1/api/broadcast`, and `/api/broadcast/{topic}/events/{event}`).
+With several workers, `send` also hands it to the bus (realtime.bus) for the others' clients."""
 
 from __future__ import annotations
 
@@ -38,12 +39,19 @@ def deliver(service: "Realtime", topic: str, payload: dict[str, Any], sender: "C
     return sent
 
 
+def send(service: "Realtime", topic: str, payload: dict[str, Any], sender: "Channel | None" = None) -> int:
+    """Deliver to this worker's clients, and publish to the other workers'."""
+    if service.bus is not None:
+        service.bus.broadcast(topic, payload)
+    return deliver(service, topic, payload, sender)
+
+
 def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
     conn = channel.conn
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "invalid broadcast"})
     message = {"type": "broadcast", "event": payload["event"], "payload": payload.get("payload", {})}
-    deliver(conn.service, channel.topic, message, sender=channel)
+    send(conn.service, channel.topic, message, sender=channel)
     if channel.broadcast_ack:
         conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
 
@@ -80,7 +88,7 @@ async def endpoint(request: Request) -> Response:
         if m.get("private"):
             return JSONResponse({"message": "private channels are not supported by Localbase"}, status_code=400)
     for m in messages:
-        deliver(service, "realtime:" + m["topic"],
+        send(service, "realtime:" + m["topic"],
                 {"type": "broadcast", "event": m["event"], "payload": m.get("payload", {})})
     return Response(status_code=202)
 
@@ -101,6 +109,6 @@ async def endpoint_one(request: Request) -> Response:
     except orjson.JSONDecodeError:
         return JSONResponse({"message": "payload must be JSON"}, status_code=400)
     service: "Realtime" = request.app.state.realtime
-    deliver(service, "realtime:" + request.path_params["topic"],
+    send(service, "realtime:" + request.path_params["topic"],
             {"type": "broadcast", "event": request.path_params["event"], "payload": payload})
     return Response(status_code=202)

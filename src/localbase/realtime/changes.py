@@ -203,6 +203,20 @@ class ChangeStream:
             self._lost.set()
 
 
+async def drop_worker_slots(conn, base: str, keep: int) -> list[str]:
+    """Drop the slots `<base>_w<k>` of workers k >= `keep` (a deployment that ran more workers
+    before): an unread slot would hold back the WAL forever. Returns the names dropped."""
+    rows = await conn.fetch(
+        "select slot_name from pg_replication_slots where database = current_database() and not active "
+        "and starts_with(slot_name, $1 || '_w') and substr(slot_name, length($1) + 3) ~ '^[0-9]{1,4}$' "
+        "and substr(slot_name, length($1) + 3)::int >= $2", base[:59], keep)
+    for row in rows:
+        await conn.execute("select pg_drop_replication_slot($1)", row["slot_name"])
+        log.info("realtime: dropped replication slot %s (no worker %s any more)", row["slot_name"],
+                 row["slot_name"].rsplit("_w", 1)[1])
+    return [r["slot_name"] for r in rows]
+
+
 async def ensure_slot(conn, slot: str) -> int:
     """Create the persistent slot on first start; returns its confirmed position."""
     row = await conn.fetchrow(

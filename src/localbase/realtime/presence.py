@@ -2,7 +2,9 @@
 Phoenix Presence does: the whole state on join (`presence_state`), then diffs (`presence_diff`)
 `{"joins": {key: {"metas": [...]}}, "leaves": {...}}`, each meta carrying its `phx_ref`.
 A channel tracks one meta under its presence key (config.presence.key, or a random one);
-tracking again replaces it (`phx_ref_prev` names the one replaced)."""
+tracking again replaces it (`phx_ref_prev` names the one replaced).
+With several workers, the others' presences come from the bus (realtime.bus): the state a member
+gets on join is this worker's and theirs together, and every diff goes to all of them."""
 
 from __future__ import annotations
 
@@ -14,10 +16,20 @@ if TYPE_CHECKING:
     from localbase.realtime.service import Realtime
 
 
-def _state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
+def local_state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
+    """This worker's presences on `topic`: key -> {"metas": [...]}."""
     state: dict[str, dict[str, list]] = {}
     for member, meta in service.presences.get(topic, {}).items():
         state.setdefault(member.presence_key, {"metas": []})["metas"].append(meta)
+    return state
+
+
+def _state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
+    state = local_state(service, topic)
+    if service.bus is not None:
+        for keys in service.bus.state(topic).values():
+            for key, metas in keys.items():
+                state.setdefault(key, {"metas": []})["metas"].extend(metas)
     return state
 
 
@@ -26,11 +38,18 @@ def send_state(channel: "Channel") -> None:
     conn.push(channel.topic, "presence_state", _state(conn.service, channel.topic), channel.join_ref)
 
 
-def _diff(channel: "Channel", joins: dict, leaves: dict) -> None:
-    service = channel.conn.service
-    for member in list(service.topics.get(channel.topic, ())):
+def relay_diff(service: "Realtime", topic: str, joins: dict, leaves: dict) -> None:
+    """A diff to every member of `topic` on this worker."""
+    for member in list(service.topics.get(topic, ())):
         member.conn.push(member.topic, "presence_diff", {"joins": joins, "leaves": leaves}, member.join_ref)
     service.stats["presence_diffs"] += 1
+
+
+def _diff(channel: "Channel", joins: dict, leaves: dict) -> None:
+    service = channel.conn.service
+    relay_diff(service, channel.topic, joins, leaves)
+    if service.bus is not None:
+        service.bus.presence_diff(channel.topic, joins, leaves)
 
 
 def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:

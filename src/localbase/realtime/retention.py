@@ -38,9 +38,9 @@ with taken as (
                 order by lsn, seq limit 1 for update skip locked)
   returning lsn, seq
 )
-insert into realtime.subscription_positions (id, key, lsn, seq, connected)
+insert into realtime.subscription_positions (id, key, lsn, seq, connected, owner)
 select $1, $2, coalesce((select lsn from taken), pg_current_wal_insert_lsn()),
-       coalesce((select seq from taken), -1), true
+       coalesce((select seq from taken), -1), true, $4
 returning lsn::text, seq, (select count(*) from taken) > 0 as resumed
 """
 
@@ -65,8 +65,9 @@ class Gap(Exception):
 
 
 class Retention:
-    def __init__(self, pool: asyncpg.Pool, window: float, max_items: int):
+    def __init__(self, pool: asyncpg.Pool, window: float, max_items: int, owner: str = ""):
         self.pool = pool
+        self.owner = owner  # this worker's slot: the positions it holds while connected
         self.window = window
         self.max_items = max_items
         self.buffer: deque[Retained] = deque()
@@ -90,19 +91,21 @@ class Retention:
         return [r for r in self.buffer if r.position > position]
 
     # -- positions -----------------------------------------------------------------------------
-    async def start(self, slot_lsn: int) -> None:
-        """At start-up: subscriptions still marked connected were cut off (crash or restart)."""
+    async def start(self, slot_lsn: int, gone_owners: list[str] = ()) -> None:
+        """At start-up: this worker's subscriptions still marked connected were cut off (crash or
+        restart), as are those of workers that no longer run (`gone_owners`)."""
         self.floor = (slot_lsn, -1)
         async with self.pool.acquire() as db:
             n = await db.fetchval("with m as (update realtime.subscription_positions set connected = false "
-                                  "where connected returning 1) select count(*) from m")
+                                  "where connected and (owner = $1 or owner = any($2::text[])) returning 1) "
+                                  "select count(*) from m", self.owner, list(gone_owners))
         if n:
             log.info("realtime: %d subscription(s) may resume within %.0fs", n, self.window)
 
     async def claim(self, channel: "Channel") -> tuple[tuple[int, int], bool]:
         """(position to start after, resumed?) for a joining channel."""
         async with self.pool.acquire() as db:
-            row = await db.fetchrow(CLAIM, channel.position_id, channel.resume_key, self.window)
+            row = await db.fetchrow(CLAIM, channel.position_id, channel.resume_key, self.window, self.owner)
         position = (parse_lsn(row["lsn"]), row["seq"])
         self._written[channel.position_id] = position
         return position, row["resumed"]

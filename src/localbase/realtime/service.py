@@ -24,8 +24,10 @@ from typing import Any
 
 import asyncpg
 
+from localbase import workers
 from localbase.realtime.authorize import Authorizer, init_authorize_connection, init_connection
-from localbase.realtime.changes import ChangeStream, ensure_slot
+from localbase.realtime.bus import Bus
+from localbase.realtime.changes import ChangeStream, drop_worker_slots, ensure_slot
 from localbase.realtime.fanout import Fanout
 from localbase.realtime.retention import Retention
 from localbase.settings import Settings, SettingsError
@@ -76,6 +78,11 @@ def slot_name(base: str, database: str) -> str:
     return f"{base}_{re.sub(r'[^a-z0-9_]', '_', database.lower())}"[:63]
 
 
+def worker_slot(base: str, index: int) -> str:
+    """Worker 0 (and a single process) reads `base`; worker k of several reads `base_w<k>`."""
+    return base if index == 0 else f"{base[:59]}_w{index}"
+
+
 def realtime_dsn(settings: Settings) -> str:
     from localbase.database.cluster import Cluster
     return Cluster(settings).role_dsn(ROLE)
@@ -95,6 +102,7 @@ class Realtime:
         self.authorizer: Authorizer | None = None
         self.stream: ChangeStream | None = None
         self.fanout: Fanout | None = None
+        self.bus: Bus | None = None  # with several workers: broadcast and presence between them
         self._tasks: list[asyncio.Task] = []
         self.slot = config.slot_name
 
@@ -112,15 +120,24 @@ class Realtime:
         conn = await self._connect()
         await init_authorize_connection(conn)
         self.authorizer = Authorizer(conn)
+        worker = workers.current()
+        gone: list[str] = []
         async with self.pool.acquire() as db:
-            self.slot = slot_name(self.config.slot_name, await db.fetchval("select current_database()"))
+            base = slot_name(self.config.slot_name, await db.fetchval("select current_database()"))
+            self.slot = worker_slot(base, worker.index)
+            if worker.first:
+                gone = await drop_worker_slots(db, base, worker.count)
             slot_lsn = await ensure_slot(db, self.slot)
-        retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes)
-        await retention.start(slot_lsn)
+        retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes,
+                              owner=self.slot)
+        await retention.start(slot_lsn, gone)
         self.stream = ChangeStream(self.dsn, self.slot, max_pending=self.config.max_pending,
                                    on_relation=self.authorizer.forget)
         self.fanout = Fanout(self, self.authorizer, retention, self.stream)
         await self.stream.start()
+        if worker.several:
+            self.bus = Bus(self, self.dsn)
+            await self.bus.start()
         self._tasks = [asyncio.create_task(self._guard(self.fanout.run, "fan-out")),
                        asyncio.create_task(self._guard(self._checkpoints, "checkpoint"))]
 
@@ -163,6 +180,8 @@ class Realtime:
             if not self.connections:
                 break
             await asyncio.sleep(0.02)
+        if self.bus is not None:
+            await self.bus.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -193,6 +212,7 @@ class Realtime:
             "pending_changes": self.stream.pending_changes if self.stream else 0,
             "stream_paused": bool(self.stream and self.stream.paused),
             "retained_changes": len(self.fanout.retention.buffer) if self.fanout else 0,
+            "bus_peers": len(self.bus.peers) if self.bus else 0,
             "confirmed_lsn": self.stream.flush_lsn if self.stream else 0,
             **(self.stream.stats if self.stream else {}),
             **(self.authorizer.stats if self.authorizer else {}),

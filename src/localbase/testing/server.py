@@ -82,12 +82,20 @@ class LocalbaseProcess:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"localbase exited with {self.process.returncode}:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if self._announced() and httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"localbase not healthy after {timeout}s:\n{self.output()}")
+
+    def _announced(self) -> bool:
+        """The server wrote its state file: every API worker serves (with --workers N, /health
+        answers as soon as the first one does)."""
+        try:
+            return json.loads((self.data_dir / "server.json").read_text())["pid"] == self.process.pid
+        except (OSError, ValueError, KeyError, AttributeError):
+            return False
 
     def output(self) -> str:
         try:

@@ -23,6 +23,9 @@ create table if not exists realtime.subscription_positions (
 );
 create index if not exists subscription_positions_key_idx
   on realtime.subscription_positions (key, lsn, seq) where not connected;
+-- With several API workers, each reads its own slot; `owner` names the slot of the worker a
+-- connected subscription is on (a worker that restarts releases only its own).
+alter table realtime.subscription_positions add column if not exists owner text not null default '';
 alter table realtime.subscription_positions owner to supabase_realtime_admin;
 
 -- The SELECT predicate PostgreSQL's row-level security applies to `p_role` on table `p_relid`,
