@@ -125,8 +125,8 @@ class Realtime:
         async with self.pool.acquire() as db:
             base = slot_name(self.config.slot_name, await db.fetchval("select current_database()"))
             self.slot = worker_slot(base, worker.index)
-            if worker.first:
-                gone = await drop_worker_slots(db, base, worker.count)
+            if worker.first:  # positions recorded before owners existed ('') are released here too
+                gone = [*await drop_worker_slots(db, base, worker.count), ""]
             slot_lsn = await ensure_slot(db, self.slot)
         retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes,
                               owner=self.slot)

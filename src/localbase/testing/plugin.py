@@ -8,15 +8,24 @@ In your conftest.py, point it at your project folder (the one holding supabase/)
 
 then use the fixtures `localbase_server`, `supabase_anon`, `supabase_service`,
 `async_supabase_anon`, `async_supabase_service` in tests.
+
+LOCALBASE_TEST_WORKERS=N runs these servers with `--workers N` (the same tests, several API
+processes behind the port).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from localbase.testing.server import LocalbaseProcess
+
+
+def worker_args() -> list[str]:
+    workers = os.environ.get("LOCALBASE_TEST_WORKERS", "").strip()
+    return ["--workers", workers] if workers and workers != "1" else []
 
 
 def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = None, scope: str = "session"):
@@ -26,7 +35,7 @@ def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = N
     def _server():
         # A temporary folder of its own (not under pytest's basetemp, which pytest keeps private
         # with mode 0700: when run as root, PostgreSQL runs as a service user that must reach it).
-        server = LocalbaseProcess(project_dir, env=env)
+        server = LocalbaseProcess(project_dir, env=env, extra_args=worker_args())
         server.start()
         try:
             yield server
@@ -46,7 +55,7 @@ def localbase_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def localbase_server(localbase_project):
-    server = LocalbaseProcess(localbase_project)
+    server = LocalbaseProcess(localbase_project, extra_args=worker_args())
     server.start()
     try:
         yield server
