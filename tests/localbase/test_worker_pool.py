@@ -60,6 +60,20 @@ def test_both_workers_answer_and_share_auth_and_data(two_workers):
     assert service.table("people").select("name").eq("id", rows[0]["id"]).execute().data == [{"name": "from a worker"}]
 
 
+def test_auth_rate_limits_count_across_workers(two_workers):
+    """With N workers a client must not get N times the limit: the counters live in PostgreSQL."""
+    email = f"rl-{uuid.uuid4().hex[:8]}@example.com"
+    statuses = []
+    for _ in range(40):
+        r = httpx.post(f"{two_workers.url}/auth/v1/token?grant_type=password",
+                       headers={"apikey": two_workers.anon_key}, json={"email": email, "password": "wrong-password"})
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            break
+    # 30 sign-ins per email address and window (the default), then 429 - not 30 per worker
+    assert statuses == [400] * 30 + [429], statuses
+
+
 def test_a_killed_worker_is_started_again_and_requests_go_on(two_workers):
     before = pids_by_worker(two_workers)
     os.kill(before[1], signal.SIGKILL)

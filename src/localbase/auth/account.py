@@ -66,8 +66,8 @@ async def _change_email(conn, request: Request, user: dict, new_email: str, redi
     if cfg.autoconfirm:
         await users.set_email(conn, user["id"], new_email, confirmed=True)
         return
-    svc.limiter.hit("email_sent", new_email, limits.email_sent, 3600,
-                    "over_email_send_rate_limit", "Email rate limit exceeded")
+    await svc.limiter.hit("email_sent", new_email, limits.email_sent, 3600,
+                    "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
     await otp.issue(conn, cfg, user, "email_change", redirect, address=new_email, pkce=otp.pkce_params(data))
 
 

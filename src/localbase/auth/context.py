@@ -37,7 +37,7 @@ def service(request: Request) -> AuthService:
     if svc is None:
         config = load_auth_config(state.settings)
         passwords.warm_up(config.bcrypt_cost)
-        svc = state.auth_service = AuthService(config, RateLimiter())
+        svc = state.auth_service = AuthService(config, RateLimiter(lambda: state.db.auth_pool))
     return svc
 
 

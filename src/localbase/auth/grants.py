@@ -40,8 +40,8 @@ async def signup(request: Request) -> Response:
     if not cfg.enable_email_signup:
         raise errors.unprocessable("email_provider_disabled", "Email signups are disabled")
     email = users.normalize_email(email)
-    svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
-    svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
+    await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
+    await svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
     if not isinstance(password, str) or not password:
         raise errors.unprocessable("validation_failed", "Signup requires a valid password")
     passwords.check_policy(password, cfg)
@@ -58,8 +58,8 @@ async def signup(request: Request) -> Response:
                 if existing.get("email_confirmed_at") is not None:
                     # confirmations on: answer as for a new address, so sign-up reveals no account
                     return json(_obfuscated_user(email, meta))
-                svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
-                                "over_email_send_rate_limit", "Email rate limit exceeded")
+                await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
+                                "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
                 await otp.issue(conn, cfg, existing, "signup", redirect, pkce=pkce)
                 return json(users.to_json(await users.by_id(conn, existing["id"])))
             user = await users.create(conn, email=email, encrypted_password=hashed, user_metadata=meta,
@@ -68,8 +68,8 @@ async def signup(request: Request) -> Response:
                 session = await sessions.start(conn, cfg, user, "password", ip=ip,
                                                user_agent=request.headers.get("user-agent"))
                 return json(session)
-            svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
-                            "over_email_send_rate_limit", "Email rate limit exceeded")
+            await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
+                            "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
             await otp.issue(conn, cfg, user, "signup", redirect, pkce=pkce)
             return json(users.to_json(await users.by_id(conn, user["id"])))
 
@@ -88,7 +88,7 @@ async def _anonymous(request: Request, data: dict[str, Any]) -> Response:
     if not cfg.enable_anonymous_sign_ins:
         raise errors.unprocessable("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
     ip = client_ip(request)
-    svc.limiter.hit("anonymous_users", ip, limits.anonymous_users, 3600)
+    await svc.limiter.hit("anonymous_users", ip, limits.anonymous_users, 3600)
     meta = _metadata(data)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
@@ -107,7 +107,7 @@ async def token(request: Request) -> Response:
     if grant == "refresh_token":
         svc = service(request)
         limits = svc.config.rate_limits
-        svc.limiter.hit("token_refresh", client_ip(request), limits.token_refresh, limits.window_s)
+        await svc.limiter.hit("token_refresh", client_ip(request), limits.token_refresh, limits.window_s)
         data = await body(request)
         presented = data.get("refresh_token")
         async with pool(request).acquire() as conn:
@@ -124,13 +124,13 @@ async def _password(request: Request) -> Response:
     data = await body(request)
     email, phone, password = data.get("email"), data.get("phone"), data.get("password")
     ip = client_ip(request)
-    svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
+    await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
     if phone and not email:
         raise errors.bad_request("phone_provider_disabled", "Phone logins are disabled")
     if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
         raise errors.bad_request("validation_failed", "missing email or phone")
     email = email.lower()
-    svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
+    await svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
     async with pool(request).acquire() as conn:
         user = await users.by_email(conn, email)
     ok = await passwords.verify_password(password, user["encrypted_password"] if user else None,

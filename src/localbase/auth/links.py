@@ -15,11 +15,11 @@ from localbase.auth import errors, otp, sessions, users
 from localbase.auth.context import body, client_ip, endpoint, json, pool, redirect_target, service
 
 
-def _limit_mail(request: Request, email: str) -> None:
+async def _limit_mail(request: Request, email: str) -> None:
     svc = service(request)
     limits = svc.config.rate_limits
-    svc.limiter.hit("otp_and_recovery", client_ip(request), limits.otp_and_recovery, limits.window_s)
-    svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
+    await svc.limiter.hit("otp_and_recovery", client_ip(request), limits.otp_and_recovery, limits.window_s)
+    await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
                     "over_email_send_rate_limit", "Email rate limit exceeded")
 
 
@@ -30,7 +30,7 @@ async def send_otp(request: Request) -> Response:
     if data.get("phone") and not data.get("email"):
         raise errors.unprocessable("phone_provider_disabled", "Unsupported phone provider")
     email = users.normalize_email(data.get("email"))
-    _limit_mail(request, email)
+    await _limit_mail(request, email)
     pkce = otp.pkce_params(data)
     redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
     meta = data.get("data") if isinstance(data.get("data"), dict) else {}
@@ -52,7 +52,7 @@ async def recover(request: Request) -> Response:
     cfg = service(request).config
     data = await body(request)
     email = users.normalize_email(data.get("email"))
-    _limit_mail(request, email)
+    await _limit_mail(request, email)
     pkce = otp.pkce_params(data)
     redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
     async with pool(request).acquire() as conn:
@@ -71,7 +71,7 @@ async def resend(request: Request) -> Response:
     if kind not in ("signup", "email_change"):
         raise errors.validation("Missing one of these types: signup, email_change")
     email = users.normalize_email(data.get("email"))
-    _limit_mail(request, email)
+    await _limit_mail(request, email)
     redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
     async with pool(request).acquire() as conn:
         async with conn.transaction():
@@ -93,7 +93,7 @@ async def _verify(request: Request, verify_type: str, *, token_hash: str | None 
     exchanged for one later). Returns (session, user_id)."""
     svc = service(request)
     limits = svc.config.rate_limits
-    svc.limiter.hit("token_verifications", client_ip(request), limits.token_verifications, limits.window_s)
+    await svc.limiter.hit("token_verifications", client_ip(request), limits.token_verifications, limits.window_s)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             user_id, token_type, relates_to = await otp.consume(

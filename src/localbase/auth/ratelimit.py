@@ -1,41 +1,60 @@
-"""Fixed-window request counters per (bucket, key), in process memory.
+"""Fixed-window request counters per (bucket, key), kept in PostgreSQL.
 
-Keys are client IPs or lower-cased email addresses. Several API workers each count on their own
-(the limit is then per worker), which is fine for a development server."""
+Keys are client IPs or lower-cased email addresses. The counters live in the unlogged table
+auth.rate_limit_windows, so that every API worker (`--workers N`) and a restarted server count
+together: a client gets each limit once, not once per process. One statement per hit starts a
+new window when the old one is over, or adds one to it, and returns the count; windows older than
+the longest one (an hour) are deleted now and then. A database that cannot be reached fails the
+request like any other auth query does (503), never lets it through unchecked."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+
+import asyncpg
 
 from localbase.auth import errors
 
+HIT = """
+insert into auth.rate_limit_windows as w (bucket, key, window_start, hits)
+values ($1, $2, clock_timestamp(), 1)
+on conflict (bucket, key) do update
+   set window_start = case when w.window_start <= clock_timestamp() - make_interval(secs => $3)
+                           then clock_timestamp() else w.window_start end,
+       hits = case when w.window_start <= clock_timestamp() - make_interval(secs => $3)
+                   then 1 else w.hits + 1 end
+returning hits, extract(epoch from w.window_start + make_interval(secs => $3) - clock_timestamp())::float8
+"""
+SWEEP = "delete from auth.rate_limit_windows where window_start < clock_timestamp() - interval '1 hour'"
+SWEEP_EVERY_SECONDS = 60.0
 
-@dataclass
+
 class RateLimiter:
-    _windows: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
-    _last_sweep: float = field(default_factory=time.monotonic)
+    def __init__(self, pool: Callable[[], asyncpg.Pool]):
+        self._pool = pool
+        self._last_sweep = time.monotonic()
 
-    def hit(self, bucket: str, key: str | None, limit: int, window_s: int,
-            code: str = "over_request_rate_limit", msg: str = "Request rate limit reached") -> None:
+    async def hit(self, bucket: str, key: str | None, limit: int, window_s: int,
+                  code: str = "over_request_rate_limit", msg: str = "Request rate limit reached",
+                  *, conn: asyncpg.Connection | None = None) -> None:
         """Count one request; raise 429 when `key` went over `limit` in the current window.
-        A limit of 0 or less disables the check."""
+        A limit of 0 or less disables the check. `conn`: a connection the caller holds (the hit
+        is then part of its transaction), else one from the auth pool."""
         if limit <= 0 or not key:
             return
-        now = time.monotonic()
-        self._sweep(now)
-        start, count = self._windows.get((bucket, key), (now, 0))
-        if now - start >= window_s:
-            start, count = now, 0
-        count += 1
-        self._windows[(bucket, key)] = (start, count)
-        if count > limit:
-            raise errors.rate_limited(code, msg, retry_after=max(1, int(start + window_s - now)))
+        if conn is None:
+            async with self._pool().acquire() as own:
+                hits, left = await self._count(own, bucket, key, window_s)
+        else:
+            hits, left = await self._count(conn, bucket, key, window_s)
+        if hits > limit:
+            raise errors.rate_limited(code, msg, retry_after=max(1, int(left + 0.999)))
 
-    def _sweep(self, now: float) -> None:
-        if now - self._last_sweep < 60:
-            return
-        self._last_sweep = now
-        # drop windows older than an hour (the longest window used)
-        for key in [k for k, (start, _) in self._windows.items() if now - start > 3600]:
-            del self._windows[key]
+    async def _count(self, conn: asyncpg.Connection, bucket: str, key: str, window_s: int) -> tuple[int, float]:
+        now = time.monotonic()
+        if now - self._last_sweep >= SWEEP_EVERY_SECONDS:
+            self._last_sweep = now
+            await conn.execute(SWEEP)
+        hits, left = await conn.fetchrow(HIT, bucket, key, float(window_s))
+        return hits, left

@@ -51,3 +51,52 @@ def test_sign_in_sign_ups_per_ip(limits_server):
                      headers={"apikey": limits_server.anon_key}, json={"email": new_email(), "password": PASSWORD})
     assert raw.status_code == 429 and int(raw.headers["retry-after"]) > 0
     assert raw.json()["error_code"] == "over_request_rate_limit"
+
+
+# -- the counters themselves (auth.ratelimit), on the test server's PostgreSQL ---------------------
+async def _limiters(server, n: int):
+    """`n` limiters, each with a pool of its own: as `n` API workers (or restarts) would have."""
+    import asyncpg
+
+    from localbase.auth.ratelimit import RateLimiter
+    pools = [await asyncpg.create_pool(server.db_url, min_size=1, max_size=2) for _ in range(n)]
+    return pools, [RateLimiter(lambda p=p: p) for p in pools]
+
+
+async def test_limiters_with_their_own_pools_share_one_count(limits_server):
+    import uuid
+
+    from localbase.auth.errors import AuthError
+    pools, (a, b) = await _limiters(limits_server, 2)
+    key = f"shared-{uuid.uuid4()}"
+    try:
+        for limiter in (a, b, a, b):  # 4 hits under a limit of 4, alternating processes
+            await limiter.hit("test_bucket", key, 4, 60)
+        with pytest.raises(AuthError) as info:
+            await b.hit("test_bucket", key, 4, 60)
+        assert info.value.status == 429 and info.value.error_code == "over_request_rate_limit"
+        assert 1 <= int(info.value.headers["retry-after"]) <= 60
+        await a.hit("test_bucket", f"{key}-other", 4, 60)  # other keys have their own window
+        await a.hit("other_bucket", key, 4, 60)  # and other buckets
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+async def test_a_window_that_is_over_starts_again(limits_server):
+    import asyncio
+    import uuid
+
+    from localbase.auth.errors import AuthError
+    pools, (limiter,) = await _limiters(limits_server, 1)
+    key = f"window-{uuid.uuid4()}"
+    try:
+        await limiter.hit("test_bucket", key, 1, 1)
+        with pytest.raises(AuthError):
+            await limiter.hit("test_bucket", key, 1, 1)
+        await asyncio.sleep(1.1)
+        await limiter.hit("test_bucket", key, 1, 1)  # a new window
+        await limiter.hit("test_bucket", key, 0, 1)  # a limit of 0 checks nothing
+        await limiter.hit("test_bucket", None, 1, 1)  # nor does a missing key
+    finally:
+        await pools[0].close()

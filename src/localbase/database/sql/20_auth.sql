@@ -136,4 +136,14 @@ create index if not exists localbase_mailbox_recipient_idx on auth.localbase_mai
 
 grant select on auth.identities, auth.sessions to service_role;
 
+-- Localbase's auth rate limits (not a GoTrue table): one fixed window per (bucket, key), shared by
+-- every API worker. Unlogged: counters need no crash safety, and writes stay cheap.
+create unlogged table if not exists auth.rate_limit_windows (
+  bucket text not null,
+  key text not null,
+  window_start timestamptz not null,
+  hits integer not null,
+  primary key (bucket, key)
+);
+
 reset role;
