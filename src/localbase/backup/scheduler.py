@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from localbase import tasks
+from localbase import tasks, workers
 from localbase.backup import tools
 from localbase.backup.config import PREFIX, BackupConfig
 from localbase.gateway import metrics
@@ -134,11 +134,12 @@ def _collect(w, state) -> None:
 
 
 async def startup(app) -> None:
-    """From the gateway's lifespan: start the schedule when [backup] schedule is set."""
+    """From the gateway's lifespan: start the schedule when [backup] schedule is set (in worker
+    0 only, when there are several: one dump per interval for the deployment)."""
     settings = app.state.settings
     config = BackupConfig.from_settings(settings)
     app.state.backup = None
-    if not config.scheduled:
+    if not config.scheduled or not workers.current().first:
         return
     scheduler = Scheduler(config, app.state.db.admin_dsn)
     scheduler.start()

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from localbase.backup import scheduler as backup_scheduler
 from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
-from localbase.gateway import health, metrics
+from localbase.gateway import health, metrics, worker_metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
 from localbase.gateway.fastpath import RestFastPath
 from localbase.settings import Settings, load_settings
@@ -86,6 +86,8 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
                     started.append(module)
             await backup_scheduler.startup(app)
             started.append(backup_scheduler)
+            await worker_metrics.startup(app)
+            started.append(worker_metrics)
             yield
         finally:
             for module in reversed(started):

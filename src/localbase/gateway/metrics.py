@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from localbase import __version__
+from localbase import __version__, workers
 
 SERVICES = ("rest", "auth", "realtime", "functions", "other")
 # Upper bounds (seconds) of the latency buckets; +Inf is implied.
@@ -110,22 +110,35 @@ def _fmt(value: float) -> str:
 
 
 class _Writer:
+    """Families in the order declared, each with its samples: rendered as text by `text()`, or
+    kept as data (`families`) for another worker to render (gateway.worker_metrics)."""
+
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.families: dict[str, dict[str, Any]] = {}
+        self._current: dict[str, Any] | None = None
 
     def family(self, name: str, kind: str, help_text: str) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
+        self._current = self.families.setdefault(name, {"kind": kind, "help": help_text, "samples": []})
 
     def sample(self, name: str, value: float, **labels: str) -> None:
-        if labels:
-            inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
-            self.lines.append(f"{name}{{{inner}}} {_fmt(value)}")
-        else:
-            self.lines.append(f"{name} {_fmt(value)}")
+        self._current["samples"].append((name, labels, value))  # type: ignore[index]
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        return render_families(self.families)
+
+
+def render_families(families: dict[str, dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for name, family in families.items():
+        lines.append(f"# HELP {name} {family['help']}")
+        lines.append(f"# TYPE {name} {family['kind']}")
+        for sample, labels, value in family["samples"]:
+            if labels:
+                inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+                lines.append(f"{sample}{{{inner}}} {_fmt(value)}")
+            else:
+                lines.append(f"{sample} {_fmt(value)}")
+    return "\n".join(lines) + "\n"
 
 
 # Extra families other parts register (the backup scheduler, the database's supervisor, ...):
@@ -140,6 +153,10 @@ def add_collector(collector: Collector) -> None:
 
 
 def render(metrics: RequestMetrics, state: Any) -> str:
+    return collect(metrics, state).text()
+
+
+def collect(metrics: RequestMetrics, state: Any) -> _Writer:
     w = _Writer()
     w.family("localbase_info", "gauge", "Localbase's version.")
     w.sample("localbase_info", 1, version=__version__)
@@ -194,7 +211,7 @@ def render(metrics: RequestMetrics, state: Any) -> str:
     w.sample("process_resident_memory_bytes", rss_bytes())
     for collector in _collectors:
         collector(w, state)
-    return w.text()
+    return w
 
 
 def _status(cls: int) -> str:
@@ -227,4 +244,7 @@ async def endpoint(request: Request) -> Response:
                              "hint": "Send it as `apikey` or `Authorization: Bearer`, or set "
                                      "[localbase] metrics_public = true behind a private proxy."},
                             status_code=401)
+    if workers.current().several:
+        from localbase.gateway import worker_metrics
+        return Response(worker_metrics.render_all(request.app), media_type=CONTENT_TYPE)
     return Response(render(request.app.state.metrics, request.app.state), media_type=CONTENT_TYPE)
