@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from localbase import workers
 from localbase.testing.plugin import localbase_fixture
 from tests.localbase.helpers import run_sync, user_token
 
@@ -38,3 +39,14 @@ def make_user(localbase_server):
     return _make
 
 
+@pytest.fixture
+def as_worker(monkeypatch):
+    """as_worker(index, count): this process is then API worker `index` of `count`, as `localbase
+    start --workers N` sets it; a single process again after the test."""
+    def _as(index: int, count: int) -> None:
+        monkeypatch.setenv(workers.ENV_COUNT, str(count))
+        monkeypatch.setenv(workers.ENV_INDEX, str(index))
+        workers.current.cache_clear()
+
+    yield _as
+    workers.current.cache_clear()  # the environment is restored after this (monkeypatch's teardown)

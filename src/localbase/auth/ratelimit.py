@@ -4,8 +4,10 @@ Keys are client IPs or lower-cased email addresses. The counters live in the unl
 auth.rate_limit_windows, so that every API worker (`--workers N`) and a restarted server count
 together: a client gets each limit once, not once per process. One statement per hit starts a
 new window when the old one is over, or adds one to it, and returns the count; windows older than
-the longest one (an hour) are deleted now and then. A database that cannot be reached fails the
-request like any other auth query does (503), never lets it through unchecked."""
+the longest one (an hour) are deleted now and then, on the limiter's own connection (not in a
+caller's transaction). The statement reads the clock once (statement_timestamp()), so the restart
+of a window and its count agree. A database that cannot be reached fails the request like any
+other auth query does (503), never lets it through unchecked."""
 
 from __future__ import annotations
 
@@ -18,15 +20,15 @@ from localbase.auth import errors
 
 HIT = """
 insert into auth.rate_limit_windows as w (bucket, key, window_start, hits)
-values ($1, $2, clock_timestamp(), 1)
+values ($1, $2, statement_timestamp(), 1)
 on conflict (bucket, key) do update
-   set window_start = case when w.window_start <= clock_timestamp() - make_interval(secs => $3)
-                           then clock_timestamp() else w.window_start end,
-       hits = case when w.window_start <= clock_timestamp() - make_interval(secs => $3)
+   set window_start = case when w.window_start <= statement_timestamp() - make_interval(secs => $3)
+                           then statement_timestamp() else w.window_start end,
+       hits = case when w.window_start <= statement_timestamp() - make_interval(secs => $3)
                    then 1 else w.hits + 1 end
-returning hits, extract(epoch from w.window_start + make_interval(secs => $3) - clock_timestamp())::float8
+returning hits, extract(epoch from w.window_start + make_interval(secs => $3) - statement_timestamp())::float8
 """
-SWEEP = "delete from auth.rate_limit_windows where window_start < clock_timestamp() - interval '1 hour'"
+SWEEP = "delete from auth.rate_limit_windows where window_start < statement_timestamp() - interval '1 hour'"
 SWEEP_EVERY_SECONDS = 60.0
 
 
@@ -45,16 +47,15 @@ class RateLimiter:
             return
         if conn is None:
             async with self._pool().acquire() as own:
-                hits, left = await self._count(own, bucket, key, window_s)
+                await self._sweep_if_due(own)
+                hits, left = await own.fetchrow(HIT, bucket, key, float(window_s))
         else:
-            hits, left = await self._count(conn, bucket, key, window_s)
+            hits, left = await conn.fetchrow(HIT, bucket, key, float(window_s))
         if hits > limit:
             raise errors.rate_limited(code, msg, retry_after=max(1, int(left + 0.999)))
 
-    async def _count(self, conn: asyncpg.Connection, bucket: str, key: str, window_s: int) -> tuple[int, float]:
+    async def _sweep_if_due(self, conn: asyncpg.Connection) -> None:
         now = time.monotonic()
         if now - self._last_sweep >= SWEEP_EVERY_SECONDS:
             self._last_sweep = now
             await conn.execute(SWEEP)
-        hits, left = await conn.fetchrow(HIT, bucket, key, float(window_s))
-        return hits, left

@@ -20,7 +20,9 @@ from localbase.database.embedded import bin_dir
 FORMATS = {"custom": "c", "plain": "p"}
 MAGIC = b"PGDMP"  # the first bytes of a custom-format archive
 # Realtime's resume positions are LSNs of this server's replication slot: meaningless elsewhere.
-EXCLUDE_DATA = ("realtime.subscription_positions",)
+# Auth's rate-limit windows count this server's recent traffic: a restore should not bring back
+# limits from the time of the dump. (Both tables are dumped, empty.)
+EXCLUDE_DATA = ("realtime.subscription_positions", "auth.rate_limit_windows")
 _DUMPING = re.compile(r"dumping contents of table \"?([^\"]+)\"?")
 _RESTORING = re.compile(r"processing data for table \"?([^\"]+)\"?")
 

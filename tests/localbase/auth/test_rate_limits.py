@@ -100,3 +100,54 @@ async def test_a_window_that_is_over_starts_again(limits_server):
         await limiter.hit("test_bucket", None, 1, 1)  # nor does a missing key
     finally:
         await pools[0].close()
+
+
+async def test_old_windows_are_swept(limits_server):
+    import datetime
+    import uuid
+
+    from localbase.auth import ratelimit
+    pools, (limiter,) = await _limiters(limits_server, 1)
+    old, recent = f"old-{uuid.uuid4()}", f"recent-{uuid.uuid4()}"
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        async with pools[0].acquire() as conn:
+            await conn.executemany(
+                "insert into auth.rate_limit_windows (bucket, key, window_start, hits) values ('test_bucket', $1, $2, 3)",
+                [(old, now - datetime.timedelta(hours=2)), (recent, now - datetime.timedelta(minutes=59))])
+        limiter._last_sweep -= ratelimit.SWEEP_EVERY_SECONDS  # a minute went by
+        await limiter.hit("test_bucket", f"sweeper-{uuid.uuid4()}", 5, 60)
+        async with pools[0].acquire() as conn:
+            left = {r["key"] for r in await conn.fetch(
+                "select key from auth.rate_limit_windows where key = any($1::text[])", [old, recent])}
+        assert left == {recent}
+    finally:
+        await pools[0].close()
+
+
+async def test_a_database_that_is_not_there_answers_503_not_unchecked():
+    """The counters' database refuses connections: the auth request fails as any auth query does
+    (503, retryable), it is not let through."""
+    import asyncpg
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from localbase.auth.context import endpoint, json
+    from localbase.auth.ratelimit import RateLimiter
+    from localbase.testing.server import free_port
+
+    pool = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", min_size=0)
+    limiter = RateLimiter(lambda: pool)
+
+    @endpoint
+    async def sign_in(request):
+        await limiter.hit("sign_in_sign_ups", "203.0.113.9", 30, 300)
+        return json({"signed_in": True})
+
+    app = Starlette(routes=[Route("/token", sign_in, methods=["POST"])])
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://auth") as c:
+            response = await c.post("/token")
+    finally:
+        await pool.close()
+    assert response.status_code == 503 and response.json()["error_code"] == "unexpected_failure"

@@ -10,10 +10,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
+from localbase.backup import scheduler
 from localbase.backup.config import parse_interval
 from localbase.backup.tools import tool
 from localbase.settings import SettingsError
@@ -103,7 +105,11 @@ def test_round_trip_with_real_data_on_the_running_server(server, fmt):
     assert stat.S_IMODE(dump.stat().st_mode) == 0o600  # it holds password hashes
     assert not list(project.glob("*.partial"))
     if fmt == "custom":
-        assert " TABLE DATA public notes " in archive_list(dump)
+        listing = archive_list(dump)
+        assert " TABLE DATA public notes " in listing
+        # the sign-up above counted in auth.rate_limit_windows: the table is dumped, not its rows
+        assert " TABLE auth rate_limit_windows " in listing
+        assert " TABLE DATA auth rate_limit_windows " not in listing
 
     # everything changes after the dump: rows deleted and added, the password changed
     sql(s, "delete from public.notes where body <> 'note 0'")
@@ -173,6 +179,21 @@ def test_schedule_values():
     for bad in ("sometimes", "0s", "-5m"):
         with pytest.raises(SettingsError):
             parse_interval(bad)
+
+
+async def test_scheduled_backups_run_in_the_first_worker_only(tmp_path, as_worker):
+    """With `--workers N` one dump per interval for the deployment: worker 0 schedules, not the others."""
+    settings = SimpleNamespace(section=lambda name: {"schedule": "1h"} if name == "backup" else {},
+                               project_dir=tmp_path, data_dir=tmp_path)
+    db = SimpleNamespace(admin_dsn="postgresql://postgres@127.0.0.1:1/postgres")  # no dump is due yet
+    for index, schedules in ((1, False), (2, False), (0, True)):
+        as_worker(index, 3)
+        app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=db))
+        await scheduler.startup(app)
+        try:
+            assert (app.state.backup is not None) == schedules, index
+        finally:
+            await scheduler.shutdown(app)
 
 
 def test_scheduled_backups_while_running_keep_the_newest():

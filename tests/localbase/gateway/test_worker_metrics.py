@@ -21,20 +21,13 @@ def _app(tmp_path, observed: list[tuple[str, int]]):
     return SimpleNamespace(state=SimpleNamespace(metrics=m, settings=SimpleNamespace(data_dir=tmp_path), db=None))
 
 
-def _as_worker(monkeypatch, index: int, count: int) -> None:
-    monkeypatch.setenv(workers.ENV_COUNT, str(count))
-    monkeypatch.setenv(workers.ENV_INDEX, str(index))
-    workers.current.cache_clear()
-
-
-def test_two_workers_render_as_one_scrape(tmp_path, monkeypatch):
-    _as_worker(monkeypatch, 1, 2)
+def test_two_workers_render_as_one_scrape(tmp_path, as_worker):
+    as_worker(1, 2)
     worker_metrics.write(_app(tmp_path, [("rest", 200)] * 3))
-    _as_worker(monkeypatch, 0, 2)
+    as_worker(0, 2)
     text = worker_metrics.render_all(_app(tmp_path, [("rest", 200)] * 5 + [("auth", 429)]))
-    workers.current.cache_clear()
 
-    types = re.findall(r"^# TYPE (\S+) ", text, re.M)
+    types = re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE)
     assert len(types) == len(set(types))  # each family declared once
     assert 'localbase_workers 2' in text
     assert 'localbase_http_requests_total{worker="0",service="rest",status="2xx"} 5' in text
@@ -47,17 +40,16 @@ def test_two_workers_render_as_one_scrape(tmp_path, monkeypatch):
         assert line.startswith("#") or re.fullmatch(r'[a-z_]+(\{[^}]*\})? \S+', line), line
 
 
-def test_a_silent_or_surplus_worker_is_left_out(tmp_path, monkeypatch):
-    _as_worker(monkeypatch, 1, 3)
+def test_a_silent_or_surplus_worker_is_left_out(tmp_path, as_worker):
+    as_worker(1, 3)
     worker_metrics.write(_app(tmp_path, [("rest", 200)]))
     path = tmp_path / "metrics" / "worker-1.json"
     snap = orjson.loads(path.read_bytes())
     snap["written_at"] = time.time() - worker_metrics.STALE_SECONDS - 1  # it stopped writing
     path.write_bytes(orjson.dumps(snap))
     (tmp_path / "metrics" / "worker-7.json").write_bytes(orjson.dumps({**snap, "index": 7, "written_at": time.time()}))
-    _as_worker(monkeypatch, 0, 3)
+    as_worker(0, 3)
     text = worker_metrics.render_all(_app(tmp_path, []))
-    workers.current.cache_clear()
     assert 'worker="1"' not in text and 'worker="7"' not in text and 'worker="0"' in text
     assert "localbase_workers 3" in text
 
