@@ -24,12 +24,8 @@ def start(data_dir=None, workers: int = 2) -> LocalbaseProcess:
 
 @pytest.fixture(scope="module")
 def two_workers():
-    server = start()
-    try:
+    with LocalbaseProcess(PROJECT, extra_args=["--workers", "2"]) as server:
         yield server
-    finally:
-        server.stop()
-        server.cleanup()
 
 
 def health(server) -> dict:

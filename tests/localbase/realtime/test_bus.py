@@ -24,13 +24,8 @@ MAX_CLIENTS = 40
 
 @pytest.fixture(scope="module")
 def two_workers():
-    server = LocalbaseProcess(PROJECT, extra_args=["--workers", "2"])
-    server.start()
-    try:
+    with LocalbaseProcess(PROJECT, extra_args=["--workers", "2"]) as server:
         yield server
-    finally:
-        server.stop()
-        server.cleanup()
 
 
 def connections_per_worker(server) -> dict[str, int]:
