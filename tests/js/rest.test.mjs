@@ -131,10 +131,18 @@ describe('select', () => {
     await assert.rejects(async () => db.from('no_such_table').select().throwOnError(), (e) => e.code === 'PGRST205')
   })
 
+  test('csv() answers text/csv as PostgREST writes it', async () => {
+    const { data, error, status } = await db.from('cities').select('name, tags').in('name', ['Paris', 'Toulouse'])
+      .order('name').csv()
+    assert.equal(error, null)
+    assert.equal(status, 200)
+    assert.equal(data, 'name,tags\nParis,"{capital,big}"\nToulouse,{}')
+  })
+
   test('media types not produced yet are refused, not answered as JSON', async () => {
-    const csv = await db.from('countries').select('code').csv()
-    assert.equal(csv.status, 406)
-    assert.equal(csv.error.code, 'PGRST107')
+    const geo = await db.from('countries').select('code').geojson()
+    assert.equal(geo.status, 406)
+    assert.equal(geo.error.code, 'PGRST107')
     const plan = await db.from('countries').select('code').explain()
     assert.equal(plan.status, 406)
   })

@@ -23,6 +23,7 @@ class PreparedRead:
     count: str | None
     rollback: bool
     applied: tuple[str, ...]
+    csv: bool = False
 
 
 class ReadCache:

@@ -8,6 +8,7 @@ from localbase.rest.errors import RestError
 
 JSON = "application/json; charset=utf-8"
 OBJECT = "application/vnd.pgrst.object+json; charset=utf-8"
+CSV = "text/csv; charset=utf-8"
 
 
 def error_response(err: RestError) -> Response:
@@ -28,8 +29,12 @@ def single_check(page_total: int) -> None:
                         f"The result contains {page_total} rows", None)
 
 
+def _media(single: bool, csv: bool) -> str:
+    return CSV if csv else OBJECT if single else JSON
+
+
 def read_response(body: str | None, *, offset: int, page_total: int, total: int | None, head: bool,
-                  single: bool, preference_applied: list[str]) -> Response:
+                  single: bool, preference_applied: list[str], csv: bool = False) -> Response:
     if total is not None and offset > 0 and offset >= total and page_total == 0 and total > 0:
         raise RestError(416, "PGRST103", "Requested range not satisfiable",
                         f"An offset of {offset} was requested, but there are only {total} rows.", None,
@@ -39,14 +44,14 @@ def read_response(body: str | None, *, offset: int, page_total: int, total: int 
     if preference_applied:
         headers["Preference-Applied"] = ", ".join(preference_applied)
     content = b"" if head else (body or "[]").encode()
-    resp = Response(content, status_code=status, media_type=OBJECT if single else JSON, headers=headers)
+    resp = Response(content, status_code=status, media_type=_media(single, csv), headers=headers)
     if head:
         resp.headers["content-length"] = "0"
     return resp
 
 
 def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: bool, single: bool,
-                      count_exact: bool, preference_applied: list[str]) -> Response:
+                      count_exact: bool, preference_applied: list[str], csv: bool = False) -> Response:
     total = str(page_total) if count_exact else "*"
     if kind in ("insert", "upsert"):
         status = 201
@@ -59,5 +64,4 @@ def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: 
         headers["Preference-Applied"] = ", ".join(preference_applied)
     if minimal:
         return Response(b"", status_code=status, headers=headers)
-    return Response((body or "[]").encode(), status_code=status, media_type=OBJECT if single else JSON,
-                    headers=headers)
+    return Response((body or "[]").encode(), status_code=status, media_type=_media(single, csv), headers=headers)

@@ -42,9 +42,9 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-# Parsed, but not produced yet by the respond stage (JSON only): refused rather than answered as JSON.
+# Parsed, but not produced by the respond stage: refused rather than answered as JSON.
 # EXPLAIN plans are off on Supabase by default (db-plan-enabled), where they answer the same 406.
-_NOT_PRODUCED = frozenset((MediaType.CSV, MediaType.GEOJSON, MediaType.PLAN_TEXT, MediaType.PLAN_JSON))
+_NOT_PRODUCED = frozenset((MediaType.GEOJSON, MediaType.PLAN_TEXT, MediaType.PLAN_JSON))
 
 
 def _refuse_unproduced(req, request: Request) -> None:
@@ -148,22 +148,23 @@ async def _handle(request: Request) -> Response:
     if returning:
         applied.insert(0, f"return={returning}")
     body_text = body.decode() if body else None
-    st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal)
+    st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal, csv=req.csv)
     row, _ = await execute.run(db, caller, ctx, st, read_only=False, rollback=rollback,
                                role_settings=schema.role_settings,
                                check=_checks(single, prefs, max_affected=kind in ("update", "delete")))
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
-                                     single=single, count_exact=count == "exact", preference_applied=applied)
+                                     single=single, count_exact=count == "exact", preference_applied=applied,
+                                     csv=req.csv)
 
 
 def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) -> PreparedRead:
     plan = planner.read(req)
     count = req.preferences.count
-    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head}
+    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head, "csv": req.csv}
     statement = sql.read(plan, count="planned" if count == "estimated" else count, **opts)
     exact = sql.read(plan, count="exact", **{**opts, "head": True}) if count == "estimated" else None
     return PreparedRead(statement, exact, plan.root.offset, req.single, count, req.preferences.tx == "rollback",
-                        (f"count={count}",) if count else ())
+                        (f"count={count}",) if count else (), req.csv)
 
 
 async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows: int | None, *,
@@ -177,7 +178,8 @@ async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows
         erow, _ = await execute.run(db, caller, ctx, prepared.exact, read_only=True, role_settings=role_settings)
         total = erow["total"]
     return respond.read_response(row["body"], offset=prepared.offset, page_total=row["page_total"], total=total,
-                                 head=head, single=prepared.single, preference_applied=list(prepared.applied))
+                                 head=head, single=prepared.single, preference_applied=list(prepared.applied),
+                                 csv=prepared.csv)
 
 
 async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, single, strip_nulls, head,
@@ -214,6 +216,9 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
         args_json = orjson.dumps(payload).decode()
         read_only = False
     plan = planner.call(req, args, single_object, set(args) if not single_object else set())
+    if req.csv and plan.root is None:  # CSV needs rows with columns: a function returning a table or rows
+        raise RestError(406, "PGRST107", "None of these media types are available: " +
+                        request.headers.get("accept", "").strip(), None, None)
     if req.preferences.handling == "strict" and req.preferences.max_affected is not None \
             and not plan.function.returns_set:
         raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
@@ -221,7 +226,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
     if not read_only and plan.function.volatility in ("i", "s"):
         read_only = True
     st = sql.call(plan, args_json, count=count if count != "estimated" else "exact", single=single,
-                  strip_nulls=strip_nulls, head=head)
+                  strip_nulls=strip_nulls, head=head, csv=req.csv)
     db = request.app.state.db
     row, planned = await execute.run(db, caller, ctx, st, read_only=read_only, rollback=rollback,
                                      role_settings=planner.schema.role_settings,
@@ -237,7 +242,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
                         media_type=respond.JSON)
     total = row["total"] if count in ("exact", "estimated") else planned
     return respond.read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"], total=total,
-                                 head=head, single=single, preference_applied=applied)
+                                 head=head, single=single, preference_applied=applied, csv=req.csv)
 
 
 def routes() -> list[Route]:

@@ -199,7 +199,18 @@ class Builder:
             f'{join_alias}."v" as {ident(embed.name)}', inner
 
 
-def _body(single: bool, strip_nulls: bool, source: str = SOURCE) -> str:
+def _csv_body(source: str = SOURCE) -> str:
+    """text/csv as PostgREST writes it: a header of the column names, then a line per row, each the
+    row's text form without its parentheses (values quoted as PostgreSQL quotes record fields)."""
+    header = f"(select coalesce(string_agg(\"k\", ','), '') from json_object_keys(" \
+             f"(select row_to_json(\"h\") from {source} as \"h\" limit 1)) as \"k\")"
+    return f"{header} || chr(10) || coalesce(string_agg(substring({source}::text, 2, " \
+           f"length({source}::text) - 2), chr(10)), '')"
+
+
+def _body(single: bool, strip_nulls: bool, source: str = SOURCE, csv: bool = False) -> str:
+    if csv:
+        return _csv_body(source)
     agg = f"json_agg({source})"
     if strip_nulls:
         agg = f"json_strip_nulls({agg})"
@@ -213,22 +224,23 @@ MUTATED = '"pgrst_mutated"'
 FromFactory = Callable[[Builder], "str | None"]
 
 
-def read(plan: ReadPlan, *, count: str | None, single: bool, strip_nulls: bool, head: bool) -> Statement:
+def read(plan: ReadPlan, *, count: str | None, single: bool, strip_nulls: bool, head: bool,
+         csv: bool = False) -> Statement:
     b = Builder()
     table_sql = qualified(plan.table)
     query = b.node_query(plan.root, table_sql, T0)
     return _finish(b, query, plan.root, table_sql, lambda _b: None, count=count, single=single,
-                   strip_nulls=strip_nulls, head=head)
+                   strip_nulls=strip_nulls, head=head, csv=csv)
 
 
 def _finish(b: Builder, query: str, root: Node, source_sql: str, from_factory: FromFactory, *,
-            count: str | None, single: bool, strip_nulls: bool, head: bool) -> Statement:
+            count: str | None, single: bool, strip_nulls: bool, head: bool, csv: bool = False) -> Statement:
     """Wrap a node query: total (count=exact), rows on this page, and the JSON body."""
     total = "null::bigint"
     if count == "exact":
         counted = b.node_query(root, source_sql, T0, paginate=False, count_only=True, from_sql=from_factory(b))
         total = f'(select count(*) from ({counted}) as "c")'
-    body = "null" if head else _body(single, strip_nulls)
+    body = "null" if head else _body(single, strip_nulls, csv=csv)
     sql = f"with {SOURCE} as ({query}) select {total} as total, count(*) as page_total, {body} as body " \
           f"from {SOURCE}"
     st = Statement(sql, b.args)
@@ -269,7 +281,7 @@ def _insert(b: Builder, plan: MutatePlan, table: str, body_text: str) -> str:
 
 
 def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls: bool,
-           minimal: bool) -> Statement:
+           minimal: bool, csv: bool = False) -> Statement:
     b = Builder()
     table = qualified(plan.table)
     if plan.kind in ("insert", "upsert"):
@@ -292,12 +304,12 @@ def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls
         return Statement(sql, b.args)
     query = b.node_query(plan.root, MUTATED, T0, filters=False, paginate=False)
     sql = f"with {MUTATED} as ({dml}), {SOURCE} as ({query}) select null::bigint as total, " \
-          f"count(*) as page_total, {_body(single, strip_nulls)} as body from {SOURCE}"
+          f"count(*) as page_total, {_body(single, strip_nulls, csv=csv)} as body from {SOURCE}"
     return Statement(sql, b.args)
 
 
 def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, strip_nulls: bool,
-         head: bool) -> Statement:
+         head: bool, csv: bool = False) -> Statement:
     fn = plan.function
     name = f"{ident(fn.schema)}.{ident(fn.name)}"
     given = [a for a in fn.args if a.name in plan.args]
@@ -320,7 +332,7 @@ def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, str
     if plan.root is not None:
         query = b.node_query(plan.root, name, T0, from_sql=from_factory(b))
         return _finish(b, query, plan.root, name, from_factory, count=count, single=single,
-                       strip_nulls=strip_nulls, head=head)
+                       strip_nulls=strip_nulls, head=head, csv=csv)
     invocation, prefix = invoke(b)
     from_clause = f" from {prefix}" if prefix else ""
     if fn.returns_void:

@@ -201,6 +201,10 @@ class ApiRequest:
     def single(self) -> bool:
         return self.accept in (MediaType.OBJECT, MediaType.OBJECT_STRIPPED)
 
+    @property
+    def csv(self) -> bool:
+        return self.accept == MediaType.CSV
+
 
 # The parse stage's errors are the pipeline's one error type (PostgREST's shape, any status).
 ApiRequestError = RestError

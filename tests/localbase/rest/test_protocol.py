@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from tests.localbase.helpers import sql
+from tests.localbase.helpers import client_for, sql
 
 
 def _h(server, **extra) -> dict:
@@ -140,8 +140,34 @@ def test_max_affected_with_strict_handling_rolls_back(localbase_server):
     httpx.delete(f"{base}/items?name=eq.max-affected", headers=_h(localbase_server))
 
 
+def test_csv_is_written_as_postgrest_writes_it(localbase_server):
+    """A header of the column names, then each row's record text without its parentheses: NULL is
+    empty, t/f for booleans, arrays and JSON as PostgreSQL prints them, fields quoted when needed."""
+    c = client_for(localbase_server)
+    got = c.table("cities").select("name,population,data,tags,founded").in_("name", ["Paris", "Toulouse"]) \
+        .order("name").csv().execute()
+    assert got.data == ('name,population,data,tags,founded\n'
+                        'Paris,2100000,"{""rank"": 1, ""mayor"": {""name"": ""Anne""}}","{capital,big}",0250-01-01\n'
+                        'Toulouse,,{},{},')
+    base = f"{localbase_server.url}/rest/v1"
+    r = httpx.get(f"{base}/countries?select=code,name&code=eq.FR", headers=_h(localbase_server, Accept="text/csv"))
+    assert (r.status_code, r.headers["content-type"], r.text) == (200, "text/csv; charset=utf-8", "code,name\nFR,France")
+    assert r.headers["content-range"] == "0-0/*"
+    r = httpx.get(f"{base}/countries?code=eq.XX", headers=_h(localbase_server, Accept="text/csv"))
+    assert (r.status_code, r.text) == (200, "\n")  # no rows: an empty header line, as PostgREST
+    r = httpx.get(f"{base}/rpc/continent_stats?continent=eq.Europe",
+                  headers=_h(localbase_server, Accept="text/csv"))  # a function returning a table
+    assert r.status_code == 200 and r.text.startswith("continent,countries\nEurope,"), r.text
+    r = httpx.post(f"{base}/people", headers=_h(localbase_server, Accept="text/csv", Prefer="return=representation"),
+                   json={"name": 'Quote "me", please'})
+    assert r.status_code == 201 and r.text.split("\n")[1].endswith(',"Quote ""me"", please"'), r.text
+    httpx.delete(f"{base}/people?name=eq.Quote \"me\", please", headers=_h(localbase_server))
+    r = httpx.get(f"{base}/rpc/numbers?n=2", headers=_h(localbase_server, Accept="text/csv"))
+    assert r.status_code == 406 and r.json()["code"] == "PGRST107"  # scalars have no columns
+
+
 def test_media_types_not_produced_answer_406(localbase_server):
-    for accept in ("text/csv", "application/geo+json", "application/vnd.pgrst.plan+json"):
+    for accept in ("application/geo+json", "application/vnd.pgrst.plan+json"):
         r = httpx.get(f"{localbase_server.url}/rest/v1/countries", headers=_h(localbase_server, Accept=accept))
         assert r.status_code == 406 and r.json()["code"] == "PGRST107", accept
         assert r.json()["message"] == f"None of these media types are available: {accept}"
