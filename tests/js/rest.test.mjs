@@ -62,6 +62,14 @@ describe('select', () => {
       .eq('cities.name', 'Berlin'))
     assert.equal(error, null)
     assert.deepEqual(data, [{ name: 'Germany', cities: [{ name: 'Berlin' }] }])
+
+    ;({ data, error } = await db.from('countries').select('name, cities(name)').is('cities', null))
+    assert.equal(error, null)
+    assert.deepEqual(data, [{ name: 'Brazil', cities: [] }])
+    ;({ data, error } = await db.from('countries').select('name, cities(name)').not('cities', 'is', null)
+      .in('code', ['BR', 'KE']))
+    assert.equal(error, null)
+    assert.deepEqual(data, [{ name: 'Kenya', cities: [{ name: 'Nairobi' }] }])
   })
 
   test('counting referenced rows: rel(count)', async () => {

@@ -41,6 +41,8 @@ class Node:
     order: tuple[OrderTerm, ...] = ()
     offset: int = 0
     limit: int | None = None
+    # `embed=not.is.null` / `embed=is.null` on an embedded resource: name -> must it have rows?
+    embed_presence: dict[str, bool] | None = None
 
 
 @dataclass(slots=True)
@@ -114,7 +116,7 @@ class Planner:
                 items.append(self._embed(source, request, path, item))
             else:
                 items.append(self._select_col(source, item))
-        filters = tuple(request.filters.get(path, ()))
+        filters, presence = _presence_filters(tuple(request.filters.get(path, ())), items, source)
         for f in filters:
             self._check_condition(source, f)
         order = tuple(request.orders.get(path, ()))
@@ -122,7 +124,7 @@ class Planner:
             if term.relation is None:
                 self._column(source, term.field.name)
         offset, limit = request.ranges.get(path, (0, None))
-        return Node(source, items, filters, order, offset or 0, limit)
+        return Node(source, items, filters, order, offset or 0, limit, presence or None)
 
     def _select_col(self, source: Source, item: SelectField) -> SelectCol:
         if item.aggregate:  # PostgREST's default (db-aggregates-enabled = false)
@@ -332,3 +334,18 @@ def _cast_type(name: str) -> str:
         raise RestError(400, "PGRST100", f"unsupported cast type \"{name}\"", None,
                         "Use one of: " + ", ".join(sorted(_CASTS)))
     return base + ("[]" if array else "")
+
+
+def _presence_filters(filters: tuple, items: list, source: Source) -> tuple[tuple, dict[str, bool]]:
+    """PostgREST's null filters on embedded resources: `cities=not.is.null` keeps the rows that have
+    a related row (as `!inner` does), `cities=is.null` those that have none. Split them from the
+    column filters; a column of the same name wins, as in PostgREST."""
+    embeds = {item.name for item in items if isinstance(item, EmbedNode)}
+    kept, presence = [], {}
+    for f in filters:
+        if isinstance(f, Filter) and f.field.name in embeds and f.field.name not in source.columns \
+                and not f.field.json_path and f.operator == "is" and f.value in ("null", "not_null"):
+            presence[f.field.name] = (f.value == "null") == f.negated
+        else:
+            kept.append(f)
+    return tuple(kept), presence

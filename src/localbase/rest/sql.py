@@ -106,16 +106,18 @@ class Builder:
         cols: list[str] = []
         joins: list[str] = []
         where: list[str] = list(links or [])
+        presence = node.embed_presence or {}
         for item in node.select:
             if isinstance(item, EmbedNode):
-                if count_only and not item.inner:
+                wanted = True if item.inner else presence.get(item.name)
+                if count_only and wanted is None:
                     continue
                 join, expr, inner = self._embed(item, alias, node)
                 joins.append(join)
                 if expr:
                     cols.append(expr)
-                if item.inner:
-                    where.append(inner)
+                if wanted is not None:
+                    where.append(inner if wanted else f"not ({inner})")
             elif not count_only:
                 cols.append(self._select_col(alias, node, item))
         if filters:

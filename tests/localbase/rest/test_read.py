@@ -133,6 +133,26 @@ def test_embed_filters_order_limit_and_inner(supabase_anon):
     assert res.data == [{"name": "Japan", "cities": [{"name": "Osaka"}]}]
 
 
+def test_null_filters_on_embedded_resources(supabase_anon, localbase_server):
+    """`cities=not.is.null` keeps the parents with related rows (as !inner), `cities=is.null` those
+    without; combined with a filter on the embed, `not.is.null` keeps the parents it matched."""
+    with_cities = supabase_anon.table("countries").select("name, cities(name)").not_.is_("cities", "null") \
+        .order("name").execute().data
+    assert [c["name"] for c in with_cities] == ["France", "Germany", "Japan", "Kenya"]
+    without = supabase_anon.table("countries").select("name, cities(name)").is_("cities", "null").execute().data
+    assert without == [{"name": "Brazil", "cities": []}]
+    big = supabase_anon.table("countries").select("name, cities(name)").gt("cities.population", 3_000_000) \
+        .not_.is_("cities", "null").order("name").execute().data
+    assert big == [{"name": "Germany", "cities": [{"name": "Berlin"}]}, {"name": "Japan", "cities": [{"name": "Tokyo"}]},
+                   {"name": "Kenya", "cities": [{"name": "Nairobi"}]}]
+    counted = supabase_anon.table("countries").select("name, cities(name)", count="exact").is_("cities", "null") \
+        .execute()
+    assert counted.count == 1
+    # to-one: cities whose country embed is missing (none here), and a column of that name still wins
+    assert supabase_anon.table("cities").select("name, countries(name)").is_("countries", "null").execute().data == []
+    assert len(supabase_anon.table("cities").select("name, population").is_("population", "null").execute().data) == 1
+
+
 def test_embed_many_to_many_one_to_one_and_hints(supabase_anon):
     res = supabase_anon.table("films").select("title, actors(name)").eq("year", 1999) \
         .order("name", foreign_table="actors").execute()
