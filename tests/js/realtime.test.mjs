@@ -221,9 +221,29 @@ describe('presence', () => {
   })
 })
 
-describe('not supported yet', () => {
-  test('private channels are refused at join (no realtime.messages authorization)', async () => {
-    const c = track(anon())
-    await assert.rejects(subscribed(c.channel(topic(), { config: { private: true } })))
+describe('private channels', () => {
+  test('RLS on realtime.messages decides who joins, and private broadcasts reach private members', async () => {
+    const name = `js-private:${randomUUID().slice(0, 8)}`
+    const refused = await new Promise((resolve) => {
+      track(anon()).channel(name, { config: { private: true } })
+        .subscribe((status, err) => { if (status === 'CHANNEL_ERROR') resolve(err) })
+    })
+    assert.match(String(refused?.message ?? refused), /You do not have permissions to read from this Channel topic/)
+
+    const a = await signedInUser()
+    const b = await signedInUser()
+    track(a.client)
+    track(b.client)
+    const got = []
+    const gotPublic = []
+    const chA = await subscribed(a.client.channel(name, { config: { private: true, broadcast: { ack: true } } }))
+    await subscribed(b.client.channel(name, { config: { private: true } })
+      .on('broadcast', { event: 'hi' }, (m) => got.push(m)))
+    await subscribed(track(anon()).channel(name).on('broadcast', { event: 'hi' }, (m) => gotPublic.push(m)))
+    assert.equal(await chA.send({ type: 'broadcast', event: 'hi', payload: { n: 1 } }), 'ok')
+    await waitFor(() => got.length === 1, 'the private broadcast')
+    assert.deepEqual(got[0].payload, { n: 1 })
+    await sleep(300)
+    assert.equal(gotPublic.length, 0) // a public channel of the same name is another channel
   })
 })

@@ -25,6 +25,11 @@ PROJECT = HERE.parent / "localbase" / "project"
 REALTIME_SETUP = """
 alter publication supabase_realtime add table public.notes;
 alter table public.notes replica identity full;
+-- Private channels: signed-in users may join and broadcast on topics named js-private:*
+create policy "js private channels: read" on realtime.messages for select to authenticated
+  using (realtime.topic() like 'js-private:%');
+create policy "js private channels: send" on realtime.messages for insert to authenticated
+  with check (realtime.topic() like 'js-private:%');
 """
 
 js_server = localbase_fixture(PROJECT)

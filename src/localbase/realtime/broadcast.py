@@ -12,6 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from localbase.realtime import private as private_channels
 from localbase.security import jwt
 
 if TYPE_CHECKING:
@@ -46,14 +47,38 @@ def send(service: "Realtime", topic: str, payload: dict[str, Any], sender: "Chan
     return deliver(service, topic, payload, sender)
 
 
-def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
+async def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
     conn = channel.conn
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "invalid broadcast"})
+    if not await channel.may_send("broadcast"):  # a private channel whose policies refuse INSERT
+        conn.service.stats["broadcasts_refused"] += 1
+        if channel.broadcast_ack:
+            conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": _unauthorized(channel.subtopic)})
+        return
     message = {"type": "broadcast", "event": payload["event"], "payload": payload.get("payload", {})}
-    send(conn.service, channel.topic, message, sender=channel)
+    send(conn.service, channel.route, message, sender=channel)
     if channel.broadcast_ack:
         conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
+
+
+def _unauthorized(topic: str) -> str:
+    return f"Unauthorized: You do not have permissions to write to this Channel topic: {topic}"
+
+
+async def _refused(request: Request, claims: dict[str, Any], topics: set[str]) -> Response | None:
+    """Private messages over HTTP: the caller's policies must allow INSERT on each topic (403)."""
+    from localbase.realtime.channels import Context
+    service: "Realtime" = request.app.state.realtime
+    role = claims.get("role")
+    if not isinstance(role, str):
+        return JSONResponse({"message": "Invalid JWT: role claim"}, status_code=401)
+    sub = claims.get("sub")
+    context = Context(role, orjson.dumps(claims).decode(), claims.get("exp"), sub if isinstance(sub, str) else None)
+    for topic in sorted(topics):
+        if not await private_channels.may_write(service.pool, context, topic, "broadcast"):
+            return JSONResponse({"message": _unauthorized(topic)}, status_code=403)
+    return None
 
 
 def _caller(request: Request) -> dict[str, Any] | Response:
@@ -85,11 +110,12 @@ async def endpoint(request: Request) -> Response:
     for m in messages:
         if not isinstance(m, dict) or not isinstance(m.get("topic"), str) or not isinstance(m.get("event"), str):
             return JSONResponse({"message": "each message needs a topic and an event"}, status_code=400)
-        if m.get("private"):
-            return JSONResponse({"message": "private channels are not supported by Localbase"}, status_code=400)
+    refused = await _refused(request, claims, {m["topic"] for m in messages if m.get("private")})
+    if refused is not None:
+        return refused
     for m in messages:
-        send(service, "realtime:" + m["topic"],
-                {"type": "broadcast", "event": m["event"], "payload": m.get("payload", {})})
+        send(service, private_channels.route("realtime:" + m["topic"], bool(m.get("private"))),
+             {"type": "broadcast", "event": m["event"], "payload": m.get("payload", {})})
     return Response(status_code=202)
 
 
@@ -98,8 +124,11 @@ async def endpoint_one(request: Request) -> Response:
     claims = _caller(request)
     if isinstance(claims, Response):
         return claims
-    if request.query_params.get("private") == "true":
-        return JSONResponse({"message": "private channels are not supported by Localbase"}, status_code=400)
+    private = request.query_params.get("private") == "true"
+    if private:
+        refused = await _refused(request, claims, {request.path_params["topic"]})
+        if refused is not None:
+            return refused
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/octet-stream"):
         return JSONResponse({"message": "binary broadcast payloads are not supported by Localbase"},
@@ -109,6 +138,6 @@ async def endpoint_one(request: Request) -> Response:
     except orjson.JSONDecodeError:
         return JSONResponse({"message": "payload must be JSON"}, status_code=400)
     service: "Realtime" = request.app.state.realtime
-    send(service, "realtime:" + request.path_params["topic"],
+    send(service, private_channels.route("realtime:" + request.path_params["topic"], private),
             {"type": "broadcast", "event": request.path_params["event"], "payload": payload})
     return Response(status_code=202)

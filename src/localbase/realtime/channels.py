@@ -18,9 +18,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import orjson
 
 from localbase.realtime import broadcast, filters, presence
+from localbase.realtime import private as private_channels
 from localbase.realtime.authorize import validate_binding
 from localbase.security import jwt
 
@@ -80,10 +82,33 @@ class Channel:
     live: bool = False
     expiry: asyncio.TimerHandle | None = None
     topic_json: bytes = b""
+    private: bool = False
+    policies: private_channels.Policies | None = None  # private channels: what RLS allows
 
     @property
     def subtopic(self) -> str:
         return self.topic.split(":", 1)[1] if ":" in self.topic else self.topic
+
+    @property
+    def route(self) -> str:
+        """Whom its broadcasts and presence reach: the members of the same topic *and* kind
+        (a private and a public channel of one name are separate, as on Supabase)."""
+        return private_channels.route(self.topic, self.private)
+
+    def may_receive(self, extension: str) -> bool:
+        if self.policies is None:
+            return True
+        return self.policies.broadcast_read if extension == "broadcast" else self.policies.presence_read
+
+    async def may_send(self, extension: str) -> bool:
+        """Public channels: yes. Private: what RLS says, asked once per token."""
+        if self.policies is None:
+            return True
+        attr = f"{extension}_write"
+        if getattr(self.policies, attr) is None:
+            setattr(self.policies, attr, await private_channels.may_write(
+                self.conn.service.pool, self.context, self.subtopic, extension))
+        return getattr(self.policies, attr)
 
     def sent(self, position: tuple[int, int]) -> None:
         self.pending -= 1
@@ -125,9 +150,9 @@ async def handle(conn: "Connection", topic: str, event: str, payload: Any, ref: 
     if event == "access_token":
         return await update_token(channel, payload, ref)
     if event == "broadcast":
-        return broadcast.from_client(channel, payload, ref)
+        return await broadcast.from_client(channel, payload, ref)
     if event == "presence":
-        return presence.from_client(channel, payload, ref)
+        return await presence.from_client(channel, payload, ref)
     conn.reply(topic, ref, join_ref, "error", {"reason": f"unknown event {event}"})
 
 
@@ -145,16 +170,20 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
         context = _context(conn, payload.get("access_token"))
     except jwt.JWTError as exc:
         return refuse(f"InvalidJWTToken: {exc.reason}")
-    if config.get("private"):
-        return refuse("PrivateChannelNotSupported: Localbase supports public channels only")
+    if (config.get("broadcast") or {}).get("replay"):
+        return refuse("UnableToReplayMessages: broadcast replay is not supported by Localbase")
     bcast = config.get("broadcast") or {}
     pres = config.get("presence") or {}
     channel = Channel(conn, topic, join_ref, context,
                       broadcast_self=bool(bcast.get("self")), broadcast_ack=bool(bcast.get("ack")),
                       presence_enabled=bool(pres.get("enabled")),
                       presence_key=str(pres.get("key") or "") or str(uuid.uuid4()),
-                      topic_json=orjson.dumps(topic))
+                      topic_json=orjson.dumps(topic), private=bool(config.get("private")))
     service = conn.service
+    if channel.private:
+        denied = await _authorize_private(channel)
+        if denied:
+            return refuse(denied)
     try:
         channel.bindings = await _bindings(service, context, config.get("postgres_changes") or [])
     except (ValueError, filters.FilterError) as exc:
@@ -170,7 +199,7 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
             log.exception("realtime: subscribing %s to postgres changes failed", topic)
             return refuse(f"Unable to subscribe to changes: {type(exc).__name__}")
     conn.channels[topic] = channel
-    service.topics.setdefault(topic, set()).add(channel)
+    service.topics.setdefault(channel.route, set()).add(channel)
     conn.reply(topic, ref, join_ref, "ok", {"postgres_changes": [b.echo() for b in channel.bindings]})
     _schedule_expiry(channel)
     if start is not None:
@@ -178,6 +207,19 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
         channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
     if channel.presence_enabled:
         presence.send_state(channel)
+
+
+async def _authorize_private(channel: Channel) -> str | None:
+    """Read policies of a private channel; the reason to refuse the join, or None."""
+    try:
+        channel.policies = await private_channels.read_policies(
+            channel.conn.service.pool, channel.context, channel.subtopic, presence=channel.presence_enabled)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("realtime: checking access to private topic %s failed: %s", channel.subtopic, exc)
+        return "Realtime was unable to connect to the project database"
+    if not channel.policies.broadcast_read:
+        return f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.subtopic}"
+    return None
 
 
 async def _bindings(service, context: Context, raw: list) -> list[Binding]:
@@ -234,7 +276,12 @@ async def update_token(channel: Channel, payload: Any, ref: str | None) -> None:
         async with channel.conn.service.pool.acquire() as db:
             if not await db.fetchval("select pg_has_role(current_user, $1, 'MEMBER')", context.role):
                 return await _expire(channel, f"role {context.role} cannot subscribe")
+    refreshed = context.claims_json != channel.context.claims_json
     channel.context = context  # the next change is checked with these claims
+    if channel.private and refreshed:  # new claims: what RLS allows is asked again
+        denied = await _authorize_private(channel)
+        if denied:
+            return await _expire(channel, denied)
     _schedule_expiry(channel)
     channel.conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
 
@@ -245,11 +292,11 @@ async def leave(channel: Channel, *, resumable: bool) -> None:
     conn, service = channel.conn, channel.conn.service
     if conn.channels.get(channel.topic) is channel:
         del conn.channels[channel.topic]
-    members = service.topics.get(channel.topic)
+    members = service.topics.get(channel.route)
     if members is not None:
         members.discard(channel)
         if not members:
-            del service.topics[channel.topic]
+            del service.topics[channel.route]
     if channel.expiry is not None:
         channel.expiry.cancel()
     presence.forget(channel)

@@ -35,27 +35,33 @@ def _state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
 
 def send_state(channel: "Channel") -> None:
     conn = channel.conn
-    conn.push(channel.topic, "presence_state", _state(conn.service, channel.topic), channel.join_ref)
+    if channel.may_receive("presence"):
+        conn.push(channel.topic, "presence_state", _state(conn.service, channel.route), channel.join_ref)
 
 
-def relay_diff(service: "Realtime", topic: str, joins: dict, leaves: dict) -> None:
-    """A diff to every member of `topic` on this worker."""
-    for member in list(service.topics.get(topic, ())):
-        member.conn.push(member.topic, "presence_diff", {"joins": joins, "leaves": leaves}, member.join_ref)
+def relay_diff(service: "Realtime", route: str, joins: dict, leaves: dict) -> None:
+    """A diff to every member of `route` (a topic, public or private) on this worker that may see it."""
+    for member in list(service.topics.get(route, ())):
+        if member.may_receive("presence"):
+            member.conn.push(member.topic, "presence_diff", {"joins": joins, "leaves": leaves}, member.join_ref)
     service.stats["presence_diffs"] += 1
 
 
 def _diff(channel: "Channel", joins: dict, leaves: dict) -> None:
     service = channel.conn.service
-    relay_diff(service, channel.topic, joins, leaves)
+    relay_diff(service, channel.route, joins, leaves)
     if service.bus is not None:
-        service.bus.presence_diff(channel.topic, joins, leaves)
+        service.bus.presence_diff(channel.route, joins, leaves)
 
 
-def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
+async def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
     conn = channel.conn
     if not isinstance(payload, dict) or payload.get("event") not in ("track", "untrack"):
         return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "invalid presence event"})
+    if payload["event"] == "track" and not await channel.may_send("presence"):
+        return conn.reply(channel.topic, ref, channel.join_ref, "error",
+                          {"reason": "Unauthorized: You do not have permissions to track presence on this Channel "
+                                     f"topic: {channel.subtopic}"})
     if payload["event"] == "track":
         meta = payload.get("payload") or {}
         if not isinstance(meta, dict):
@@ -67,7 +73,7 @@ def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
 
 
 def track(channel: "Channel", meta: dict[str, Any]) -> None:
-    tracked = channel.conn.service.presences.setdefault(channel.topic, {})
+    tracked = channel.conn.service.presences.setdefault(channel.route, {})
     previous = tracked.get(channel)
     new_meta = {**meta, "phx_ref": uuid.uuid4().hex[:20]}
     leaves = {}
@@ -80,10 +86,10 @@ def track(channel: "Channel", meta: dict[str, Any]) -> None:
 
 def forget(channel: "Channel") -> None:
     service = channel.conn.service
-    tracked = service.presences.get(channel.topic)
+    tracked = service.presences.get(channel.route)
     if not tracked or channel not in tracked:
         return
     meta = tracked.pop(channel)
     if not tracked:
-        del service.presences[channel.topic]
+        del service.presences[channel.route]
     _diff(channel, {}, {channel.presence_key: {"metas": [meta]}})

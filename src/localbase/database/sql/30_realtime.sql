@@ -260,3 +260,31 @@ grant execute on function realtime.select_predicate(oid, name), realtime.authori
   realtime.filter_predicate(oid, jsonb), realtime.filter_values(jsonb), realtime.match(oid, jsonb, jsonb[]),
   realtime.typed(oid, jsonb), realtime.columns(oid)
   to supabase_realtime_admin;
+
+-- Private channels (Realtime Authorization): who may receive (SELECT) and send (INSERT) broadcast
+-- and presence on a topic is what the project's RLS policies on realtime.messages allow, shaped as
+-- on Supabase (topic, extension 'broadcast' | 'presence', realtime.topic() in policies). Realtime
+-- probes them in a transaction it rolls back: no message is ever stored here.
+create table if not exists realtime.messages (
+  id uuid primary key default gen_random_uuid(),
+  topic text not null,
+  extension text not null,
+  payload jsonb,
+  event text,
+  private boolean default false,
+  updated_at timestamp not null default now(),
+  inserted_at timestamp not null default now()
+);
+alter table realtime.messages owner to supabase_realtime_admin;
+alter table realtime.messages enable row level security;
+create index if not exists messages_topic_idx on realtime.messages (topic);
+grant usage on schema realtime to anon, authenticated, service_role;
+grant select, insert, update on realtime.messages to anon, authenticated, service_role;
+
+-- The topic being joined, for policies: `realtime.topic() = 'room:' || auth.uid()`.
+create or replace function realtime.topic()
+returns text
+language sql stable
+as $$ select nullif(current_setting('realtime.topic', true), '')::text $$;
+alter function realtime.topic() owner to supabase_realtime_admin;
+grant execute on function realtime.topic() to anon, authenticated, service_role;

@@ -41,3 +41,12 @@ alter table public.feed enable row level security;
 create policy "signed-in users read the feed" on public.feed for select to authenticated
   using (auth.uid() is not null);
 alter publication supabase_realtime add table public.feed;
+
+-- Private channels (Realtime Authorization), as on Supabase: RLS on realtime.messages.
+-- Signed-in users read (broadcast and presence) the lobby and their own room; they may broadcast
+-- in the lobby and in their room, and track presence in their room only.
+create policy "read the lobby and one's room" on realtime.messages for select to authenticated
+  using (realtime.topic() = 'lobby' or realtime.topic() = 'room:' || auth.uid()::text);
+create policy "broadcast in the lobby and one's room" on realtime.messages for insert to authenticated
+  with check ((realtime.topic() = 'lobby' and extension = 'broadcast')
+              or realtime.topic() = 'room:' || auth.uid()::text);
