@@ -31,6 +31,8 @@ from localbase.realtime.pgoutput import DecodeError, Decoder, Transaction
 log = logging.getLogger("localbase.realtime")
 
 PUBLICATION = "supabase_realtime"
+# realtime.messages' inserts: broadcasts sent from the database (realtime.send), not row changes
+MESSAGES_PUBLICATION = "localbase_realtime_messages"
 
 
 def lsn_text(lsn: int) -> str:
@@ -106,7 +108,7 @@ class ChangeStream:
         conn = psycopg2.connect(self.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection,
                                 application_name="localbase-realtime")
         cur = conn.cursor()
-        options = {"proto_version": "1", "publication_names": PUBLICATION}
+        options = {"proto_version": "1", "publication_names": f"{PUBLICATION},{MESSAGES_PUBLICATION}"}
         try:
             cur.start_replication(slot_name=self.slot, decode=False, status_interval=5, options=options)
         except psycopg2.errors.UndefinedObject:  # dropped under us (`localbase db reset`): re-create it

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import asyncpg
 import orjson
 
+from localbase.realtime import broadcast
+from localbase.realtime import private as private_channels
 from localbase.realtime.channels import Channel
 from localbase.realtime.pgoutput import RowChange, Transaction
 from localbase.realtime.retention import SEQ_END, Gap, Retention
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
     from localbase.realtime.service import Realtime
 
 log = logging.getLogger("localbase.realtime")
+
+
+def _is_message(change: RowChange) -> bool:
+    rel = change.relation
+    return rel.table == "messages" and rel.schema == "realtime"
 
 
 def _timestamp(txn: Transaction) -> str:
@@ -64,6 +71,9 @@ class Fanout:
             try:
                 async with self.lock:
                     for change in txn.changes:
+                        if _is_message(change):  # realtime.send(): a broadcast, not a row change
+                            self._broadcast_message(change)
+                            continue
                         self.retention.add(txn, change)
                         await self._deliver(txn, change, self._candidates(change))
                     stats["fanout_ms"] += (time.time() - started) * 1000
@@ -71,6 +81,20 @@ class Fanout:
                     self.processed_end_lsn = txn.end_lsn
             finally:
                 self.stream.done(txn)
+
+    def _broadcast_message(self, change: RowChange) -> None:
+        """A message realtime.send() committed: to its topic's private or public channel, on this
+        worker (every worker reads its own slot, so the bus is not needed)."""
+        row = change.new or {}
+        if change.kind != "INSERT" or row.get("extension") != "broadcast" or not row.get("topic"):
+            return
+        payload = row.get("payload")
+        if isinstance(payload, str):
+            payload = orjson.loads(payload)
+        private = row.get("private") in (True, "t", "true")
+        broadcast.deliver(self.service, private_channels.route("realtime:" + row["topic"], private),
+                          {"type": "broadcast", "event": row.get("event"), "payload": payload})
+        self.stats["database_broadcasts"] += 1
 
     def _candidates(self, change: RowChange) -> set[Channel]:
         rel = change.relation

@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 import re
+from datetime import timedelta
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ ROLE = "supabase_realtime_admin"
 # How often positions are written and the slot confirmed: after a kill -9, changes written to a
 # socket in the last interval are delivered again on resume (at-least-once across a crash).
 CHECKPOINT_SECONDS = 0.2
+MESSAGES_KEPT = timedelta(days=3)
+PRUNE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class Realtime:
             await self.bus.start()
         self._tasks = [asyncio.create_task(self._guard(self.fanout.run, "fan-out")),
                        asyncio.create_task(self._guard(self._checkpoints, "checkpoint"))]
+        if worker.first:
+            self._tasks.append(asyncio.create_task(self._guard(self._prune_messages, "message pruning")))
 
     async def reconnect_authorizer(self) -> None:
         old = self.authorizer.conn  # type: ignore[union-attr]
@@ -172,6 +177,18 @@ class Realtime:
                 await self.fanout.checkpoint()  # type: ignore[union-attr]
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("realtime: checkpoint failed (will retry): %s", exc)
+
+    async def _prune_messages(self) -> None:
+        """realtime.send()'s messages are kept MESSAGES_KEPT (as Supabase keeps its daily
+        partitions a few days), then deleted."""
+        while True:
+            try:
+                async with self.pool.acquire() as db:
+                    await db.execute("delete from realtime.messages where inserted_at < now() - $1::interval",
+                                     MESSAGES_KEPT)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("realtime: pruning old messages failed (will retry): %s", exc)
+            await asyncio.sleep(PRUNE_SECONDS)
 
     async def stop(self) -> None:
         for conn in list(self.connections):

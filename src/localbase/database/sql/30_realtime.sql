@@ -288,3 +288,59 @@ language sql stable
 as $$ select nullif(current_setting('realtime.topic', true), '')::text $$;
 alter function realtime.topic() owner to supabase_realtime_admin;
 grant execute on function realtime.topic() to anon, authenticated, service_role;
+
+-- Broadcast from the database, as on Supabase: realtime.send() stores a message, Realtime reads
+-- it from the replication stream (publication localbase_realtime_messages, inserts only) and
+-- broadcasts it to the topic's private (default) or public channel. A failure is a WARNING, never
+-- an error in the caller's transaction; a rolled-back transaction sends nothing.
+create index if not exists messages_inserted_at_idx on realtime.messages (inserted_at);
+
+create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true)
+returns void
+language plpgsql
+as $$
+begin
+  begin
+    perform set_config('realtime.topic', topic, true);
+    insert into realtime.messages (payload, event, topic, private, extension)
+    values (case when jsonb_typeof(payload) = 'object' and not payload ? 'id'
+                 then payload || jsonb_build_object('id', gen_random_uuid()) else payload end,
+            event, topic, private, 'broadcast');
+  exception when others then
+    raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+end
+$$;
+
+-- For row triggers: {operation, table, schema, record, old_record} to `topic_name` as `event_name`.
+create or replace function realtime.broadcast_changes(topic_name text, event_name text, operation text,
+  table_name text, table_schema text, new record, old record, level text default 'ROW')
+returns void
+language plpgsql
+as $$
+begin
+  if level = 'STATEMENT' then
+    raise exception 'function can only be triggered for each row, not for each statement';
+  end if;
+  if operation not in ('INSERT', 'UPDATE', 'DELETE') then
+    raise exception 'Unexpected operation type: %', operation;
+  end if;
+  perform realtime.send(jsonb_build_object('old_record', old, 'record', new, 'operation', operation,
+                                           'table', table_name, 'schema', table_schema),
+                        event_name, topic_name);
+end
+$$;
+alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realtime_admin;
+alter function realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  owner to supabase_realtime_admin;
+grant execute on function realtime.send(jsonb, text, text, boolean),
+  realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  to anon, authenticated, service_role;
+
+do $$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'localbase_realtime_messages') then
+    create publication localbase_realtime_messages for table realtime.messages with (publish = 'insert');
+  end if;
+end
+$$;
