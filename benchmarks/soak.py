@@ -18,7 +18,10 @@ every delivery arrives. Warm-up lasts until Realtime's retention buffer (the
 changes of the last `retention_seconds`, a bounded cache) has filled: 5 minutes by default.
 Writes benchmarks/results/soak.json.
 
-    python benchmarks/soak.py [--minutes 10] [--rate 100] [--signins 1] [--users 20] [--interval 60]
+    python benchmarks/soak.py [--minutes 10] [--rate 100] [--signins 1] [--users 20] [--interval 60] [--workers 1]
+
+With --workers N the server runs N API processes: its RSS is theirs and the supervising
+process's together; results go to soak-workersN.json.
 """
 
 from __future__ import annotations
@@ -223,8 +226,9 @@ class Soak:
         server = psutil.Process(self.server.process.pid)
         pg_rss = pg_pss = pg_uss = 0.0
         processes = 0
+        postmaster = None
         try:
-            postmaster = int((self.server.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+            postmaster = postmaster_pid(self.server)
             for p in [psutil.Process(postmaster), *psutil.Process(postmaster).children()]:
                 try:
                     info = p.memory_full_info()
@@ -236,7 +240,14 @@ class Soak:
                     pass
         except (OSError, ValueError, psutil.Error):
             pass
-        interval.memory = {"server_rss": server.memory_info().rss / 2**20, "postgres_uss": pg_uss / 2**20,
+        server_rss = server.memory_info().rss
+        for child in server.children():  # API workers (with --workers N); not PostgreSQL
+            try:
+                if child.pid != postmaster:
+                    server_rss += child.memory_info().rss
+            except psutil.Error:
+                pass
+        interval.memory = {"server_rss": server_rss / 2**20, "postgres_uss": pg_uss / 2**20,
                            "postgres_pss": pg_pss / 2**20, "postgres_rss": pg_rss / 2**20,
                            "postgres_processes": processes,
                            # what a leak in PostgreSQL would raise; the total also follows the number
@@ -312,8 +323,12 @@ def default_warmup(args) -> int:
     return max(1, math.ceil(retention / args.interval))
 
 
+def postmaster_pid(server) -> int:
+    return int((server.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+
 async def run(args) -> dict:
-    with LocalbaseProcess(PROJECT, env=NO_RATE_LIMITS) as server:
+    with LocalbaseProcess(PROJECT, env=NO_RATE_LIMITS, extra_args=["--workers", str(args.workers)]) as server:
         limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as http:
             soak = Soak(server, args)
@@ -336,7 +351,7 @@ async def run(args) -> dict:
                  max(0, len(soak.intervals) - 2))
     result = verdict(soak.intervals, warmup, missing)
     summaries = [i.summary() for i in soak.intervals]
-    return {"minutes": args.minutes, "rate": args.rate, "write_share": args.write_share,
+    return {"minutes": args.minutes, "workers": args.workers, "rate": args.rate, "write_share": args.write_share,
             "signins_per_s": args.signins, "users": args.users, "subscribers": args.users,
             "interval_s": args.interval, "warmup_intervals": warmup, "writes_acknowledged": len(soak.written),
             "intervals": summaries, **result}
@@ -353,6 +368,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=60, help="seconds per recorded interval")
     ap.add_argument("--warmup", type=int, default=None,
                     help="intervals not judged [default: until Realtime's retention window has filled]")
+    ap.add_argument("--workers", type=int, default=1, help="API worker processes of the server")
     args = ap.parse_args()
     result = asyncio.run(run(args))
 
@@ -366,7 +382,7 @@ def main() -> None:
                   + ", ".join(f"{k} {v:.2f}x" for k, v in result["p99_drift"].items())
                   + "; memory growth: " + ", ".join(f"{k} {v:+.1%}" for k, v in result["memory_growth"].items())
                   + f"; writes {result['writes_acknowledged']}, missing deliveries {result['missing_deliveries']}")
-    path = save("soak", result)
+    path = save("soak" if args.workers == 1 else f"soak-workers{args.workers}", result)
     console.print(f"[dim]written {path}[/dim]")
     sys.exit(0 if result["pass"] else 1)
 
