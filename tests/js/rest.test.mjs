@@ -139,6 +139,12 @@ describe('select', () => {
     await assert.rejects(async () => db.from('no_such_table').select().throwOnError(), (e) => e.code === 'PGRST205')
   })
 
+  test('computed fields: a function of the row reads as a column', async () => {
+    const { data, error } = await db.from('countries').select('name, label').eq('label', 'Japan (JP)')
+    assert.equal(error, null)
+    assert.deepEqual(data, [{ name: 'Japan', label: 'Japan (JP)' }])
+  })
+
   test('csv() answers text/csv as PostgREST writes it', async () => {
     const { data, error, status } = await db.from('cities').select('name, tags').in('name', ['Paris', 'Toulouse'])
       .order('name').csv()

@@ -146,7 +146,7 @@ class Planner:
                             f"'{embed.relation}' in the schema cache", None, None)
         rel = resolve(self.schema, source.table, embed.relation, embed.hint)
         name = embed.alias or embed.relation
-        child = Source(rel.target, rel.target.columns, rel.target.name)
+        child = Source(rel.target, rel.target.read_columns or rel.target.columns, rel.target.name)
         select = embed.select or (SelectField(Field(STAR, ()), None, None),)
         node = self.node(child, request, (*path, name), select)
         if embed.spread and not rel.to_one:
@@ -170,7 +170,7 @@ class Planner:
     # -- reads ---------------------------------------------------------------------------------
     def read(self, request) -> ReadPlan:
         table = self.table(self.pick_schema(request.schema), request.target)
-        source = Source(table, table.columns, table.name)
+        source = Source(table, table.read_columns or table.columns, table.name)
         root = self.node(source, request, (), request.select)
         if self.max_rows is not None:
             root.limit = min(root.limit, self.max_rows) if root.limit is not None else self.max_rows

@@ -27,6 +27,8 @@ class Column:
     default: str | None  # the default expression's SQL text
     generated: bool
     position: int
+    # a computed field: the function (quoted schema.name) called with the row, `fn(row)`
+    computed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,9 @@ class Table:
     deletable: bool
     foreign_keys: list[ForeignKey] = field(default_factory=list)  # where this table refers out
     referenced_by: list[ForeignKey] = field(default_factory=list)  # where others refer to it
+    # what reads may select, filter and order by: the columns and the computed fields (functions
+    # of one argument, the table's row type, returning one value: `select=full_name`)
+    read_columns: dict[str, Column] = field(default_factory=dict)
 
     @property
     def is_view(self) -> bool:
@@ -103,7 +108,7 @@ class Schema:
 
 
 TABLES_SQL = """
-select n.nspname as schema, c.relname as name, c.relkind::text as kind, c.oid,
+select n.nspname as schema, c.relname as name, c.relkind::text as kind, c.oid, c.reltype,
        (c.relkind in ('r', 'p', 'f') or pg_relation_is_updatable(c.oid, true) & 8 = 8) as insertable,
        (c.relkind in ('r', 'p', 'f') or pg_relation_is_updatable(c.oid, true) & 4 = 4) as updatable,
        (c.relkind in ('r', 'p', 'f') or pg_relation_is_updatable(c.oid, true) & 16 = 16) as deletable
@@ -180,6 +185,24 @@ where s.setdatabase in (0, (select oid from pg_database where datname = current_
 """
 
 
+def _computed_fields(functions: dict[tuple[str, str], list[Function]], by_row_type: dict[int, Table]) -> None:
+    """PostgREST's computed fields: `create function full_name(people) returns text` is readable as
+    `people?select=full_name` (filters and order too; never in `*`). A field never hides a column."""
+    for t in by_row_type.values():
+        t.read_columns = t.columns
+    for (schema, name), overloads in functions.items():
+        for fn in overloads:
+            if len(fn.args) != 1 or fn.returns_set or fn.returns_void or fn.args[0].variadic:
+                continue
+            table = by_row_type.get(fn.args[0].type_oid)
+            if table is None or name in table.columns:
+                continue
+            if table.read_columns is table.columns:
+                table.read_columns = dict(table.columns)
+            quoted = '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
+            table.read_columns[name] = Column(name, fn.return_type, fn.return_type_oid, True, None, False, 0, quoted)
+
+
 async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Schema:
     schemas = list(exposed)
     async with conn.transaction(readonly=True):
@@ -190,10 +213,12 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         prows = await conn.fetch(FUNCTIONS_SQL, schemas)
         srows = await conn.fetch(ROLE_SETTINGS_SQL)
     by_oid: dict[int, Table] = {}
+    by_row_type: dict[int, Table] = {}
     tables: dict[tuple[str, str], Table] = {}
     for r in trows:
         t = Table(r["schema"], r["name"], r["kind"], {}, (), (), r["insertable"], r["updatable"], r["deletable"])
         by_oid[r["oid"]] = t
+        by_row_type[r["reltype"]] = t
         tables[(t.schema, t.name)] = t
     for r in crows:
         t = by_oid.get(r["oid"])
@@ -235,6 +260,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         functions.setdefault((r["schema"], r["name"]), []).append(Function(
             r["schema"], r["name"], r["oid"], tuple(args), r["return_type"], r["return_type_oid"],
             r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"], outs))
+    _computed_fields(functions, by_row_type)
     role_settings: dict[str, dict[str, str]] = {}
     for r in srows:
         for item in r["config"] or []:

@@ -56,7 +56,7 @@ class Builder:
     # -- expressions ---------------------------------------------------------------------------
     def column(self, alias: str, f: Field, column: Column | None) -> tuple[str, str]:
         """SQL for a column (with its JSON path) and the type a compared value is cast to."""
-        sql = f"{alias}.{ident(f.name)}"
+        sql = f"{column.computed}({alias})" if column is not None and column.computed else f"{alias}.{ident(f.name)}"
         value_type = column.type if column is not None else "text"
         if f.json_path:
             if value_type == "json":

@@ -133,6 +133,20 @@ def test_embed_filters_order_limit_and_inner(supabase_anon):
     assert res.data == [{"name": "Japan", "cities": [{"name": "Osaka"}]}]
 
 
+def test_computed_fields(supabase_anon):
+    """`label(countries)` reads as a column: selected, filtered, ordered, embedded; never in `*`."""
+    got = supabase_anon.table("countries").select("name, label").eq("label", "France (FR)").execute().data
+    assert got == [{"name": "France", "label": "France (FR)"}]
+    ordered = supabase_anon.table("countries").select("label").order("label", desc=True).limit(2).execute().data
+    assert ordered == [{"label": "Kenya (KE)"}, {"label": "Japan (JP)"}]
+    star = supabase_anon.table("countries").select("*").eq("code", "FR").execute().data[0]
+    assert "label" not in star
+    embedded = supabase_anon.table("cities").select("name, countries(label)").eq("name", "Osaka").execute().data
+    assert embedded == [{"name": "Osaka", "countries": {"label": "Japan (JP)"}}]
+    aliased = supabase_anon.table("countries").select("tag:label").like("label", "*(DE)").execute().data
+    assert aliased == [{"tag": "Germany (DE)"}]
+
+
 def test_null_filters_on_embedded_resources(supabase_anon, localbase_server):
     """`cities=not.is.null` keeps the parents with related rows (as !inner), `cities=is.null` those
     without; combined with a filter on the embed, `not.is.null` keeps the parents it matched."""

@@ -98,6 +98,8 @@ create function make_note(body text) returns notes language sql volatile as $$
   insert into notes (body) values (body) returning *
 $$;
 create function numbers(n int) returns setof int language sql immutable as $$ select generate_series(1, n) $$;
+-- A computed field (PostgREST): a function of the row, read as `countries?select=label`.
+create function label(countries) returns text language sql stable as $$ select $1.name || ' (' || $1.code || ')' $$;
 
 -- Another exposed schema (Accept-Profile / Content-Profile).
 create schema inventory;
