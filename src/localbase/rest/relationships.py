@@ -64,6 +64,8 @@ def candidates(schema: Schema, parent: Table, name: str) -> list[Relationship]:
     else:
         # `rel` names a foreign key column or constraint of the parent: many-to-one through it
         for fk in parent.foreign_keys:
+            if fk.via_view and not parent.is_view:  # `col(...)` means the table the column refers to
+                continue
             if name == fk.name or (len(fk.columns) == 1 and fk.columns[0] == name):
                 ref = schema.table(fk.ref_schema, fk.ref_table)
                 if ref is not None:

@@ -133,6 +133,23 @@ def test_embed_filters_order_limit_and_inner(supabase_anon):
     assert res.data == [{"name": "Japan", "cities": [{"name": "Osaka"}]}]
 
 
+def test_embedding_through_a_view(supabase_anon):
+    """`big_cities` (a view of `cities`) keeps the foreign key of its country_id, both ways; the
+    tables' own embeds are unchanged (no new ambiguity)."""
+    got = supabase_anon.table("big_cities").select("name, countries(code)").eq("name", "Osaka").execute().data
+    assert got == [{"name": "Osaka", "countries": {"code": "JP"}}]
+    by_column = supabase_anon.table("big_cities").select("name, country_id(code)").eq("name", "Berlin").execute().data
+    assert by_column == [{"name": "Berlin", "country_id": {"code": "DE"}}]
+    back = supabase_anon.table("countries").select("code, big_cities(name)").eq("code", "FR") \
+        .order("name", foreign_table="big_cities").execute().data
+    assert back == [{"code": "FR", "big_cities": [{"name": "Paris"}]}]  # Lyon and Toulouse are not big
+    inner = supabase_anon.table("countries").select("code, big_cities!inner(name)").eq("big_cities.name", "Tokyo") \
+        .execute().data
+    assert inner == [{"code": "JP", "big_cities": [{"name": "Tokyo"}]}]
+    assert supabase_anon.table("capitals").select("city_id(name)").eq("country_id", 1).execute().data == \
+        [{"city_id": {"name": "Paris"}}]
+
+
 def test_computed_fields(supabase_anon):
     """`label(countries)` reads as a column: selected, filtered, ordered, embedded; never in `*`."""
     got = supabase_anon.table("countries").select("name, label").eq("label", "France (FR)").execute().data
