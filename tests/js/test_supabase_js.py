@@ -37,12 +37,15 @@ js_server = localbase_fixture(PROJECT)
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    """node, with tests/js's dependencies installed; checked before the server starts."""
+    """node, with tests/js's dependencies installed; checked before the server starts. The suite
+    runs on the Node 22 that package.json pins (supabase-js >= 2.110 asks for Node >= 22, where
+    realtime-js uses Node's own WebSocket), else on the system's node."""
     path = shutil.which("node")
     if path is None:
         pytest.skip("node is not installed")
     _npm_ci()
-    return path
+    pinned = HERE / "node_modules" / ".bin" / "node"
+    return str(pinned) if pinned.exists() else path
 
 
 def _npm_ci() -> None:
