@@ -2,10 +2,24 @@
 // mirrors tests/localbase/auth and tests/localbase/rest/test_security.py.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { AuthApiError, AuthWeakPasswordError, isAuthApiError } from '@supabase/supabase-js'
 import { anon, service, signedInUser, unique, PASSWORD } from './env.mjs'
 
 const claims = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+
+/** The current TOTP code of a base32 secret (RFC 6238: SHA-1, 30 s, 6 digits), as an authenticator app computes it. */
+function totp(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const ch of secret.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0')
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)))
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)))
+  const mac = createHmac('sha1', key).update(counter).digest()
+  const at = mac[mac.length - 1] & 0xf
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0')
+}
 
 describe('sessions', () => {
   test('signUp gives a session (confirmations off), signInWithPassword another', async () => {
@@ -118,6 +132,24 @@ describe('claims, identities, one-time codes', () => {
     assert.equal(aal.data.currentLevel, 'aal1')
     const factors = await c.auth.mfa.listFactors()
     assert.deepEqual(factors.data.all, [])
+  })
+
+  test('mfa: enroll a TOTP factor, challengeAndVerify reaches aal2, unenroll', async () => {
+    const { client: c } = await signedInUser()
+    const enrolled = await c.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'js app' })
+    assert.equal(enrolled.error, null)
+    assert.match(enrolled.data.totp.qr_code, /^data:image\/svg\+xml;utf-8,<svg/)
+    const wrong = await c.auth.mfa.challengeAndVerify({ factorId: enrolled.data.id, code: '12345x' })
+    assert.equal(wrong.error.code, 'mfa_verification_failed')
+    const ok = await c.auth.mfa.challengeAndVerify({ factorId: enrolled.data.id, code: totp(enrolled.data.totp.secret) })
+    assert.equal(ok.error, null)
+    assert.equal(claims(ok.data.access_token).aal, 'aal2')
+    const aal = await c.auth.mfa.getAuthenticatorAssuranceLevel()
+    assert.equal(aal.data.currentLevel, 'aal2')
+    const factors = await c.auth.mfa.listFactors()
+    assert.equal(factors.data.totp.length, 1)
+    const gone = await c.auth.mfa.unenroll({ factorId: enrolled.data.id })
+    assert.equal(gone.error, null)
   })
 
   test('admin.generateLink + verifyOtp (email code, token_hash) start sessions', async () => {

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from localbase.auth import account, admin, errors, grants, links, mail
+from localbase.auth import account, admin, errors, grants, links, mail, mfa
 from localbase.auth.context import apikey_role, endpoint, json, pool, service
 
 VERSION = "v2.170.0-localbase"
@@ -65,6 +65,10 @@ def routes() -> list[BaseRoute]:
         Route("/user", account.get_user, methods=["GET"]),
         Route("/user", account.update_user, methods=["PUT"]),
         Route("/logout", account.logout, methods=["POST"]),
+        Route("/factors", mfa.enroll, methods=["POST"]),
+        Route("/factors/{factor_id}/challenge", mfa.challenge, methods=["POST"]),
+        Route("/factors/{factor_id}/verify", mfa.verify, methods=["POST"]),
+        Route("/factors/{factor_id}", mfa.unenroll, methods=["DELETE"]),
         Route("/otp", links.send_otp, methods=["POST"]),
         Route("/magiclink", links.send_otp, methods=["POST"]),
         Route("/recover", links.recover, methods=["POST"]),

@@ -21,9 +21,17 @@ NOT_FOUND_MSG = "Invalid Refresh Token: Refresh Token Not Found"
 USED_MSG = "Invalid Refresh Token: Already Used"
 
 
+MFA_METHODS = frozenset(("totp", "phone", "webauthn"))
+
+
+def assurance(amr: list[dict[str, Any]]) -> str:
+    """aal2 once a second factor was verified in the session, else aal1."""
+    return "aal2" if any(a.get("method") in MFA_METHODS for a in amr) else "aal1"
+
+
 def session_json(config: AuthConfig, user: dict[str, Any], session_id: uuid.UUID, refresh_token: str,
                  amr: list[dict[str, Any]]) -> dict[str, Any]:
-    access, expires_in, expires_at = tokens.access_token(config, user, str(session_id), amr)
+    access, expires_in, expires_at = tokens.access_token(config, user, str(session_id), amr, assurance(amr))
     return {"access_token": access, "token_type": "bearer", "expires_in": expires_in,
             "expires_at": expires_at, "refresh_token": refresh_token, "user": users.to_json(user)}
 
@@ -47,14 +55,14 @@ async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
                           values ($1, $3, $3, $7, $8)),
                     i as (update auth.identities set last_sign_in_at = $3 where user_id = $2 and $7 <> 'anonymous')
                update auth.users set last_sign_in_at = $3, updated_at = $3 where id = $2""",
-            session_id, user["id"], ts, (user_agent or "")[:1000] or None, _inet(ip),
+            session_id, user["id"], ts, (user_agent or "")[:1000] or None, client_inet(ip),
             tokens.digest(refresh), method, uuid.uuid4())
     user = {**user, "last_sign_in_at": ts, "updated_at": ts}
     amr = [{"method": method, "timestamp": int(ts.timestamp())}]
     return session_json(config, user, session_id, refresh, amr)
 
 
-def _inet(ip: str | None) -> str | None:
+def client_inet(ip: str | None) -> str | None:
     if not ip:
         return None
     import ipaddress
@@ -63,6 +71,23 @@ def _inet(ip: str | None) -> str | None:
         return str(ipaddress.ip_address(ip))
     except ValueError:
         return None
+
+
+async def upgrade(conn: asyncpg.Connection, session_id: uuid.UUID, user_id: Any, factor_id: uuid.UUID,
+                  method: str, ts) -> str:
+    """A second factor was verified in the session: record it (aal2 from now on, refreshes
+    included) and issue a new refresh token for the session."""
+    refresh = tokens.new_refresh_token()
+    await conn.execute(
+        """with a as (insert into auth.mfa_amr_claims (session_id, created_at, updated_at, authentication_method, id)
+                      values ($1, $3, $3, $4, $5)
+                      on conflict (session_id, authentication_method) do update set updated_at = excluded.updated_at),
+                r as (insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at,
+                                                       parent, session_id)
+                      values ('00000000-0000-0000-0000-000000000000', $6, $2::text, false, $3, $3, null, $1))
+           update auth.sessions set aal = 'aal2', factor_id = $7, updated_at = $3 where id = $1""",
+        session_id, str(user_id), ts, method, uuid.uuid4(), tokens.digest(refresh), factor_id)
+    return refresh
 
 
 async def amr_of(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -25,7 +25,12 @@ select u.id, u.aud, u.role, u.email, u.encrypted_password, u.email_confirmed_at,
                   'identity_data', i.identity_data, 'provider', i.provider,
                   'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at,
                   'updated_at', i.updated_at, 'email', i.email) order by i.created_at)
-                 from auth.identities i where i.user_id = u.id), '[]'::jsonb) as identities
+                 from auth.identities i where i.user_id = u.id), '[]'::jsonb) as identities,
+       (select jsonb_agg(jsonb_build_object(
+                  'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type,
+                  'status', f.status, 'created_at', f.created_at, 'updated_at', f.updated_at)
+                  order by f.created_at)
+          from auth.mfa_factors f where f.user_id = u.id) as factors
 from auth.users u
 """
 
@@ -93,6 +98,8 @@ def to_json(user: dict[str, Any]) -> dict[str, Any]:
         "is_anonymous": bool(user.get("is_anonymous")),
         "is_sso_user": bool(user.get("is_sso_user")),
     }
+    if user.get("factors"):  # GoTrue leaves the key out when there are none
+        out["factors"] = user["factors"]
     if user.get("banned_until") is not None:
         out["banned_until"] = user["banned_until"].isoformat()
     if user.get("deleted_at") is not None:

@@ -4,22 +4,25 @@
 
 set local role supabase_auth_admin;
 
+-- The enum types of GoTrue's tables, each created once.
 do $$
+declare
+  e record;
 begin
-  if not exists (select 1 from pg_type t join pg_namespace n on n.oid = t.typnamespace
-                 where n.nspname = 'auth' and t.typname = 'aal_level') then
-    create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
-  end if;
-  if not exists (select 1 from pg_type t join pg_namespace n on n.oid = t.typnamespace
-                 where n.nspname = 'auth' and t.typname = 'code_challenge_method') then
-    create type auth.code_challenge_method as enum ('s256', 'plain');
-  end if;
-  if not exists (select 1 from pg_type t join pg_namespace n on n.oid = t.typnamespace
-                 where n.nspname = 'auth' and t.typname = 'one_time_token_type') then
-    create type auth.one_time_token_type as enum (
-      'confirmation_token', 'reauthentication_token', 'recovery_token',
-      'email_change_token_new', 'email_change_token_current', 'phone_change_token');
-  end if;
+  for e in select * from (values
+      ('aal_level', array['aal1', 'aal2', 'aal3']),
+      ('code_challenge_method', array['s256', 'plain']),
+      ('one_time_token_type', array['confirmation_token', 'reauthentication_token', 'recovery_token',
+                                    'email_change_token_new', 'email_change_token_current', 'phone_change_token']),
+      ('factor_type', array['totp', 'webauthn', 'phone']),
+      ('factor_status', array['unverified', 'verified'])) as v(name, labels)
+  loop
+    if not exists (select 1 from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                   where n.nspname = 'auth' and t.typname = e.name) then
+      execute format('create type auth.%I as enum (%s)', e.name,
+                     (select string_agg(quote_literal(l), ', ') from unnest(e.labels) as l));
+    end if;
+  end loop;
 end
 $$;
 
@@ -135,6 +138,32 @@ create table if not exists auth.localbase_mailbox (
 create index if not exists localbase_mailbox_recipient_idx on auth.localbase_mailbox (lower(recipient), id desc);
 
 grant select on auth.identities, auth.sessions to service_role;
+
+-- MFA (TOTP), shaped like GoTrue's tables: factors per user, and the challenges a code answers.
+create table if not exists auth.mfa_factors (
+  id uuid not null primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  friendly_name text,
+  factor_type auth.factor_type not null,
+  status auth.factor_status not null,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  secret text,
+  phone text,
+  last_challenged_at timestamptz
+);
+create index if not exists factor_id_created_at_idx on auth.mfa_factors (user_id, created_at);
+create unique index if not exists mfa_factors_user_friendly_name_unique
+  on auth.mfa_factors (friendly_name, user_id) where trim(friendly_name) <> '';
+create table if not exists auth.mfa_challenges (
+  id uuid not null primary key,
+  factor_id uuid not null references auth.mfa_factors (id) on delete cascade,
+  created_at timestamptz not null,
+  verified_at timestamptz,
+  ip_address inet not null,
+  otp_code text
+);
+create index if not exists mfa_challenge_created_at_idx on auth.mfa_challenges (created_at desc);
 
 -- Localbase's auth rate limits (not a GoTrue table): one fixed window per (bucket, key), shared by
 -- every API worker. Unlogged: counters need no crash safety, and writes stay cheap.
