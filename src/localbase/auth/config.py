@@ -10,6 +10,7 @@ LOCALBASE_AUTH_RATE_LIMIT_<KEY> for [auth.rate_limit], e.g. LOCALBASE_AUTH_EMAIL
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,8 @@ class AuthConfig:
     bcrypt_cost: int = 10
     rate_limits: RateLimits = RateLimits()
     smtp: SmtpConfig | None = None
+    # [auth.hook.custom_access_token] uri = "pg-functions://postgres/<schema>/<function>"
+    access_token_hook: tuple[str, str] | None = None
 
     @property
     def issuer(self) -> str:
@@ -163,7 +166,24 @@ def load_auth_config(settings: Settings) -> AuthConfig:
         bcrypt_cost=int(_pick(auth, "bcrypt_cost", a, 10)),
         rate_limits=rate_limits,
         smtp=_smtp(settings),
+        access_token_hook=_access_token_hook(settings),
     )
+
+
+HOOK_URI = re.compile(r"pg-functions://[^/]+/([A-Za-z_][A-Za-z0-9_]*)/([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _access_token_hook(settings: Settings) -> tuple[str, str] | None:
+    """The Postgres function of [auth.hook.custom_access_token], as (schema, name)."""
+    section = settings.section("auth.hook.custom_access_token")
+    if not section or not section.get("enabled", False):
+        return None
+    uri = str(section.get("uri", ""))
+    match = HOOK_URI.fullmatch(uri)
+    if match is None:
+        raise SettingsError("[auth.hook.custom_access_token] uri must be pg-functions://<database>/<schema>/<function> "
+                            f"(got {uri!r}); HTTP hooks are not supported by Localbase")
+    return match.group(1), match.group(2)
 
 
 def _duration_s(value: Any) -> int:

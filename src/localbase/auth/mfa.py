@@ -147,7 +147,8 @@ async def verify(request: Request) -> Response:
             refresh = await sessions.upgrade(conn, session_id, user["id"], factor_id, "totp", now)
             amr = await sessions.amr_of(conn, session_id)
             fresh = await users.by_id(conn, user["id"])
-    return json(sessions.session_json(cfg, fresh, session_id, refresh, amr))
+        answer = await sessions.session_json(conn, cfg, fresh, session_id, refresh, amr, "totp")
+    return json(answer)
 
 
 @endpoint

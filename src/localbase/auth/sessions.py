@@ -14,8 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from localbase.auth import errors, tokens, users
+from localbase.auth import errors, hooks, tokens, users
 from localbase.auth.config import AuthConfig
+from localbase.security import jwt
 
 NOT_FOUND_MSG = "Invalid Refresh Token: Refresh Token Not Found"
 USED_MSG = "Invalid Refresh Token: Already Used"
@@ -29,11 +30,16 @@ def assurance(amr: list[dict[str, Any]]) -> str:
     return "aal2" if any(a.get("method") in MFA_METHODS for a in amr) else "aal1"
 
 
-def session_json(config: AuthConfig, user: dict[str, Any], session_id: uuid.UUID, refresh_token: str,
-                 amr: list[dict[str, Any]]) -> dict[str, Any]:
-    access, expires_in, expires_at = tokens.access_token(config, user, str(session_id), amr, assurance(amr))
-    return {"access_token": access, "token_type": "bearer", "expires_in": expires_in,
-            "expires_at": expires_at, "refresh_token": refresh_token, "user": users.to_json(user)}
+async def session_json(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], session_id: uuid.UUID,
+                       refresh_token: str, amr: list[dict[str, Any]], method: str) -> dict[str, Any]:
+    """The session answer: its access token (through the custom access token hook when one is
+    configured), refresh token and user. `method`: how this token was earned (password,
+    token_refresh, totp, ...)."""
+    claims = tokens.access_claims(config, user, str(session_id), amr, assurance(amr))
+    claims = await hooks.custom_claims(conn, config, claims, method)
+    return {"access_token": jwt.sign(claims, config.jwt_secret), "token_type": "bearer",
+            "expires_in": config.jwt_expiry, "expires_at": claims["exp"], "refresh_token": refresh_token,
+            "user": users.to_json(user)}
 
 
 async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], method: str, *,
@@ -59,7 +65,7 @@ async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
             tokens.digest(refresh), method, uuid.uuid4())
     user = {**user, "last_sign_in_at": ts, "updated_at": ts}
     amr = [{"method": method, "timestamp": int(ts.timestamp())}]
-    return session_json(config, user, session_id, refresh, amr)
+    return await session_json(conn, config, user, session_id, refresh, amr, method)
 
 
 def client_inet(ip: str | None) -> str | None:
@@ -144,7 +150,7 @@ async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) 
             amr = await amr_of(conn, row["session_id"])
     if failure is not None:  # raised after commit, so the family revocation sticks
         raise failure
-    return session_json(config, user, row["session_id"], new_token, amr)
+    return await session_json(conn, config, user, row["session_id"], new_token, amr, "token_refresh")
 
 
 async def current(conn: asyncpg.Connection, claims: dict[str, Any]) -> dict[str, Any]:

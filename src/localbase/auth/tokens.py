@@ -13,12 +13,12 @@ from localbase.auth.config import AuthConfig
 from localbase.security import jwt
 
 
-def access_token(config: AuthConfig, user: dict[str, Any], session_id: str, amr: list[dict[str, Any]],
-                 aal: str = "aal1", now: int | None = None) -> tuple[str, int, int]:
-    """(token, expires_in, expires_at) for `user` (a row of auth.users) in session `session_id`."""
+def access_claims(config: AuthConfig, user: dict[str, Any], session_id: str, amr: list[dict[str, Any]],
+                  aal: str = "aal1", now: int | None = None) -> dict[str, Any]:
+    """The claims of an access token, before a custom access token hook (auth.hooks) sees them."""
     now = int(time.time()) if now is None else now
     exp = now + config.jwt_expiry
-    claims = {
+    return {
         "iss": config.issuer,
         "sub": str(user["id"]),
         "aud": user.get("aud") or "authenticated",
@@ -34,7 +34,6 @@ def access_token(config: AuthConfig, user: dict[str, Any], session_id: str, amr:
         "session_id": session_id,
         "is_anonymous": bool(user.get("is_anonymous")),
     }
-    return jwt.sign(claims, config.jwt_secret), config.jwt_expiry, exp
 
 
 def bearer_claims(authorization: str | None, config: AuthConfig) -> dict[str, Any]:
