@@ -34,6 +34,8 @@ async def update_user(request: Request) -> Response:
         if not isinstance(password, str) or not password:
             raise errors.unprocessable("validation_failed", "Password update requires a valid password")
         passwords.check_policy(password, cfg)
+        if cfg.secure_password_change:
+            await _check_reauthentication(request, claims, user, data.get("nonce"))
         if user.get("encrypted_password") and await passwords.verify_password(
                 password, user["encrypted_password"], cfg.bcrypt_cost):
             raise errors.unprocessable("same_password", "New password should be different from the old password.")
@@ -55,6 +57,46 @@ async def update_user(request: Request) -> Response:
                 await _change_email(conn, request, user, new_email, redirect, data)
             updated = await users.by_id(conn, user["id"])
     return json(users.to_json(updated))
+
+
+@endpoint
+async def reauthenticate(request: Request) -> Response:
+    """GET /reauthenticate: mail the signed-in user a code (the `nonce` a secure password change asks for)."""
+    svc = service(request)
+    cfg, limits = svc.config, svc.config.rate_limits
+    claims = tokens.bearer_claims(request.headers.get("authorization"), cfg)
+    async with pool(request).acquire() as conn:
+        user = await sessions.current(conn, claims)
+        if not user.get("email"):
+            raise errors.unprocessable("validation_failed", "Reauthentication requires the user to have an email")
+        await svc.limiter.hit("email_sent", user["email"], limits.email_sent, 3600,
+                              "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
+        async with conn.transaction():
+            await otp.issue(conn, cfg, user, "reauthentication", cfg.site_url)
+    return json({})
+
+
+REAUTHENTICATION_AFTER = 24 * 3600  # a session older than this needs the nonce to change the password
+
+
+async def _check_reauthentication(request: Request, claims: dict, user: dict, nonce) -> None:
+    """With [auth.email] secure_password_change: a session signed in more than 24 h ago changes
+    the password only with the code GET /reauthenticate mailed (GoTrue's rule)."""
+    async with pool(request).acquire() as conn:
+        fresh = await conn.fetchval(
+            "select created_at > now() - make_interval(secs => $2) from auth.sessions where id = $1::uuid",
+            str(claims.get("session_id") or "00000000-0000-0000-0000-000000000000"), float(REAUTHENTICATION_AFTER))
+        if fresh:
+            return
+        if not nonce or not isinstance(nonce, str):
+            raise errors.bad_request("reauthentication_needed", "Password update requires reauthentication")
+        try:
+            async with conn.transaction():
+                await otp.consume(conn, service(request).config, "reauthentication", email=user.get("email"),
+                                  otp=nonce, nonce=True)
+        except errors.AuthError:
+            raise errors.unprocessable("reauthentication_not_valid",
+                                       "Verification code is invalid or expired") from None
 
 
 async def _change_email(conn, request: Request, user: dict, new_email: str, redirect: str, data: dict) -> None:

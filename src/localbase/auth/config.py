@@ -57,6 +57,7 @@ class AuthConfig:
     enable_email_signup: bool = True
     enable_anonymous_sign_ins: bool = False
     enable_confirmations: bool = False
+    secure_password_change: bool = False  # a password change needs a fresh (24 h) sign-in or a nonce
     enable_refresh_token_rotation: bool = True
     refresh_token_reuse_interval: int = 10
     minimum_password_length: int = 6
@@ -156,6 +157,7 @@ def load_auth_config(settings: Settings) -> AuthConfig:
         enable_email_signup=bool(_pick_email(email, "enable_signup", True)),
         enable_anonymous_sign_ins=bool(_pick(auth, "enable_anonymous_sign_ins", a, False)),
         enable_confirmations=bool(_pick_email(email, "enable_confirmations", False)),
+        secure_password_change=bool(_pick_email(email, "secure_password_change", False)),
         enable_refresh_token_rotation=bool(_pick(auth, "enable_refresh_token_rotation", a, True)),
         refresh_token_reuse_interval=int(_pick(auth, "refresh_token_reuse_interval", a, 10)),
         minimum_password_length=int(_pick(auth, "minimum_password_length", a, 6)),

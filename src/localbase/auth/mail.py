@@ -27,6 +27,7 @@ SUBJECTS = {
     "magiclink": "Your Magic Link",
     "recovery": "Reset Your Password",
     "email_change": "Confirm Email Change",
+    "reauthentication": "Confirm Reauthentication",
 }
 INTROS = {
     "signup": "Follow this link to confirm your user:",
@@ -48,6 +49,8 @@ def action_link(config: AuthConfig, token_hash: str, verification_type: str, red
 
 def render(mail_type: str, link: str, otp: str) -> tuple[str, str]:
     subject = SUBJECTS[mail_type]
+    if mail_type == "reauthentication":  # a code to type in, no link
+        return subject, f"{subject}\n\nEnter the code: {otp}\n"
     body = f"{subject}\n\n{INTROS[mail_type]}\n{link}\n\nAlternatively, enter the code: {otp}\n"
     return subject, body
 

@@ -22,6 +22,7 @@ TOKEN_KINDS = {
     "magiclink": ("recovery_token", "recovery_token", "recovery_sent_at"),
     "recovery": ("recovery_token", "recovery_token", "recovery_sent_at"),
     "email_change": ("email_change_token_new", "email_change_token_new", "email_change_sent_at"),
+    "reauthentication": ("reauthentication_token", "reauthentication_token", "reauthentication_sent_at"),
 }
 # verify_otp type -> the token types it may consume
 VERIFY_TYPES = {
@@ -32,6 +33,7 @@ VERIFY_TYPES = {
     "email_change": ("email_change_token_new", "email_change_token_current"),
     "email": ("confirmation_token", "recovery_token"),
 }
+REAUTHENTICATION = {"reauthentication": ("reauthentication_token",)}
 AUTH_METHODS = {"signup": "email/signup", "invite": "invite", "magiclink": "magiclink",
                 "recovery": "recovery", "email_change": "email_change", "email": "email"}
 FLOW_EXPIRY_S = 300
@@ -81,10 +83,11 @@ async def issue(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
 
 async def consume(conn: asyncpg.Connection, config: AuthConfig, verify_type: str, *,
                   token_hash: str | None = None, email: str | None = None,
-                  otp: str | None = None) -> tuple[uuid.UUID, str, str]:
+                  otp: str | None = None, nonce: bool = False) -> tuple[uuid.UUID, str, str]:
     """Find, check (type, expiry) and delete a one-time token. Returns (user_id, token_type,
-    relates_to). Wrong, used and expired tokens all get the same 403 otp_expired."""
-    allowed = VERIFY_TYPES.get(verify_type)
+    relates_to). Wrong, used and expired tokens all get the same 403 otp_expired. The
+    `reauthentication` nonce is consumed here too (`nonce=True`: by PUT /user, never by /verify)."""
+    allowed = REAUTHENTICATION.get(verify_type) if nonce else VERIFY_TYPES.get(verify_type)
     if allowed is None:
         raise errors.validation(f"Verify requires a verification type (one of {', '.join(VERIFY_TYPES)})")
     if token_hash:

@@ -65,6 +65,7 @@ def routes() -> list[BaseRoute]:
         Route("/user", account.get_user, methods=["GET"]),
         Route("/user", account.update_user, methods=["PUT"]),
         Route("/logout", account.logout, methods=["POST"]),
+        Route("/reauthenticate", account.reauthenticate, methods=["GET"]),
         Route("/factors", mfa.enroll, methods=["POST"]),
         Route("/factors/{factor_id}/challenge", mfa.challenge, methods=["POST"]),
         Route("/factors/{factor_id}/verify", mfa.verify, methods=["POST"]),
