@@ -37,7 +37,9 @@ def up(workdir: Workdir = None,
        monitor: Annotated[bool, typer.Option(help="run the live monitor")] = True,
        dashboard: Annotated[bool, typer.Option(help="run the live dashboard (Streamlit)")] = True,
        dashboard_port: Annotated[int, typer.Option(help="the dashboard's port")] = 8501,
-       data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None) -> None:
+       data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None,
+       workers: Annotated[int, typer.Option(min=1, max=8, help="Localbase's API processes (localbase start --workers)")] = 1,
+       ) -> None:
     """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
     (Ctrl+C stops all)."""
     from efficiency_hub.cli.doctor import STATE_FILE, write_state
@@ -55,7 +57,7 @@ def up(workdir: Workdir = None,
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with console.status("starting Localbase (PostgreSQL, migrations, API)..."):
-            settings = start_localbase(stack, port, data, logs / "localbase.log")
+            settings = start_localbase(stack, port, data, logs / "localbase.log", workers=workers)
         with console.status("starting the hub API..."):
             api = start_api(stack, settings, host, api_port, logs / "api.log")
         board = None

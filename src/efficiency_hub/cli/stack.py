@@ -79,9 +79,9 @@ class Stack:
             return None
 
 
-def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path) -> HubSettings:
+def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, workers: int = 1) -> HubSettings:
     argv = [sys.executable, "-m", "localbase", "start", "--workdir", str(stack.project),
-            "--data-dir", str(data_dir), "--port", str(port)]
+            "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers)]
     child = stack.spawn("localbase", argv, {"NO_COLOR": "1"}, f"http://127.0.0.1:{port}", log)
     stack.wait_http(child, "/rest/v1/", timeout=120, log=log)
     import json

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from localbase.testing.server import free_port
 from tests.hub.conftest import ROOT
@@ -26,7 +27,8 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_up_serves_the_stack_and_stops_cleanly():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_up_serves_the_stack_and_stops_cleanly(workers):
     import tempfile
     data = tempfile.mkdtemp(prefix="hub-up-")  # outside pytest's 0700 basetemp (PostgreSQL's user)
     port, api_port = free_port(), free_port()
@@ -34,6 +36,7 @@ def test_up_serves_the_stack_and_stops_cleanly():
     log = log_path.open("w")  # the child writes it; closed below
     proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                              "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port),
+                             "--workers", str(workers),
                              "--no-dashboard"],  # the dashboard has a test of its own (tests/hub/dashboard)
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
     try:
