@@ -23,6 +23,7 @@ import orjson
 
 from localbase.realtime import broadcast, filters, presence
 from localbase.realtime import private as private_channels
+from localbase.realtime import replay as broadcast_replay
 from localbase.realtime.authorize import validate_binding
 from localbase.security import jwt
 
@@ -170,9 +171,10 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
         context = _context(conn, payload.get("access_token"))
     except jwt.JWTError as exc:
         return refuse(f"InvalidJWTToken: {exc.reason}")
-    if (config.get("broadcast") or {}).get("replay"):
-        return refuse("UnableToReplayMessages: broadcast replay is not supported by Localbase")
     bcast = config.get("broadcast") or {}
+    replay = broadcast_replay.params(bcast.get("replay"), bool(config.get("private")))
+    if isinstance(replay, str):
+        return refuse(replay)
     pres = config.get("presence") or {}
     channel = Channel(conn, topic, join_ref, context,
                       broadcast_self=bool(bcast.get("self")), broadcast_ack=bool(bcast.get("ack")),
@@ -207,6 +209,8 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
         channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
     if channel.presence_enabled:
         presence.send_state(channel)
+    if replay is not None:
+        await broadcast_replay.send(channel, *replay)
 
 
 async def _authorize_private(channel: Channel) -> str | None:

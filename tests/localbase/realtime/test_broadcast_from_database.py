@@ -79,3 +79,31 @@ async def test_broadcast_changes_from_a_row_trigger(realtime_server, clients, db
         assert got[2]["payload"]["schema"] == "public"
     finally:
         await db.execute(f"drop policy \"read {name}\" on realtime.messages")
+
+
+async def test_broadcast_replay_on_a_private_channel(realtime_server, clients, db):
+    import time
+    since = int(time.time() * 1000) - 1000
+    for n in (1, 2, 3):
+        await db.execute("select realtime.send(jsonb_build_object('n', $1::int), 'note', 'lobby')", n)
+    uid, token = new_user(realtime_server)
+    c = await client(realtime_server, token)
+    clients.append(c)
+    got = Inbox()
+    ch = c.channel("lobby", {"config": {"private": True, "broadcast": {"replay": {"since": since, "limit": 2}}}})
+    ch.on_broadcast("note", got)
+    status = Inbox()
+    await ch.subscribe(status)
+    assert status.items[-1][0] == "SUBSCRIBED", status.items
+    replayed = await got.wait_for(2)
+    assert [m["payload"]["n"] for m in replayed] == [2, 3]  # the last two, oldest first
+    assert all(m["meta"]["replayed"] is True and m["meta"]["id"] for m in replayed)
+    await asyncio.sleep(0.3)
+    assert len(got.items) == 2
+
+    public = await client(realtime_server, token)
+    clients.append(public)
+    refused = Inbox()
+    await public.channel("lobby", {"config": {"broadcast": {"replay": {"since": since}}}}).subscribe(refused)
+    await refused.wait_for(1)
+    assert refused.items[-1][0] == "CHANNEL_ERROR" and "not allowed for public channels" in str(refused.items[-1][1])

@@ -276,6 +276,9 @@ create table if not exists realtime.messages (
   inserted_at timestamp not null default now()
 );
 alter table realtime.messages owner to supabase_realtime_admin;
+-- UTC whatever the inserting session's time zone (broadcast replay compares with client times)
+alter table realtime.messages alter column inserted_at set default (now() at time zone 'utc'),
+                              alter column updated_at set default (now() at time zone 'utc');
 alter table realtime.messages enable row level security;
 create index if not exists messages_topic_idx on realtime.messages (topic);
 grant usage on schema realtime to anon, authenticated, service_role;
