@@ -1,6 +1,8 @@
 """Relationship discovery for resource embedding, as PostgREST does it: through foreign keys,
 many-to-one, one-to-many, one-to-one and many-to-many (through a junction table whose key holds
-both foreign keys), disambiguated by a hint (`rel!fk_name`, `rel!column`, `rel!junction`)."""
+both foreign keys), disambiguated by a hint (`rel!fk_name`, `rel!column`, `rel!junction`); and
+computed relationships: a function of the parent's row type returning rows of a table
+(`setof cities`: to-many; `setof cities rows 1`: to-one), embedded by its name, taking precedence."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ class Relationship:
     junction: Table | None = None
     junction_target_fk: ForeignKey | None = None
     outgoing: bool = False  # the parent holds the foreign key (to-one through its own columns)
+    function: str | None = None  # a computed relationship: the function (quoted), called with the parent row
 
     @property
     def to_one(self) -> bool:
@@ -38,7 +41,25 @@ def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:
     return any(set(key) == set(columns) for key in table.unique_keys)
 
 
+def _computed(schema: Schema, parent: Table, name: str) -> list[Relationship]:
+    found = []
+    for fn in schema.function_overloads(parent.schema, name):
+        if len(fn.args) != 1 or fn.args[0].type_oid != parent.row_type or fn.returns_table is None:
+            continue
+        target = schema.table(*fn.returns_table)
+        if target is None:
+            continue
+        quoted = '"' + fn.schema.replace('"', '""') + '"."' + fn.name.replace('"', '""') + '"'
+        fk = ForeignKey(fn.name, parent.schema, parent.name, (), target.schema, target.name, ())
+        to_many = fn.returns_set and fn.rows != 1  # `returns setof t rows 1`: to-one, as PostgREST reads it
+        found.append(Relationship("one-to-many" if to_many else "many-to-one", target, fk, function=quoted))
+    return found
+
+
 def candidates(schema: Schema, parent: Table, name: str) -> list[Relationship]:
+    computed = _computed(schema, parent, name)
+    if computed:
+        return computed
     found: list[Relationship] = []
     target = schema.table(parent.schema, name)
     if target is not None:

@@ -59,6 +59,7 @@ class Table:
     # what reads may select, filter and order by: the columns and the computed fields (functions
     # of one argument, the table's row type, returning one value: `select=full_name`)
     read_columns: dict[str, Column] = field(default_factory=dict)
+    row_type: int = 0  # the oid of its composite type (computed fields and relationships take it)
 
     @property
     def is_view(self) -> bool:
@@ -88,6 +89,7 @@ class Function:
     returns_void: bool
     volatility: str  # i, s or v
     out_columns: tuple[Column, ...] = ()  # OUT / TABLE parameters, when it returns such rows
+    rows: float = 0  # the planner's estimate (ROWS); `setof t rows 1` marks a to-one computed relationship
 
     @property
     def required(self) -> set[str]:
@@ -169,7 +171,7 @@ select n.nspname as schema, p.proname as name, p.oid,
        p.proretset as returns_set, p.provolatile::text as volatility,
        rn.nspname as ret_schema, rc.relname as ret_table,
        (t.typtype = 'c' or p.proargmodes && array['o', 't', 'b']::"char"[]) as returns_composite,
-       p.prorettype = 'void'::regtype as returns_void, p.provariadic <> 0 as variadic
+       p.prorettype = 'void'::regtype as returns_void, p.provariadic <> 0 as variadic, p.prorows as rows
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
 join pg_type t on t.oid = p.prorettype
@@ -246,7 +248,8 @@ def _computed_fields(functions: dict[tuple[str, str], list[Function]], by_row_ty
         t.read_columns = t.columns
     for (schema, name), overloads in functions.items():
         for fn in overloads:
-            if len(fn.args) != 1 or fn.returns_set or fn.returns_void or fn.args[0].variadic:
+            if len(fn.args) != 1 or fn.returns_set or fn.returns_void or fn.args[0].variadic \
+                    or fn.returns_table is not None:  # rows of a table: a computed relationship
                 continue
             table = by_row_type.get(fn.args[0].type_oid)
             if table is None or name in table.columns:
@@ -272,6 +275,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
     tables: dict[tuple[str, str], Table] = {}
     for r in trows:
         t = Table(r["schema"], r["name"], r["kind"], {}, (), (), r["insertable"], r["updatable"], r["deletable"])
+        t.row_type = r["reltype"]
         by_oid[r["oid"]] = t
         by_row_type[r["reltype"]] = t
         tables[(t.schema, t.name)] = t
@@ -315,7 +319,8 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         ret_table = (r["ret_schema"], r["ret_table"]) if r["ret_table"] else None
         functions.setdefault((r["schema"], r["name"]), []).append(Function(
             r["schema"], r["name"], r["oid"], tuple(args), r["return_type"], r["return_type_oid"],
-            r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"], outs))
+            r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"], outs,
+            float(r["rows"])))
     _computed_fields(functions, by_row_type)
     role_settings: dict[str, dict[str, str]] = {}
     for r in srows:

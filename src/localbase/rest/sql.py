@@ -171,7 +171,9 @@ class Builder:
         join_alias = self._embed_alias(embed)
         links: list[str] = []
         source = qualified(rel.target)
-        if rel.junction is not None:
+        if rel.function is not None:  # a computed relationship: the function's rows for this parent row
+            inner_sql = self.node_query(embed.node, source, child, from_sql=f"{rel.function}({parent_alias}) as {child}")
+        elif rel.junction is not None:
             jt = self.alias()
             to_parent, to_target = rel.fk, rel.junction_target_fk
             on = " and ".join(f"{jt}.{ident(c)} = {child}.{ident(r)}"

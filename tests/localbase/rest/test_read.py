@@ -150,6 +150,20 @@ def test_embedding_through_a_view(supabase_anon):
         [{"city_id": {"name": "Paris"}}]
 
 
+def test_computed_relationships(supabase_anon):
+    """`big_cities_of(countries) returns setof cities` embeds to-many, `capital_city(countries)
+    returns cities` to-one; filters and order apply inside the embed."""
+    got = supabase_anon.table("countries").select("code, big_cities_of(name)").eq("code", "JP") \
+        .order("name", foreign_table="big_cities_of").execute().data
+    assert got == [{"code": "JP", "big_cities_of": [{"name": "Osaka"}, {"name": "Tokyo"}]}]
+    capitals = supabase_anon.table("countries").select("code, capital_city(name)").in_("code", ["FR", "BR"]) \
+        .order("code").execute().data
+    assert capitals == [{"code": "BR", "capital_city": None}, {"code": "FR", "capital_city": {"name": "Paris"}}]
+    inner = supabase_anon.table("countries").select("code, big_cities_of!inner(name)") \
+        .eq("big_cities_of.name", "Nairobi").execute().data
+    assert inner == [{"code": "KE", "big_cities_of": [{"name": "Nairobi"}]}]
+
+
 def test_computed_fields(supabase_anon):
     """`label(countries)` reads as a column: selected, filtered, ordered, embedded; never in `*`."""
     got = supabase_anon.table("countries").select("name, label").eq("label", "France (FR)").execute().data

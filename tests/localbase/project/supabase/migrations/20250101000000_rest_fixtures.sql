@@ -100,6 +100,11 @@ $$;
 create function numbers(n int) returns setof int language sql immutable as $$ select generate_series(1, n) $$;
 -- A computed field (PostgREST): a function of the row, read as `countries?select=label`.
 create function label(countries) returns text language sql stable as $$ select $1.name || ' (' || $1.code || ')' $$;
+-- Computed relationships (PostgREST): functions of the row returning rows of a table.
+create function big_cities_of(countries) returns setof cities language sql stable as $$
+  select * from cities where country_id = $1.id and population > 1000000 $$;
+create function capital_city(countries) returns setof cities rows 1 language sql stable as $$
+  select c.* from cities c join capitals k on k.city_id = c.id where k.country_id = $1.id $$;
 
 -- Another exposed schema (Accept-Profile / Content-Profile).
 create schema inventory;
