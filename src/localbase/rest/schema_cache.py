@@ -180,19 +180,6 @@ left join pg_namespace rn on rn.oid = rc.relnamespace
 where n.nspname = any($1::text[]) and p.prokind in ('f', 'p')
 """
 
-# The base-table columns each view (or materialized view) reads, from its rewrite rule's
-# dependencies: the ground for relationships through views.
-VIEW_SOURCES_SQL = """
-select distinct r.ev_class as view_oid, d.refobjid as base_oid, a.attname as column
-from pg_rewrite r
-join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm')
-join pg_namespace n on n.oid = v.relnamespace
-join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid
-                and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0 and d.refobjid <> r.ev_class
-join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
-where n.nspname = any($1::text[])
-"""
-
 ROLE_SETTINGS_SQL = """
 select r.rolname as role, s.setconfig as config
 from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
@@ -201,66 +188,8 @@ where s.setdatabase in (0, (select oid from pg_database where datname = current_
 """
 
 
-def _relationships_through_views(rows, by_oid: dict[int, Table], tables: dict[tuple[str, str], Table]) -> None:
-    """A view that shows a base table's key columns under their own names takes part in that
-    table's foreign keys (both ways) and unique keys, so `big_cities?select=name,countries(name)`
-    and `countries?select=big_cities(name)` embed as PostgREST allows. A view column whose name
-    two of its base tables share is ambiguous and left out."""
-    used: dict[int, dict[str, list[int]]] = {}  # view oid -> column name -> base tables using it
-    for r in rows:
-        used.setdefault(r["view_oid"], {}).setdefault(r["column"], []).append(r["base_oid"])
-    for view_oid, columns in used.items():
-        view = by_oid.get(view_oid)
-        if view is None:
-            continue
-        mapped: dict[int, set[str]] = {}  # base oid -> its columns the view shows under the same name
-        for name, bases in columns.items():
-            if len(bases) == 1 and name in view.columns:
-                mapped.setdefault(bases[0], set()).add(name)
-        for base_oid, names in mapped.items():
-            base = by_oid.get(base_oid)
-            if base is not None and not base.is_view:  # one level: a view of a table
-                _inherit_keys(view, base, names, tables)
-
-
-def _inherit_keys(view: Table, base: Table, names: set[str], tables: dict[tuple[str, str], Table]) -> None:
-    for fk in list(base.foreign_keys):  # the base refers out: so does the view
-        if set(fk.columns) <= names:
-            copy = ForeignKey(fk.name, view.schema, view.name, fk.columns, fk.ref_schema, fk.ref_table, fk.ref_columns,
-                              via_view=True)
-            view.foreign_keys.append(copy)
-            if (target := tables.get((fk.ref_schema, fk.ref_table))) is not None:
-                target.referenced_by.append(copy)
-    for fk in list(base.referenced_by):  # others refer to the base: to the view as well
-        if set(fk.ref_columns) <= names and (fk.schema, fk.table) != (view.schema, view.name):
-            copy = ForeignKey(fk.name, fk.schema, fk.table, fk.columns, view.schema, view.name, fk.ref_columns,
-                              via_view=True)
-            view.referenced_by.append(copy)
-            if (source := tables.get((fk.schema, fk.table))) is not None:
-                source.foreign_keys.append(copy)
-    view.unique_keys = (*view.unique_keys, *(k for k in base.unique_keys if set(k) <= names))
-
-
-def _computed_fields(functions: dict[tuple[str, str], list[Function]], by_row_type: dict[int, Table]) -> None:
-    """PostgREST's computed fields: `create function full_name(people) returns text` is readable as
-    `people?select=full_name` (filters and order too; never in `*`). A field never hides a column."""
-    for t in by_row_type.values():
-        t.read_columns = t.columns
-    for (schema, name), overloads in functions.items():
-        for fn in overloads:
-            if len(fn.args) != 1 or fn.returns_set or fn.returns_void or fn.args[0].variadic \
-                    or fn.returns_table is not None:  # rows of a table: a computed relationship
-                continue
-            table = by_row_type.get(fn.args[0].type_oid)
-            if table is None or name in table.columns:
-                continue
-            if table.read_columns is table.columns:
-                table.read_columns = dict(table.columns)
-            quoted = '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
-            table.read_columns[name] = Column(name, fn.return_type, fn.return_type_oid, True, None, False, 0, quoted)
-
-
 async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Schema:
+    from localbase.rest import schema_derived  # it builds on this module's types
     schemas = list(exposed)
     async with conn.transaction(readonly=True):
         trows = await conn.fetch(TABLES_SQL, schemas)
@@ -268,7 +197,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         krows = await conn.fetch(KEYS_SQL, schemas)
         frows = await conn.fetch(FOREIGN_KEYS_SQL, schemas)
         prows = await conn.fetch(FUNCTIONS_SQL, schemas)
-        vrows = await conn.fetch(VIEW_SOURCES_SQL, schemas)
+        vrows = await conn.fetch(schema_derived.VIEW_SOURCES_SQL, schemas)
         srows = await conn.fetch(ROLE_SETTINGS_SQL)
     by_oid: dict[int, Table] = {}
     by_row_type: dict[int, Table] = {}
@@ -301,7 +230,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
             src.foreign_keys.append(fk)
         if (dst := tables.get((fk.ref_schema, fk.ref_table))) is not None:
             dst.referenced_by.append(fk)
-    _relationships_through_views(vrows, by_oid, tables)
+    schema_derived.relationships_through_views(vrows, by_oid, tables)
     functions: dict[tuple[str, str], list[Function]] = {}
     type_names = await _type_names(conn, {oid for r in prows for oid in r["arg_types"]})
     for r in prows:
@@ -321,7 +250,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
             r["schema"], r["name"], r["oid"], tuple(args), r["return_type"], r["return_type_oid"],
             r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"], outs,
             float(r["rows"])))
-    _computed_fields(functions, by_row_type)
+    schema_derived.computed_fields(functions, by_row_type)
     role_settings: dict[str, dict[str, str]] = {}
     for r in srows:
         for item in r["config"] or []:
