@@ -145,6 +145,11 @@ async def verify(request: Request) -> Response:
                 raise errors.forbidden("bad_jwt", "invalid claim: missing session_id claim")
             session_id = uuid.UUID(str(claims["session_id"]))
             refresh = await sessions.upgrade(conn, session_id, user["id"], factor_id, "totp", now)
+            # as GoTrue: other sessions below aal2 end, leftover unverified factors go
+            await conn.execute("delete from auth.sessions where user_id = $1 and id <> $2 "
+                               "and coalesce(aal, 'aal1') < 'aal2'", user["id"], session_id)
+            await conn.execute("delete from auth.mfa_factors where user_id = $1 and status = 'unverified'",
+                               user["id"])
             amr = await sessions.amr_of(conn, session_id)
             fresh = await users.by_id(conn, user["id"])
         answer = await sessions.session_json(conn, cfg, fresh, session_id, refresh, amr, "totp")
@@ -159,5 +164,9 @@ async def unenroll(request: Request) -> Response:
         factor = await _own_factor(conn, user, factor_id)
         if factor["status"] == "verified" and claims.get("aal") != "aal2":
             raise errors.unprocessable("insufficient_aal", "AAL2 required to unenroll verified factor")
-        await conn.execute("delete from auth.mfa_factors where id = $1", factor_id)
+        async with conn.transaction():  # sessions that reached aal2 with it fall back to aal1
+            await conn.execute("delete from auth.mfa_amr_claims where authentication_method = 'totp' and session_id in "
+                               "(select id from auth.sessions where factor_id = $1)", factor_id)
+            await conn.execute("update auth.sessions set aal = 'aal1', factor_id = null where factor_id = $1", factor_id)
+            await conn.execute("delete from auth.mfa_factors where id = $1", factor_id)
     return json({"id": str(factor_id)})

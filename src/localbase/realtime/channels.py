@@ -166,6 +166,8 @@ async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str
         await leave(conn.channels[topic], resumable=False)
     if not isinstance(payload, dict):
         return refuse("invalid join payload")
+    if not topic.startswith("realtime:") or topic == "realtime:":
+        return refuse("TopicNameRequired: a channel topic is realtime:<name>")
     config = payload.get("config") or {}
     try:
         context = _context(conn, payload.get("access_token"))

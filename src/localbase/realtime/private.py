@@ -42,7 +42,7 @@ select id, $2, extension, true from unnest($1::uuid[], $3::text[]) as p(id, exte
 
 def route(topic: str, private: bool) -> str:
     """The key of a channel's members: a private and a public channel of one topic are separate."""
-    return f"private|{topic}" if private else topic
+    return f"private|{topic}" if private else f"public|{topic}"  # both prefixed: no topic can pose as the other
 
 
 @dataclass

@@ -114,3 +114,20 @@ def test_rls_can_require_aal2(auth_server):
     assert c.table("mfa_vault").select("secret").execute().data == []
     c.auth.mfa.challenge_and_verify({"factor_id": factor.id, "code": totp.now()})
     assert c.table("mfa_vault").select("secret").execute().data == [{"secret": "behind a second factor"}]
+
+
+def test_verifying_ends_other_aal1_sessions_and_unenrolling_downgrades(auth_server):
+    """Review finding: a pre-MFA session (a stolen password) must not survive the owner's MFA."""
+    c, signup = signed_up(auth_server)
+    email = signup.user.email
+    attacker = client(auth_server)
+    stolen = attacker.auth.sign_in_with_password({"email": email, "password": PASSWORD}).session
+    attacker.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "attacker"})
+    factor, totp = _enrolled(c)
+    c.auth.mfa.challenge_and_verify({"factor_id": factor.id, "code": totp.now()})
+    with pytest.raises(AuthApiError):
+        client(auth_server).auth.refresh_session(stolen.refresh_token)
+    assert [f.friendly_name for f in c.auth.mfa.list_factors().all] == ["phone app"]
+    session = c.auth.get_session()
+    c.auth.mfa.unenroll({"factor_id": factor.id})
+    assert _aal(c.auth.refresh_session(session.refresh_token).session) == "aal1"

@@ -128,3 +128,21 @@ async def test_a_token_that_loses_access_closes_the_channel(realtime_server, cli
     await a.realtime.set_auth(other_token)  # another user's token: not their room
     items = await status.wait_for(2)
     assert items[1][0] == "CHANNEL_ERROR" and "permissions to read from this Channel topic" in str(items[1][1]), items
+
+
+async def test_a_public_join_cannot_pose_as_a_private_channel(realtime_server, clients):
+    """Review finding: a public topic spelled like a private channel's key must not share it."""
+    uid, _, a = await _user(realtime_server, clients)
+    got_a, got_intruder = Inbox(), Inbox()
+    await _private(a, f"room:{uid}", msg=got_a)
+    intruder = await client(realtime_server)
+    clients.append(intruder)
+    for name in (f"private|realtime:room:{uid}", f"room:{uid}"):
+        ch = intruder.channel(name).on_broadcast("msg", got_intruder)
+        await ch.subscribe()
+    r = httpx.post(f"{realtime_server.url}/realtime/v1/api/broadcast", headers={"apikey": realtime_server.service_role_key},
+                   json={"messages": [{"topic": f"room:{uid}", "event": "msg", "payload": {"n": 1}, "private": True}]})
+    assert r.status_code == 202
+    await got_a.wait_for(1)
+    await asyncio.sleep(0.4)
+    assert got_intruder.items == []
