@@ -21,7 +21,7 @@ class Relationship:
     junction: Table | None = None
     junction_target_fk: ForeignKey | None = None
     outgoing: bool = False  # the parent holds the foreign key (to-one through its own columns)
-    function: str | None = None  # a computed relationship: the function (quoted), called with the parent row
+    function: tuple[str, str] | None = None  # a computed relationship: (schema, name), called with the parent row
 
     @property
     def to_one(self) -> bool:
@@ -49,10 +49,9 @@ def _computed(schema: Schema, parent: Table, name: str) -> list[Relationship]:
         target = schema.table(*fn.returns_table)
         if target is None:
             continue
-        quoted = '"' + fn.schema.replace('"', '""') + '"."' + fn.name.replace('"', '""') + '"'
         fk = ForeignKey(fn.name, parent.schema, parent.name, (), target.schema, target.name, ())
         to_many = fn.returns_set and fn.rows != 1  # `returns setof t rows 1`: to-one, as PostgREST reads it
-        found.append(Relationship("one-to-many" if to_many else "many-to-one", target, fk, function=quoted))
+        found.append(Relationship("one-to-many" if to_many else "many-to-one", target, fk, function=(fn.schema, fn.name)))
     return found
 
 

@@ -27,8 +27,8 @@ class Column:
     default: str | None  # the default expression's SQL text
     generated: bool
     position: int
-    # a computed field: the function (quoted schema.name) called with the row, `fn(row)`
-    computed: str | None = None
+    # a computed field: the function (schema, name) called with the row, `fn(row)`
+    computed: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

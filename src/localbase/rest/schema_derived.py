@@ -75,5 +75,5 @@ def computed_fields(functions: dict[tuple[str, str], list[Function]], by_row_typ
                 continue
             if table.read_columns is table.columns:
                 table.read_columns = dict(table.columns)
-            quoted = '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
-            table.read_columns[name] = Column(name, fn.return_type, fn.return_type_oid, True, None, False, 0, quoted)
+            table.read_columns[name] = Column(name, fn.return_type, fn.return_type_oid, True, None, False, 0,
+                                              (schema, name))

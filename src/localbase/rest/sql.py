@@ -23,6 +23,10 @@ def qualified(table: Table) -> str:
     return f"{ident(table.schema)}.{ident(table.name)}"
 
 
+def qualified_function(schema_and_name: tuple[str, str]) -> str:
+    return f"{ident(schema_and_name[0])}.{ident(schema_and_name[1])}"
+
+
 _COMPARE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
             "like": "like", "ilike": "ilike", "match": "~", "imatch": "~*",
             "cs": "@>", "cd": "<@", "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-",
@@ -56,7 +60,10 @@ class Builder:
     # -- expressions ---------------------------------------------------------------------------
     def column(self, alias: str, f: Field, column: Column | None) -> tuple[str, str]:
         """SQL for a column (with its JSON path) and the type a compared value is cast to."""
-        sql = f"{column.computed}({alias})" if column is not None and column.computed else f"{alias}.{ident(f.name)}"
+        if column is not None and column.computed:  # a computed field: the function of the row
+            sql = f"{qualified_function(column.computed)}({alias})"
+        else:
+            sql = f"{alias}.{ident(f.name)}"
         value_type = column.type if column is not None else "text"
         if f.json_path:
             if value_type == "json":
@@ -172,7 +179,8 @@ class Builder:
         links: list[str] = []
         source = qualified(rel.target)
         if rel.function is not None:  # a computed relationship: the function's rows for this parent row
-            inner_sql = self.node_query(embed.node, source, child, from_sql=f"{rel.function}({parent_alias}) as {child}")
+            called = f"{qualified_function(rel.function)}({parent_alias}) as {child}"
+            inner_sql = self.node_query(embed.node, source, child, from_sql=called)
         elif rel.junction is not None:
             jt = self.alias()
             to_parent, to_target = rel.fk, rel.junction_target_fk
@@ -315,7 +323,7 @@ def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls
 def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, strip_nulls: bool,
          head: bool, csv: bool = False) -> Statement:
     fn = plan.function
-    name = f"{ident(fn.schema)}.{ident(fn.name)}"
+    name = qualified_function((fn.schema, fn.name))
     given = [a for a in fn.args if a.name in plan.args]
 
     def invoke(b: Builder) -> tuple[str, str]:
