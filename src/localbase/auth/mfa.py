@@ -152,7 +152,8 @@ async def verify(request: Request) -> Response:
                                user["id"])
             amr = await sessions.amr_of(conn, session_id)
             fresh = await users.by_id(conn, user["id"])
-        answer = await sessions.session_json(conn, cfg, fresh, session_id, refresh, amr, "totp")
+            # inside the transaction: a hook refusing the token undoes the verification
+            answer = await sessions.session_json(conn, cfg, fresh, session_id, refresh, amr, "totp")
     return json(answer)
 
 

@@ -45,7 +45,8 @@ async def session_json(conn: asyncpg.Connection, config: AuthConfig, user: dict[
 async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], method: str, *,
                 ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
     """A new session for `user` signed in by `method` (password, otp, anonymous, ...): one
-    transaction for the session, its first refresh token, the AMR claim and last_sign_in_at."""
+    transaction for the session, its first refresh token, the AMR claim and last_sign_in_at, and
+    the access token (a hook refusing it rolls the session back, as GoTrue does)."""
     session_id = uuid.uuid4()
     refresh = tokens.new_refresh_token()
     ts = users.now()
@@ -63,9 +64,9 @@ async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
                update auth.users set last_sign_in_at = $3, updated_at = $3 where id = $2""",
             session_id, user["id"], ts, (user_agent or "")[:1000] or None, client_inet(ip),
             tokens.digest(refresh), method, uuid.uuid4())
-    user = {**user, "last_sign_in_at": ts, "updated_at": ts}
-    amr = [{"method": method, "timestamp": int(ts.timestamp())}]
-    return await session_json(conn, config, user, session_id, refresh, amr, method)
+        user = {**user, "last_sign_in_at": ts, "updated_at": ts}
+        amr = [{"method": method, "timestamp": int(ts.timestamp())}]
+        return await session_json(conn, config, user, session_id, refresh, amr, method)
 
 
 def client_inet(ip: str | None) -> str | None:
@@ -148,9 +149,11 @@ async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) 
             await conn.execute("update auth.sessions set refreshed_at = now() at time zone 'utc', "
                                "updated_at = now() where id = $1", row["session_id"])
             amr = await amr_of(conn, row["session_id"])
+            # inside the transaction: a hook refusing the token leaves the presented one unspent
+            answer = await session_json(conn, config, user, row["session_id"], new_token, amr, "token_refresh")
     if failure is not None:  # raised after commit, so the family revocation sticks
         raise failure
-    return await session_json(conn, config, user, row["session_id"], new_token, amr, "token_refresh")
+    return answer
 
 
 async def current(conn: asyncpg.Connection, claims: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,18 @@ def test_the_hook_can_refuse_a_sign_in(hook_server):
     assert info.value.status == 403 and "banned" in info.value.message
 
 
+def test_a_refused_sign_in_leaves_no_session_behind(hook_server):
+    """The hook runs inside the sign-in's transaction: its refusal rolls the new session back."""
+    from tests.localbase.auth.conftest import admin
+    email = new_email("x").replace("@example.com", "@banned.example")
+    admin(hook_server).auth.admin.create_user({"email": email, "password": PASSWORD, "email_confirm": True})
+    with pytest.raises(AuthApiError) as info:
+        client(hook_server).auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    assert info.value.status == 403
+    assert db(hook_server, "select count(*) from auth.sessions s join auth.users u on u.id = s.user_id "
+                           "where u.email = $1", email, fetch="fetchval") == 0
+
+
 def test_claims_missing_what_a_token_needs_are_refused(hook_server):
     db(hook_server, """create or replace function public.custom_access_token_hook(event jsonb) returns jsonb
                         language sql stable as $$ select jsonb_build_object('claims', (event -> 'claims') - 'aal') $$""")
