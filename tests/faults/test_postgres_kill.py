@@ -136,3 +136,22 @@ async def test_auth_and_realtime_work_again_after_the_postmaster_is_killed(serve
         assert [m["data"]["record"]["batch"] for m in inbox.items] == [1, 2]
     finally:
         await c.realtime.close()
+
+
+@pytest.mark.slow
+def test_a_private_http_broadcast_answers_503_while_postgres_is_down(server):
+    """Its permission check needs the database: while PostgreSQL is away the answer is a retryable
+    503 (never a 500, never a 202 that checked nothing), and 202 again once it is back."""
+    url = f"{server.url}/realtime/v1/api/broadcast"
+    headers = {"apikey": server.service_role_key}
+    body = {"messages": [{"topic": "room:1", "event": "x", "payload": {}, "private": True}]}
+    assert httpx.post(url, headers=headers, json=body, timeout=10).status_code == 202
+    os.kill(postmaster_pid(server), signal.SIGKILL)
+    statuses = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        statuses.append(httpx.post(url, headers=headers, json=body, timeout=10).status_code)
+        if statuses[-1] == 202 and 503 in statuses:
+            break
+        time.sleep(0.01)
+    assert set(statuses) <= {202, 503} and 503 in statuses and statuses[-1] == 202, statuses

@@ -21,6 +21,7 @@ from localbase.auth import errors, passwords
 from localbase.auth.config import AuthConfig, load_auth_config
 from localbase.auth.mail import MailError
 from localbase.auth.ratelimit import RateLimiter
+from localbase.database.pool import UNAVAILABLE
 
 log = logging.getLogger("localbase.auth")
 
@@ -94,10 +95,6 @@ def redirect_target(config: AuthConfig, requested: str | None) -> str:
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-# A database that is not there (refused, cut mid-request, shutting down, crashed, starting up, or a
-# connect timeout): 503, which supabase-js and supabase-py treat as retryable.
-_UNAVAILABLE = (OSError, TimeoutError, asyncpg.InternalClientError, asyncpg.ConnectionDoesNotExistError,
-                asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError)
 
 
 def endpoint(fn: Handler) -> Handler:
@@ -112,7 +109,7 @@ def endpoint(fn: Handler) -> Handler:
         except MailError:
             return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
                                                                    "Error sending email"))
-        except _UNAVAILABLE as exc:  # the database is down or restarting: retryable, as REST's 503
+        except UNAVAILABLE as exc:  # 503, which supabase-js and supabase-py treat as retryable  # the database is down or restarting: retryable, as REST's 503
             log.warning("auth %s %s: database unavailable (%s)", request.method, request.url.path,
                         type(exc).__name__)
             return errors.error_response(request, errors.AuthError(503, "unexpected_failure",

@@ -15,6 +15,12 @@ import orjson
 
 from localbase.database.gate import FairGate
 
+# A database that is not there (refused, cut mid-request, shutting down, crashed, starting up or in
+# recovery, or a connect timeout), as opposed to a query's own error: every service answers these
+# with a retryable 503.
+UNAVAILABLE = (OSError, TimeoutError, asyncpg.InternalClientError, asyncpg.ConnectionDoesNotExistError,
+               asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError)
+
 log = logging.getLogger("localbase.database")
 
 

@@ -12,6 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from localbase.database.pool import UNAVAILABLE
 from localbase.realtime import private as private_channels
 from localbase.security import jwt
 
@@ -67,16 +68,21 @@ def _unauthorized(topic: str) -> str:
 
 
 async def _refused(request: Request, claims: dict[str, Any], topics: set[str]) -> Response | None:
-    """Private messages over HTTP: the caller's policies must allow INSERT on each topic (403)."""
-    from localbase.realtime.channels import Context
+    """Private messages over HTTP: the caller's policies must allow INSERT on each topic (403;
+    503 while the database cannot be asked)."""
+    from localbase.realtime.channels import context_of
     service: "Realtime" = request.app.state.realtime
-    role = claims.get("role")
-    if not isinstance(role, str):
-        return JSONResponse({"message": "Invalid JWT: role claim"}, status_code=401)
-    sub = claims.get("sub")
-    context = Context(role, orjson.dumps(claims).decode(), claims.get("exp"), sub if isinstance(sub, str) else None)
+    try:
+        context = context_of(claims, claims.get("role"))
+    except jwt.JWTError as exc:
+        return JSONResponse({"message": exc.reason}, status_code=401)
     for topic in sorted(topics):
-        if not await private_channels.may_write(service.pool, context, topic, "broadcast"):
+        try:
+            allowed = await private_channels.may_write(service.pool, context, topic, "broadcast")
+        except UNAVAILABLE as exc:
+            log.warning("realtime: checking broadcast write access to %s failed: %s", topic, exc)
+            return JSONResponse({"message": "Database unavailable, retry shortly"}, status_code=503)
+        if not allowed:
             return JSONResponse({"message": _unauthorized(topic)}, status_code=403)
     return None
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import orjson
 
+from localbase.database.pool import UNAVAILABLE
 from localbase.realtime import broadcast, filters, presence
 from localbase.realtime import private as private_channels
 from localbase.realtime import replay as broadcast_replay
@@ -107,8 +108,13 @@ class Channel:
             return True
         attr = f"{extension}_write"
         if getattr(self.policies, attr) is None:
-            setattr(self.policies, attr, await private_channels.may_write(
-                self.conn.service.pool, self.context, self.subtopic, extension))
+            try:
+                allowed = await private_channels.may_write(self.conn.service.pool, self.context, self.subtopic,
+                                                           extension)
+            except UNAVAILABLE as exc:  # the database is away: no, for now (not cached)
+                log.warning("realtime: checking %s write access to %s failed: %s", extension, self.subtopic, exc)
+                return False
+            setattr(self.policies, attr, allowed)
         return getattr(self.policies, attr)
 
     def sent(self, position: tuple[int, int]) -> None:
@@ -125,7 +131,11 @@ def _context(conn: "Connection", token: str | None) -> Context:
     """Raises jwt.JWTError (reason safe to show)."""
     secret = conn.service.settings.jwt_secret
     claims = jwt.verify(token or conn.apikey, secret)
-    role = claims.get("role") or conn.apikey_role
+    return context_of(claims, claims.get("role") or conn.apikey_role)
+
+
+def context_of(claims: dict[str, Any], role: Any) -> Context:
+    """A subscriber's (role, claims) from verified claims; raises jwt.JWTError without a role."""
     if not isinstance(role, str):
         raise jwt.JWTError("Invalid JWT: role claim")
     sub = claims.get("sub")
@@ -220,7 +230,7 @@ async def _authorize_private(channel: Channel) -> str | None:
     try:
         channel.policies = await private_channels.read_policies(
             channel.conn.service.pool, channel.context, channel.subtopic, presence=channel.presence_enabled)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("realtime: checking access to private topic %s failed: %s", channel.subtopic, exc)
         return "Realtime was unable to connect to the project database"
     if not channel.policies.broadcast_read:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from localbase.database.pool import UNAVAILABLE
+
 if TYPE_CHECKING:
     from localbase.realtime.channels import Context
 
@@ -69,6 +71,8 @@ async def read_policies(pool: asyncpg.Pool, context: "Context", topic: str, *, p
             try:
                 await _as_subscriber(db, context, topic)
                 seen = {r[0] for r in await db.fetch("select id from realtime.messages where id = any($1::uuid[])", ids)}
+            except UNAVAILABLE:
+                raise  # no answer yet, not a refusal
             except asyncpg.PostgresError as exc:  # a failing policy, an unknown role: no access
                 log.warning("realtime: checking read access to private topic %s failed: %s", topic, exc)
                 seen = set()
@@ -90,6 +94,8 @@ async def may_write(pool: asyncpg.Pool, context: "Context", topic: str, extensio
             return True
         except asyncpg.InsufficientPrivilegeError:
             return False
+        except UNAVAILABLE:
+            raise  # no answer yet, not a refusal
         except asyncpg.PostgresError as exc:
             log.warning("realtime: checking %s write access to private topic %s failed: %s", extension, topic, exc)
             return False

@@ -14,6 +14,7 @@ import asyncpg
 import orjson
 
 from localbase.database.gate import GateTimeout
+from localbase.database.pool import UNAVAILABLE
 from localbase.database.supervisor import database_down
 from localbase.rest import errors
 from localbase.rest.errors import RestError
@@ -28,11 +29,6 @@ SET_CONTEXT = (
     "set_config('request.headers', $5, true)"
 )
 SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $6, true)"
-
-
-# The server going away or not there yet: shut down (57P01), crashed (57P02), starting or in
-# recovery (57P03); answered 503 like a refused connection, not as a query's error.
-_UNAVAILABLE = (asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +129,7 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
                 raise
     except GateTimeout:
         raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.", None, None) from None
-    except _UNAVAILABLE as exc:
+    except UNAVAILABLE as exc:  # before PostgresError: shut down, crashed, starting up are 503, not a query's error
         raise _unavailable(exc) from None
     except asyncpg.PostgresError as exc:
         raise errors.from_postgres(exc, caller.authenticated) from None
