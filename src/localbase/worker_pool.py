@@ -24,7 +24,7 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from localbase import workers
@@ -54,13 +54,12 @@ class _Slot:
     started_at: float = 0.0
     failures: int = 0  # consecutive deaths soon after start
     due: float = 0.0  # when to start it again after a death
-    exits: list[int | None] = field(default_factory=list)
 
 
 class WorkerPool:
     def __init__(self, settings: Settings, cluster: Cluster, count: int):
         if not 2 <= count <= MAX_WORKERS:
-            raise ValueError(f"--workers must be between 1 and {MAX_WORKERS}")
+            raise ValueError(f"a worker pool runs 2 to {MAX_WORKERS} workers (one runs without it)")
         self.settings = settings
         self.cluster = cluster
         self.count = count
@@ -138,7 +137,6 @@ class WorkerPool:
         delay = 0.0 if slot.failures <= 1 else min(0.5 * 2 ** (slot.failures - 2), MAX_BACKOFF_SECONDS)
         log.error("API worker %d (pid %s) stopped unexpectedly (%s); starting it again in %.1fs",
                   slot.index, slot.process.pid, how, delay)  # type: ignore[union-attr]
-        slot.exits.append(code)
         slot.process.close()  # type: ignore[union-attr]
         slot.process = None
         slot.due = now + delay

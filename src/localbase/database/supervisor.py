@@ -36,7 +36,7 @@ ORPHAN_WAIT_SECONDS = 10.0  # backends of a dead postmaster normally leave withi
 READY_TIMEOUT_SECONDS = 60.0  # crash recovery of a large WAL can take a while
 MAX_BACKOFF_SECONDS = 10.0
 
-_current: "Supervisor | BoardView | None" = None
+_current: "Supervisor | StatusBoard | None" = None
 STATES = ("up", "down", "restarting", "stopped")
 _ERROR_BYTES = 480
 
@@ -76,24 +76,10 @@ class StatusBoard:
                 "last_error": self.error.value.decode(errors="replace") or None}
 
 
-class BoardView:
-    """What a worker sees of the supervising process's supervisor."""
-
-    def __init__(self, board: StatusBoard):
-        self.board = board
-
-    @property
-    def state(self) -> str:
-        return self.board.state
-
-    def status(self) -> dict[str, Any]:
-        return self.board.status()
-
-
 def watch_board(board: StatusBoard) -> None:
     """In an API worker: database_status()/database_down() answer from the shared board."""
     global _current
-    _current = BoardView(board)
+    _current = board  # it answers .state and .status() as the supervisor does
 
 
 _PUBLISHED = frozenset(("state", "restarts", "down_since", "last_error"))

@@ -18,9 +18,9 @@ import itertools
 import logging
 import os
 import re
-from datetime import timedelta
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
