@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -76,7 +75,7 @@ class Subscribers:
     def _callback(self, payload) -> None:
         self.arrivals.setdefault(payload["data"]["record"]["body"], []).append(time.perf_counter())
 
-    async def __aenter__(self) -> "Subscribers":
+    async def __aenter__(self) -> Subscribers:
         from supabase import AsyncClientOptions, acreate_client
         topic = f"bench-{uuid.uuid4().hex[:6]}"
 

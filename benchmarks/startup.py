@@ -25,8 +25,8 @@ from localbase.testing.server import LocalbaseProcess  # noqa: E402
 def time_to_first_200(server: LocalbaseProcess) -> float:
     started = time.perf_counter()
     server.process = None
-    import subprocess
     import os
+    import subprocess
     cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(server.project_dir), "--data-dir",
            str(server.data_dir), "--port", str(server.port), "--db-port", str(server.db_port)]
     server._log = server.log_path.open("ab")

@@ -117,7 +117,7 @@ class Settings:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         return node if isinstance(node, dict) else {}
 
-    def with_keys(self, keys: ProjectKeys) -> "Settings":
+    def with_keys(self, keys: ProjectKeys) -> Settings:
         return replace(self, jwt_secret=keys.jwt_secret, anon_key=keys.anon_key,
                        service_role_key=keys.service_role_key)
 

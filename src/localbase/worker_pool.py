@@ -24,14 +24,14 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from localbase import workers
-from localbase.workers import MAX_WORKERS
 from localbase.database.cluster import Cluster
 from localbase.database.supervisor import StatusBoard, Supervisor, watch_board
 from localbase.settings import Settings
+from localbase.workers import MAX_WORKERS
 
 log = logging.getLogger("localbase.server")
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -26,7 +26,7 @@ from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError
 from localbase.settings import SettingsError
 
-DbUrl = Annotated[Optional[str], typer.Option(help="This database instead of the project's (or set DATABASE_URL).")]
+DbUrl = Annotated[str | None, typer.Option(help="This database instead of the project's (or set DATABASE_URL).")]
 
 
 def _progress() -> Progress:
@@ -44,7 +44,7 @@ def _size(n: int) -> str:
 
 @db_app.command("dump")
 def dump(
-    file: Annotated[Optional[Path], typer.Option("-f", "--file", help="Write here [default: "
+    file: Annotated[Path | None, typer.Option("-f", "--file", help="Write here [default: "
                     "<[backup] dir or .>/localbase-<database>-<UTC time>.dump]")] = None,
     fmt: Annotated[str, typer.Option("--format", help="custom (pg_restore's archive) or plain (SQL)")] = "custom",
     workdir: Workdir = Path("."), data_dir: DataDir = None, db_url: DbUrl = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,11 +21,11 @@ from localbase.settings import SettingsError
 @app.command()
 def doctor(
     workdir: Workdir = Path("."), data_dir: DataDir = None,
-    db_url: Annotated[Optional[str], typer.Option(help="Check this database (or set DATABASE_URL) "
+    db_url: Annotated[str | None, typer.Option(help="Check this database (or set DATABASE_URL) "
                                                   "[default: the running server's]")] = None,
-    api_url: Annotated[Optional[str], typer.Option(help="Check this API's /health [default: the running "
+    api_url: Annotated[str | None, typer.Option(help="Check this API's /health [default: the running "
                                                    "server's]")] = None,
-    production: Annotated[Optional[bool], typer.Option(
+    production: Annotated[bool | None, typer.Option(
         "--production/--development", help="Hold the deployment to production's requirements "
         "[default: [localbase] mode or LOCALBASE_MODE]")] = None,
     strict: Annotated[bool, typer.Option(help="Warnings fail too.")] = False,

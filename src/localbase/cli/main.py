@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,7 +36,7 @@ console = Console()
 err = Console(stderr=True)
 
 Workdir = Annotated[Path, typer.Option("--workdir", help="Project folder (holds supabase/).")]
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder [default: <workdir>/.localbase]")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder [default: <workdir>/.localbase]")]
 
 
 def _settings(workdir: Path, data_dir: Path | None = None, **kw) -> Settings:
@@ -59,17 +59,17 @@ def init(workdir: Workdir = Path(".")) -> None:
 def start(
     workdir: Workdir = Path("."),
     data_dir: DataDir = None,
-    port: Annotated[Optional[int], typer.Option(help="API port [default: 54321]")] = None,
-    db_port: Annotated[Optional[int], typer.Option(help="Embedded database port [default: 54322]")] = None,
-    db_url: Annotated[Optional[str], typer.Option(help="Use this PostgreSQL instead of the embedded one "
+    port: Annotated[int | None, typer.Option(help="API port [default: 54321]")] = None,
+    db_port: Annotated[int | None, typer.Option(help="Embedded database port [default: 54322]")] = None,
+    db_url: Annotated[str | None, typer.Option(help="Use this PostgreSQL instead of the embedded one "
                                                   "(or set DATABASE_URL).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=MAX_WORKERS, help="API processes sharing the port "
                                          "(see docs/deployment.md, 'Several workers').")] = 1,
-    log_level: Annotated[Optional[str], typer.Option(
+    log_level: Annotated[str | None, typer.Option(
         help="debug, info, warning or error [default: warning; info with --log-format json]")] = None,
-    log_format: Annotated[Optional[str], typer.Option(
+    log_format: Annotated[str | None, typer.Option(
         help="text or json: one JSON object per line (or LOCALBASE_LOG_FORMAT) [default: text]")] = None,
-    access_log: Annotated[Optional[bool], typer.Option(
+    access_log: Annotated[bool | None, typer.Option(
         "--access-log/--no-access-log", help="One log line per request [default: on with json logs]")] = None,
 ) -> None:
     """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
@@ -238,7 +238,7 @@ def _on_database(settings: Settings, status_text: str, work):
 
 @db_app.command("reset")
 def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
-             db_url: Annotated[Optional[str], typer.Option(help="Reset this database instead.")] = None) -> None:
+             db_url: Annotated[str | None, typer.Option(help="Reset this database instead.")] = None) -> None:
     """Drop and re-create the database, then apply every migration and supabase/seed.sql."""
     settings = _settings(workdir, data_dir, db_url=db_url)
     report = _on_database(settings, "resetting the database…", lambda cluster: cluster.reset())
@@ -251,9 +251,9 @@ def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
 @gen_app.command("types")
 def gen_types(
     lang: Annotated[str, typer.Option(help="typescript or python")] = "typescript",
-    schema: Annotated[Optional[list[str]], typer.Option(help="Schema(s) to describe [default: config's api.schemas]")] = None,
+    schema: Annotated[list[str] | None, typer.Option(help="Schema(s) to describe [default: config's api.schemas]")] = None,
     workdir: Workdir = Path("."), data_dir: DataDir = None,
-    db_url: Annotated[Optional[str], typer.Option(help="Describe this database instead.")] = None,
+    db_url: Annotated[str | None, typer.Option(help="Describe this database instead.")] = None,
 ) -> None:
     """Print types for the database: supabase-js's `Database` type, or Python TypedDicts."""
     from localbase.typegen import model, python, typescript

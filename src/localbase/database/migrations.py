@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -105,7 +105,7 @@ def new_migration(folder: Path, name: str, now: datetime | None = None) -> Path:
     if not NAME_RE.match(name):
         raise ValueError("a migration name may hold letters, digits, '_' and '-' only")
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     path = folder / f"{stamp}_{name}.sql"
     if path.exists():
         raise FileExistsError(path)

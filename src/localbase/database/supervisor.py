@@ -36,7 +36,7 @@ ORPHAN_WAIT_SECONDS = 10.0  # backends of a dead postmaster normally leave withi
 READY_TIMEOUT_SECONDS = 60.0  # crash recovery of a large WAL can take a while
 MAX_BACKOFF_SECONDS = 10.0
 
-_current: "Supervisor | StatusBoard | None" = None
+_current: Supervisor | StatusBoard | None = None
 STATES = ("up", "down", "restarting", "stopped")
 _ERROR_BYTES = 480
 
@@ -57,7 +57,7 @@ class StatusBoard:
     """The supervisor's status in shared memory: written by the supervising process, read by the
     API workers it spawned (pass it to them as a process argument)."""
 
-    def __init__(self, ctx: "SpawnContext"):
+    def __init__(self, ctx: SpawnContext):
         self.numbers = ctx.RawArray("d", 3)  # state index, restarts, down_since (0 = None)
         self.error = ctx.RawArray("c", _ERROR_BYTES)
 

@@ -24,7 +24,7 @@ log = logging.getLogger("localbase.realtime")
 MAX_MESSAGES = 1000
 
 
-def deliver(service: "Realtime", topic: str, payload: dict[str, Any], sender: "Channel | None" = None) -> int:
+def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Channel | None = None) -> int:
     """Send a broadcast to every channel joined to `topic`; returns how many got it."""
     members = service.topics.get(topic)
     if not members:
@@ -41,14 +41,14 @@ def deliver(service: "Realtime", topic: str, payload: dict[str, Any], sender: "C
     return sent
 
 
-def send(service: "Realtime", topic: str, payload: dict[str, Any], sender: "Channel | None" = None) -> int:
+def send(service: Realtime, topic: str, payload: dict[str, Any], sender: Channel | None = None) -> int:
     """Deliver to this worker's clients, and publish to the other workers'."""
     if service.bus is not None:
         service.bus.broadcast(topic, payload)
     return deliver(service, topic, payload, sender)
 
 
-async def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
+async def from_client(channel: Channel, payload: Any, ref: str | None) -> None:
     conn = channel.conn
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "invalid broadcast"})
@@ -71,7 +71,7 @@ async def _refused(request: Request, claims: dict[str, Any], topics: set[str]) -
     """Private messages over HTTP: the caller's policies must allow INSERT on each topic (403;
     503 while the database cannot be asked)."""
     from localbase.realtime.channels import context_of
-    service: "Realtime" = request.app.state.realtime
+    service: Realtime = request.app.state.realtime
     try:
         context = context_of(claims, claims.get("role"))
     except jwt.JWTError as exc:
@@ -89,7 +89,7 @@ async def _refused(request: Request, claims: dict[str, Any], topics: set[str]) -
 
 def _caller(request: Request) -> dict[str, Any] | Response:
     """The caller's verified claims (Authorization bearer, else the API key)."""
-    service: "Realtime" = request.app.state.realtime
+    service: Realtime = request.app.state.realtime
     auth = request.headers.get("authorization", "")
     token = auth[7:] if auth.lower().startswith("bearer ") else (request.headers.get("apikey") or
                                                                   request.query_params.get("apikey") or "")
@@ -112,7 +112,7 @@ async def endpoint(request: Request) -> Response:
     except (ValueError, KeyError, TypeError):
         return JSONResponse({"message": "expected {\"messages\": [{\"topic\", \"event\", \"payload\"}]}"},
                             status_code=400)
-    service: "Realtime" = request.app.state.realtime
+    service: Realtime = request.app.state.realtime
     for m in messages:
         if not isinstance(m, dict) or not isinstance(m.get("topic"), str) or not isinstance(m.get("event"), str):
             return JSONResponse({"message": "each message needs a topic and an event"}, status_code=400)
@@ -143,7 +143,7 @@ async def endpoint_one(request: Request) -> Response:
         payload = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         return JSONResponse({"message": "payload must be JSON"}, status_code=400)
-    service: "Realtime" = request.app.state.realtime
+    service: Realtime = request.app.state.realtime
     send(service, private_channels.route("realtime:" + request.path_params["topic"], private),
             {"type": "broadcast", "event": request.path_params["event"], "payload": payload})
     return Response(status_code=202)

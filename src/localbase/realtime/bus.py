@@ -52,7 +52,7 @@ Metas = dict[str, list[dict[str, Any]]]  # presence key -> metas
 
 
 class Bus:
-    def __init__(self, service: "Realtime", dsn: str):
+    def __init__(self, service: Realtime, dsn: str):
         self.service = service
         self.dsn = dsn
         self.peer = f"{workers.current().index}.{os.getpid()}.{uuid.uuid4().hex[:6]}"

@@ -66,7 +66,7 @@ class Binding:
 
 @dataclass(eq=False)
 class Channel:
-    conn: "Connection"
+    conn: Connection
     topic: str
     join_ref: str | None
     context: Context
@@ -127,7 +127,7 @@ class Channel:
                                               "message": message, "status": status}, self.join_ref)
 
 
-def _context(conn: "Connection", token: str | None) -> Context:
+def _context(conn: Connection, token: str | None) -> Context:
     """Raises jwt.JWTError (reason safe to show)."""
     secret = conn.service.settings.jwt_secret
     claims = jwt.verify(token or conn.apikey, secret)
@@ -148,7 +148,7 @@ def _resume_key(channel: Channel) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()
 
 
-async def handle(conn: "Connection", topic: str, event: str, payload: Any, ref: str | None,
+async def handle(conn: Connection, topic: str, event: str, payload: Any, ref: str | None,
                  join_ref: str | None) -> None:
     if event == "phx_join":
         return await join(conn, topic, payload, ref, join_ref or ref)
@@ -167,7 +167,7 @@ async def handle(conn: "Connection", topic: str, event: str, payload: Any, ref: 
     conn.reply(topic, ref, join_ref, "error", {"reason": f"unknown event {event}"})
 
 
-async def join(conn: "Connection", topic: str, payload: dict[str, Any], ref: str | None,
+async def join(conn: Connection, topic: str, payload: dict[str, Any], ref: str | None,
                join_ref: str | None) -> None:
     def refuse(reason: str) -> None:
         conn.reply(topic, ref, join_ref, "error", {"reason": reason})
@@ -320,7 +320,7 @@ async def leave(channel: Channel, *, resumable: bool) -> None:
         await service.fanout.unsubscribe(channel, resumable=resumable)
 
 
-async def socket_closed(conn: "Connection") -> None:
+async def socket_closed(conn: Connection) -> None:
     for channel in list(conn.channels.values()):
         try:
             await leave(channel, resumable=True)

@@ -46,8 +46,8 @@ def _timestamp(txn: Transaction) -> str:
 
 
 class Fanout:
-    def __init__(self, service: "Realtime", authorizer: "Authorizer", retention: Retention,
-                 stream: "ChangeStream"):
+    def __init__(self, service: Realtime, authorizer: Authorizer, retention: Retention,
+                 stream: ChangeStream):
         self.service = service
         self.authorizer = authorizer
         self.retention = retention

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 import struct
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 log = logging.getLogger("localbase.realtime")
 
-PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 JSON_TYPES = {114, 3802}  # json, jsonb
 
 _I16 = struct.Struct(">h")

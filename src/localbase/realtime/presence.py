@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from localbase.realtime.service import Realtime
 
 
-def local_state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
+def local_state(service: Realtime, topic: str) -> dict[str, dict[str, list]]:
     """This worker's presences on `topic`: key -> {"metas": [...]}."""
     state: dict[str, dict[str, list]] = {}
     for member, meta in service.presences.get(topic, {}).items():
@@ -24,7 +24,7 @@ def local_state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
     return state
 
 
-def _state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
+def _state(service: Realtime, topic: str) -> dict[str, dict[str, list]]:
     state = local_state(service, topic)
     if service.bus is not None:
         for keys in service.bus.state(topic).values():
@@ -33,13 +33,13 @@ def _state(service: "Realtime", topic: str) -> dict[str, dict[str, list]]:
     return state
 
 
-def send_state(channel: "Channel") -> None:
+def send_state(channel: Channel) -> None:
     conn = channel.conn
     if channel.may_receive("presence"):
         conn.push(channel.topic, "presence_state", _state(conn.service, channel.route), channel.join_ref)
 
 
-def relay_diff(service: "Realtime", route: str, joins: dict, leaves: dict) -> None:
+def relay_diff(service: Realtime, route: str, joins: dict, leaves: dict) -> None:
     """A diff to every member of `route` (a topic, public or private) on this worker that may see it."""
     for member in list(service.topics.get(route, ())):
         if member.may_receive("presence"):
@@ -47,14 +47,14 @@ def relay_diff(service: "Realtime", route: str, joins: dict, leaves: dict) -> No
     service.stats["presence_diffs"] += 1
 
 
-def _diff(channel: "Channel", joins: dict, leaves: dict) -> None:
+def _diff(channel: Channel, joins: dict, leaves: dict) -> None:
     service = channel.conn.service
     relay_diff(service, channel.route, joins, leaves)
     if service.bus is not None:
         service.bus.presence_diff(channel.route, joins, leaves)
 
 
-async def from_client(channel: "Channel", payload: Any, ref: str | None) -> None:
+async def from_client(channel: Channel, payload: Any, ref: str | None) -> None:
     conn = channel.conn
     if not isinstance(payload, dict) or payload.get("event") not in ("track", "untrack"):
         return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "invalid presence event"})
@@ -72,7 +72,7 @@ async def from_client(channel: "Channel", payload: Any, ref: str | None) -> None
     conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
 
 
-def track(channel: "Channel", meta: dict[str, Any]) -> None:
+def track(channel: Channel, meta: dict[str, Any]) -> None:
     tracked = channel.conn.service.presences.setdefault(channel.route, {})
     previous = tracked.get(channel)
     new_meta = {**meta, "phx_ref": uuid.uuid4().hex[:20]}
@@ -84,7 +84,7 @@ def track(channel: "Channel", meta: dict[str, Any]) -> None:
     _diff(channel, {channel.presence_key: {"metas": [new_meta]}}, leaves)
 
 
-def forget(channel: "Channel") -> None:
+def forget(channel: Channel) -> None:
     service = channel.conn.service
     tracked = service.presences.get(channel.route)
     if not tracked or channel not in tracked:

@@ -55,11 +55,11 @@ class Policies:
     presence_write: bool | None = None
 
 
-async def _as_subscriber(db: asyncpg.Connection, context: "Context", topic: str) -> None:
+async def _as_subscriber(db: asyncpg.Connection, context: Context, topic: str) -> None:
     await db.fetchval(SET_CONTEXT, context.role, topic, context.claims_json, context.sub or "")
 
 
-async def read_policies(pool: asyncpg.Pool, context: "Context", topic: str, *, presence: bool) -> Policies:
+async def read_policies(pool: asyncpg.Pool, context: Context, topic: str, *, presence: bool) -> Policies:
     """What the subscriber may receive on `topic` (the channel name, without `realtime:`)."""
     extensions = ["broadcast", "presence"] if presence else ["broadcast"]
     ids = [uuid.uuid4() for _ in extensions]
@@ -82,7 +82,7 @@ async def read_policies(pool: asyncpg.Pool, context: "Context", topic: str, *, p
     return Policies(broadcast_read="broadcast" in readable, presence_read="presence" in readable)
 
 
-async def may_write(pool: asyncpg.Pool, context: "Context", topic: str, extension: str) -> bool:
+async def may_write(pool: asyncpg.Pool, context: Context, topic: str, extension: str) -> bool:
     """May the subscriber send `extension` ('broadcast' or 'presence') messages on `topic`?"""
     async with pool.acquire() as db:
         tx = db.transaction()

@@ -40,7 +40,7 @@ def params(raw: Any, private: bool) -> tuple[int, int] | str | None:
     return since, max(1, min(limit, REPLAY_MAX))
 
 
-async def send(channel: "Channel", since: int, limit: int) -> None:
+async def send(channel: Channel, since: int, limit: int) -> None:
     """Broadcast replay: the last `limit` messages realtime.send() stored for this private topic
     since `since`, oldest first, each marked `meta.replayed`."""
     try:

@@ -102,7 +102,7 @@ class Retention:
         if n:
             log.info("realtime: %d subscription(s) may resume within %.0fs", n, self.window)
 
-    async def claim(self, channel: "Channel") -> tuple[tuple[int, int], bool]:
+    async def claim(self, channel: Channel) -> tuple[tuple[int, int], bool]:
         """(position to start after, resumed?) for a joining channel."""
         async with self.pool.acquire() as db:
             row = await db.fetchrow(CLAIM, channel.position_id, channel.resume_key, self.window, self.owner)
@@ -110,7 +110,7 @@ class Retention:
         self._written[channel.position_id] = position
         return position, row["resumed"]
 
-    async def release(self, channel: "Channel", position: tuple[int, int] | None) -> None:
+    async def release(self, channel: Channel, position: tuple[int, int] | None) -> None:
         """Disconnected at `position` (kept for a resume), or left for good (None)."""
         self._written.pop(channel.position_id, None)
         async with self.pool.acquire() as db:

@@ -53,7 +53,7 @@ class RealtimeConfig:
     slot_name: str = "localbase_realtime"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RealtimeConfig":
+    def from_settings(cls, settings: Settings) -> RealtimeConfig:
         section = settings.section("realtime")
         retention = os.environ.get("LOCALBASE_REALTIME_RETENTION_SECONDS") or section.get("retention_seconds", 300)
         slot = str(section.get("slot_name", "localbase_realtime"))

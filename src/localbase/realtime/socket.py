@@ -36,7 +36,7 @@ JSON_ENCODING = 1
 
 
 class Connection:
-    def __init__(self, ws: WebSocket, service: "Realtime"):
+    def __init__(self, ws: WebSocket, service: Realtime):
         self.ws = ws
         self.service = service
         params = ws.query_params
@@ -172,7 +172,7 @@ class Connection:
                     writer.cancel()
             try:
                 await asyncio.wait_for(writer, 5)
-            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - peer gone
+            except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - peer gone
                 pass
             try:
                 await self.ws.close(self.close_code)
@@ -185,7 +185,7 @@ class Connection:
         while True:
             try:
                 message = await asyncio.wait_for(receive(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.info("realtime: no heartbeat for %ss; closing the socket", timeout)
                 self.close(CLOSE_IDLE)
                 return

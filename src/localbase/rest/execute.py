@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import asyncpg
 import orjson
@@ -57,7 +57,7 @@ def caller_from(authorization: str | None, secret: str, anon_role: str = "anon")
 
 
 _CALLER_CACHE_SIZE = 4096
-_callers: dict[tuple[str, str], tuple["Caller", float | None]] = {}
+_callers: dict[tuple[str, str], tuple[Caller, float | None]] = {}
 
 
 def _verify_caller(authorization: str, secret: str, anon_role: str) -> tuple[Caller, float | None]:

@@ -36,7 +36,7 @@ class SelectCol:
 @dataclass(slots=True)
 class Node:
     source: Source
-    select: list[SelectCol | "EmbedNode"]
+    select: list[SelectCol | EmbedNode]
     filters: tuple[Filter | LogicTree, ...] = ()
     order: tuple[OrderTerm, ...] = ()
     offset: int = 0

@@ -277,7 +277,7 @@ class SchemaCache:
         self._reload = asyncio.Event()
 
     @classmethod
-    async def start(cls, db, settings: Settings) -> "SchemaCache":
+    async def start(cls, db, settings: Settings) -> SchemaCache:
         cache = cls(db.admin_dsn, tuple(settings.api_schemas))
         await cache.reload()
         cache._task = asyncio.create_task(cache._listen(), name="schema-cache-listener")

@@ -5,10 +5,11 @@ a bind parameter (cast to the column's type in SQL); JSON bodies are built by Po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from localbase.rest.plan import CallPlan, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol, STAR
+from localbase.rest.plan import STAR, CallPlan, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
 from localbase.rest.schema_cache import Column, Table
 from localbase.rest.types import Field, Filter, LogicTree
 

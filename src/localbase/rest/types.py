@@ -86,7 +86,7 @@ class Embed:
     hint: str | None = None
     join: Literal["left", "inner"] | None = None
     spread: bool = False
-    select: tuple["SelectItem", ...] = ()
+    select: tuple[SelectItem, ...] = ()
 
     @property
     def name(self) -> str:
@@ -120,7 +120,7 @@ class LogicTree:
     """`or=(a.eq.1,and(b.gt.2,c.lt.3))`; `not.or=(...)` is negated."""
     operator: Literal["and", "or"]
     negated: bool
-    children: tuple[Union[Filter, "LogicTree"], ...]
+    children: tuple[Filter | LogicTree, ...]
 
 
 Condition = Union[Filter, LogicTree]

@@ -65,7 +65,7 @@ class LocalbaseProcess:
         return f"postgresql://postgres:postgres@127.0.0.1:{self.db_port}/postgres"
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> "LocalbaseProcess":
+    def start(self, timeout: float = 60.0) -> LocalbaseProcess:
         cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(self.project_dir),
                "--data-dir", str(self.data_dir), "--port", str(self.port), "--db-port", str(self.db_port),
                *self.extra_args]
@@ -130,7 +130,7 @@ class LocalbaseProcess:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def __enter__(self) -> "LocalbaseProcess":
+    def __enter__(self) -> LocalbaseProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

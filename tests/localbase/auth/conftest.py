@@ -17,9 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 
 from localbase.testing.plugin import localbase_fixture
+from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 
 PROJECT = Path(__file__).parent / "project"
 PASSWORD = "correct-horse-1"

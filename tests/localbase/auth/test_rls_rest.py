@@ -10,8 +10,8 @@ import time
 import jwt as pyjwt
 import pytest
 from postgrest.exceptions import APIError
-from supabase import ClientOptions, create_client
 
+from supabase import ClientOptions, create_client
 from tests.localbase.auth.conftest import client, signed_up
 
 

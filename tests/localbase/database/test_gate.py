@@ -47,8 +47,9 @@ async def test_a_cancelled_waiter_gives_its_place_on():
 
 
 async def test_a_waiter_gives_up_after_the_timeout_and_the_queue_goes_on():
-    from localbase.database.gate import GateTimeout
     import pytest
+
+    from localbase.database.gate import GateTimeout
     gate = FairGate(1, timeout=0.05)
     await gate.__aenter__()
     with pytest.raises(GateTimeout):

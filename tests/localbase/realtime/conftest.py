@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from supabase import AsyncClientOptions, acreate_client
 
 from localbase.testing.plugin import localbase_fixture
+from supabase import AsyncClientOptions, acreate_client
 from tests.localbase.helpers import user_token
 
 PROJECT = Path(__file__).parent / "project"
@@ -42,7 +42,7 @@ class Inbox:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return self.items
 

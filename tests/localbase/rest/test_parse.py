@@ -11,10 +11,24 @@ from postgrest.base_request_builder import _encode_json_body
 from postgrest.utils import sanitize_param
 
 from localbase.rest.parse import (
-    MAX_DEPTH, parse_filter, parse_logic_tree, parse_order, parse_request, parse_select,
+    MAX_DEPTH,
+    parse_filter,
+    parse_logic_tree,
+    parse_order,
+    parse_request,
+    parse_select,
 )
 from localbase.rest.types import (
-    Action, ApiRequestError, Embed, Explain, Field, Filter, JsonStep, LogicTree, MediaType, OrderTerm,
+    Action,
+    ApiRequestError,
+    Embed,
+    Explain,
+    Field,
+    Filter,
+    JsonStep,
+    LogicTree,
+    MediaType,
+    OrderTerm,
     SelectField,
 )
 

@@ -56,7 +56,8 @@ def test_bad_tokens_are_refused(localbase_server):
     expired = user_token(localbase_server, uid, expires_in=-10)
     r = _get(localbase_server, expired)
     assert r.status_code == 401 and r.json()["code"] == "PGRST303" and r.json()["message"] == "JWT expired"
-    import base64, json
+    import base64
+    import json
     header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=").decode()
     body = base64.urlsafe_b64encode(json.dumps({"role": "service_role", "exp": int(time.time()) + 60}).encode()).rstrip(b"=").decode()
     r = _get(localbase_server, f"{header}.{body}.")

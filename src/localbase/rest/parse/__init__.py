@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-
 from localbase.rest.parse.body import _content_type, _payload
 from localbase.rest.parse.conditions import (
     _embed_path_of,

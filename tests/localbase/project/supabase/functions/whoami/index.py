@@ -3,6 +3,7 @@
 import os
 
 from starlette.responses import JSONResponse
+
 from supabase import AsyncClientOptions, acreate_client
 
 
