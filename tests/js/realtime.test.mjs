@@ -66,14 +66,40 @@ describe('postgres_changes', () => {
     await ada.from('notes').delete().eq('id', row.id)
     await waitFor(() => all.length >= 4, 'four changes')
     assert.deepEqual(all.map((p) => p.eventType), ['INSERT', 'UPDATE', 'UPDATE', 'DELETE'])
-    assert.deepEqual(all[1].old.body, 'first')
+    // RLS applies to a signed-in user: the old record is the primary key only (as Supabase documents)
+    assert.deepEqual(all[1].old, { id: row.id })
     assert.deepEqual(all[1].new.body, 'second')
-    assert.deepEqual(all[3].old.id, row.id)
-    assert.deepEqual(all[3].old.owner_id, user.id)
+    assert.deepEqual(all[1].new.owner_id, user.id)
+    assert.deepEqual(all[3].old, { id: row.id })
     assert.deepEqual(all[3].new, {})
     await waitFor(() => filtered.length >= 1, 'the filtered update')
     await sleep(200)
     assert.deepEqual(filtered.map((p) => p.new.body), ['second'])
+  })
+
+  test('a note handed to another user never shows them its previous contents', async () => {
+    // the threat of issue 12: an UPDATE that moves a row to a user sends that user the old row
+    const ada = await signedInUser()
+    const bob = await signedInUser()
+    const admin = track(service())
+    track(ada.client); track(bob.client)
+    const toBob = []
+    const toAdmin = []
+    await subscribed(bob.client.channel(`handover-${topic()}`)
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'notes' }, (p) => toBob.push(p)))
+    await subscribed(admin.channel(`handover-admin-${topic()}`)
+      .on('postgres_changes', { event: 'UPDATE', schema: 'public', table: 'notes', filter: `owner_id=eq.${bob.user.id}` },
+        (p) => toAdmin.push(p)))
+    const { data: row } = await ada.client.from('notes').insert({ body: 'ada only' }).select().single()
+    const moved = await admin.from('notes').update({ owner_id: bob.user.id, body: 'now bob\'s' }).eq('id', row.id)
+    assert.equal(moved.error, null)
+    await waitFor(() => toBob.length >= 1 && toAdmin.length >= 1, 'the hand-over')
+    await sleep(300)
+    assert.deepEqual(toBob.map((p) => p.eventType), ['UPDATE'])
+    assert.deepEqual(toBob[0].new.body, "now bob's")
+    assert.deepEqual(toBob[0].old, { id: row.id })
+    assert.ok(!JSON.stringify(toBob).includes('ada only'))
+    assert.deepEqual(toAdmin[0].old.body, 'ada only') // the service role bypasses RLS: the whole old row
   })
 
   test('the system message confirms the subscription; a refreshed token keeps it going', async () => {

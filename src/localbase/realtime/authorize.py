@@ -12,6 +12,7 @@ policies see NULL in the other columns and usually deny).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ import orjson
 from localbase.realtime.pgoutput import RowChange
 
 log = logging.getLogger("localbase.realtime")
+# Role attributes (BYPASSRLS) and memberships change without a DDL event: cached shapes are
+# asked again after this long even when no DDL was announced.
+SHAPE_TTL_SECONDS = 30.0
 
 EVALUATE = """
 select realtime.typed($1, $2) as record,
@@ -56,22 +60,82 @@ def _log_notice(conn, message) -> None:  # WARNINGs raised by realtime.authorize
     log.warning("%s", message.message)
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What a subscriber's role may be shown of one table's changes (realtime.visible_columns):
+    the columns of `record` and `old_record` (None: all of the image), and the `columns` list."""
+
+    record: frozenset[str] | None
+    old_record: frozenset[str] | None
+    columns: list[dict[str, str]]
+    fetched: float
+
+    @classmethod
+    def of(cls, answer: dict[str, Any], fetched: float) -> Shape:
+        every = answer["every"]
+        record, old = answer["record"], answer["old_record"]
+        return cls(None if len(record) == every else frozenset(record),
+                   None if len(old) == every else frozenset(old), answer["columns"], fetched)
+
+    @staticmethod
+    def cut(image: dict[str, Any] | None, keep: frozenset[str] | None) -> dict[str, Any]:
+        """The image with only the `keep` columns (None: all of them)."""
+        if not image:
+            return {}
+        if keep is None:
+            return image
+        return {k: v for k, v in image.items() if k in keep}
+
+
 class Authorizer:
+    """The authorization connection, and per (table, role) what PostgreSQL says the role may be
+    shown of a change (Shape). Shapes are forgotten when the stream announces a relation again,
+    after any DDL (realtime.announce_ddl's message, in commit order), on a new connection, and
+    after SHAPE_TTL_SECONDS (role attributes and memberships change without DDL events)."""
+
     def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
-        self._columns: dict[int, list[dict[str, str]]] = {}
-        self.stats = {"evaluations": 0, "contexts_checked": 0, "failures": 0}
+        self._shapes: dict[tuple[int, str], Shape] = {}
+        self._generation = 0  # bumped on every forget: an answer fetched before it is not kept
+        self.stats = {"evaluations": 0, "contexts_checked": 0, "failures": 0, "shape_queries": 0}
 
-    def forget(self, relid: int) -> None:
-        """The relation was (re)announced by the stream: its columns may have changed."""
-        self._columns.pop(relid, None)
+    def forget(self, relid: int | None = None) -> None:
+        """The relation was (re)announced by the stream, or (None) some DDL committed."""
+        self._generation += 1
+        if relid is None:
+            self._shapes.clear()
+        else:
+            for key in [k for k in self._shapes if k[0] == relid]:
+                del self._shapes[key]
 
-    async def columns(self, relid: int) -> list[dict[str, str]]:
-        cols = self._columns.get(relid)
-        if cols is None:
-            cols = await self.conn.fetchval("select realtime.columns($1)", relid)
-            self._columns[relid] = cols
-        return cols
+    def attach(self, conn: asyncpg.Connection) -> None:
+        """A new authorization connection (after a reconnect): DDL may have happened meanwhile."""
+        self.conn = conn
+        self.forget()
+
+    async def shapes(self, relid: int, roles: list[str]) -> dict[str, Shape]:
+        """Each role's Shape for the table: from the cache, the missing ones in one query."""
+        now = time.monotonic()
+        found: dict[str, Shape] = {}
+        missing = []
+        for role in roles:
+            shape = self._shapes.get((relid, role))
+            if shape is not None and now - shape.fetched < SHAPE_TTL_SECONDS:
+                found[role] = shape
+            else:
+                missing.append(role)
+        if missing:
+            generation = self._generation
+            self.stats["shape_queries"] += 1
+            rows = await self.conn.fetch(
+                "select r as role, realtime.visible_columns($1, r) as shape from unnest($2::name[]) as r",
+                relid, missing)
+            for row in rows:
+                shape = Shape.of(row["shape"], now)
+                found[row["role"]] = shape
+                if generation == self._generation:
+                    self._shapes[(relid, row["role"])] = shape
+        return found
 
     async def evaluate(self, change: RowChange, contexts: list[tuple[str, str]],
                        filters: list[list]) -> Verdict:
@@ -86,9 +150,10 @@ class Authorizer:
 
 
 async def validate_binding(conn: asyncpg.Connection, schema: str, table: str | None,
-                           filters: list | None) -> int | None:
+                           filters: list | None, role: str) -> int | None:
     """The table's oid (None for a whole-schema binding). Raises ValueError with a message for
-    the client when the table does not exist or a filter is invalid for its columns."""
+    the client when the table does not exist, a filter is invalid for its columns, or filters on
+    a column `role` may not SELECT (which would tell its values, change after change)."""
     if table is None or table == "*":
         if filters:
             raise ValueError("filters need a table")
@@ -107,4 +172,10 @@ async def validate_binding(conn: asyncpg.Connection, schema: str, table: str | N
             await conn.fetchval("select realtime.match($1, '{}'::jsonb, array[$2::jsonb])", relid, filters)
         except asyncpg.PostgresError as exc:
             raise ValueError(f"invalid filter: {exc.args[0] if exc.args else exc}") from None
+        hidden = await conn.fetchval(
+            "select array_agg(c order by c) from unnest($3::text[]) as c "
+            "where not has_column_privilege($1::name, $2::oid, c, 'SELECT')",
+            role, relid, sorted({f[0] for f in filters}))
+        if hidden:
+            raise ValueError(f"permission denied for column {', '.join(hidden)} of table {table}")
     return relid

@@ -46,11 +46,12 @@ def parse_lsn(text: str) -> int:
 
 class ChangeStream:
     def __init__(self, dsn: str, slot: str, *, max_pending: int = 10_000,
-                 on_relation: Callable[[int], None] | None = None):
+                 on_relation: Callable[[int], None] | None = None, on_ddl: Callable[[], None] | None = None):
         self.dsn = dsn
         self.slot = slot
         self.max_pending = max_pending
         self.on_relation = on_relation
+        self.on_ddl = on_ddl
         self.queue: asyncio.Queue[Transaction] = asyncio.Queue()
         self.pending_changes = 0
         self.paused = False
@@ -100,6 +101,7 @@ class ChangeStream:
         self._conn, self._cur, self._fd = conn, cur, conn.fileno()
         self._decoder = Decoder()
         self._decoder.on_relation = self.on_relation
+        self._decoder.on_ddl = self.on_ddl
         self.paused = False
         self._loop.add_reader(self._fd, self._on_readable)  # type: ignore[union-attr]
         log.info("realtime: streaming slot %s", self.slot)
@@ -108,7 +110,9 @@ class ChangeStream:
         conn = psycopg2.connect(self.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection,
                                 application_name="localbase-realtime")
         cur = conn.cursor()
-        options = {"proto_version": "1", "publication_names": f"{PUBLICATION},{MESSAGES_PUBLICATION}"}
+        # messages: DDL's logical messages (realtime.announce_ddl), so caches forget in commit order
+        options = {"proto_version": "1", "publication_names": f"{PUBLICATION},{MESSAGES_PUBLICATION}",
+                   "messages": "true"}
         try:
             cur.start_replication(slot_name=self.slot, decode=False, status_interval=5, options=options)
         except psycopg2.errors.UndefinedObject:  # dropped under us (`localbase db reset`): re-create it

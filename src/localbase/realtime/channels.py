@@ -257,7 +257,7 @@ async def _bindings(service, context: Context, raw: list) -> list[Binding]:
             table = item.get("table")
             flt = item.get("filter")
             parsed = filters.parse(flt)
-            relid = await validate_binding(db, schema, table, parsed)
+            relid = await validate_binding(db, schema, table, parsed, context.role)
             out.append(Binding(service.next_binding_id(), item.get("event", "*"), schema, table, flt, parsed, relid))
     return out
 

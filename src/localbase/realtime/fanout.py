@@ -29,7 +29,7 @@ from localbase.realtime.pgoutput import RowChange, Transaction
 from localbase.realtime.retention import SEQ_END, Gap, Retention
 
 if TYPE_CHECKING:
-    from localbase.realtime.authorize import Authorizer
+    from localbase.realtime.authorize import Authorizer, Shape, Verdict
     from localbase.realtime.changes import ChangeStream
     from localbase.realtime.service import Realtime
 
@@ -127,18 +127,14 @@ class Fanout:
                 if b.filters:
                     filter_lists.setdefault(orjson.dumps(b.filters).decode(), len(filter_lists))
         began = time.perf_counter()
-        verdict = await self._evaluate(change, list(contexts), [orjson.loads(f) for f in filter_lists])
+        evaluated = await self._evaluate(change, list(contexts), [orjson.loads(f) for f in filter_lists])
         self.stats["authorize_ms"] += (time.perf_counter() - began) * 1000
-        if verdict is None:
+        if evaluated is None:
             for ch, _ in interested:
                 ch.considered = position
             return
-        data = orjson.dumps({
-            "schema": rel.schema, "table": rel.table, "commit_timestamp": _timestamp(txn),
-            "type": change.kind, "columns": await self.authorizer.columns(rel.relid),
-            "record": verdict.record if change.kind != "DELETE" else {},
-            "old_record": verdict.old_record or {}, "errors": None,
-        })
+        verdict, shapes = evaluated
+        frames: dict[str, bytes] = {}  # per role: what its Shape lets it see, serialized once
         for ch, bindings in interested:
             ch.considered = position
             if not verdict.visible[contexts[(ch.context.role, ch.context.claims_json)]]:
@@ -147,6 +143,9 @@ class Fanout:
                    if not b.filters or verdict.matched[filter_lists[orjson.dumps(b.filters).decode()]]]
             if not ids:
                 continue
+            data = frames.get(ch.context.role)
+            if data is None:
+                data = frames[ch.context.role] = self._data(txn, change, verdict, shapes[ch.context.role])
             conn = ch.conn
             payload = b'{"data":' + data + b',"ids":' + orjson.dumps(ids) + b"}"
             ch.pending += 1
@@ -155,10 +154,24 @@ class Fanout:
             else:
                 ch.pending -= 1
 
-    async def _evaluate(self, change: RowChange, contexts, filter_lists):
+    @staticmethod
+    def _data(txn: Transaction, change: RowChange, verdict: Verdict, shape: Shape) -> bytes:
+        """The change as a subscriber of one role receives it: only the columns it may SELECT,
+        and in `old_record` only the primary key where row level security applies to it."""
+        rel = change.relation
+        return orjson.dumps({
+            "schema": rel.schema, "table": rel.table, "commit_timestamp": _timestamp(txn),
+            "type": change.kind, "columns": shape.columns,
+            "record": shape.cut(verdict.record, shape.record) if change.kind != "DELETE" else {},
+            "old_record": shape.cut(verdict.old_record, shape.old_record), "errors": None,
+        })
+
+    async def _evaluate(self, change: RowChange, contexts, filter_lists) -> tuple[Verdict, dict[str, Shape]] | None:
+        roles = sorted({role for role, _ in contexts})
         for attempt in range(5):
             try:
-                return await self.authorizer.evaluate(change, contexts, filter_lists)
+                verdict = await self.authorizer.evaluate(change, contexts, filter_lists)
+                return verdict, await self.authorizer.shapes(change.relation.relid, roles)
             except asyncpg.PostgresError as exc:
                 # e.g. the table was dropped or altered since the change: nobody can be shown it
                 self.stats["authorization_failures"] += 1

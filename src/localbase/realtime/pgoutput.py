@@ -23,6 +23,7 @@ log = logging.getLogger("localbase.realtime")
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 JSON_TYPES = {114, 3802}  # json, jsonb
+DDL_MESSAGE = "localbase.realtime.ddl"  # the prefix realtime.announce_ddl() writes after any DDL
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -149,6 +150,7 @@ class Decoder:
         self.relations: dict[int, Relation] = {}
         self.current: Transaction | None = None
         self.on_relation = None  # callback(relid) when a relation's shape is (re)announced
+        self.on_ddl = None  # callback() when a transaction with DDL committed (realtime.announce_ddl)
 
     def feed(self, data: bytes) -> Transaction | None:
         """Decode one message; returns the transaction when this message was its Commit."""
@@ -212,8 +214,13 @@ class Decoder:
             kind = r.byte()
             old_values, _ = r.tuple(rel)
             self._add(RowChange(rel, "DELETE", None, _key_only(rel, old_values) if kind == "K" else old_values))
-        elif tag in (b"Y", b"O", b"T", b"M"):
-            pass  # types, origins, truncates (not delivered, as on Supabase), logical messages
+        elif tag == b"M":  # a logical message (pg_logical_emit_message): only DDL's is ours
+            r.byte()  # flags (1: transactional)
+            r.u64()  # its LSN
+            if r.string() == DDL_MESSAGE and self.on_ddl:
+                self.on_ddl()
+        elif tag in (b"Y", b"O", b"T"):
+            pass  # types, origins, truncates (not delivered, as on Supabase)
         else:
             raise DecodeError(f"unknown pgoutput message {tag!r}")
         return None

@@ -135,7 +135,7 @@ class Realtime:
                               owner=self.slot)
         await retention.start(slot_lsn, gone)
         self.stream = ChangeStream(self.dsn, self.slot, max_pending=self.config.max_pending,
-                                   on_relation=self.authorizer.forget)
+                                   on_relation=self.authorizer.forget, on_ddl=self.authorizer.forget)
         self.fanout = Fanout(self, self.authorizer, retention, self.stream)
         await self.stream.start()
         if worker.several:
@@ -154,7 +154,7 @@ class Realtime:
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("realtime: reconnecting the authorization connection failed: %s", exc)
             return
-        self.authorizer.conn = conn  # type: ignore[union-attr]
+        self.authorizer.attach(conn)  # type: ignore[union-attr]
         old.terminate()
 
     async def _guard(self, fn, name: str) -> None:

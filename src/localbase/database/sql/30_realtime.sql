@@ -29,7 +29,7 @@ alter table realtime.subscription_positions add column if not exists owner text 
 alter table realtime.subscription_positions owner to supabase_realtime_admin;
 
 -- The SELECT predicate PostgreSQL's row-level security applies to `p_role` on table `p_relid`,
--- as SQL text over the table's columns: 'false' without the SELECT privilege, 'true' when RLS
+-- as SQL text over the table's columns: 'false' without any SELECT privilege, 'true' when RLS
 -- does not apply (RLS off, BYPASSRLS/superuser, owner without FORCE), otherwise
 -- (permissive policies OR-ed) AND (restrictive policies AND-ed), for the policies that apply to
 -- SELECT (FOR SELECT / FOR ALL) and to the role (PUBLIC, or a role it has the privileges of),
@@ -50,13 +50,12 @@ begin
   if v_class.oid is null or v_role.oid is null then
     return 'false';
   end if;
-  if not has_table_privilege(v_role.oid, p_relid, 'SELECT') then
+  -- SELECT on the table or on some of its columns (column GRANTs): the row is visible with the
+  -- columns the role may read (realtime.visible_columns decides which)
+  if not has_any_column_privilege(v_role.oid, p_relid, 'SELECT') then
     return 'false';
   end if;
-  if not v_class.relrowsecurity or v_role.rolsuper or v_role.rolbypassrls then
-    return 'true';
-  end if;
-  if pg_has_role(v_role.oid, v_class.relowner, 'USAGE') and not v_class.relforcerowsecurity then
+  if not realtime.rls_applies(p_relid, p_role) then
     return 'true';
   end if;
   select string_agg('(' || pg_get_expr(p.polqual, p.polrelid) || ')', ' or ') filter (where p.polpermissive),
@@ -238,15 +237,71 @@ begin
 end
 $$;
 
--- The table's columns as the payload's `columns` lists them.
-create or replace function realtime.columns(p_relid oid)
+-- Whether row level security applies to `p_role` on table `p_relid` (as PostgreSQL decides it:
+-- RLS on, and the role neither a superuser, nor BYPASSRLS, nor the owner without FORCE).
+create or replace function realtime.rls_applies(p_relid oid, p_role name)
+returns boolean
+language sql stable
+set search_path = pg_catalog
+as $$
+  select c.relrowsecurity and not (r.rolsuper or r.rolbypassrls)
+         and not (pg_has_role(r.oid, c.relowner, 'USAGE') and not c.relforcerowsecurity)
+    from pg_class c, pg_roles r
+   where c.oid = p_relid and r.rolname = p_role
+$$;
+
+-- What of a change of table `p_relid` a subscriber with role `p_role` may be shown, from the
+-- catalog: `record` and `columns` hold the columns the role may SELECT (column privileges);
+-- `old_record` holds those of them in the primary key when row level security applies to the
+-- role (the previous image of an UPDATE or DELETE was never checked against the policies: it
+-- may be another user's row), every one of them when it does not (service_role, RLS off);
+-- `every`: how many columns the table has.
+-- Realtime caches the answer per (table, role) and asks again after DDL (see below).
+create or replace function realtime.visible_columns(p_relid oid, p_role name)
 returns jsonb
 language sql stable
 set search_path = pg_catalog
 as $$
-  select coalesce(jsonb_agg(jsonb_build_object('name', a.attname, 'type', t.typname) order by a.attnum), '[]')
-    from pg_attribute a join pg_type t on t.oid = a.atttypid
-   where a.attrelid = p_relid and a.attnum > 0 and not a.attisdropped
+  with cols as (
+    select a.attnum, a.attname, t.typname,
+           has_column_privilege(r.oid, p_relid, a.attnum, 'SELECT') as selectable,
+           exists (select 1 from pg_index i where i.indrelid = p_relid and i.indisprimary
+                                              and a.attnum = any(i.indkey)) as is_pkey
+      from pg_attribute a join pg_type t on t.oid = a.atttypid, pg_roles r
+     where a.attrelid = p_relid and a.attnum > 0 and not a.attisdropped and r.rolname = p_role
+  )
+  select jsonb_build_object(
+    'record', coalesce(jsonb_agg(attname order by attnum) filter (where selectable), '[]'),
+    'old_record', coalesce(jsonb_agg(attname order by attnum)
+                             filter (where selectable and (is_pkey or not coalesce(realtime.rls_applies(p_relid, p_role), true))),
+                           '[]'),
+    'columns', coalesce(jsonb_agg(jsonb_build_object('name', attname, 'type', typname) order by attnum)
+                          filter (where selectable), '[]'),
+    'every', count(*))
+    from cols
+$$;
+drop function if exists realtime.columns(oid);
+
+-- Any DDL (ALTER TABLE, GRANT / REVOKE, ENABLE ROW LEVEL SECURITY, ...) writes a logical message
+-- into the WAL, in its own transaction: Realtime reads it from its replication stream, in commit
+-- order, and forgets what it cached from realtime.visible_columns before it handles any change
+-- committed after the DDL.
+create or replace function realtime.announce_ddl()
+returns event_trigger
+language plpgsql security definer
+set search_path = pg_catalog
+as $$
+begin
+  perform pg_logical_emit_message(true, 'localbase.realtime.ddl', '');
+end
+$$;
+revoke all on function realtime.announce_ddl() from public;
+do $$
+begin
+  if not exists (select 1 from pg_event_trigger where evtname = 'localbase_realtime_ddl') then
+    create event trigger localbase_realtime_ddl on ddl_command_end execute function realtime.announce_ddl();
+  end if;
+end
 $$;
 
 revoke all on function realtime.select_predicate(oid, name) from public;
@@ -255,10 +310,11 @@ revoke all on function realtime.filter_predicate(oid, jsonb) from public;
 revoke all on function realtime.filter_values(jsonb) from public;
 revoke all on function realtime.match(oid, jsonb, jsonb[]) from public;
 revoke all on function realtime.typed(oid, jsonb) from public;
-revoke all on function realtime.columns(oid) from public;
+revoke all on function realtime.rls_applies(oid, name) from public;
+revoke all on function realtime.visible_columns(oid, name) from public;
 grant execute on function realtime.select_predicate(oid, name), realtime.authorize(oid, jsonb, text[], text[]),
   realtime.filter_predicate(oid, jsonb), realtime.filter_values(jsonb), realtime.match(oid, jsonb, jsonb[]),
-  realtime.typed(oid, jsonb), realtime.columns(oid)
+  realtime.typed(oid, jsonb), realtime.rls_applies(oid, name), realtime.visible_columns(oid, name)
   to supabase_realtime_admin;
 
 -- Private channels (Realtime Authorization): who may receive (SELECT) and send (INSERT) broadcast
