@@ -58,7 +58,8 @@ async def test_filters(realtime_server, db, clients):
     for flt in cases:
         _, inboxes[flt] = await subscribed(c, topic(), event="INSERT", table="notes", schema="public", filter=flt)
     other_uid, _ = new_user(realtime_server)
-    await db.execute("insert into notes (owner_id, title, score) select $1, 'n ' || i, i from generate_series(1, 5) i", uid)
+    await db.execute("insert into notes (owner_id, title, score) "
+                     "select $1, 'n ' || i, i from generate_series(1, 5) i", uid)
     await db.execute("insert into notes (owner_id, title, score) values ($1, 'not mine', 3)", other_uid)
     for flt, expected in cases.items():
         await inboxes[flt].wait_for(len(expected))
