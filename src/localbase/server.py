@@ -101,7 +101,9 @@ def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, start
              "db_port": settings.db_port, "started_at": time.time(), "workers": workers}
     path = state_path(settings)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # DB_URL holds the password
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(state))
     os.replace(tmp, path)
     if on_ready:
         on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started, workers))

@@ -88,6 +88,12 @@ class Settings:
     metrics_public: bool = False       # [localbase] metrics_public / LOCALBASE_METRICS_PUBLIC
     access_log: bool = False           # [localbase] access_log / LOCALBASE_ACCESS_LOG (default: on with json logs)
     limits: Limits = field(default_factory=Limits)  # request, socket and database-wait limits
+    # [db] password / LOCALBASE_DB_PASSWORD: the embedded PostgreSQL's superuser password; None:
+    # generated once per data folder (database/credentials.py)
+    db_password: str | None = None
+    # [api] trusted_proxies / LOCALBASE_TRUSTED_PROXIES: addresses or networks whose
+    # X-Forwarded-For / -Proto are believed (the right-most untrusted hop is the client); none by default
+    trusted_proxies: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -175,6 +181,38 @@ def _env_int(name: str) -> int | None:
         raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
 
 
+def _db_password(db: dict[str, Any], mode: str) -> str | None:
+    raw = os.environ.get("LOCALBASE_DB_PASSWORD") or db.get("password")
+    if raw is None or raw == "":
+        return None
+    where = "LOCALBASE_DB_PASSWORD / [db] password in supabase/localbase.toml"
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isprintable() or " " in raw:
+        raise SettingsError(f"{where} must be printable ASCII without spaces")
+    from localbase.database.credentials import weak_password_reason
+    weak = weak_password_reason(raw)
+    if mode == "production" and weak:
+        raise SettingsError(f"{where}: {weak}, refused in production (remove it: a strong one is generated "
+                            f"in the data folder)")
+    return raw
+
+
+def _trusted_proxies(api: dict[str, Any]) -> tuple[str, ...]:
+    import ipaddress
+    raw = os.environ.get("LOCALBASE_TRUSTED_PROXIES")
+    where = "LOCALBASE_TRUSTED_PROXIES" if raw is not None else "[api] trusted_proxies"
+    items = [p.strip() for p in raw.split(",") if p.strip()] if raw is not None else api.get("trusted_proxies", [])
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise SettingsError(f"{where} must be a list of addresses or networks, e.g. [\"127.0.0.1/32\"]")
+    networks = []
+    for item in items:
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{where}: {item!r} is not an IP address or network (\"*\" is not accepted: "
+                                f"a client could then claim any address)") from None
+    return tuple(networks)
+
+
 def load_settings(
     project_dir: Path | str = ".",
     *,
@@ -222,6 +260,7 @@ def load_settings(
         limits=Limits.from_config(config),
         config=config,
     )
+    settings = replace(settings, db_password=_db_password(db, settings.mode), trusted_proxies=_trusted_proxies(api))
     if not with_keys:
         return settings
     secret = os.environ.get("LOCALBASE_JWT_SECRET") or None

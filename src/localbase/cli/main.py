@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from localbase import server
-from localbase.database.cluster import Cluster
+from localbase.database.cluster import Cluster, redact
 from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError, new_migration
 from localbase.settings import Settings, SettingsError, load_settings
@@ -112,7 +112,7 @@ def _start_json(settings: Settings, workers: int) -> None:
 
     def ready(r: server.Ready) -> None:
         log.info("Localbase started", extra={
-            "event": "started", "api_url": r.settings.api_url, "db_url": r.db_url, "mode": r.settings.mode,
+            "event": "started", "api_url": r.settings.api_url, "db_url": redact(r.db_url), "mode": r.settings.mode,
             "workers": workers, "migrations_applied": [m.path.name for m in r.report.applied],
             "seeded": r.report.seeded, "startup_seconds": round(r.started_in, 3)})
 
@@ -143,7 +143,7 @@ def _print_ready(r: server.Ready) -> None:
     console.print("[dim]Press Ctrl+C to stop.[/dim]")
 
 
-SECRET_VALUES = ("JWT_SECRET", "SERVICE_ROLE_KEY")
+SECRET_VALUES = ("JWT_SECRET", "SERVICE_ROLE_KEY", "DB_URL")  # DB_URL holds the superuser's password
 
 
 def _status_values(s: Settings, db_url: str) -> dict[str, str]:
@@ -251,7 +251,8 @@ def db_reset(workdir: Workdir = Path("."), data_dir: DataDir = None,
 @gen_app.command("types")
 def gen_types(
     lang: Annotated[str, typer.Option(help="typescript or python")] = "typescript",
-    schema: Annotated[list[str] | None, typer.Option(help="Schema(s) to describe [default: config's api.schemas]")] = None,
+    schema: Annotated[list[str] | None,
+                      typer.Option(help="Schema(s) to describe [default: config's api.schemas]")] = None,
     workdir: Workdir = Path("."), data_dir: DataDir = None,
     db_url: Annotated[str | None, typer.Option(help="Describe this database instead.")] = None,
 ) -> None:

@@ -4,6 +4,11 @@ We drive the binaries ourselves (initdb, postgres) rather than the wheel's helpe
 start-up is fast (no polling sleeps), the server listens on TCP for `DB_URL` as well as on a Unix
 socket for Localbase itself, logical decoding is on for Realtime, and the server never outlives
 Localbase (it gets SIGINT, a fast clean shutdown, when its parent dies).
+
+Who may connect (credentials.py): the socket, in a folder private to the server's OS account,
+answers only the OS account running Localbase (peer); TCP on 127.0.0.1 asks for a password
+(scram-sha-256). Every start rewrites pg_hba.conf / pg_ident.conf and tightens the data folder's
+modes, so a folder made by an earlier version (which trusted every local account) is secured.
 """
 
 from __future__ import annotations
@@ -21,14 +26,17 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
+
+from localbase.database import credentials
 
 log = logging.getLogger("localbase.database")
 
 SERVICE_USER = "localbase"
 SUPERUSER = "postgres"
-SUPERUSER_PASSWORD = "postgres"  # as `supabase start`: DB_URL is postgres:postgres@127.0.0.1:54322
 CONF_NAME = "localbase.conf"
 MIN_FREE_BYTES = 64 * 2**20  # initdb writes ~40 MB (a 16 MB WAL segment among it)
 SERVER_CONF = """\
@@ -72,12 +80,22 @@ def _parent_death_signal(sig: int):
 class EmbeddedPostgres:
     data_dir: Path
     port: int
+    # the superuser's password (asked for when first needed); default: generated in the data folder
+    password_source: Callable[[], str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.pgdata = self.data_dir / "pgdata"
         self.log_file = self.data_dir / "postgres.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._user = self._service_user()
+        self._password: str | None = None
+
+    @property
+    def password(self) -> str:
+        if self._password is None:
+            source = self.password_source or (lambda: credentials.load_or_create(self.data_dir))
+            self._password = source()
+        return self._password
 
     # -- addresses -----------------------------------------------------------------------------
     @property
@@ -93,7 +111,7 @@ class EmbeddedPostgres:
         return f"postgresql://{user}@/{database}?host={self.socket_dir}&port={self.port}"
 
     def tcp_url(self) -> str:
-        return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://{SUPERUSER}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/postgres"
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -110,13 +128,13 @@ class EmbeddedPostgres:
         self._check_free_space(self.data_dir)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self._hand_over(self.pgdata)
-        with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:
-            pw.write(SUPERUSER_PASSWORD + "\n")
+        with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:  # created 0600
+            pw.write(self.password + "\n")
         self._hand_over(Path(pw.name))
         try:
             self._run(
                 [str(bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", SUPERUSER, "-E", "UTF8",
-                 "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+                 "--locale=C", "--auth-local=peer", "--auth-host=scram-sha-256",
                  f"--pwfile={pw.name}", "--no-instructions", "--no-sync"],
                 "initdb",
             )
@@ -141,13 +159,13 @@ class EmbeddedPostgres:
         self._clear_stale_pid(orphan_wait)
         self._check_port_free()
         self._own_pgdata()
-        sock = self.socket_dir
-        sock.mkdir(parents=True, exist_ok=True)
-        self._hand_over(sock)
+        self._secure()
+        self._private_socket_dir()
         log_fh = self.log_file.open("ab")
         self._hand_over(self.log_file)
+        os.chmod(self.log_file, 0o600)  # queries and their errors: the server's account only
         cmd = [str(bin_dir() / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sock}"]
+               *(arg for name, value in self.options().items() for arg in ("-c", f"{name}={value}"))]
         self.process = subprocess.Popen(
             cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             user=self._user.pw_uid if self._user else None,
@@ -155,6 +173,11 @@ class EmbeddedPostgres:
             preexec_fn=_parent_death_signal(signal.SIGINT),
         )
         log_fh.close()
+
+    def options(self) -> dict[str, str]:
+        """Settings given on the command line (they win over postgresql.conf and ALTER SYSTEM)."""
+        return {"listen_addresses": "127.0.0.1", "unix_socket_directories": str(self.socket_dir),
+                "unix_socket_permissions": "0700", "password_encryption": "scram-sha-256"}
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown: active transactions roll back, committed data is flushed."""
@@ -328,6 +351,28 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             output = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise EmbeddedPostgresError(f"{what} failed for {self.pgdata}:\n{output}")
+
+    # -- who may connect (credentials.py) ------------------------------------------------------
+    def _secure(self) -> None:
+        """At every start: pg_hba.conf and pg_ident.conf as Localbase wants them (an earlier
+        version's `trust` lines go), and no group/other access to the data folder's files."""
+        try:
+            credentials.write_access_files(self.pgdata, pwd.getpwuid(os.geteuid()).pw_name, self._hand_over)
+        except KeyError:
+            raise EmbeddedPostgresError(f"the OS account {os.geteuid()} has no name (no entry in /etc/passwd): "
+                                        f"PostgreSQL's peer authentication needs one") from None
+        credentials.tighten_folder(self.data_dir)
+
+    def _private_socket_dir(self) -> Path:
+        sock = self.socket_dir
+        try:
+            credentials.private_folder(sock, self._user.pw_uid if self._user else os.geteuid())
+        except ValueError as exc:
+            raise EmbeddedPostgresError(f"the database socket folder {exc}; remove it or choose another "
+                                        f"--data-dir") from None
+        self._hand_over(sock)
+        os.chmod(sock, 0o700)
+        return sock
 
     # PostgreSQL refuses to run as root. As root (containers, CI) we run it as a system user
     # that owns the data folder, and make the wheel's binaries and the folder's parents traversable.

@@ -6,9 +6,10 @@
     render(checks)
 
 A check is an `async def check(ctx: Context) -> Check | list[Check]`; pass more in `extra=` to run
-them with the same context (ctx.conn: the database connection, None when it is unreachable). Severity "error" fails the run, "warning" is reported (and
-fails with --strict), "info" only informs. Production mode ([localbase] mode = "production",
-LOCALBASE_MODE=production or --production) turns the auth and backup checks into errors.
+them with the same context (ctx.conn: the database connection, None when it is unreachable).
+Severity "error" fails the run, "warning" is reported (and fails with --strict), "info" only informs.
+Production mode ([localbase] mode = "production", LOCALBASE_MODE=production or --production) turns
+the auth, backup and database-access checks (doctor/access.py) into errors.
 
 Auth settings are read as the server reads them (config.toml + LOCALBASE_AUTH_* variables), so
 run the doctor with the server's environment; when the server answers, its live
@@ -20,15 +21,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from localbase.doctor.access import check_db_password, check_listen, check_pg_hba
+from localbase.doctor.model import SEVERITIES, Check, Context  # noqa: F401 - re-exported
 from localbase.settings import Settings, load_settings
 
-SEVERITIES = ("error", "warning", "info")
 # Secrets published in docs and templates: anyone can sign tokens with them.
 KNOWN_SECRETS = frozenset({
     "super-secret-jwt-token-with-at-least-32-characters-long",        # Supabase CLI (supabase start)
@@ -36,41 +38,6 @@ KNOWN_SECRETS = frozenset({
     "your-super-secret-and-long-postgres-password",
     "change-me-to-a-long-random-secret-of-32-chars-or-more",          # deploy/.env.example here
 })
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str = ""
-    severity: str = "error"  # what a failure means: error, warning or info
-
-    @property
-    def status(self) -> str:
-        """pass, fail (a failed error), warn (a failed warning) or info (a note, never a failure)."""
-        if self.severity == "info":
-            return "info"
-        if self.ok:
-            return "pass"
-        return "fail" if self.severity == "error" else "warn"
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "ok": self.ok, "status": self.status, "severity": self.severity,
-                "detail": self.detail}
-
-
-@dataclass
-class Context:
-    settings: Settings
-    conn: asyncpg.Connection | None = None
-    production: bool = False
-    api_url: str | None = None
-    notes: dict = field(default_factory=dict)
-
-    @property
-    def required(self) -> str:
-        """The severity of a production requirement in this mode."""
-        return "error" if self.production else "warning"
 
 
 CheckFn = Callable[[Context], Awaitable["Check | list[Check]"]]
@@ -100,7 +67,8 @@ async def check_api(ctx: Context) -> Check:
         return Check("api health", False, f"{ctx.api_url}/health: {type(exc).__name__}: {exc}")
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if r.status_code != 200:
-        return Check("api health", False, f"{ctx.api_url}/health answered {r.status_code}: {body.get('detail', r.text[:200])}")
+        return Check("api health", False,
+                     f"{ctx.api_url}/health answered {r.status_code}: {body.get('detail', r.text[:200])}")
     return Check("api health", True, f"{ctx.api_url}: {body.get('status')} (version {body.get('version')}, "
                  f"up {body.get('uptime')}s)")
 
@@ -135,7 +103,8 @@ async def check_views(ctx: Context) -> Check:
         "select n.nspname || '.' || c.relname as view from pg_class c "
         "join pg_namespace n on n.oid = c.relnamespace "
         "where c.relkind in ('v', 'm') and n.nspname = any($1::text[]) "
-        "and not coalesce('security_invoker=true' = any(c.reloptions) or 'security_invoker=on' = any(c.reloptions), false) "
+        "and not coalesce('security_invoker=true' = any(c.reloptions) "
+        "                 or 'security_invoker=on' = any(c.reloptions), false) "
         "and (has_table_privilege('anon', c.oid, 'select') or has_table_privilege('authenticated', c.oid, 'select')) "
         "order by 1", list(ctx.settings.api_schemas))
     if rows:
@@ -252,8 +221,9 @@ def _ago(seconds: float) -> str:
 
 
 # Checks that need no database, then those that do (skipped, and said so, when it is unreachable).
-STATIC_CHECKS: list[CheckFn] = [check_api, check_jwt_secret, check_auth]
-DATABASE_CHECKS: list[CheckFn] = [check_migrations, check_rls, check_views, check_realtime, check_backups]
+STATIC_CHECKS: list[CheckFn] = [check_api, check_jwt_secret, check_db_password, check_auth]
+DATABASE_CHECKS: list[CheckFn] = [check_migrations, check_rls, check_views, check_realtime, check_backups,
+                                  check_pg_hba, check_listen]
 CHECKS: list[CheckFn] = STATIC_CHECKS + DATABASE_CHECKS
 
 

@@ -37,10 +37,8 @@ async def shutdown(app: Starlette) -> None:
 
 
 def _db_url(settings) -> str:
-    if settings.db_url:
-        return settings.db_url
-    from localbase.database.embedded import SUPERUSER, SUPERUSER_PASSWORD
-    return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{settings.db_port}/postgres"
+    from localbase.database.cluster import Cluster
+    return Cluster(settings).connect_url
 
 
 def _unauthorized(message: str) -> Response:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -60,9 +61,15 @@ class LocalbaseProcess:
         return self.keys["jwt_secret"]
 
     @property
+    def db_password(self) -> str:
+        """The superuser's password: LOCALBASE_DB_PASSWORD when the test sets one, else the one
+        Localbase generated in the data folder."""
+        return self.env.get("LOCALBASE_DB_PASSWORD") or (self.data_dir / "db_password").read_text().strip()
+
+    @property
     def db_url(self) -> str:
         """Superuser URL (TCP), for test set-up and assertions that must bypass the API."""
-        return f"postgresql://postgres:postgres@127.0.0.1:{self.db_port}/postgres"
+        return f"postgresql://postgres:{quote(self.db_password, safe='')}@127.0.0.1:{self.db_port}/postgres"
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> LocalbaseProcess:

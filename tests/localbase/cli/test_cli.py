@@ -67,7 +67,8 @@ def test_start_status_stop_reset_and_persistence(project: Path):
         values = dict(line.split("=", 1) for line in status.strip().splitlines())
         values = {k: v.strip('"') for k, v in values.items()}
         assert values["API_URL"] == server.url
-        assert values["DB_URL"] == f"postgresql://postgres:postgres@127.0.0.1:{server.db_port}/postgres"
+        assert values["DB_URL"] == server.db_url  # the generated password (database/credentials.py)
+        assert values["DB_URL"].startswith("postgresql://postgres:") and ":postgres@" not in values["DB_URL"]
         assert values["ANON_KEY"] == server.anon_key and values["SERVICE_ROLE_KEY"] == server.service_role_key
         assert values["JWT_SECRET"] == server.jwt_secret and len(server.jwt_secret) >= 32
         headers = {"apikey": server.service_role_key, "Authorization": f"Bearer {server.service_role_key}"}
