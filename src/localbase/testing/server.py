@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -62,8 +62,14 @@ class LocalbaseProcess:
 
     @property
     def db_password(self) -> str:
-        """The superuser's password: LOCALBASE_DB_PASSWORD when the test sets one, else the one
-        Localbase generated in the data folder."""
+        """The superuser's password: the running server's (its DB_URL), else LOCALBASE_DB_PASSWORD
+        when the test sets one, else the one Localbase generated in the data folder."""
+        try:
+            url = json.loads((self.data_dir / "server.json").read_text())["db_url"]
+            if urlsplit(url).password is not None:
+                return unquote(urlsplit(url).password or "")
+        except (OSError, ValueError, KeyError):
+            pass
         return self.env.get("LOCALBASE_DB_PASSWORD") or (self.data_dir / "db_password").read_text().strip()
 
     @property
