@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from localbase.functions.deno_worker import BootError, Worker, main_module, start_worker
-from localbase.functions.runner import error_response
+from localbase.functions.runner import BOOT_ERROR, WORKER_ERROR, error_response
 
 log = logging.getLogger("localbase.functions")
 ENTRIES = ("index.ts", "index.js", "index.tsx", "index.jsx", "index.mjs")
@@ -215,7 +215,7 @@ class DenoRuntime:
             worker = await self.worker(name, entry)
         except BootError as exc:
             log.error("%s", exc)
-            return error_response(503, "BOOT_ERROR", "Function failed to start (please check logs)", relay=True)
+            return error_response(503, "BOOT_ERROR", BOOT_ERROR, relay=True)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         tail = raw_path.split(b"/functions/v1/", 1)[-1].decode("latin-1")
         query = request.url.query
@@ -235,7 +235,7 @@ class DenoRuntime:
                 return self._timed_out(name)
             except httpx.TransportError as exc:
                 log.error("function %s: the worker did not answer (%s: %s)", name, type(exc).__name__, exc)
-                return error_response(500, "WORKER_ERROR", "Function exited due to an error (please check logs)")
+                return error_response(500, "WORKER_ERROR", WORKER_ERROR)
             out_headers = [(k, v) for k, v in response.headers.raw  # the server adds its own Date
                            if k.decode("latin-1").lower() not in (HOP_BY_HOP - {"content-length"}) | {"date"}]
             length = response.headers.get("content-length")
@@ -247,7 +247,7 @@ class DenoRuntime:
                     return self._timed_out(name)
                 except httpx.TransportError as exc:
                     log.error("function %s: the answer broke off (%s)", name, exc)
-                    return error_response(500, "WORKER_ERROR", "Function exited due to an error (please check logs)")
+                    return error_response(500, "WORKER_ERROR", WORKER_ERROR)
                 finally:
                     await response.aclose()
                 answer = Response(content, status_code=response.status_code)

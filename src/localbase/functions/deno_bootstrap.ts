@@ -7,7 +7,9 @@
 // A function whose module exports `default { fetch }` and never calls Deno.serve is served too.
 //
 // A handler that throws answers 500 with the error shape Localbase's Python functions use
-// ({code: "WORKER_ERROR", message, error}); the error and its stack go to stderr (the server log).
+// ({code: "WORKER_ERROR", message, error}) and Supabase's generic words: never the error itself
+// (it may hold a database URL, a key, a row); the error and its stack go to stderr (the server
+// log, where secrets are masked).
 
 const READY = Deno.env.get("LOCALBASE_WORKER_READY") ?? "";
 const PORT = Number(Deno.env.get("LOCALBASE_WORKER_PORT") ?? "0");
@@ -23,11 +25,10 @@ type Options = Record<string, unknown> & {
 const nativeServe = Deno.serve.bind(Deno) as (options: Record<string, unknown>) => Deno.HttpServer;
 let served = false;
 
-function workerError(error: unknown): Response {
-  const name = error instanceof Error ? error.name : "Error";
-  const message = error instanceof Error ? error.message : String(error);
-  const text = `${name}: ${message}`;
-  return Response.json({ code: "WORKER_ERROR", message: text, error: text }, { status: 500 });
+const WORKER_ERROR = "Function exited due to an error (please check logs)";
+
+function workerError(): Response {
+  return Response.json({ code: "WORKER_ERROR", message: WORKER_ERROR, error: WORKER_ERROR }, { status: 500 });
 }
 
 function guarded(handler: Handler, onError: Options["onError"]): Handler {
@@ -47,7 +48,7 @@ function guarded(handler: Handler, onError: Options["onError"]): Handler {
           console.error(again);
         }
       }
-      return workerError(error);
+      return workerError();
     }
   };
 }

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from localbase.functions.deno import DenoRuntime
 from localbase.functions.loader import ENTRY, NAME_RE, FunctionLoader, FunctionLoadError, FunctionNotFound
-from localbase.functions.runner import error_response, invoke
+from localbase.functions.runner import BOOT_ERROR, error_response, invoke
 from localbase.security import jwt
 
 log = logging.getLogger("localbase.functions")
@@ -61,7 +61,7 @@ async def run_function(request: Request) -> Response:
             return error_response(404, "NOT_FOUND", f"Requested function was not found: {name}")
         except FunctionLoadError as exc:
             log.error("function %s failed to load: %s", name, exc)
-            return error_response(503, "BOOT_ERROR", f"Function failed to start: {exc}", relay=True)
+            return error_response(503, "BOOT_ERROR", BOOT_ERROR, relay=True)
         verify_jwt = fn.verify_jwt
     if verify_jwt:
         auth = request.headers.get("authorization", "")

@@ -17,6 +17,10 @@ from localbase.functions.loader import LoadedFunction
 
 log = logging.getLogger("localbase.functions")
 TIMEOUT_S = 150.0  # as Supabase's wall-clock limit for a request
+# What a caller is told when a function fails, as Supabase's relay words it: never the error
+# itself (its message may hold a database URL, a key, a row); the detail goes to the (redacted) log.
+WORKER_ERROR = "Function exited due to an error (please check logs)"
+BOOT_ERROR = "Function failed to start (please check logs)"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -58,6 +62,6 @@ async def invoke(fn: LoadedFunction, request: Request, timeout: float = TIMEOUT_
         log.error("function %s timed out after %.0fs", fn.name, timeout)
         return error_response(546, "WORKER_LIMIT", f"Function {fn.name} timed out after {timeout:.0f}s",
                               relay=True)
-    except Exception as exc:  # the function's own bug: logged with its traceback, answered as 500
+    except Exception:  # the function's own bug: logged with its traceback, answered as 500
         log.exception("function %s failed", fn.name)
-        return error_response(500, "WORKER_ERROR", f"{type(exc).__name__}: {exc}")
+        return error_response(500, "WORKER_ERROR", WORKER_ERROR)

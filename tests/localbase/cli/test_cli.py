@@ -23,7 +23,8 @@ def lb(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess
     result = subprocess.run([sys.executable, "-m", "localbase", *args], cwd=cwd, capture_output=True, text=True,
                             env=ENV, timeout=120)
     if check and result.returncode != 0:
-        raise AssertionError(f"localbase {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"localbase {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout}\n{result.stderr}")
     return result
 
 
@@ -114,7 +115,8 @@ def test_start_status_stop_reset_and_persistence(project: Path):
 
 def test_second_start_on_same_folder_is_refused(localbase_server):
     result = lb("start", "--workdir", str(localbase_server.project_dir), "--data-dir", str(localbase_server.data_dir),
-                "--port", str(free_port()), "--db-port", str(free_port()), cwd=localbase_server.project_dir, check=False)
+                "--port", str(free_port()), "--db-port", str(free_port()), cwd=localbase_server.project_dir,
+                check=False)
     assert result.returncode == 1 and "already running" in result.stderr
 
 

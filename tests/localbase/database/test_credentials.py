@@ -100,7 +100,8 @@ def test_no_trust_and_nothing_readable_by_other_accounts(server):
     hba = (server.data_dir / "pgdata" / "pg_hba.conf").read_text()
     rules = [line.split() for line in hba.splitlines() if line.strip() and not line.startswith("#")]
     assert rules and all("trust" not in rule for rule in rules)
-    assert [r[0] for r in rules] == ["local", "host"] and rules[1][3] == "127.0.0.1/32" and rules[1][4] == "scram-sha-256"
+    assert [r[0] for r in rules] == ["local", "host"]
+    assert rules[1][3] == "127.0.0.1/32" and rules[1][4] == "scram-sha-256"
     assert mode(socket_dir(server)) == 0o700
     for name in ("keys.json", "db_password", "server.json", "postgres.log"):
         assert mode(server.data_dir / name) & 0o077 == 0, name
