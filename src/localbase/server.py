@@ -128,8 +128,12 @@ def quiet_signals() -> None:
 
 
 def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
-    # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs)
+    # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs).
+    # X-Forwarded-For / -Proto only from [api] trusted_proxies (none by default: uvicorn's own
+    # default trusts 127.0.0.1, so any local client could pick its address, e.g. to escape the auth
+    # rate limits); behind them, the client is the right-most address that is not a trusted proxy.
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
+                          proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies),
                           access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SECONDS,
                           http=http_protocol(settings.limits), ws_max_size=settings.limits.realtime_max_frame_bytes,
                           h11_max_incomplete_event_size=settings.limits.max_header_bytes)

@@ -197,9 +197,12 @@ def _db_password(db: dict[str, Any], mode: str) -> str | None:
 
 
 def _trusted_proxies(api: dict[str, Any]) -> tuple[str, ...]:
+    """[api] trusted_proxies (supabase/localbase.toml) or LOCALBASE_TRUSTED_PROXIES (comma-separated);
+    uvicorn's FORWARDED_ALLOW_IPS, which earlier versions documented, is read the same way."""
     import ipaddress
-    raw = os.environ.get("LOCALBASE_TRUSTED_PROXIES")
-    where = "LOCALBASE_TRUSTED_PROXIES" if raw is not None else "[api] trusted_proxies"
+    where = next((name for name in ("LOCALBASE_TRUSTED_PROXIES", "FORWARDED_ALLOW_IPS") if os.environ.get(name)),
+                 "[api] trusted_proxies")
+    raw = os.environ.get(where)
     items = [p.strip() for p in raw.split(",") if p.strip()] if raw is not None else api.get("trusted_proxies", [])
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise SettingsError(f"{where} must be a list of addresses or networks, e.g. [\"127.0.0.1/32\"]")

@@ -32,6 +32,7 @@ IDENT_MAP = "localbase"
 WELL_KNOWN_PASSWORDS = frozenset({
     "postgres", "password", "postgrespassword", "postgres_password", "root", "admin", "secret", "changeme",
     "your-super-secret-and-long-postgres-password",  # Supabase's docker/.env.example
+    "change-me",  # deploy/localbase.env.example here
 })
 HBA = """\
 # Written by Localbase at every start: edits here are replaced (see docs/security.md).

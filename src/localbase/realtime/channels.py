@@ -35,6 +35,7 @@ log = logging.getLogger("localbase.realtime")
 
 EVENTS = {"*", "INSERT", "UPDATE", "DELETE"}
 START = (0, -1)
+TOO_MANY_CHANNELS = "ChannelRateLimitReached: Too many channels"  # Supabase Realtime's words
 
 
 @dataclass
@@ -174,6 +175,11 @@ async def join(conn: Connection, topic: str, payload: dict[str, Any], ref: str |
 
     if topic in conn.channels:  # a rejoin on the same socket replaces the old channel
         await leave(conn.channels[topic], resumable=False)
+    if len(conn.channels) >= conn.service.config.max_channels:  # before any work for the join
+        conn.service.stats["refused_channels"] += 1
+        log.info("realtime: ChannelRateLimitReached: a socket asked for more than %d channels",
+                 conn.service.config.max_channels)
+        return refuse(TOO_MANY_CHANNELS)
     if not isinstance(payload, dict):
         return refuse("invalid join payload")
     if not topic.startswith("realtime:") or topic == "realtime:":

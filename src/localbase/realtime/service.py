@@ -9,6 +9,8 @@ Configuration, in supabase/config.toml under [realtime] (environment variables o
   max_pending_changes = 10000    changes read ahead of fan-out before the stream pauses
   idle_timeout_seconds = 60      no frame (heartbeats included) for this long closes a socket
   slot_name = "localbase_realtime"
+  max_channels_per_client = 100  channels one socket may join (Supabase's default); more are refused
+                                 with "ChannelRateLimitReached: Too many channels"
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class RealtimeConfig:
     max_pending: int = 10_000
     idle_timeout: float = 60.0
     slot_name: str = "localbase_realtime"
+    max_channels: int = 100
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RealtimeConfig:
@@ -60,7 +63,7 @@ class RealtimeConfig:
         if not re.fullmatch(r"[a-z0-9_]{1,63}", slot):
             raise SettingsError("[realtime] slot_name must be lower-case letters, digits and _")
         try:
-            return cls(
+            config = cls(
                 enabled=bool(section.get("enabled", True)),
                 retention_seconds=float(retention),
                 retention_max_changes=int(section.get("retention_max_changes", 100_000)),
@@ -68,9 +71,13 @@ class RealtimeConfig:
                 max_pending=int(section.get("max_pending_changes", 10_000)),
                 idle_timeout=float(section.get("idle_timeout_seconds", 60)),
                 slot_name=slot,
+                max_channels=int(section.get("max_channels_per_client", 100)),
             )
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"[realtime] in config.toml: {exc}") from None
+        if config.max_channels < 1:
+            raise SettingsError("[realtime] max_channels_per_client must be at least 1")
+        return config
 
 
 def slot_name(base: str, database: str) -> str:
