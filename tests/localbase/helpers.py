@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
 
@@ -42,3 +46,13 @@ def client_for(server, token: str | None = None):
     if token:
         client.postgrest.auth(token)
     return client
+
+
+@contextmanager
+def temp_project(prefix: str = "lb-") -> Iterator[Path]:
+    """An empty project folder (supabase/migrations/), removed afterwards. Outside pytest's basetemp,
+    which pytest keeps 0700: run as root, PostgreSQL's service account must reach the data folder."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        root = Path(name)
+        (root / "supabase" / "migrations").mkdir(parents=True)
+        yield root

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from localbase.database import credentials
+from localbase.database import credentials, orphans
 
 log = logging.getLogger("localbase.database")
 
@@ -230,70 +230,14 @@ class EmbeddedPostgres:
             and lines[0].strip() == str(self.process.pid)
 
     def holders(self) -> list[int]:
-        """Live processes working in this data folder: PostgreSQL's postmaster and every backend
-        change into the data directory, so this finds a postmaster Localbase lost track of and the
-        backends a killed postmaster left behind (still attached to its shared memory)."""
-        target = os.path.realpath(self.pgdata)
-        found = []
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                if os.readlink(f"/proc/{entry.name}/cwd") == target and _running(int(entry.name)):
-                    found.append(int(entry.name))
-            except OSError:
-                continue  # gone, or not ours to look at
-        return found
-
-    def _may_hold(self, pid: int) -> bool:
-        """Whether `pid` may still be a PostgreSQL on this folder (when we cannot look, it may)."""
-        if not _running(pid):
-            return False
-        try:
-            return os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(self.pgdata)
-        except FileNotFoundError:
-            return False
-        except OSError:
-            return True
+        """Live processes working in this data folder (see orphans.holders)."""
+        return orphans.holders(self.pgdata)
 
     def _clear_stale_pid(self, orphan_wait: float = 10.0) -> None:
-        """Make the folder ours before starting PostgreSQL on it:
-        - a live postmaster on this folder that Localbase lost track of is stopped (fast shutdown);
-        - backends a killed postmaster left behind leave by themselves once they notice (they
-          must: PostgreSQL refuses to start while they hold the old shared memory); after
-          `orphan_wait` seconds they are killed;
-        - a postmaster.pid whose pid is dead, a zombie nobody reaped yet, or a recycled pid of
-          another process is stale: PostgreSQL would refuse to start ("lock file already
-          exists") for the last two, so it is removed once nothing runs in the folder; the same
-          for the Unix socket's lock file."""
-        pid_file = self.pgdata / "postmaster.pid"
-        recorded = _lock_pid(pid_file)
-        holders = self.holders()
-        if recorded is not None and recorded in holders:
-            log.warning("stopping a PostgreSQL (pid %d) left running on %s", recorded, self.pgdata)
-            os.kill(recorded, signal.SIGINT)
-            if not _wait_exit(recorded, 30):
-                raise EmbeddedPostgresError(
-                    f"a PostgreSQL (pid {recorded}) is running on {self.pgdata} and did not stop; "
-                    f"stop it and start again")
-            holders = self.holders()
-        deadline = time.monotonic() + orphan_wait
-        while holders and time.monotonic() < deadline:
-            time.sleep(0.05)
-            holders = self.holders()
-        for pid in holders:
-            log.warning("killing PostgreSQL process %d left behind on %s", pid, self.pgdata)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in holders:
-            _wait_exit(pid, 10)
-        for lock in (pid_file, self.socket_dir / f".s.PGSQL.{self.port}.lock"):
-            pid = _lock_pid(lock)
-            if pid is not None and not self._may_hold(pid):
-                log.info("removing the stale %s (pid %d is not a PostgreSQL on this folder)", lock, pid)
-                lock.unlink(missing_ok=True)
+        try:
+            orphans.clear(self.pgdata, self.socket_dir / f".s.PGSQL.{self.port}.lock", orphan_wait)
+        except orphans.StillRunning as exc:
+            raise EmbeddedPostgresError(str(exc)) from None
 
     def _check_port_free(self) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -410,32 +354,6 @@ class EmbeddedPostgres:
         if self.pgdata not in path.parents:  # inside pgdata the service user owns the way already
             _make_traversable(path.parent)
         os.chown(path, self._user.pw_uid, self._user.pw_gid)
-
-
-def _lock_pid(path: Path) -> int | None:
-    """The pid in a PostgreSQL lock file (postmaster.pid, a socket's .lock)."""
-    try:
-        return int(path.read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _running(pid: int) -> bool:
-    """True while the process runs; an exited process nobody reaped yet (a zombie) does not."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _make_traversable(path: Path) -> None:

@@ -68,6 +68,7 @@ async def check_db_password(ctx: Context) -> Check:
 
 
 async def check_pg_hba(ctx: Context) -> Check:
+    assert ctx.conn is not None  # a database check: run only with a connection
     try:
         rows = await ctx.conn.fetch(
             "select line_number, type, database, user_name, address from pg_hba_file_rules "
@@ -93,6 +94,7 @@ def _loopback(address: str) -> bool:
 
 
 async def check_listen(ctx: Context) -> Check:
+    assert ctx.conn is not None  # a database check: run only with a connection
     listen = await ctx.conn.fetchval("show listen_addresses")
     ssl = await ctx.conn.fetchval("show ssl")
     beyond = [a.strip() for a in listen.split(",") if not _loopback(a)]

@@ -25,6 +25,7 @@ import pytest
 
 from localbase.database.embedded import bin_dir
 from localbase.testing.server import LocalbaseProcess, free_port
+from tests.localbase.helpers import temp_project
 
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
 OLD_HBA = """\
@@ -41,10 +42,7 @@ def lb(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
 
 @pytest.fixture
 def folder():
-    # outside pytest's basetemp (kept 0700): PostgreSQL's service account must reach it when run as root
-    with tempfile.TemporaryDirectory(prefix="lb-access-") as name:
-        root = Path(name)
-        (root / "supabase" / "migrations").mkdir(parents=True)
+    with temp_project("lb-access-") as root:
         yield root
 
 

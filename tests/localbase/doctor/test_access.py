@@ -5,8 +5,6 @@ beyond loopback without TLS; a deployment as Localbase makes it passes the three
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,13 +12,12 @@ import pytest
 from localbase.database.embedded import EmbeddedPostgres
 from localbase.testing.server import LocalbaseProcess, free_port
 from tests.localbase.doctor.test_doctor import doctor
+from tests.localbase.helpers import temp_project
 
 
 @pytest.fixture
 def folder():
-    with tempfile.TemporaryDirectory(prefix="lb-doctor-access-") as name:
-        root = Path(name)
-        (root / "supabase" / "migrations").mkdir(parents=True)
+    with temp_project("lb-doctor-access-") as root:
         yield root
 
 

@@ -107,3 +107,26 @@ async def test_a_revoke_applies_from_the_next_change(realtime_server, db, client
         assert [c["name"] for c in revoked["data"]["columns"]] == ["id", "name"]
     finally:
         await db.execute("revoke select (salary) on payroll from authenticated")
+
+
+async def test_what_a_role_may_see_is_asked_once_not_per_change(realtime_server, db, clients):
+    """The per-change path stays one query: the shape of (table, role) comes from the cache."""
+    import httpx
+
+    def stats() -> dict:
+        return httpx.get(f"{realtime_server.url}/realtime/v1/api/stats",
+                         headers={"apikey": realtime_server.service_role_key}).json()
+
+    _, token = new_user(realtime_server)
+    user = await client(realtime_server, token)
+    clients.append(user)
+    _, seen = await subscribed(user, topic(), event="INSERT", table="staff", schema="public")
+    await db.execute("insert into staff (name, salary) values ('warm-up', 1)")
+    await seen.wait_for(1)
+    before = stats()
+    await db.execute("insert into staff (name, salary) select 'n' || i, i from generate_series(1, 20) i")
+    await seen.wait_for(21)
+    after = stats()
+    assert after["evaluations"] - before["evaluations"] >= 20
+    assert after["shape_queries"] - before["shape_queries"] <= 1  # 0, or 1 if the 30 s expiry fell in between
+    assert all("salary" not in m["data"]["record"] for m in seen.items)
