@@ -133,6 +133,17 @@ describe('postgres_changes', () => {
     assert.deepEqual(got, [])
   })
 
+  test('a binding without a schema subscribes (the reply echoes it as sent) and watches public', async () => {
+    const admin = track(service())
+    const got = []
+    await subscribed(admin.channel(`no-schema-${topic()}`)
+      .on('postgres_changes', { event: 'INSERT', table: 'notes' }, (p) => got.push(p)))
+    const ada = track((await signedInUser()).client)
+    await ada.from('notes').insert({ body: 'schema-less binding' })
+    await waitFor(() => got.some((p) => p.new.body === 'schema-less binding'), 'the insert')
+    assert.equal(got.find((p) => p.new.body === 'schema-less binding').schema, 'public')
+  })
+
   test('an unknown column in a filter fails the subscription', async () => {
     const c = track(anon())
     const channel = c.channel(`bad-${topic()}`)
@@ -182,6 +193,19 @@ describe('broadcast', () => {
     assert.deepEqual(result, { success: true })
     await waitFor(() => got.length === 1, 'the REST broadcast')
     assert.deepEqual(got[0].payload, { n: 2 })
+  })
+
+  test('httpSend with binary data (application/octet-stream) arrives as an ArrayBuffer', async () => {
+    const name = topic()
+    const listener = track(anon())
+    const got = []
+    await subscribed(listener.channel(name).on('broadcast', { event: 'blob' }, (m) => got.push(m)))
+    const bytes = new Uint8Array([0, 1, 2, 250, 255])
+    const result = await track(anon()).channel(name).httpSend('blob', bytes)
+    assert.deepEqual(result, { success: true })
+    await waitFor(() => got.length === 1, 'the binary broadcast')
+    assert.ok(got[0].payload instanceof ArrayBuffer)
+    assert.deepEqual([...new Uint8Array(got[0].payload)], [0, 1, 2, 250, 255])
   })
 })
 

@@ -1,10 +1,16 @@
 """Broadcast stage: low-latency messages between the clients joined to a topic, from a client
 (`broadcast` push, with the channel's `self` and `ack` options) or from the REST endpoint
 (`POST /realtime/v1/api/broadcast`, and `/api/broadcast/{topic}/events/{event}`).
-With several workers, `send` also hands it to the bus (realtime.bus) for the others' clients."""
+With several workers, `send` also hands it to the bus (realtime.bus) for the others' clients.
+
+A binary payload (a vsn 2.0.0 binary push, or `application/octet-stream` over HTTP, as
+realtime-js `httpSend(event, Uint8Array)` sends it) travels as `{"type", "event", BINARY:
+base64}` and reaches vsn 2.0.0 subscribers as a binary "user broadcast" frame; vsn 1.0.0 (JSON)
+subscribers cannot receive it, as on Supabase."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +28,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("localbase.realtime")
 MAX_MESSAGES = 1000
+BINARY = "binary"  # a message's binary payload, base64 (JSON-safe, for the bus too)
+USER_BROADCAST = 4  # the vsn 2.0.0 binary frame kind of a broadcast to a client
+
+
+def binary_message(event: str, data: bytes) -> dict[str, Any]:
+    return {"type": "broadcast", "event": event, BINARY: base64.b64encode(data).decode()}
+
+
+def user_broadcast_frame(topic: str, event: str, data: bytes) -> bytes:
+    """A vsn 2.0.0 "user broadcast": kind 4, the byte lengths of topic, event and metadata (none),
+    the payload encoding (0: binary), those fields, then the payload."""
+    t, e = topic.encode(), event.encode()
+    return bytes((USER_BROADCAST, len(t), len(e), 0, 0)) + t + e + data
 
 
 def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Channel | None = None) -> int:
@@ -29,6 +48,9 @@ def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Chan
     members = service.topics.get(topic)
     if not members:
         return 0
+    binary = payload.get(BINARY)
+    if binary is not None:
+        return _deliver_binary(service, members, payload["event"], base64.b64decode(binary), sender)
     body = orjson.dumps(payload)
     sent = 0
     for channel in list(members):
@@ -36,6 +58,21 @@ def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Chan
             continue
         conn = channel.conn
         if conn.send(conn.frame_raw(channel.topic_json, b"broadcast", body)):
+            sent += 1
+    service.stats["broadcasts"] += 1
+    return sent
+
+
+def _deliver_binary(service: Realtime, members, event: str, data: bytes, sender: Channel | None) -> int:
+    sent = 0
+    for channel in list(members):
+        if channel is sender and not channel.broadcast_self:
+            continue
+        conn = channel.conn
+        if not conn.binary_frames:  # a JSON (vsn 1.0.0) client has no frame for it
+            service.stats["binary_broadcasts_undeliverable"] += 1
+            continue
+        if conn.send(user_broadcast_frame(channel.topic, event, data)):
             sent += 1
     service.stats["broadcasts"] += 1
     return sent
@@ -57,7 +94,10 @@ async def from_client(channel: Channel, payload: Any, ref: str | None) -> None:
         if channel.broadcast_ack:
             conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": _unauthorized(channel.subtopic)})
         return
-    message = {"type": "broadcast", "event": payload["event"], "payload": payload.get("payload", {})}
+    if BINARY in payload:
+        message = {"type": "broadcast", "event": payload["event"], BINARY: payload[BINARY]}
+    else:
+        message = {"type": "broadcast", "event": payload["event"], "payload": payload.get("payload", {})}
     send(conn.service, channel.route, message, sender=channel)
     if channel.broadcast_ack:
         conn.reply(channel.topic, ref, channel.join_ref, "ok", {})
@@ -136,14 +176,18 @@ async def endpoint_one(request: Request) -> Response:
         if refused is not None:
             return refused
     raw = await request.body()
-    if request.headers.get("content-type", "").startswith("application/octet-stream"):
-        return JSONResponse({"message": "binary broadcast payloads are not supported by Localbase"},
+    event = request.path_params["event"]
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if kind == "application/octet-stream":
+        message = binary_message(event, raw)
+    elif kind in ("application/json", ""):
+        try:
+            message = {"type": "broadcast", "event": event, "payload": orjson.loads(raw) if raw else {}}
+        except orjson.JSONDecodeError:
+            return JSONResponse({"message": "payload must be JSON"}, status_code=400)
+    else:
+        return JSONResponse({"error": "Unsupported Media Type. Use application/json or application/octet-stream"},
                             status_code=415)
-    try:
-        payload = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        return JSONResponse({"message": "payload must be JSON"}, status_code=400)
     service: Realtime = request.app.state.realtime
-    send(service, private_channels.route("realtime:" + request.path_params["topic"], private),
-            {"type": "broadcast", "event": request.path_params["event"], "payload": payload})
+    send(service, private_channels.route("realtime:" + request.path_params["topic"], private), message)
     return Response(status_code=202)

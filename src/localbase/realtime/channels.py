@@ -55,14 +55,12 @@ class Binding:
     filter: str | None
     filters: list
     relid: int | None
+    params: dict[str, Any] = field(default_factory=dict)  # as the subscriber sent them
 
     def echo(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "event": self.event, "schema": self.schema}
-        if self.table is not None:
-            out["table"] = self.table
-        if self.filter is not None:
-            out["filter"] = self.filter
-        return out
+        """The join reply's entry: the parameters exactly as sent, plus the binding's id (as
+        Supabase answers; clients compare it with what they sent, defaults applied or not)."""
+        return {**self.params, "id": self.id}
 
 
 @dataclass(eq=False)
@@ -264,7 +262,8 @@ async def _bindings(service, context: Context, raw: list) -> list[Binding]:
             flt = item.get("filter")
             parsed = filters.parse(flt)
             relid = await validate_binding(db, schema, table, parsed, context.role)
-            out.append(Binding(service.next_binding_id(), item.get("event", "*"), schema, table, flt, parsed, relid))
+            out.append(Binding(service.next_binding_id(), item.get("event", "*"), schema, table, flt, parsed, relid,
+                               params=item))
     return out
 
 

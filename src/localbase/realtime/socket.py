@@ -3,7 +3,8 @@
 Framing as the clients speak it: `vsn=1.0.0` frames are JSON objects
 `{"topic", "event", "payload", "ref", "join_ref"}`; `vsn=2.0.0` frames are JSON arrays
 `[join_ref, ref, topic, event, payload]`, and their clients send a broadcast as a binary "user
-broadcast push" frame (decoded below; a JSON payload only). Topic `phoenix` carries heartbeats.
+broadcast push" frame (decoded below; a JSON or a binary payload), and receive a binary payload
+as a binary "user broadcast" frame (broadcast.py). Topic `phoenix` carries heartbeats.
 
 Every outgoing frame goes through one bounded queue per socket, written by one writer task, so a
 slow or dead client never blocks the fan-out or other clients: when its queue is full the socket
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from localbase.realtime import channels
+from localbase.realtime import broadcast, channels
 
 if TYPE_CHECKING:
     from localbase.realtime.service import Realtime
@@ -32,6 +33,7 @@ PHOENIX = "phoenix"
 CLOSE_SLOW_CONSUMER = 1013
 CLOSE_IDLE = 1000
 USER_BROADCAST_PUSH = 3
+BINARY_ENCODING = 0
 JSON_ENCODING = 1
 
 
@@ -41,10 +43,11 @@ class Connection:
         self.service = service
         params = ws.query_params
         self.vsn = params.get("vsn", "1.0.0")
+        self.binary_frames = self.vsn.startswith("2")  # may receive binary broadcast frames
         self.apikey = params.get("apikey") or ws.headers.get("apikey") or ""
         self.apikey_role = ws.scope.get("state", {}).get("apikey_role", "anon")
         self.channels: dict[str, channels.Channel] = {}
-        self.queue: asyncio.Queue[tuple[str, Any, Any] | None] = asyncio.Queue(service.config.max_queue)
+        self.queue: asyncio.Queue[tuple[str | bytes, Any, Any] | None] = asyncio.Queue(service.config.max_queue)
         self.closing = False
         self.close_code = 1000
         self.last_seen = time.monotonic()
@@ -88,13 +91,16 @@ class Connection:
             fields.append(data[offset:offset + size].decode())
             offset += size
         join_ref, ref, topic, event, _metadata = fields
-        if encoding != JSON_ENCODING:
-            raise ValueError("binary broadcast payloads are not supported")
-        payload = {"type": "broadcast", "event": event, "payload": orjson.loads(data[offset:])}
+        if encoding == JSON_ENCODING:
+            payload = {"type": "broadcast", "event": event, "payload": orjson.loads(data[offset:])}
+        elif encoding == BINARY_ENCODING:
+            payload = broadcast.binary_message(event, data[offset:])
+        else:
+            raise ValueError(f"unknown payload encoding {encoding}")
         return topic, "broadcast", payload, ref or None, join_ref or None
 
     # -- sending -------------------------------------------------------------------------------
-    def send(self, text: str, channel: Any = None, position: Any = None) -> bool:
+    def send(self, text: str | bytes, channel: Any = None, position: Any = None) -> bool:
         """Queue a frame; False when the socket is closing or its queue overflowed."""
         if self.closing:
             return False
@@ -141,7 +147,8 @@ class Connection:
                 break
             text, channel, position = item
             began = time.perf_counter()
-            await send({"type": "websocket.send", "text": text})
+            await send({"type": "websocket.send", "bytes": text} if isinstance(text, bytes)
+                       else {"type": "websocket.send", "text": text})
             self.service.stats["socket_write_ms"] += (time.perf_counter() - began) * 1000
             if channel is not None:
                 channel.sent(position)
