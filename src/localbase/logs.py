@@ -29,6 +29,7 @@ ACCESS_FIELDS = "access_fields"  # an access record's fields, already safe (see 
 _SECRET_KEY = re.compile(r"apikey|api_key|authorization|password|passwd|pwd|secret|token|jwt|cookie|"
                          r"credential|private_key|service_role_key|anon_key", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_OPAQUE_SECRET = re.compile(r"sb_secret_[A-Za-z0-9_-]+")  # the new-format service key
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
 _QUERY_SECRET = re.compile(r"((?:apikey|api_key|access_token|refresh_token|token|token_hash|password|secret|code)=)"
                            r"[^&\s\"']+", re.IGNORECASE)
@@ -42,6 +43,8 @@ def redact_text(text: str) -> str:
         text = _URL_PASSWORD.sub(r"\1****@", text)
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
+    if "sb_secret_" in text:
+        text = _OPAQUE_SECRET.sub(REDACTED, text)
     if "=" in text:
         text = _QUERY_SECRET.sub(r"\1" + REDACTED, text)
     return text

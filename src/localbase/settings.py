@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from localbase.security import signing_keys
 from localbase.security.keys import ProjectKeys, load_or_create
+from localbase.security.signing_keys import KeyRing
 
 DEFAULT_API_PORT = 54321
 DEFAULT_DB_PORT = 54322
@@ -79,6 +81,10 @@ class Settings:
     jwt_secret: str = ""
     anon_key: str = ""
     service_role_key: str = ""
+    publishable_key: str = ""  # sb_publishable_...: the anon role
+    secret_key: str = ""  # sb_secret_...: the service_role role
+    # the secret plus [auth] signing_keys_path's keys: what every service verifies JWTs with
+    keyring: KeyRing = field(default_factory=lambda: KeyRing(""), compare=False)
     jwt_expiry: int = 3600
     api_schemas: tuple[str, ...] = DEFAULT_SCHEMAS
     extra_search_path: tuple[str, ...] = ("public", "extensions")
@@ -123,9 +129,10 @@ class Settings:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         return node if isinstance(node, dict) else {}
 
-    def with_keys(self, keys: ProjectKeys) -> Settings:
+    def with_keys(self, keys: ProjectKeys, signing: tuple[signing_keys.SigningKey, ...] = ()) -> Settings:
         return replace(self, jwt_secret=keys.jwt_secret, anon_key=keys.anon_key,
-                       service_role_key=keys.service_role_key)
+                       service_role_key=keys.service_role_key, publishable_key=keys.publishable_key,
+                       secret_key=keys.secret_key, keyring=KeyRing(keys.jwt_secret, signing))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -266,12 +273,14 @@ def load_settings(
     settings = replace(settings, db_password=_db_password(db, settings.mode), trusted_proxies=_trusted_proxies(api))
     if not with_keys:
         return settings
-    secret = os.environ.get("LOCALBASE_JWT_SECRET") or None
-    if secret is not None and len(secret) < 32:
-        raise SettingsError("LOCALBASE_JWT_SECRET must be at least 32 characters long")
+    from localbase.security.key_settings import check_fixed_keys, fixed_keys, signing_keys_of
+    fixed = fixed_keys(auth)
+    signing = signing_keys_of(settings, auth)
     try:
-        keys = load_or_create(settings.data_dir, secret)
+        keys = load_or_create(settings.data_dir, fixed=fixed)
     except OSError as exc:  # not a folder, read-only, full: say which folder, not a traceback
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(settings.data_dir) else ""
         raise SettingsError(f"cannot use the data folder {settings.data_dir}: {exc.strerror or exc}{where}") from None
-    return settings.with_keys(keys)
+    settings = settings.with_keys(keys, signing)
+    check_fixed_keys(settings, fixed)
+    return settings

@@ -36,6 +36,12 @@ def test_redact_text_masks_jwts_url_passwords_and_secret_parameters():
     assert "postgresql://app:****@db:5432/x" in out and "type=signup" in out
 
 
+def test_redact_text_masks_new_format_secret_keys():
+    out = redact_text("called with sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz by sb_publishable_abc")
+    assert "N7UND0Ug" not in out and REDACTED in out
+    assert "sb_publishable_abc" in out  # the publishable key is public
+
+
 def test_redact_query_keeps_other_parameters():
     assert redact_query("select=id,name&apikey=abc&id=eq.1") == f"select=id,name&apikey={REDACTED}&id=eq.1"
     assert redact_query("access_token=x&code=y") == f"access_token={REDACTED}&code={REDACTED}"

@@ -20,11 +20,12 @@ from localbase.auth.context import body, endpoint, json, pool, redirect_target, 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 EMAIL_EXISTS = "A user with this email address has already been registered"
+ADMIN_ROLES = ("service_role", "supabase_admin")  # GoTrue's default admin roles
 
 
 def require_admin(request: Request) -> None:
     claims = tokens.bearer_claims(request.headers.get("authorization"), service(request).config)
-    if claims.get("role") != "service_role":
+    if claims.get("role") not in ADMIN_ROLES:
         raise errors.forbidden("not_admin", "User not allowed")
 
 

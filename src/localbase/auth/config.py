@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from localbase.security.signing_keys import KeyRing
 from localbase.settings import Settings, SettingsError
 
 PASSWORD_REQUIREMENTS = ("", "letters_digits", "lower_upper_letters_digits",
@@ -51,6 +52,7 @@ class AuthConfig:
     jwt_secret: str
     jwt_expiry: int
     api_url: str
+    keys: KeyRing = field(default_factory=lambda: KeyRing(""))  # signs (current key) and verifies tokens
     site_url: str = "http://127.0.0.1:3000"
     additional_redirect_urls: tuple[str, ...] = ()
     enable_signup: bool = True
@@ -150,6 +152,7 @@ def load_auth_config(settings: Settings) -> AuthConfig:
     return AuthConfig(
         jwt_secret=settings.jwt_secret,
         jwt_expiry=settings.jwt_expiry,
+        keys=settings.keyring,
         api_url=str(_pick(auth, "external_url", a, settings.api_url)).rstrip("/"),
         site_url=str(_pick(auth, "site_url", a, d["site_url"].default)).rstrip("/"),
         additional_redirect_urls=tuple(_pick(auth, "additional_redirect_urls", a, ())),

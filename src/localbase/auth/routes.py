@@ -31,10 +31,12 @@ async def settings(request: Request) -> Response:
                  "saml_enabled": False})
 
 
+@endpoint
 async def jwks(request: Request) -> Response:
-    """The public signing keys: none, as on a Supabase project that signs with its shared (HS256)
-    JWT secret; clients such as supabase-js's getClaims() then verify through GET /user."""
-    return json({"keys": []})
+    """The public signing keys ([auth] signing_keys_path), from which supabase-js's and
+    supabase-py's getClaims() verify an asymmetric token themselves; none on a project that signs
+    with its shared (HS256) secret only (the clients then verify through GET /user)."""
+    return json(service(request).config.keys.jwks(), headers={"cache-control": "public, max-age=600"})
 
 
 @endpoint

@@ -37,7 +37,7 @@ async def session_json(conn: asyncpg.Connection, config: AuthConfig, user: dict[
     token_refresh, totp, ...)."""
     claims = tokens.access_claims(config, user, str(session_id), amr, assurance(amr))
     claims = await hooks.custom_claims(conn, config, claims, method)
-    return {"access_token": jwt.sign(claims, config.jwt_secret), "token_type": "bearer",
+    return {"access_token": jwt.sign(claims, config.keys), "token_type": "bearer",
             "expires_in": config.jwt_expiry, "expires_at": claims["exp"], "refresh_token": refresh_token,
             "user": users.to_json(user)}
 

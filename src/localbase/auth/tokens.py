@@ -42,7 +42,7 @@ def bearer_claims(authorization: str | None, config: AuthConfig) -> dict[str, An
         raise errors.unauthorized("no_authorization", "This endpoint requires a valid Bearer token")
     token = authorization[7:].strip()
     try:
-        claims = jwt.verify(token, config.jwt_secret)
+        claims = jwt.verify(token, config.keys)
     except jwt.JWTError as exc:
         raise errors.forbidden("bad_jwt", f"invalid JWT: unable to parse or verify signature, {exc.reason}") from None
     return claims

@@ -143,7 +143,7 @@ def _print_ready(r: server.Ready) -> None:
     console.print("[dim]Press Ctrl+C to stop.[/dim]")
 
 
-SECRET_VALUES = ("JWT_SECRET", "SERVICE_ROLE_KEY", "DB_URL")  # DB_URL holds the superuser's password
+SECRET_VALUES = ("JWT_SECRET", "SERVICE_ROLE_KEY", "SECRET_KEY", "DB_URL")  # DB_URL holds the superuser's password
 
 
 def _status_values(s: Settings, db_url: str) -> dict[str, str]:
@@ -157,6 +157,8 @@ def _status_values(s: Settings, db_url: str) -> dict[str, str]:
         "JWT_SECRET": s.jwt_secret,
         "ANON_KEY": s.anon_key,
         "SERVICE_ROLE_KEY": s.service_role_key,
+        "PUBLISHABLE_KEY": s.publishable_key,
+        "SECRET_KEY": s.secret_key,
     }
 
 

@@ -69,7 +69,7 @@ async def run_function(request: Request) -> Response:
         if scheme.lower() != "bearer" or not token:
             return _unauthorized("Missing authorization header")
         try:
-            jwt.verify(token, request.app.state.settings.jwt_secret)
+            jwt.verify(token, request.app.state.settings.keyring)
         except jwt.JWTError as exc:
             return _unauthorized("JWT expired" if exc.expired else "Invalid JWT")
     if entry is not None:

@@ -1,15 +1,16 @@
-"""The API gateway's key check, as Supabase's gateway does it: every request names the project's
-anon or service_role key in the `apikey` header (or `?apikey=`); a few public paths need none.
+"""The API gateway's key check, as Supabase's gateway does it: every request names one of the
+project's API keys in the `apikey` header (or `?apikey=`); a few public paths need none. Which
+keys, and the `Authorization` the services then get: security.api_keys.
 
 Pure ASGI (no BaseHTTPMiddleware) so it costs next to nothing per request."""
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import parse_qsl
 
 import orjson
 
+from localbase.security.api_keys import ApiKeys as KeyTable
 from localbase.settings import Settings
 
 PUBLIC_PREFIXES = (
@@ -25,23 +26,15 @@ PUBLIC_PREFIXES = (
 
 
 class ApiKeys:
-    """The project's two keys, and the check every request passes."""
+    """The project's keys, and the check every request passes."""
 
     def __init__(self, settings: Settings):
-        self.keys = {
-            settings.anon_key.encode(): "anon",
-            settings.service_role_key.encode(): "service_role",
-        }
-
-    def _role_for(self, key: bytes) -> str | None:
-        found = None
-        for known, role in self.keys.items():  # constant time per candidate, every candidate tried
-            if hmac.compare_digest(known, key):
-                found = role
-        return found
+        self.table = KeyTable.from_settings(settings)
 
     def check(self, scope) -> str | tuple[str, str]:
-        """The key's role, or the (message, hint) to refuse the request with."""
+        """The key's role, or the (message, hint) to refuse the request with. For an accepted key
+        the scope gets the `Authorization` the services must see (an opaque key's JWT) and, in
+        its state, the role and the JWT standing for the key (`apikey_token`, for sockets)."""
         key = None
         for name, value in scope["headers"]:
             if name == b"apikey":
@@ -54,9 +47,14 @@ class ApiKeys:
                     break
         if key is None:
             return ("No API key found in request", "No `apikey` request header or url param was found.")
-        role = self._role_for(key)
-        if role is None:
+        found = self.table.resolve(key)
+        if found is None:
             return ("Invalid API key", "Double check your Supabase `anon` or `service_role` API key.")
+        role, token = found
+        headers = self.table.authorization(scope["headers"], key, token)
+        if headers is not None:
+            scope["headers"] = headers
+        scope.setdefault("state", {})["apikey_token"] = token.decode("latin-1")
         return role
 
 

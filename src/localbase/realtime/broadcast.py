@@ -128,13 +128,13 @@ async def _refused(request: Request, claims: dict[str, Any], topics: set[str]) -
 
 
 def _caller(request: Request) -> dict[str, Any] | Response:
-    """The caller's verified claims (Authorization bearer, else the API key)."""
+    """The caller's verified claims (Authorization bearer, else the JWT of the API key)."""
     service: Realtime = request.app.state.realtime
     auth = request.headers.get("authorization", "")
-    token = auth[7:] if auth.lower().startswith("bearer ") else (request.headers.get("apikey") or
-                                                                  request.query_params.get("apikey") or "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else (request.scope.get("state", {}).get("apikey_token")
+                                                                  or "")
     try:
-        return jwt.verify(token, service.settings.jwt_secret)
+        return jwt.verify(token, service.settings.keyring)
     except jwt.JWTError as exc:
         return JSONResponse({"message": exc.reason}, status_code=401)
 

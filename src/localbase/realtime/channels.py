@@ -127,9 +127,13 @@ class Channel:
 
 
 def _context(conn: Connection, token: str | None) -> Context:
-    """Raises jwt.JWTError (reason safe to show)."""
-    secret = conn.service.settings.jwt_secret
-    claims = jwt.verify(token or conn.apikey, secret)
+    """Raises jwt.JWTError (reason safe to show). An API key given as the token (supabase-js
+    passes its key when signed out) stands for its role's JWT."""
+    if token:
+        token = conn.service.api_keys.token_for(token)
+        if token is None:
+            raise jwt.JWTError("Invalid API key")
+    claims = jwt.verify(token or conn.apikey, conn.service.settings.keyring)
     return context_of(claims, claims.get("role") or conn.apikey_role)
 
 

@@ -33,6 +33,7 @@ from localbase.realtime.bus import Bus
 from localbase.realtime.changes import ChangeStream, drop_worker_slots, ensure_slot
 from localbase.realtime.fanout import Fanout
 from localbase.realtime.retention import Retention
+from localbase.security.api_keys import ApiKeys
 from localbase.settings import Settings, SettingsError
 
 log = logging.getLogger("localbase.realtime")
@@ -101,6 +102,7 @@ def realtime_dsn(settings: Settings) -> str:
 class Realtime:
     def __init__(self, settings: Settings, config: RealtimeConfig):
         self.settings = settings
+        self.api_keys = ApiKeys.from_settings(settings)
         self.config = config
         self.dsn = realtime_dsn(settings)
         self.topics: dict[str, set] = {}  # topic -> joined channels

@@ -44,8 +44,10 @@ class Connection:
         params = ws.query_params
         self.vsn = params.get("vsn", "1.0.0")
         self.binary_frames = self.vsn.startswith("2")  # may receive binary broadcast frames
-        self.apikey = params.get("apikey") or ws.headers.get("apikey") or ""
-        self.apikey_role = ws.scope.get("state", {}).get("apikey_role", "anon")
+        state = ws.scope.get("state", {})
+        # the JWT standing for the socket's API key (an opaque sb_ key's role JWT), from the gateway
+        self.apikey = state.get("apikey_token") or params.get("apikey") or ws.headers.get("apikey") or ""
+        self.apikey_role = state.get("apikey_role", "anon")
         self.channels: dict[str, channels.Channel] = {}
         self.queue: asyncio.Queue[tuple[str | bytes, Any, Any] | None] = asyncio.Queue(service.config.max_queue)
         self.closing = False

@@ -20,6 +20,7 @@ from localbase.rest import errors
 from localbase.rest.errors import RestError
 from localbase.rest.sql import Statement
 from localbase.security import jwt
+from localbase.security.signing_keys import KeyRing
 
 log = logging.getLogger("localbase.rest")
 
@@ -38,11 +39,11 @@ class Caller:
     authenticated: bool
 
 
-def caller_from(authorization: str | None, secret: str, anon_role: str = "anon") -> Caller:
+def caller_from(authorization: str | None, secret: str | KeyRing, anon_role: str = "anon") -> Caller:
     """The caller's role and claims from `Authorization: Bearer <jwt>`; no header means anon.
     Verified callers are cached per token; expiry is checked on every use all the same."""
     if not authorization:
-        return Caller(anon_role, '{"role":"%s"}' % anon_role, False)
+        return Caller(anon_role, orjson.dumps({"role": anon_role}).decode(), False)
     cached = _callers.get((authorization, secret))
     if cached is not None:
         caller, exp = cached
@@ -57,10 +58,10 @@ def caller_from(authorization: str | None, secret: str, anon_role: str = "anon")
 
 
 _CALLER_CACHE_SIZE = 4096
-_callers: dict[tuple[str, str], tuple[Caller, float | None]] = {}
+_callers: dict[tuple[str, str | KeyRing], tuple[Caller, float | None]] = {}
 
 
-def _verify_caller(authorization: str, secret: str, anon_role: str) -> tuple[Caller, float | None]:
+def _verify_caller(authorization: str, secret: str | KeyRing, anon_role: str) -> tuple[Caller, float | None]:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _jwt_error("Invalid Authorization header: expected 'Bearer <token>'", "PGRST301")

@@ -99,7 +99,7 @@ async def _handle(request: Request) -> Response:
         doc = openapi.document(cache.schema, schema_name, settings.api_url)
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
     schema = cache.schema
-    caller = execute.caller_from(request.headers.get("authorization"), settings.jwt_secret)
+    caller = execute.caller_from(request.headers.get("authorization"), settings.keyring)
     ctx = execute.Context(request.method, "/" + path, orjson.dumps(
         {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode())
     db = app.state.db

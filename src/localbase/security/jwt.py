@@ -1,7 +1,12 @@
-"""JWT signing and verification with the algorithm pinned to HS256.
+"""JWT signing and verification with the algorithm pinned.
 
-PostgREST, GoTrue and Realtime all verify the same project secret; this module is the one
+PostgREST, GoTrue and Realtime all verify the same project keys; this module is the one
 place Localbase does it, so every service refuses the same bad tokens the same way.
+
+Keys: the project's shared secret (a `str`: HS256 only), or a `KeyRing` (security.signing_keys):
+the secret plus asymmetric keys. With a ring, a token's header picks the key but never the
+algorithm family: HS256 is checked with the secret only, ES256/RS256 only with a key of that
+algorithm (by `kid`); `none` and anything else are refused.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 import jwt as pyjwt
+
+from localbase.security.signing_keys import KeyRing
 
 ALGORITHM = "HS256"
 
@@ -27,26 +34,37 @@ class JWTError(Exception):
         return self.reason
 
 
-def sign(claims: dict[str, Any], secret: str) -> str:
-    return pyjwt.encode(claims, secret, algorithm=ALGORITHM, headers={"typ": "JWT"})
+class _NoKey(pyjwt.InvalidTokenError):
+    """An asymmetric token whose `kid` names none of the ring's keys."""
 
 
-def verify(token: str, secret: str, *, leeway: int = 0) -> dict[str, Any]:
-    """Verify signature (HS256 only, so alg=none and RS/HS confusion are refused) and expiry.
+def sign(claims: dict[str, Any], secret: str | KeyRing) -> str:
+    """With a ring that has a signing key: that key's algorithm and its `kid`; else HS256."""
+    key = secret.signing if isinstance(secret, KeyRing) else None
+    if key is not None and key.private is not None:
+        return pyjwt.encode(claims, key.private, algorithm=key.alg, headers={"typ": "JWT", "kid": key.kid})
+    return pyjwt.encode(claims, secret.secret if isinstance(secret, KeyRing) else secret, algorithm=ALGORITHM,
+                        headers={"typ": "JWT"})
+
+
+def verify(token: str, secret: str | KeyRing, *, leeway: int = 0) -> dict[str, Any]:
+    """Verify signature (the algorithm pinned to the key: alg=none and RS/HS confusion are refused) and expiry.
 
     `exp` is optional as in PostgREST (the anon and service keys of a project carry a far one),
     but checked when present; `nbf` and `iat` are checked by PyJWT when present.
     """
     if not token or token.count(".") != 2:
-        raise JWTError("Expected 3 parts in JWT; got %d" % (token.count(".") + 1 if token else 0))
+        raise JWTError(f"Expected 3 parts in JWT; got {token.count('.') + 1 if token else 0}")
     try:
-        claims = _verify_cached(token, secret)
+        claims = _verify_cached(token, secret) if isinstance(secret, str) else _verify_ring(token, secret)
     except pyjwt.ExpiredSignatureError:
         raise JWTError("JWT expired", expired=True) from None
     except pyjwt.InvalidAlgorithmError:
         raise JWTError("Wrong or unsupported encoding algorithm") from None
     except pyjwt.InvalidSignatureError:
         raise JWTError("JWT cryptographic operation failed") from None
+    except _NoKey:
+        raise JWTError("No suitable key or wrong key type") from None
     except pyjwt.PyJWTError:
         raise JWTError("Invalid JWT") from None
     exp = claims.get("exp")
@@ -66,3 +84,23 @@ def _verify_cached(token: str, secret: str) -> dict[str, Any]:
         algorithms=[ALGORITHM],
         options={"require": [], "verify_aud": False},
     )
+
+
+@lru_cache(maxsize=4096)
+def _verify_ring(token: str, ring: KeyRing) -> dict[str, Any]:
+    """An HS256 token with the ring's secret; an ES256/RS256 one with the key its header names."""
+    header = pyjwt.get_unverified_header(token)
+    alg = header.get("alg")
+    if alg == ALGORITHM:
+        return _verify_cached(token, ring.secret)
+    if not isinstance(alg, str) or alg == "none":
+        raise pyjwt.InvalidAlgorithmError(alg)
+    candidates = ring.candidates(alg, header.get("kid"))
+    if not candidates:
+        raise (_NoKey if ring.candidates(alg, None) else pyjwt.InvalidAlgorithmError)(alg)
+    for key in candidates[:-1]:  # no kid: each key of the algorithm may have signed it
+        try:
+            return pyjwt.decode(token, key.public, algorithms=[alg], options={"require": [], "verify_aud": False})
+        except pyjwt.InvalidSignatureError:
+            continue
+    return pyjwt.decode(token, candidates[-1].public, algorithms=[alg], options={"require": [], "verify_aud": False})

@@ -57,6 +57,14 @@ class LocalbaseProcess:
         return self.keys["service_role_key"]
 
     @property
+    def publishable_key(self) -> str:
+        return self.keys["publishable_key"]
+
+    @property
+    def secret_key(self) -> str:
+        return self.keys["secret_key"]
+
+    @property
     def jwt_secret(self) -> str:
         return self.keys["jwt_secret"]
 
