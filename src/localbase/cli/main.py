@@ -275,6 +275,38 @@ def gen_types(
     print(renderers[lang](described), end="")
 
 
+@gen_app.command("signing-key")
+def gen_signing_key(
+    algorithm: Annotated[str, typer.Option(help="ES256 or RS256")] = "ES256",
+    append: Annotated[bool, typer.Option(help="Rotate: add it to [auth] signing_keys_path's file, where it "
+                                              "signs from the next start and the others only verify")] = False,
+    workdir: Workdir = Path("."),
+) -> None:
+    """A new JWT signing key (a private JWK set), as `supabase gen signing-key`: printed, or with
+    --append written to the file [auth] signing_keys_path names (mode 0600)."""
+    from localbase.security import signing_keys
+    from localbase.settings import read_config_toml
+    try:
+        key = signing_keys.generate(algorithm.upper())
+    except signing_keys.SigningKeyError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    if not append:
+        print(json.dumps([key], indent=2))
+        return
+    name = read_config_toml(workdir.resolve()).get("auth", {}).get("signing_keys_path")
+    if not name:
+        err.print("--append needs [auth] signing_keys_path in supabase/config.toml")
+        raise typer.Exit(2)
+    path = workdir.resolve() / "supabase" / name
+    current = json.loads(path.read_text()) if path.exists() else []
+    current = current.get("keys", []) if isinstance(current, dict) else current
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(signing_keys.rotated(current, key), fh, indent=2)
+    err.print(f"{path}: {key['kid']} ({key['alg']}) signs from the next start; {len(current)} older key(s) verify")
+
+
 @migration_app.command("new")
 def migration_new(name: str, workdir: Workdir = Path(".")) -> None:
     """Create supabase/migrations/<timestamp>_<name>.sql."""

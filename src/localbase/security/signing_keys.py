@@ -13,6 +13,7 @@ verifying the tokens and API keys signed with it.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,23 @@ def _key(item: Any, where: str) -> SigningKey:
     if signs and private is None:
         raise SigningKeyError(f"{where} ({kid}): key_ops has \"sign\" but the private part is missing")
     return SigningKey(kid, alg, public, private, signs)
+
+
+def generate(alg: str = "ES256") -> dict[str, Any]:
+    """A new private JWK as `supabase gen signing-key` writes it (a fresh kid, key_ops sign+verify)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if alg not in ALGORITHMS:
+        raise SigningKeyError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {alg!r}")
+    key = ec.generate_private_key(ec.SECP256R1()) if alg == "ES256" else \
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = ALGORITHMS[alg][1].to_jwk(key, as_dict=True)
+    jwk.pop("key_ops", None)
+    return {**jwk, "kid": str(uuid.uuid4()), "use": "sig", "key_ops": ["sign", "verify"], "alg": alg, "ext": True}
+
+
+def rotated(current: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JWK set after a rotation: the new key signs, the old ones only verify (tokens they
+    signed stay valid until they expire; drop them from the file after that)."""
+    kept = [{**k, "key_ops": ["verify"]} for k in current]
+    return [new, *kept]
