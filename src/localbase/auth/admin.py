@@ -104,11 +104,8 @@ async def create_user(request: Request) -> Response:
 @endpoint
 async def list_users(request: Request) -> Response:
     require_admin(request)
-    try:
-        page = max(1, int(request.query_params.get("page") or 1))
-        per_page = min(1000, max(1, int(request.query_params.get("per_page") or 50)))
-    except ValueError:
-        raise errors.bad_request("validation_failed", "page and per_page must be integers") from None
+    page = max(1, _page_param(request, "page", 1))
+    per_page = min(1000, max(1, _page_param(request, "per_page", 50)))
     async with pool(request).acquire() as conn:
         total = await conn.fetchval("select count(*) from auth.users")
         rows = await conn.fetch(users.USER_SELECT + " order by u.created_at desc, u.id limit $1 offset $2",
@@ -121,6 +118,16 @@ async def list_users(request: Request) -> Response:
     links.append(f'<{path}?page={last}&per_page={per_page}>; rel="last"')
     return json({"users": [users.to_json(dict(r)) for r in rows], "aud": "authenticated"},
                 headers={"x-total-count": str(total), "link": ", ".join(links)})
+
+
+def _page_param(request: Request, name: str, default: int) -> int:
+    """An unsigned integer, refused as GoTrue refuses it (its Go parser's words)."""
+    raw = request.query_params.get(name) or ""
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise errors.validation(f'Bad Pagination Parameters: strconv.ParseUint: parsing "{raw[:40]}": invalid syntax')
+    return int(raw)
 
 
 @endpoint
@@ -259,9 +266,9 @@ async def invite(request: Request) -> Response:
             user = await users.by_email(conn, email)
             if user is not None and user.get("email_confirmed_at") is not None:
                 raise errors.unprocessable("email_exists", EMAIL_EXISTS)
-            if user is None:
+            if user is None:  # invited_at is the invite's sending time, set by otp.issue
                 user = await users.create(conn, email=email, encrypted_password=None,
-                                          user_metadata=_dict(data.get("data"), "data"), invited=True)
+                                          user_metadata=_dict(data.get("data"), "data"))
             await otp.issue(conn, cfg, user, "invite", redirect)
             user = await users.by_id(conn, user["id"])
     return json(users.to_json(user))

@@ -96,9 +96,9 @@ async def enroll(request: Request) -> Response:
 
 @endpoint
 async def challenge(request: Request) -> Response:
-    factor_id = _factor_id(request)
     async with pool(request).acquire() as conn:
-        _, user = await _caller(request, conn)
+        _, user = await _caller(request, conn)  # first: without a session, 401 whatever the factor
+        factor_id = _factor_id(request)
         await _own_factor(conn, user, factor_id)
         challenge_id, ts = uuid.uuid4(), users.now()
         await conn.execute(
@@ -114,6 +114,7 @@ async def verify(request: Request) -> Response:
     svc = service(request)
     cfg, limits = svc.config, svc.config.rate_limits
     await svc.limiter.hit("token_verifications", client_ip(request), limits.token_verifications, limits.window_s)
+    tokens.bearer_claims(request.headers.get("authorization"), cfg)  # 401 before anything else
     factor_id = _factor_id(request)
     data = await body(request)
     code, challenge_id = data.get("code"), data.get("challenge_id")
@@ -130,12 +131,14 @@ async def verify(request: Request) -> Response:
             found = await conn.fetchrow("select * from auth.mfa_challenges where id = $1 and factor_id = $2 for update",
                                         challenge_uuid, factor_id)
             if found is None:
-                raise errors.AuthError(404, "mfa_challenge_not_found", "MFA factor with the provided challenge ID not found")
+                raise errors.AuthError(404, "mfa_challenge_not_found",
+                                       "MFA factor with the provided challenge ID not found")
             now = users.now()
             if found["verified_at"] is not None or found["created_at"] + timedelta(seconds=CHALLENGE_SECONDS) < now:
                 raise errors.unprocessable(
                     "mfa_challenge_expired",
-                    f"MFA challenge {challenge_id} has expired, verify against another challenge or create a new challenge.")
+                    f"MFA challenge {challenge_id} has expired, verify against another challenge or create a new "
+                    "challenge.")
             if not pyotp.TOTP(factor["secret"]).verify(code.strip(), valid_window=VERIFY_WINDOW):
                 raise errors.unprocessable("mfa_verification_failed", "Invalid TOTP code entered")
             await conn.execute("update auth.mfa_challenges set verified_at = $2 where id = $1", challenge_uuid, now)
@@ -159,15 +162,21 @@ async def verify(request: Request) -> Response:
 
 @endpoint
 async def unenroll(request: Request) -> Response:
-    factor_id = _factor_id(request)
     async with pool(request).acquire() as conn:
         claims, user = await _caller(request, conn)
+        factor_id = _factor_id(request)
         factor = await _own_factor(conn, user, factor_id)
         if factor["status"] == "verified" and claims.get("aal") != "aal2":
             raise errors.unprocessable("insufficient_aal", "AAL2 required to unenroll verified factor")
-        async with conn.transaction():  # sessions that reached aal2 with it fall back to aal1
-            await conn.execute("delete from auth.mfa_amr_claims where authentication_method = 'totp' and session_id in "
-                               "(select id from auth.sessions where factor_id = $1)", factor_id)
-            await conn.execute("update auth.sessions set aal = 'aal1', factor_id = null where factor_id = $1", factor_id)
-            await conn.execute("delete from auth.mfa_factors where id = $1", factor_id)
+        async with conn.transaction():
+            await remove_factor(conn, factor_id)
     return json({"id": str(factor_id)})
+
+
+async def remove_factor(conn, factor_id: uuid.UUID):
+    """Delete a factor (the caller holds a transaction); the sessions that reached aal2 with it
+    fall back to aal1, as GoTrue does. Returns the deleted row, or None."""
+    await conn.execute("delete from auth.mfa_amr_claims where authentication_method = 'totp' and session_id in "
+                       "(select id from auth.sessions where factor_id = $1)", factor_id)
+    await conn.execute("update auth.sessions set aal = 'aal1', factor_id = null where factor_id = $1", factor_id)
+    return await conn.fetchrow("delete from auth.mfa_factors where id = $1 returning *", factor_id)

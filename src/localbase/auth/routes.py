@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from localbase.auth import account, admin, errors, grants, links, mail, mfa
+from localbase.auth import account, admin, admin_mfa, errors, grants, links, mail, mfa
 from localbase.auth.context import apikey_role, endpoint, json, pool, service
 
 VERSION = "v2.170.0-localbase"
@@ -37,6 +37,12 @@ async def jwks(request: Request) -> Response:
     supabase-py's getClaims() verify an asymmetric token themselves; none on a project that signs
     with its shared (HS256) secret only (the clients then verify through GET /user)."""
     return json(service(request).config.keys.jwks(), headers={"cache-control": "public, max-age=600"})
+
+
+@endpoint
+async def saml_disabled(request: Request) -> Response:
+    """POST /sso and the SAML endpoints, as GoTrue answers them with SAML SSO off."""
+    raise errors.not_found("saml_provider_disabled", "SAML 2.0 is disabled")
 
 
 @endpoint
@@ -84,6 +90,12 @@ def routes() -> list[BaseRoute]:
         Route("/admin/users/{user_id}", admin.get_user, methods=["GET"]),
         Route("/admin/users/{user_id}", admin.update_user, methods=["PUT"]),
         Route("/admin/users/{user_id}", admin.delete_user, methods=["DELETE"]),
+        Route("/admin/users/{user_id}/factors", admin_mfa.list_factors, methods=["GET"]),
+        Route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.update_factor, methods=["PUT"]),
+        Route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.delete_factor, methods=["DELETE"]),
         Route("/admin/generate_link", admin.generate_link, methods=["POST"]),
+        Route("/sso", saml_disabled, methods=["POST"]),
+        Route("/sso/saml/metadata", saml_disabled, methods=["GET"]),
+        Route("/sso/saml/acs", saml_disabled, methods=["POST"]),
         Route("/localbase/mailbox", mailbox, methods=["GET", "DELETE"]),
     ]

@@ -4,6 +4,7 @@ supabase_auth's `User` model parses."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -39,11 +40,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# GoTrue's check (checkmail.ValidateFormat): the local part's allowed characters, '@', DNS labels.
+EMAIL_FORMAT = re.compile(r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+                          r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*")
+
+
 def normalize_email(email: Any) -> str:
-    if not isinstance(email, str) or "@" not in email or len(email) > 255 or email.strip() != email:
-        raise errors.validation("Unable to validate email address: invalid format")
-    local, _, domain = email.rpartition("@")
-    if not local or not domain or "." not in domain or " " in email:
+    if not isinstance(email, str) or len(email) > 255 or not EMAIL_FORMAT.fullmatch(email):
         raise errors.validation("Unable to validate email address: invalid format")
     return email.lower()
 
