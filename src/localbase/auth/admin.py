@@ -104,8 +104,8 @@ async def create_user(request: Request) -> Response:
 @endpoint
 async def list_users(request: Request) -> Response:
     require_admin(request)
-    page = max(1, _page_param(request, "page", 1))
-    per_page = min(1000, max(1, _page_param(request, "per_page", 50)))
+    page = max(1, page_param(request, "page", 1))
+    per_page = min(1000, max(1, page_param(request, "per_page", 50)))
     async with pool(request).acquire() as conn:
         total = await conn.fetchval("select count(*) from auth.users")
         rows = await conn.fetch(users.USER_SELECT + " order by u.created_at desc, u.id limit $1 offset $2",
@@ -120,7 +120,7 @@ async def list_users(request: Request) -> Response:
                 headers={"x-total-count": str(total), "link": ", ".join(links)})
 
 
-def _page_param(request: Request, name: str, default: int) -> int:
+def page_param(request: Request, name: str, default: int) -> int:
     """An unsigned integer, refused as GoTrue refuses it (its Go parser's words)."""
     raw = request.query_params.get(name) or ""
     if not raw:

@@ -72,6 +72,7 @@ class AuthConfig:
     smtp: SmtpConfig | None = None
     # [auth.hook.custom_access_token] uri = "pg-functions://postgres/<schema>/<function>"
     access_token_hook: tuple[str, str] | None = None
+    oauth_server: bool = False  # [auth.oauth_server] enabled: the OAuth 2.1 server's client admin API
 
     @property
     def issuer(self) -> str:
@@ -172,6 +173,8 @@ def load_auth_config(settings: Settings) -> AuthConfig:
         rate_limits=rate_limits,
         smtp=_smtp(settings),
         access_token_hook=_access_token_hook(settings),
+        oauth_server=bool(_pick(settings.section("auth.oauth_server"), "enabled", "LOCALBASE_AUTH_OAUTH_SERVER_",
+                                False)),
     )
 
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from localbase.auth import account, admin, admin_mfa, errors, grants, links, mail, mfa
+from localbase.auth import account, admin, admin_mfa, errors, grants, links, mail, mfa, oauth_clients
 from localbase.auth.context import apikey_role, endpoint, json, pool, service
 
 VERSION = "v2.170.0-localbase"
@@ -94,6 +94,13 @@ def routes() -> list[BaseRoute]:
         Route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.update_factor, methods=["PUT"]),
         Route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.delete_factor, methods=["DELETE"]),
         Route("/admin/generate_link", admin.generate_link, methods=["POST"]),
+        Route("/admin/oauth/clients", oauth_clients.list_clients, methods=["GET"]),
+        Route("/admin/oauth/clients", oauth_clients.create, methods=["POST"]),
+        Route("/admin/oauth/clients/{client_id}", oauth_clients.get, methods=["GET"]),
+        Route("/admin/oauth/clients/{client_id}", oauth_clients.update, methods=["PUT"]),
+        Route("/admin/oauth/clients/{client_id}", oauth_clients.delete, methods=["DELETE"]),
+        Route("/admin/oauth/clients/{client_id}/regenerate_secret", oauth_clients.regenerate_secret,
+              methods=["POST"]),
         Route("/sso", saml_disabled, methods=["POST"]),
         Route("/sso/saml/metadata", saml_disabled, methods=["GET"]),
         Route("/sso/saml/acs", saml_disabled, methods=["POST"]),
