@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from localbase.auth import errors, otp, passwords, sessions, tokens, users
+from localbase.auth import errors, otp, passwords, phone, sessions, tokens, users
 from localbase.auth.context import body, endpoint, json, pool, redirect_target, service
 
 SCOPES = ("global", "local", "others")
@@ -43,8 +43,6 @@ async def update_user(request: Request) -> Response:
     meta = data.get("data")
     if meta is not None and not isinstance(meta, dict):
         raise errors.validation("data must be a JSON object")
-    if data.get("phone"):
-        raise errors.unprocessable("phone_provider_disabled", "Phone updates are disabled")
     new_email = users.normalize_email(data["email"]) if data.get("email") else None
     redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
     async with pool(request).acquire() as conn:
@@ -55,6 +53,8 @@ async def update_user(request: Request) -> Response:
                 await users.merge_user_metadata(conn, user["id"], meta)
             if new_email and new_email != (user.get("email") or ""):
                 await _change_email(conn, request, user, new_email, redirect, data)
+            if data.get("phone"):
+                await phone.change(conn, svc, user, data)
             updated = await users.by_id(conn, user["id"])
     return json(users.to_json(updated))
 

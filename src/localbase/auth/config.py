@@ -33,6 +33,7 @@ class RateLimits:
     token_verifications: int = 300       # per IP per window (verify OTP / token hash)
     otp_and_recovery: int = 300          # per IP per window (/otp, /recover, /resend)
     email_sent: int = 30                 # mails per address per hour
+    sms_sent: int = 30                   # text messages per phone number per hour
     anonymous_users: int = 300           # anonymous sign-ins per IP per hour
 
 
@@ -45,6 +46,28 @@ class SmtpConfig:
     sender: str = "noreply@localbase.local"
     sender_name: str = "Localbase"
     tls: bool = False  # implicit TLS (smtps); STARTTLS is used when the server offers it
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    """[auth.sms]: phone sign-up / sign-in with one-time codes. Without an SMS provider the codes
+    land in the local outbox (auth.localbase_sms_outbox); `test_otp` fixes the code of some
+    numbers (and sends nothing for them), as the Supabase CLI's config offers."""
+
+    enable_signup: bool = False  # the phone provider is on
+    enable_confirmations: bool = False  # off: a phone sign-up is confirmed at once
+    max_frequency_s: int = 5  # minimum seconds between two codes to one number
+    template: str = "Your code is {{ .Code }}"
+    otp_length: int = 6
+    otp_expiry: int = 60  # seconds (GoTrue's SMS default)
+    test_otp: tuple[tuple[str, str], ...] = ()  # (number without '+', code)
+
+    @property
+    def autoconfirm(self) -> bool:
+        return not self.enable_confirmations
+
+    def test_code(self, phone: str) -> str | None:
+        return dict(self.test_otp).get(phone)
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,7 @@ class AuthConfig:
     # [auth.hook.custom_access_token] uri = "pg-functions://postgres/<schema>/<function>"
     access_token_hook: tuple[str, str] | None = None
     oauth_server: bool = False  # [auth.oauth_server] enabled: the OAuth 2.1 server's client admin API
+    sms: SmsConfig = SmsConfig()
 
     @property
     def issuer(self) -> str:
@@ -175,7 +199,26 @@ def load_auth_config(settings: Settings) -> AuthConfig:
         access_token_hook=_access_token_hook(settings),
         oauth_server=bool(_pick(settings.section("auth.oauth_server"), "enabled", "LOCALBASE_AUTH_OAUTH_SERVER_",
                                 False)),
+        sms=_sms(settings),
     )
+
+
+def _sms(settings: Settings) -> SmsConfig:
+    """[auth.sms], overridden by LOCALBASE_AUTH_SMS_<KEY> (test_otp: LOCALBASE_AUTH_SMS_TEST_OTP as
+    `number=code,number=code`)."""
+    section, e, d = settings.section("auth.sms"), "LOCALBASE_AUTH_SMS_", SmsConfig()
+    raw = _env(e + "TEST_OTP")
+    pairs = dict(p.split("=", 1) for p in raw.split(",") if "=" in p) if raw else section.get("test_otp", {})
+    if not isinstance(pairs, dict):
+        raise SettingsError("[auth.sms.test_otp] must map phone numbers to codes")
+    test_otp = tuple((str(k).strip().lstrip("+").replace(" ", ""), str(v).strip()) for k, v in pairs.items())
+    return SmsConfig(enable_signup=bool(_pick(section, "enable_signup", e, d.enable_signup)),
+                     enable_confirmations=bool(_pick(section, "enable_confirmations", e, d.enable_confirmations)),
+                     max_frequency_s=_duration_s(_pick(section, "max_frequency", e, "5s"), "[auth.sms] max_frequency"),
+                     template=str(_pick(section, "template", e, d.template)),
+                     otp_length=int(_pick(section, "otp_length", e, d.otp_length)),
+                     otp_expiry=int(_pick(section, "otp_expiry", e, d.otp_expiry)),
+                     test_otp=test_otp)
 
 
 HOOK_URI = re.compile(r"pg-functions://[^/]+/([A-Za-z_][A-Za-z0-9_]*)/([A-Za-z_][A-Za-z0-9_]*)")
@@ -194,7 +237,7 @@ def _access_token_hook(settings: Settings) -> tuple[str, str] | None:
     return match.group(1), match.group(2)
 
 
-def _duration_s(value: Any) -> int:
+def _duration_s(value: Any, where: str = "[auth.email] max_frequency") -> int:
     """'1s', '60s', '5m', '1h' or a number of seconds."""
     if isinstance(value, (int, float)):
         return int(value)
@@ -205,4 +248,4 @@ def _duration_s(value: Any) -> int:
             return int(float(text[:-1]) * units[text[-1]])
         return int(text)
     except ValueError:
-        raise SettingsError(f"[auth.email] max_frequency: not a duration: {value!r}") from None
+        raise SettingsError(f"{where}: not a duration: {value!r}") from None

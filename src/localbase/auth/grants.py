@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from localbase.auth import errors, otp, passwords, sessions, users
+from localbase.auth import errors, otp, passwords, phone, sessions, users
 from localbase.auth.context import body, client_ip, endpoint, json, pool, redirect_target, service
 
 INVALID_CREDENTIALS = "Invalid login credentials"
@@ -29,12 +29,12 @@ async def signup(request: Request) -> Response:
     svc = service(request)
     cfg, limits = svc.config, svc.config.rate_limits
     data = await body(request)
-    email, phone, password = data.get("email"), data.get("phone"), data.get("password")
+    email, password = data.get("email"), data.get("password")
     ip = client_ip(request)
-    if not email and not phone:
+    if not email and not data.get("phone"):
         return await _anonymous(request, data)
-    if phone:
-        raise errors.unprocessable("phone_provider_disabled", "Phone signups are disabled")
+    if data.get("phone"):
+        return await phone.signup(request, data)
     if not cfg.enable_signup:
         raise errors.unprocessable("signup_disabled", "Signups not allowed for this instance")
     if not cfg.enable_email_signup:
@@ -122,11 +122,13 @@ async def _password(request: Request) -> Response:
     svc = service(request)
     cfg, limits = svc.config, svc.config.rate_limits
     data = await body(request)
-    email, phone, password = data.get("email"), data.get("phone"), data.get("password")
+    email, password = data.get("email"), data.get("password")
     ip = client_ip(request)
+    if data.get("phone") and email:
+        raise errors.validation("Only an email address or phone number should be provided on login.")
+    if data.get("phone"):
+        return await phone.password_grant(request, data)
     await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
-    if phone and not email:
-        raise errors.bad_request("phone_provider_disabled", "Phone logins are disabled")
     if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
         raise errors.bad_request("validation_failed", "missing email or phone")
     email = email.lower()

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from localbase.auth import errors, otp, sessions, users
+from localbase.auth import errors, otp, phone, sessions, users
 from localbase.auth.context import body, client_ip, endpoint, json, pool, redirect_target, service
 
 
@@ -27,8 +27,10 @@ async def _limit_mail(request: Request, email: str) -> None:
 async def send_otp(request: Request) -> Response:
     cfg = service(request).config
     data = await body(request)
-    if data.get("phone") and not data.get("email"):
-        raise errors.unprocessable("phone_provider_disabled", "Unsupported phone provider")
+    if data.get("phone") and data.get("email"):
+        raise errors.validation("Only an email address or phone number should be provided")
+    if data.get("phone"):
+        return await phone.send_otp(request, data)
     email = users.normalize_email(data.get("email"))
     await _limit_mail(request, email)
     pkce = otp.pkce_params(data)
@@ -68,8 +70,10 @@ async def resend(request: Request) -> Response:
     cfg = service(request).config
     data = await body(request)
     kind = data.get("type")
-    if kind not in ("signup", "email_change"):
-        raise errors.validation("Missing one of these types: signup, email_change")
+    if kind not in ("signup", "email_change", "sms", "phone_change"):
+        raise errors.validation("Missing one of these types: signup, email_change, sms, phone_change")
+    if kind in ("sms", "phone_change"):
+        return await phone.resend(request, data, kind)
     email = users.normalize_email(data.get("email"))
     await _limit_mail(request, email)
     redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
@@ -119,8 +123,8 @@ async def _verify(request: Request, verify_type: str, *, token_hash: str | None 
 async def verify_post(request: Request) -> Response:
     data = await body(request)
     verify_type = data.get("type")
-    if data.get("phone"):
-        raise errors.unprocessable("phone_provider_disabled", "Unsupported phone provider")
+    if data.get("phone") and not data.get("token_hash"):
+        return await phone.verify(request, data)
     if not isinstance(verify_type, str):
         raise errors.validation("Verify requires a verification type")
     token_hash = data.get("token_hash")

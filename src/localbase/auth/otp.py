@@ -23,7 +23,11 @@ TOKEN_KINDS = {
     "recovery": ("recovery_token", "recovery_token", "recovery_sent_at"),
     "email_change": ("email_change_token_new", "email_change_token_new", "email_change_sent_at"),
     "reauthentication": ("reauthentication_token", "reauthentication_token", "reauthentication_sent_at"),
+    "sms": ("confirmation_token", "confirmation_token", "confirmation_sent_at"),
+    "phone_change": ("phone_change_token", "phone_change_token", "phone_change_sent_at"),
 }
+# kinds whose token also records the address it goes to, in this auth.users column
+PENDING_ADDRESS = {"email_change": "email_change", "phone_change": "phone_change"}
 # verify_otp type -> the token types it may consume
 VERIFY_TYPES = {
     "signup": ("confirmation_token",),
@@ -34,6 +38,7 @@ VERIFY_TYPES = {
     "email": ("confirmation_token", "recovery_token"),
 }
 REAUTHENTICATION = {"reauthentication": ("reauthentication_token",)}
+PHONE_TYPES = {"sms": ("confirmation_token",), "phone_change": ("phone_change_token",)}
 AUTH_METHODS = {"signup": "email/signup", "invite": "invite", "magiclink": "magiclink",
                 "recovery": "recovery", "email_change": "email_change", "email": "email"}
 FLOW_EXPIRY_S = 300
@@ -46,30 +51,12 @@ async def issue(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
                 send: bool = True) -> dict[str, Any]:
     """Create the token for `mail_type`, send (or keep) the mail, and return generate_link's
     properties. `address` is where the mail goes (the new address for email_change)."""
-    token_type, column, sent_column = TOKEN_KINDS[mail_type]
     to = (address or user["email"]).lower()
-    if send and config.max_frequency_s > 0:
-        too_soon = await conn.fetchval(
-            f"select {sent_column} > now() - make_interval(secs => $2) from auth.users where id = $1",
-            user["id"], float(config.max_frequency_s))
-        if too_soon:
-            raise errors.rate_limited(
-                "over_email_send_rate_limit",
-                f"For security purposes, you can only request this after {config.max_frequency_s} seconds.")
+    if send:
+        await check_frequency(conn, user["id"], mail_type, config.max_frequency_s, "over_email_send_rate_limit")
     otp = tokens.new_otp(config.otp_length)
     hashed = tokens.token_hash(to, otp)
-    await conn.execute(
-        """insert into auth.one_time_tokens (id, user_id, token_type, token_hash, relates_to)
-           values ($1, $2, $3::auth.one_time_token_type, $4, $5)
-           on conflict (user_id, token_type) do update
-             set token_hash = excluded.token_hash, relates_to = excluded.relates_to,
-                 created_at = now(), updated_at = now()""",
-        uuid.uuid4(), user["id"], token_type, hashed, to)
-    extra = ", email_change = $3" if mail_type == "email_change" else ""
-    args: list[Any] = [user["id"], hashed] + ([to] if mail_type == "email_change" else [])
-    await conn.execute(
-        f"update auth.users set {column} = $2, {sent_column} = now(), updated_at = now(){extra} where id = $1",
-        *args)
+    await store(conn, user["id"], mail_type, hashed, to)
     link_token = hashed
     if pkce is not None:
         await create_flow(conn, user["id"], pkce, AUTH_METHODS[mail_type])
@@ -81,13 +68,45 @@ async def issue(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
             "verification_type": mail_type}
 
 
+async def check_frequency(conn: asyncpg.Connection, user_id: Any, kind: str, seconds: int, code: str) -> None:
+    """429 when a token of this kind went to the user less than `seconds` ago."""
+    if seconds <= 0:
+        return
+    sent_column = TOKEN_KINDS[kind][2]
+    too_soon = await conn.fetchval(
+        f"select {sent_column} > now() - make_interval(secs => $2) from auth.users where id = $1",
+        user_id, float(seconds))
+    if too_soon:
+        raise errors.rate_limited(code, f"For security purposes, you can only request this after {seconds} seconds.")
+
+
+async def store(conn: asyncpg.Connection, user_id: Any, kind: str, hashed: str, relates_to: str) -> None:
+    """Keep a new token's hash (auth.one_time_tokens and the auth.users column of its kind, with
+    its sending time), replacing the user's previous token of that kind."""
+    token_type, column, sent_column = TOKEN_KINDS[kind]
+    await conn.execute(
+        """insert into auth.one_time_tokens (id, user_id, token_type, token_hash, relates_to)
+           values ($1, $2, $3::auth.one_time_token_type, $4, $5)
+           on conflict (user_id, token_type) do update
+             set token_hash = excluded.token_hash, relates_to = excluded.relates_to,
+                 created_at = now(), updated_at = now()""",
+        uuid.uuid4(), user_id, token_type, hashed, relates_to)
+    pending = PENDING_ADDRESS.get(kind)
+    extra = f", {pending} = $3" if pending else ""
+    await conn.execute(
+        f"update auth.users set {column} = $2, {sent_column} = now(), updated_at = now(){extra} where id = $1",
+        user_id, hashed, *([relates_to] if pending else []))
+
+
 async def consume(conn: asyncpg.Connection, config: AuthConfig, verify_type: str, *,
                   token_hash: str | None = None, email: str | None = None,
-                  otp: str | None = None, nonce: bool = False) -> tuple[uuid.UUID, str, str]:
+                  otp: str | None = None, nonce: bool = False, phone: bool = False) -> tuple[uuid.UUID, str, str]:
     """Find, check (type, expiry) and delete a one-time token. Returns (user_id, token_type,
     relates_to). Wrong, used and expired tokens all get the same 403 otp_expired. The
-    `reauthentication` nonce is consumed here too (`nonce=True`: by PUT /user, never by /verify)."""
-    allowed = REAUTHENTICATION.get(verify_type) if nonce else VERIFY_TYPES.get(verify_type)
+    `reauthentication` nonce is consumed here too (`nonce=True`: by PUT /user, never by /verify);
+    `phone`: an SMS code (`email` then holds the number), with the SMS expiry."""
+    allowed = REAUTHENTICATION.get(verify_type) if nonce else \
+        PHONE_TYPES.get(verify_type) if phone else VERIFY_TYPES.get(verify_type)
     if allowed is None:
         raise errors.validation(f"Verify requires a verification type (one of {', '.join(VERIFY_TYPES)})")
     if token_hash:
@@ -104,7 +123,7 @@ async def consume(conn: asyncpg.Connection, config: AuthConfig, verify_type: str
              and ($3::text is null or relates_to = $3)
            returning user_id, token_type::text as token_type, relates_to,
                      created_at > (now() at time zone 'utc') - make_interval(secs => $4) as fresh""",
-        lookup, list(allowed), relates_to, float(config.otp_expiry))
+        lookup, list(allowed), relates_to, float(config.sms.otp_expiry if phone else config.otp_expiry))
     if row is None or not row["fresh"]:
         raise errors.forbidden("otp_expired", INVALID_MSG)
     await conn.execute(f"update auth.users set {row['token_type']} = '' where id = $1", row["user_id"])

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from localbase.auth import account, admin, admin_mfa, errors, grants, links, mail, mfa, oauth_clients
+from localbase.auth import account, admin, admin_mfa, errors, grants, links, mail, mfa, oauth_clients, phone, sms
 from localbase.auth.context import apikey_role, endpoint, json, pool, service
 
 VERSION = "v2.170.0-localbase"
@@ -25,9 +25,10 @@ async def settings(request: Request) -> Response:
     cfg = service(request).config
     external = {name: False for name in PROVIDERS}
     external.update({"anonymous_users": cfg.enable_anonymous_sign_ins, "email": cfg.enable_email_signup,
-                     "phone": False, "saml": False})
+                     "phone": cfg.sms.enable_signup, "saml": False})
     return json({"external": external, "disable_signup": not cfg.enable_signup,
-                 "mailer_autoconfirm": cfg.autoconfirm, "phone_autoconfirm": False, "sms_provider": "",
+                 "mailer_autoconfirm": cfg.autoconfirm,
+                 "phone_autoconfirm": cfg.sms.enable_signup and cfg.sms.autoconfirm, "sms_provider": "",
                  "saml_enabled": False})
 
 
@@ -45,22 +46,36 @@ async def saml_disabled(request: Request) -> Response:
     raise errors.not_found("saml_provider_disabled", "SAML 2.0 is disabled")
 
 
+def _local_box(request: Request, what: str) -> int:
+    """The service_role key is required; returns the `limit` of messages to read."""
+    if apikey_role(request) != "service_role":
+        raise errors.forbidden("not_admin", f"The {what} needs the service_role key")
+    try:
+        return min(500, max(1, int(request.query_params.get("limit") or 50)))
+    except ValueError:
+        raise errors.validation("limit must be an integer") from None
+
+
 @endpoint
 async def mailbox(request: Request) -> Response:
     """Localbase only: the mails that would have been sent (service_role key required)."""
-    if apikey_role(request) != "service_role":
-        raise errors.forbidden("not_admin", "The mailbox needs the service_role key")
+    limit = _local_box(request, "mailbox")
     email = request.query_params.get("email") or None
     async with pool(request).acquire() as conn:
         if request.method == "DELETE":
-            deleted = await mail.clear_mailbox(conn, email)
-            return json({"deleted": deleted})
-        try:
-            limit = min(500, max(1, int(request.query_params.get("limit") or 50)))
-        except ValueError:
-            raise errors.validation("limit must be an integer") from None
-        messages = await mail.mailbox(conn, email, limit)
-    return json({"messages": messages})
+            return json({"deleted": await mail.clear_mailbox(conn, email)})
+        return json({"messages": await mail.mailbox(conn, email, limit)})
+
+
+@endpoint
+async def outbox(request: Request) -> Response:
+    """Localbase only: the text messages (phone codes) that would have been sent."""
+    limit = _local_box(request, "outbox")
+    number = phone.format_phone(request.query_params.get("phone")) or None
+    async with pool(request).acquire() as conn:
+        if request.method == "DELETE":
+            return json({"deleted": await sms.clear_outbox(conn, number)})
+        return json({"messages": await sms.outbox(conn, number, limit)})
 
 
 def routes() -> list[BaseRoute]:
@@ -105,4 +120,5 @@ def routes() -> list[BaseRoute]:
         Route("/sso/saml/metadata", saml_disabled, methods=["GET"]),
         Route("/sso/saml/acs", saml_disabled, methods=["POST"]),
         Route("/localbase/mailbox", mailbox, methods=["GET", "DELETE"]),
+        Route("/localbase/outbox", outbox, methods=["GET", "DELETE"]),
     ]

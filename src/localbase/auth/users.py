@@ -14,6 +14,7 @@ import asyncpg
 from localbase.auth import errors
 
 log = logging.getLogger("localbase.auth")
+PHONE_EXISTS = "A user with this phone number has already been registered"
 
 USER_SELECT = """
 select u.id, u.aud, u.role, u.email, u.encrypted_password, u.email_confirmed_at, u.invited_at,
@@ -59,6 +60,11 @@ async def by_id(conn: asyncpg.Connection, user_id: Any) -> dict[str, Any] | None
 async def by_email(conn: asyncpg.Connection, email: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(USER_SELECT + " where lower(u.email) = $1 and u.is_sso_user = false",
                               email.lower())
+    return dict(row) if row else None
+
+
+async def by_phone(conn: asyncpg.Connection, phone: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(USER_SELECT + " where u.phone = $1", phone)
     return dict(row) if row else None
 
 
@@ -146,6 +152,8 @@ async def create(conn: asyncpg.Connection, *, email: str | None, phone: str | No
         raise errors.AuthError(500, "unexpected_failure", "Database error saving new user") from None
     if email:
         await add_identity(conn, uid, "email", email, email_confirmed, ts)
+    if phone:
+        await add_phone_identity(conn, uid, phone, phone_confirmed, ts)
     user = await by_id(conn, uid)
     assert user is not None
     return user
@@ -161,6 +169,44 @@ async def add_identity(conn: asyncpg.Connection, user_id: uuid.UUID, provider: s
            on conflict (provider_id, provider) do update
              set identity_data = excluded.identity_data, updated_at = excluded.updated_at""",
         str(user_id), user_id, data, provider, ts)
+
+
+async def add_phone_identity(conn: asyncpg.Connection, user_id: uuid.UUID, phone: str, verified: bool,
+                             ts: datetime | None = None) -> None:
+    ts = ts or now()
+    data = {"sub": str(user_id), "phone": phone, "email_verified": False, "phone_verified": verified}
+    await conn.execute(
+        """insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at,
+               created_at, updated_at) values ($1, $2, $3, 'phone', $4, $4, $4)
+           on conflict (provider_id, provider) do update
+             set identity_data = excluded.identity_data, updated_at = excluded.updated_at""",
+        str(user_id), user_id, data, ts)
+
+
+async def confirm_phone(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """The number is the user's (a code sent to it came back): confirmed, no longer anonymous."""
+    await conn.execute(
+        """update auth.users set phone_confirmed_at = coalesce(phone_confirmed_at, now()), confirmation_token = '',
+               is_anonymous = false, updated_at = now() where id = $1""", user_id)
+    await conn.execute(
+        """update auth.identities set identity_data = identity_data || '{"phone_verified": true}'::jsonb,
+               updated_at = now() where user_id = $1 and provider = 'phone'""", user_id)
+
+
+async def set_phone(conn: asyncpg.Connection, user_id: uuid.UUID, phone: str) -> None:
+    """A confirmed change of number (or one an admin makes): the new number, confirmed."""
+    try:
+        await conn.execute(
+            """update auth.users set phone = $2, phone_confirmed_at = now(), phone_change = '',
+                   phone_change_token = '', is_anonymous = false, updated_at = now(),
+                   raw_app_meta_data = case when coalesce(raw_app_meta_data ->> 'provider', '') = ''
+                       then coalesce(raw_app_meta_data, '{}'::jsonb)
+                            || '{"provider": "phone", "providers": ["phone"]}'::jsonb
+                       else raw_app_meta_data end
+               where id = $1""", user_id, phone)
+    except asyncpg.UniqueViolationError:
+        raise errors.unprocessable("phone_exists", PHONE_EXISTS) from None
+    await add_phone_identity(conn, user_id, phone, True)
 
 
 async def confirm_email(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:

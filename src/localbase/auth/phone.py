@@ -1,0 +1,237 @@
+"""Phone sign-up and sign-in with one-time codes, as GoTrue answers them ([auth.sms] enable_signup):
+
+- POST /signup {phone, password}: a session at once (confirmations off, the default), else a code;
+- POST /otp {phone, create_user?}: a code (type `sms`), the user created when new;
+- POST /verify {phone, token, type: sms | phone_change}: the code -> a session;
+- POST /resend {phone, type: sms | phone_change}; POST /token?grant_type=password {phone, password};
+- PUT /user {phone}: a code to the new number (type `phone_change`), or the change at once.
+
+Numbers are E.164, kept without '+' (as GoTrue). The codes go to the local outbox (sms.py), or
+are the fixed `[auth.sms.test_otp]` code of a number (nothing sent then, as GoTrue)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from localbase.auth import errors, otp, passwords, sessions, sms, tokens, users
+from localbase.auth.context import AuthService, client_ip, json, pool, service
+
+E164 = re.compile(r"[1-9][0-9]{1,14}")
+INVALID_PHONE = "Invalid phone number format (E.164 required)"
+INVALID_CHANNEL = ("Invalid channel, supported values are 'sms' or 'whatsapp'. 'whatsapp' is only supported if "
+                   "Twilio or Twilio Verify is used as the provider.")
+TEST_MESSAGE_ID = "test-otp"
+
+
+def format_phone(raw: Any) -> str:
+    """GoTrue's normalization: no leading '+', no spaces."""
+    return str(raw).removeprefix("+").replace(" ", "") if isinstance(raw, str) else ""
+
+
+def validate_phone(raw: Any) -> str:
+    phone = format_phone(raw)
+    if not E164.fullmatch(phone):
+        raise errors.validation(INVALID_PHONE)
+    return phone
+
+
+def _check_channel(data: dict[str, Any]) -> None:
+    if data.get("channel") not in (None, "", "sms"):  # WhatsApp needs a Twilio provider
+        raise errors.validation(INVALID_CHANNEL)
+
+
+def _provider_on(svc: AuthService, message: str, status: int = 400) -> None:
+    if not svc.config.sms.enable_signup:
+        raise errors.AuthError(status, "phone_provider_disabled", message)
+
+
+async def send_code(conn, svc: AuthService, user: dict[str, Any], kind: str, phone: str) -> str:
+    """A new code of `kind` (sms, phone_change) to `phone`; returns the message id."""
+    cfg = svc.config
+    await otp.check_frequency(conn, user["id"], kind, cfg.sms.max_frequency_s, "over_sms_send_rate_limit")
+    code = cfg.sms.test_code(phone)
+    if code is None:
+        await svc.limiter.hit("sms_sent", phone, cfg.rate_limits.sms_sent, 3600, "over_sms_send_rate_limit",
+                              "SMS rate limit exceeded", conn=conn)
+        code = tokens.new_otp(cfg.sms.otp_length)
+        message_id = await sms.send(conn, cfg, to=phone, sms_type=kind, otp=code)
+    else:
+        message_id = TEST_MESSAGE_ID
+    await otp.store(conn, user["id"], kind, tokens.token_hash(phone, code), phone)
+    return message_id
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, Any]:
+    meta = data.get("data")
+    if meta is not None and not isinstance(meta, dict):
+        raise errors.validation("data must be a JSON object")
+    return meta or {}
+
+
+async def signup(request: Request, data: dict[str, Any]) -> Response:
+    svc = service(request)
+    cfg = svc.config
+    if data.get("email"):
+        raise errors.validation("Only an email address or phone number should be provided on signup.")
+    if not cfg.enable_signup:
+        raise errors.unprocessable("signup_disabled", "Signups not allowed for this instance")
+    _provider_on(svc, "Phone signups are disabled")
+    _check_channel(data)
+    phone = validate_phone(data.get("phone"))
+    await svc.limiter.hit("sign_in_sign_ups", client_ip(request), cfg.rate_limits.sign_in_sign_ups,
+                          cfg.rate_limits.window_s)
+    password = data.get("password")
+    if not isinstance(password, str) or not password:
+        raise errors.unprocessable("validation_failed", "Signup requires a valid password")
+    passwords.check_policy(password, cfg)
+    meta = _metadata(data)
+    hashed = await passwords.hash_password(password, cfg.bcrypt_cost)
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            user = await users.by_phone(conn, phone)
+            if user is not None and user.get("phone_confirmed_at") is not None:
+                if cfg.sms.autoconfirm or cfg.autoconfirm:
+                    raise errors.unprocessable("user_already_exists", "User already registered")
+                return json(_obfuscated_user(phone, meta))  # reveals no account
+            if user is None:
+                user = await users.create(conn, email=None, phone=phone, encrypted_password=hashed,
+                                          user_metadata=meta, phone_confirmed=cfg.sms.autoconfirm)
+            elif cfg.sms.autoconfirm:
+                await users.confirm_phone(conn, user["id"])
+            if not cfg.sms.autoconfirm:
+                await send_code(conn, svc, user, "sms", phone)
+                return json(users.to_json(await users.by_id(conn, user["id"])))
+            fresh = await users.by_id(conn, user["id"])
+            return json(await sessions.start(conn, cfg, fresh, "password", ip=client_ip(request),
+                                             user_agent=request.headers.get("user-agent")))
+
+
+def _obfuscated_user(phone: str, meta: dict[str, Any]) -> dict[str, Any]:
+    now = users.now()
+    return {"id": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated", "email": "", "phone": phone,
+            "confirmation_sent_at": now, "app_metadata": {"provider": "phone", "providers": ["phone"]},
+            "user_metadata": meta, "identities": [], "created_at": now, "updated_at": now, "is_anonymous": False}
+
+
+async def send_otp(request: Request, data: dict[str, Any]) -> Response:
+    svc = service(request)
+    cfg = svc.config
+    _provider_on(svc, "Unsupported phone provider")
+    _check_channel(data)
+    phone = validate_phone(data.get("phone"))
+    await svc.limiter.hit("otp_and_recovery", client_ip(request), cfg.rate_limits.otp_and_recovery,
+                          cfg.rate_limits.window_s)
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            user = await users.by_phone(conn, phone)
+            if user is None:
+                if data.get("create_user") is False or not cfg.enable_signup:
+                    raise errors.unprocessable("otp_disabled", "Signups not allowed for otp")
+                user = await users.create(conn, email=None, phone=phone, encrypted_password=None,
+                                          user_metadata=_metadata(data), phone_confirmed=cfg.sms.autoconfirm)
+            if users.is_banned(user):
+                raise errors.bad_request("user_banned", "User is banned")
+            message_id = await send_code(conn, svc, user, "sms", phone)
+    return json({"message_id": message_id})
+
+
+async def resend(request: Request, data: dict[str, Any], kind: str) -> Response:
+    svc = service(request)
+    cfg = svc.config
+    if data.get("email"):
+        raise errors.validation("Only an email address or phone number should be provided.")
+    if not data.get("phone"):
+        raise errors.validation("Type provided requires a phone number")
+    _provider_on(svc, "Phone logins are disabled")
+    phone = validate_phone(data.get("phone"))
+    await svc.limiter.hit("otp_and_recovery", client_ip(request), cfg.rate_limits.otp_and_recovery,
+                          cfg.rate_limits.window_s)
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            user = await users.by_phone(conn, phone)
+            if user is None or (kind == "sms" and user.get("phone_confirmed_at") is not None) \
+                    or (kind == "phone_change" and not user.get("phone_change")):
+                return json({})
+            message_id = await send_code(conn, svc, user, kind, phone if kind == "sms" else user["phone_change"])
+    return json({"message_id": message_id})
+
+
+async def verify(request: Request, data: dict[str, Any]) -> Response:
+    """POST /verify with a phone number and its code."""
+    svc = service(request)
+    cfg = svc.config
+    kind, code = data.get("type"), data.get("token")
+    if not isinstance(kind, str) or not kind:
+        raise errors.validation("Verify requires a verification type")
+    phone = validate_phone(data.get("phone"))
+    if not isinstance(code, str) or not code:
+        raise errors.validation("Verify requires either a token or a token hash")
+    await svc.limiter.hit("token_verifications", client_ip(request), cfg.rate_limits.token_verifications,
+                          cfg.rate_limits.window_s)
+    async with pool(request).acquire() as conn:
+        async with conn.transaction():
+            column = {"sms": "phone", "phone_change": "phone_change"}.get(kind)
+            found = await conn.fetchval(f"select id from auth.users where {column} = $1", phone) if column else None
+            if found is None:
+                raise errors.forbidden("otp_expired", otp.INVALID_MSG)
+            test_code = cfg.sms.test_code(phone)
+            if test_code is None or not tokens.same(code, test_code):
+                user_id, _, _ = await otp.consume(conn, cfg, kind, email=phone, otp=code, phone=True)
+                if user_id != found:
+                    raise errors.forbidden("otp_expired", otp.INVALID_MSG)
+            user = await users.by_id(conn, found)
+            if user is None or users.is_banned(user):
+                raise errors.forbidden("user_banned", "User is banned")
+            if kind == "sms":
+                await users.confirm_phone(conn, found)
+            else:
+                await users.set_phone(conn, found, phone)
+            fresh = await users.by_id(conn, found)
+            return json(await sessions.start(conn, cfg, fresh, "otp", ip=client_ip(request),
+                                             user_agent=request.headers.get("user-agent")))
+
+
+async def password_grant(request: Request, data: dict[str, Any]) -> Response:
+    svc = service(request)
+    cfg = svc.config
+    _provider_on(svc, "Phone logins are disabled", status=422)
+    phone, password = format_phone(data.get("phone")), data.get("password")
+    if not phone or not isinstance(password, str) or not password:
+        raise errors.bad_request("validation_failed", "missing email or phone")
+    limits = cfg.rate_limits
+    await svc.limiter.hit("sign_in_sign_ups", client_ip(request), limits.sign_in_sign_ups, limits.window_s)
+    await svc.limiter.hit("sign_in_sign_ups_email", phone, limits.sign_in_sign_ups_per_email, limits.window_s)
+    async with pool(request).acquire() as conn:
+        user = await users.by_phone(conn, phone)
+    ok = await passwords.verify_password(password, user["encrypted_password"] if user else None, cfg.bcrypt_cost)
+    if not ok or user is None or user.get("deleted_at") is not None:
+        raise errors.bad_request("invalid_credentials", "Invalid login credentials")
+    if users.is_banned(user):
+        raise errors.bad_request("user_banned", "User is banned")
+    if user.get("phone_confirmed_at") is None:
+        raise errors.bad_request("phone_not_confirmed", "Phone not confirmed")
+    async with pool(request).acquire() as conn:
+        return json(await sessions.start(conn, cfg, user, "password", ip=client_ip(request),
+                                         user_agent=request.headers.get("user-agent")))
+
+
+async def change(conn, svc: AuthService, user: dict[str, Any], data: dict[str, Any]) -> None:
+    """PUT /user {phone} inside the caller's transaction: a code to the new number, or (SMS
+    confirmations off) the new number at once."""
+    _provider_on(svc, "Phone updates are disabled", status=422)
+    _check_channel(data)
+    phone = validate_phone(data.get("phone"))
+    if phone == (user.get("phone") or ""):
+        return
+    taken = await users.by_phone(conn, phone)
+    if taken is not None and taken["id"] != user["id"]:
+        raise errors.unprocessable("phone_exists", users.PHONE_EXISTS)
+    if svc.config.sms.autoconfirm:
+        await users.set_phone(conn, user["id"], phone)
+    else:
+        await send_code(conn, svc, user, "phone_change", phone)
