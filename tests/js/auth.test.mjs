@@ -310,3 +310,68 @@ describe('row-level security through a signed-in client', () => {
     assert.equal((await anon().from('secrets').select('value')).status, 401)
   })
 })
+
+// What auth-js's own suite (GoTrueApi.test.ts, GoTrueClient.test.ts) expects of GoTrue, on default settings.
+describe('as auth-js\'s own suite expects', () => {
+  const INVALID_EMAIL = 'xx:;x@x.x'
+
+  test('inviteUserByEmail creates the user with invited_at', async () => {
+    const { data, error } = await service().auth.admin.inviteUserByEmail(`${unique('invite')}@example.com`, {
+      data: { status: 'alpha' }, redirectTo: 'http://localhost:9999/welcome',
+    })
+    assert.equal(error, null)
+    assert.ok(data.user.invited_at)
+    assert.deepEqual(data.user.user_metadata, { status: 'alpha' })
+  })
+
+  test('createUser, inviteUserByEmail and generateLink validate the email address', async () => {
+    const admin = service().auth.admin
+    const answers = [
+      await admin.createUser({ email: INVALID_EMAIL, password: 'password123' }),
+      await admin.inviteUserByEmail(INVALID_EMAIL),
+      await admin.generateLink({ type: 'signup', email: INVALID_EMAIL, password: 'password123' }),
+    ]
+    for (const { data, error } of answers) {
+      assert.equal(error.message, 'Unable to validate email address: invalid format')
+      assert.equal(data.user, null)
+    }
+  })
+
+  test('listUsers with page -1 is an error', async () => {
+    const { data, error } = await service().auth.admin.listUsers({ page: -1, perPage: 10 })
+    assert.ok(error)
+    assert.equal(error.status, 400)
+    assert.deepEqual(data.users, [])
+  })
+
+  test('mfa.challenge without a session is refused for the missing session, not the factor', async () => {
+    const { data, error } = await anon().auth.mfa.challenge({ factorId: 'test-factor-id' })
+    assert.ok(error)
+    assert.notEqual(error.status, 404)
+    assert.equal(data, null)
+  })
+
+  test('admin.mfa.listFactors and deleteFactor', async () => {
+    const { client: c, user } = await signedInUser()
+    assert.equal((await c.auth.mfa.enroll({ factorType: 'totp' })).error, null)
+    const admin = service().auth.admin
+    const listed = await admin.mfa.listFactors({ userId: user.id })
+    assert.equal(listed.error, null)
+    assert.equal(listed.data.factors.length, 1)
+    const factorId = listed.data.factors[0].id
+    const deleted = await admin.mfa.deleteFactor({ userId: user.id, id: factorId })
+    assert.equal(deleted.error, null)
+    assert.equal(deleted.data.data.id, factorId)
+    assert.deepEqual((await admin.mfa.listFactors({ userId: user.id })).data.factors, [])
+    const nobody = await admin.mfa.listFactors({ userId: '83fd9e20-7a80-46e4-bf29-a86e3d6bbf66' })
+    assert.equal(nobody.data, null)
+    assert.ok(nobody.error)
+  })
+
+  test('signInWithSSO: SAML 2.0 is disabled', async () => {
+    const { data, error } = await anon().auth.signInWithSSO({ domain: 'google' })
+    assert.equal(data, null)
+    assert.equal(error.message, 'SAML 2.0 is disabled')
+    assert.equal(error.status, 404)
+  })
+})

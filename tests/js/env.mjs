@@ -6,6 +6,9 @@ import WebSocketImpl from 'ws'
 export const URL = required('SUPABASE_URL')
 export const ANON_KEY = required('SUPABASE_ANON_KEY')
 export const SERVICE_ROLE_KEY = required('SUPABASE_SERVICE_ROLE_KEY')
+// The new-format keys (sb_publishable_... / sb_secret_...); the tests that need them skip without.
+export const PUBLISHABLE_KEY = process.env.SUPABASE_PUBLISHABLE_KEY
+export const SECRET_KEY = process.env.SUPABASE_SECRET_KEY
 
 function required(name) {
   const value = process.env[name]

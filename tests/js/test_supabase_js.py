@@ -7,6 +7,7 @@ against a real Supabase project with that project's schema (see tests/js/README.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -70,15 +71,49 @@ def _setup_realtime(server) -> None:
     asyncio.run(go())
 
 
-def test_supabase_js(node, js_server):
-    _setup_realtime(js_server)
-    files = sorted(str(p) for p in HERE.glob("*.test.mjs"))
-    assert files, "no tests/js/*.test.mjs"
-    env = {**os.environ, "SUPABASE_URL": js_server.url, "SUPABASE_ANON_KEY": js_server.anon_key,
-           "SUPABASE_SERVICE_ROLE_KEY": js_server.service_role_key, "NO_COLOR": "1"}
+def _run(node: str, server, files: list[str], **extra_env: str) -> None:
+    env = {**os.environ, "SUPABASE_URL": server.url, "SUPABASE_ANON_KEY": server.anon_key,
+           "SUPABASE_SERVICE_ROLE_KEY": server.service_role_key, "NO_COLOR": "1",
+           "SUPABASE_PUBLISHABLE_KEY": server.publishable_key, "SUPABASE_SECRET_KEY": server.secret_key, **extra_env}
     # --test-force-exit: supabase-js's realtime client keeps a 10 s timer alive after a disconnect.
     done = subprocess.run([node, "--test", "--test-force-exit", "--test-reporter=spec", *files], cwd=HERE, env=env,
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         pytest.fail(f"node --test failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n"
-                    f"--- server log (tail) ---\n{js_server.output()}", pytrace=False)
+                    f"--- server log (tail) ---\n{server.output()}", pytrace=False)
+
+
+def test_supabase_js(node, js_server):
+    _setup_realtime(js_server)
+    files = sorted(str(p) for p in HERE.glob("*.test.mjs"))
+    assert files, "no tests/js/*.test.mjs"
+    _run(node, js_server, files)
+
+
+TEST_PHONE, TEST_OTP = "15550001111", "123456"
+
+
+@pytest.fixture(scope="session")
+def configured_server(tmp_path_factory):
+    """The test project with what tests/js/configured needs: an ES256 signing key, the OAuth 2.1
+    server's admin API, phone auth with a test number."""
+    from localbase.security import signing_keys
+    from localbase.testing.plugin import worker_args
+    from localbase.testing.server import LocalbaseProcess
+
+    keys = tmp_path_factory.mktemp("signing") / "signing_keys.json"
+    keys.write_text(json.dumps([signing_keys.generate("ES256")]))
+    env = {"LOCALBASE_AUTH_SIGNING_KEYS_PATH": str(keys), "LOCALBASE_AUTH_OAUTH_SERVER_ENABLED": "true",
+           "LOCALBASE_AUTH_SMS_ENABLE_SIGNUP": "true", "LOCALBASE_AUTH_SMS_TEST_OTP": f"{TEST_PHONE}={TEST_OTP}"}
+    server = LocalbaseProcess(PROJECT, env=env, extra_args=worker_args())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def test_supabase_js_configured(node, configured_server):
+    files = sorted(str(p) for p in (HERE / "configured").glob("*.test.mjs"))
+    assert files, "no tests/js/configured/*.test.mjs"
+    _run(node, configured_server, files, TEST_PHONE=TEST_PHONE, TEST_OTP=TEST_OTP)
