@@ -35,11 +35,12 @@ class ApiKeys:
         """The key's role, or the (message, hint) to refuse the request with. For an accepted key
         the scope gets the `Authorization` the services must see (an opaque key's JWT) and, in
         its state, the role and the JWT standing for the key (`apikey_token`, for sockets)."""
-        key = None
+        key = authorization = None
         for name, value in scope["headers"]:
             if name == b"apikey":
                 key = value
-                break
+            elif name == b"authorization":
+                authorization = value
         if key is None and scope.get("query_string"):
             for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name == "apikey":
@@ -51,10 +52,9 @@ class ApiKeys:
         if found is None:
             return ("Invalid API key", "Double check your Supabase `anon` or `service_role` API key.")
         role, token = found
-        headers = self.table.authorization(scope["headers"], key, token)
-        if headers is not None:
-            scope["headers"] = headers
-        scope.setdefault("state", {})["apikey_token"] = token.decode("latin-1")
+        if self.table.needs_bearer(key, authorization):
+            scope["headers"] = self.table.with_bearer(scope["headers"], token)
+        scope.setdefault("state", {})["apikey_token"] = token
         return role
 
 

@@ -28,11 +28,11 @@ class ApiKeys:
                  keyring: KeyRing):
         self.keyring = keyring
         # key -> (role, the JWT the services see for it)
-        self.known: dict[bytes, tuple[str, bytes]] = {}
+        self.known: dict[bytes, tuple[str, str]] = {}
         for key, role, token in ((anon_key, "anon", anon_key), (service_role_key, "service_role", service_role_key),
                                  (publishable_key, "anon", anon_key), (secret_key, "service_role", service_role_key)):
             if key:
-                self.known[key.encode()] = (role, token.encode())
+                self.known[key.encode()] = (role, token)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ApiKeys:
@@ -40,7 +40,7 @@ class ApiKeys:
                    publishable_key=settings.publishable_key, secret_key=settings.secret_key,
                    keyring=settings.keyring)
 
-    def resolve(self, key: bytes) -> tuple[str, bytes] | None:
+    def resolve(self, key: bytes) -> tuple[str, str] | None:
         """(role, the JWT standing for the key), or None for a key that is not the project's."""
         found = None
         for known, entry in self.known.items():  # constant time per candidate, every candidate tried
@@ -48,12 +48,13 @@ class ApiKeys:
                 found = entry
         if found is not None or key.startswith(OPAQUE_PREFIX):
             return found
+        token = key.decode("latin-1")
         try:
-            claims = jwt.verify(key.decode("latin-1"), self.keyring)
+            claims = jwt.verify(token, self.keyring)
         except jwt.JWTError:
             return None
         role = claims.get("role")
-        return (role, key) if role in ROLES else None
+        return (role, token) if role in ROLES else None
 
     def token_for(self, token: str) -> str | None:
         """A bearer token as the services must see it: an opaque key of the project becomes its
@@ -61,20 +62,19 @@ class ApiKeys:
         if not token.startswith("sb_"):
             return token
         found = self.resolve(token.encode())
-        return found[1].decode() if found else None
+        return found[1] if found else None
 
     @staticmethod
-    def authorization(headers: list[tuple[bytes, bytes]], key: bytes,
-                      jwt_of_key: bytes) -> list[tuple[bytes, bytes]] | None:
-        """The request's headers with the `Authorization` the services get, or None to keep them:
-        a bearer token of its own stays; `Bearer sb_...` becomes the apikey's JWT, and so does no
-        header at all when the apikey is an opaque key (a legacy key without one stays anon)."""
-        current = next((value for name, value in headers if name == b"authorization"), None)
-        if current is None:
-            if not key.startswith(OPAQUE_PREFIX):
-                return None
-        elif not (current[:7].lower() == b"bearer " and current[7:].lstrip().startswith(OPAQUE_PREFIX)):
-            return None
+    def needs_bearer(key: bytes, authorization: bytes | None) -> bool:
+        """Whether the services must get the apikey's JWT as `Authorization`: a bearer token of
+        its own stays; `Bearer sb_...` is replaced, and no header at all when the apikey is an
+        opaque key (a legacy key without one stays anon, as before)."""
+        if authorization is None:
+            return key.startswith(OPAQUE_PREFIX)
+        return authorization[7:10] == OPAQUE_PREFIX and authorization[:7].lower() == b"bearer "
+
+    @staticmethod
+    def with_bearer(headers: list[tuple[bytes, bytes]], jwt_of_key: str) -> list[tuple[bytes, bytes]]:
         kept = [(name, value) for name, value in headers if name != b"authorization"]
-        kept.append((b"authorization", b"Bearer " + jwt_of_key))
+        kept.append((b"authorization", b"Bearer " + jwt_of_key.encode("latin-1")))
         return kept
