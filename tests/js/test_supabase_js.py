@@ -7,15 +7,18 @@ against a real Supabase project with that project's schema (see tests/js/README.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from localbase.security import signing_keys
 from localbase.testing.plugin import localbase_fixture
 
 HERE = Path(__file__).parent
@@ -91,26 +94,14 @@ def test_supabase_js(node, js_server):
 
 
 TEST_PHONE, TEST_OTP = "15550001111", "123456"
-
-
-@pytest.fixture(scope="session")
-def configured_server(tmp_path_factory):
-    """The test project with what tests/js/configured needs: an ES256 signing key, the OAuth 2.1
-    server's admin API, phone auth with a test number."""
-    from localbase.security import signing_keys
-    from localbase.testing.plugin import worker_args
-    from localbase.testing.server import LocalbaseProcess
-
-    keys = tmp_path_factory.mktemp("signing") / "signing_keys.json"
-    keys.write_text(json.dumps([signing_keys.generate("ES256")]))
-    env = {"LOCALBASE_AUTH_SIGNING_KEYS_PATH": str(keys), "LOCALBASE_AUTH_OAUTH_SERVER_ENABLED": "true",
-           "LOCALBASE_AUTH_SMS_ENABLE_SIGNUP": "true", "LOCALBASE_AUTH_SMS_TEST_OTP": f"{TEST_PHONE}={TEST_OTP}"}
-    server = LocalbaseProcess(PROJECT, env=env, extra_args=worker_args())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
+_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="lb-js-signing-")) / "signing_keys.json"
+_SIGNING_KEYS.write_text(json.dumps([signing_keys.generate("ES256")]))
+atexit.register(shutil.rmtree, _SIGNING_KEYS.parent, True)
+# The test project with what tests/js/configured needs: an ES256 signing key, the OAuth 2.1
+# server's admin API, phone auth with a test number.
+configured_server = localbase_fixture(PROJECT, env={
+    "LOCALBASE_AUTH_SIGNING_KEYS_PATH": str(_SIGNING_KEYS), "LOCALBASE_AUTH_OAUTH_SERVER_ENABLED": "true",
+    "LOCALBASE_AUTH_SMS_ENABLE_SIGNUP": "true", "LOCALBASE_AUTH_SMS_TEST_OTP": f"{TEST_PHONE}={TEST_OTP}"})
 
 
 def test_supabase_js_configured(node, configured_server):

@@ -118,14 +118,20 @@ def _obfuscated_user(phone: str, meta: dict[str, Any]) -> dict[str, Any]:
             "user_metadata": meta, "identities": [], "created_at": now, "updated_at": now, "is_anonymous": False}
 
 
+async def _code_request(request: Request, data: dict[str, Any], svc: AuthService) -> str:
+    """The number a code is asked for, validated and counted (`otp_and_recovery` per IP)."""
+    phone = validate_phone(data.get("phone"))
+    limits = svc.config.rate_limits
+    await svc.limiter.hit("otp_and_recovery", client_ip(request), limits.otp_and_recovery, limits.window_s)
+    return phone
+
+
 async def send_otp(request: Request, data: dict[str, Any]) -> Response:
     svc = service(request)
     cfg = svc.config
     _provider_on(svc, "Unsupported phone provider")
     _check_channel(data)
-    phone = validate_phone(data.get("phone"))
-    await svc.limiter.hit("otp_and_recovery", client_ip(request), cfg.rate_limits.otp_and_recovery,
-                          cfg.rate_limits.window_s)
+    phone = await _code_request(request, data, svc)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             user = await users.by_phone(conn, phone)
@@ -142,15 +148,12 @@ async def send_otp(request: Request, data: dict[str, Any]) -> Response:
 
 async def resend(request: Request, data: dict[str, Any], kind: str) -> Response:
     svc = service(request)
-    cfg = svc.config
     if data.get("email"):
         raise errors.validation("Only an email address or phone number should be provided.")
     if not data.get("phone"):
         raise errors.validation("Type provided requires a phone number")
     _provider_on(svc, "Phone logins are disabled")
-    phone = validate_phone(data.get("phone"))
-    await svc.limiter.hit("otp_and_recovery", client_ip(request), cfg.rate_limits.otp_and_recovery,
-                          cfg.rate_limits.window_s)
+    phone = await _code_request(request, data, svc)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             user = await users.by_phone(conn, phone)

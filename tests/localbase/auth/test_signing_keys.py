@@ -6,8 +6,10 @@ verifying them, and a rotation in which the old key keeps verifying."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from supabase_auth.errors import AuthInvalidJwtError
 
 from localbase.security import signing_keys
-from localbase.testing.plugin import worker_args
+from localbase.testing.plugin import localbase_fixture, worker_args
 from localbase.testing.server import LocalbaseProcess
 from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 
@@ -51,20 +53,17 @@ def signed_up(server):
     return c, session
 
 
+ES256_KEY = signing_keys.generate("ES256")
+_KEY_FILE = Path(tempfile.mkdtemp(prefix="lb-signing-")) / "signing_keys.json"
+_KEY_FILE.write_text(json.dumps([ES256_KEY]))
+atexit.register(shutil.rmtree, _KEY_FILE.parent, True)
+# the test project, its keys named by the environment (as [auth] signing_keys_path would)
+es256_server = localbase_fixture(PROJECT, scope="module", env={"LOCALBASE_AUTH_SIGNING_KEYS_PATH": str(_KEY_FILE)})
+
+
 @pytest.fixture(scope="module")
 def es256_key():
-    return signing_keys.generate("ES256")
-
-
-@pytest.fixture(scope="module")
-def es256_server(tmp_path_factory, es256_key):
-    folder = project_with_keys(tmp_path_factory.mktemp("signing") / "project", [es256_key])
-    server = LocalbaseProcess(folder, extra_args=worker_args())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    return ES256_KEY
 
 
 def test_tokens_are_signed_with_the_current_key_and_its_kid(es256_server, es256_key):
