@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from localbase.auth.config import AuthConfig
 
 CODE_PLACEHOLDERS = ("{{ .Code }}", "{{.Code}}")
@@ -20,7 +18,7 @@ def render(template: str, otp: str) -> str:
     return template
 
 
-async def send(conn: asyncpg.Connection, config: AuthConfig, *, to: str, sms_type: str, otp: str) -> str:
+async def send(conn: Any, config: AuthConfig, *, to: str, sms_type: str, otp: str) -> str:
     """Keep the message; its id is the message id the client gets (as a provider's would be)."""
     message_id = await conn.fetchval(
         "insert into auth.localbase_sms_outbox (recipient, body, sms_type, otp) values ($1, $2, $3, $4) returning id",
@@ -28,14 +26,14 @@ async def send(conn: asyncpg.Connection, config: AuthConfig, *, to: str, sms_typ
     return str(message_id)
 
 
-async def outbox(conn: asyncpg.Connection, phone: str | None, limit: int) -> list[dict[str, Any]]:
+async def outbox(conn: Any, phone: str | None, limit: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """select id, created_at, recipient, body, sms_type, otp from auth.localbase_sms_outbox
            where ($1::text is null or recipient = $1) order by id desc limit $2""", phone, limit)
     return [dict(r) for r in rows]
 
 
-async def clear_outbox(conn: asyncpg.Connection, phone: str | None) -> int:
+async def clear_outbox(conn: Any, phone: str | None) -> int:
     result = await conn.execute(
         "delete from auth.localbase_sms_outbox where ($1::text is null or recipient = $1)", phone)
     return int(result.split()[-1])

@@ -54,7 +54,7 @@ def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Chan
     body = orjson.dumps(payload)
     sent = 0
     for channel in list(members):
-        if channel is sender and not channel.broadcast_self:
+        if channel is sender and sender is not None and not sender.broadcast_self:
             continue
         conn = channel.conn
         if conn.send(conn.frame_raw(channel.topic_json, b"broadcast", body)):
@@ -66,7 +66,7 @@ def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Chan
 def _deliver_binary(service: Realtime, members, event: str, data: bytes, sender: Channel | None) -> int:
     sent = 0
     for channel in list(members):
-        if channel is sender and not channel.broadcast_self:
+        if channel is sender and sender is not None and not sender.broadcast_self:
             continue
         conn = channel.conn
         if not conn.binary_frames:  # a JSON (vsn 1.0.0) client has no frame for it
