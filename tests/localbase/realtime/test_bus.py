@@ -105,6 +105,42 @@ async def test_a_large_broadcast_crosses_workers_in_parts(two_workers, clients):
         assert msg["payload"]["text"] == text
 
 
+async def test_a_binary_broadcast_reaches_vsn_2_sockets_of_every_worker(two_workers):
+    """application/octet-stream over HTTP, on whichever worker: every vsn 2.0.0 socket of the topic
+    gets the bytes in a binary frame (base64 on the bus between them)."""
+    import json
+
+    import websockets
+    name = topic()
+    url = two_workers.url.replace("http", "ws") + f"/realtime/v1/websocket?apikey={two_workers.anon_key}&vsn=2.0.0"
+    sockets: list = []
+    await asyncio.sleep(1.2)
+    baseline = connections_per_worker(two_workers)
+    try:
+        while True:
+            assert len(sockets) < MAX_CLIENTS, f"not on both workers: {connections_per_worker(two_workers)}"
+            for _ in range(4):
+                ws = await websockets.connect(url)
+                sockets.append(ws)
+                await ws.send(json.dumps(["1", "1", f"realtime:{name}", "phx_join",
+                                          {"config": {"broadcast": {"self": False}, "presence": {"key": ""}}}]))
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))[4]["status"] == "ok"
+            await asyncio.sleep(1.2)
+            counts = connections_per_worker(two_workers)
+            if len(counts) == 2 and all(counts[w] - baseline.get(w, 0) >= PER_WORKER for w in counts):
+                break
+        data = b"\x00\xffbinary\x01"
+        r = httpx.post(f"{two_workers.url}/realtime/v1/api/broadcast/{name}/events/blob", content=data,
+                       headers={"apikey": two_workers.anon_key, "content-type": "application/octet-stream"})
+        assert r.status_code == 202
+        for ws in sockets:
+            frame = await asyncio.wait_for(ws.recv(), 5)
+            assert isinstance(frame, bytes) and frame[0] == 4 and frame.endswith(b"blob" + data)
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
 async def test_presence_is_one_state_across_workers(two_workers, clients):
     name = topic()
     channels = await spread(two_workers, clients, lambda c, i: joined(c, name, key=f"u{i}"))
