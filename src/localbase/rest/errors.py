@@ -98,10 +98,3 @@ def schema_not_exposed(schema: str, exposed: tuple[str, ...]) -> RestError:
     return RestError(406, "PGRST106", "Invalid schema: " + schema,
                      None, "Only the following schemas are exposed: " + ", ".join(exposed))
 
-
-def function_not_found(schema: str, name: str, args: list[str]) -> RestError:
-    sig = ", ".join(sorted(args))
-    return RestError(404, "PGRST202",
-                     f"Could not find the function {schema}.{name}({sig}) in the schema cache",
-                     f"Searched for the function {schema}.{name} with parameters {sig or 'without parameters'}",
-                     "Check the function's name and its parameters' names, or reload the schema cache.")

@@ -71,11 +71,14 @@ class MutatePlan:
     missing_default: bool = False
 
 
+NOT_RAW = object()  # CallPlan.raw when the call names its arguments
+
+
 @dataclass(slots=True)
 class CallPlan:
     function: Function
     args: dict[str, Any]
-    single_object: bool  # the whole body is the function's one json argument
+    raw: Any  # the value of the function's one unnamed parameter (the request body), or NOT_RAW
     root: Node | None  # when the function returns rows with columns: filters/select apply
     scalar: bool
     offset: int = 0  # the page of a set of scalars (rows with columns page through `root`)
@@ -260,16 +263,12 @@ class Planner:
         return names
 
     # -- functions -----------------------------------------------------------------------------
-    def call(self, request, args: dict[str, Any], single_object: bool, arg_names: set[str]) -> CallPlan:
-        schema_name = self.pick_schema(request.schema)
-        overloads = self.schema.function_overloads(schema_name, request.target)
-        fn = self._pick_overload(schema_name, request.target, overloads, arg_names, single_object)
-        root = None
-        scalar = not fn.returns_composite
+    def call(self, request, fn: Function, args: dict[str, Any], raw: Any = NOT_RAW) -> CallPlan:
+        """The plan of a call to fn (picked by routines.find) with named args, or the raw body."""
         if fn.returns_composite:
             if fn.returns_table is not None:
                 table = self.schema.table(*fn.returns_table)
-                columns = table.columns if table else {}
+                columns = (table.read_columns or table.columns) if table else {}
             else:
                 columns = {c.name: c for c in fn.out_columns}
             source = Source(self.schema.table(*fn.returns_table) if fn.returns_table else None, columns, fn.name)
@@ -277,35 +276,11 @@ class Planner:
             if fn.returns_set and self.max_rows is not None:
                 root.limit = min(root.limit, self.max_rows) if root.limit is not None else self.max_rows
             self._check_embedded_filters(request, root)
-        elif fn.returns_set:
-            offset, limit = request.ranges.get((), (0, None))
-            if self.max_rows is not None:
-                limit = min(limit, self.max_rows) if limit is not None else self.max_rows
-            return CallPlan(fn, args, single_object, root, scalar, offset or 0, limit)
-        return CallPlan(fn, args, single_object, root, scalar)
-
-    def _pick_overload(self, schema_name: str, name: str, overloads: list[Function], given: set[str],
-                       single_object: bool) -> Function:
-        fits = []
-        for fn in overloads:
-            named = {a.name for a in fn.args}
-            if single_object and len(fn.args) == 1 and fn.args[0].type in ("json", "jsonb") :
-                fits.append(fn)
-            elif fn.required <= given <= named:
-                fits.append(fn)
-        if not fits:
-            raise errors.function_not_found(schema_name, name, sorted(given))
-        if len(fits) > 1:
-            exact = [fn for fn in fits if {a.name for a in fn.args} == given]
-            if len(exact) == 1:
-                return exact[0]
-            raise RestError(300, "PGRST203",
-                            "Could not choose the best candidate function between: "
-                            + ", ".join(f"{fn.schema}.{fn.name}({', '.join(a.name + ' => ' + a.type for a in fn.args)})"
-                                        for fn in fits),
-                            None, "Try renaming the parameters or the function itself in the database so "
-                                  "function overloading can be resolved")
-        return fits[0]
+            return CallPlan(fn, args, raw, root, False)
+        offset, limit = request.ranges.get((), (0, None)) if fn.returns_set else (0, None)
+        if fn.returns_set and self.max_rows is not None:
+            limit = min(limit, self.max_rows) if limit is not None else self.max_rows
+        return CallPlan(fn, args, raw, None, True, offset or 0, limit)
 
 
 def _last_key(field: Field) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from urllib.parse import parse_qsl
 
 import orjson
@@ -11,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from localbase.rest import execute, openapi, respond, sql
+from localbase.rest import execute, openapi, respond, routines, sql
 from localbase.rest.errors import RestError, internal_error
-from localbase.rest.parse import parse_filter, parse_logic_tree, parse_request
+from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
 from localbase.rest.types import MediaType
@@ -132,7 +131,7 @@ async def _handle(request: Request) -> Response:
     rollback = prefs.tx == "rollback"
     if req.is_rpc:
         return await _call(request, req, planner, caller, ctx, count=count, single=single,
-                           strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback)
+                           strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback, body=body)
     kind = {"insert": "insert", "update": "update", "delete": "delete", "upsert": "upsert"}.get(action)
     if kind is None:
         raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}", None, None)
@@ -183,39 +182,11 @@ async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows
 
 
 async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, single, strip_nulls, head,
-                applied, rollback) -> Response:
-    schema_name = planner.pick_schema(req.schema)
-    overloads = planner.schema.function_overloads(schema_name, req.target)
-    single_object = req.preferences.params == "single-object"
-    if request.method in ("GET", "HEAD"):
-        known = {a.name for fn in overloads for a in fn.args}
-        args = {}
-        extra = []
-        for key, value in req.raw_args:
-            if key in known:
-                args[key] = value
-            elif key.rsplit(".", 1)[-1] in ("or", "and"):
-                extra.append(parse_logic_tree(key, value))
-            else:
-                extra.append(parse_filter(key, value))
-        if extra:
-            filters = dict(req.filters)
-            for path, cond in extra:
-                filters[path] = (*filters.get(path, ()), cond)
-            req = replace(req, filters=filters)
-        args_json = orjson.dumps(args).decode()
-        read_only = True
-    else:
-        payload = req.payload if req.payload is not None else {}
-        if not isinstance(payload, dict) and not single_object:
-            raise RestError(400, "PGRST102", "Expected a JSON object with the function's arguments", None, None)
-        if not single_object and len(overloads) == 1 and len(overloads[0].args) == 1 and not overloads[0].args[0].name \
-                and overloads[0].args[0].type in ("json", "jsonb"):
-            single_object = True
-        args = payload if isinstance(payload, dict) else {}
-        args_json = orjson.dumps(payload).decode()
-        read_only = False
-    plan = planner.call(req, args, single_object, set(args) if not single_object else set())
+                applied, rollback, body: bytes) -> Response:
+    schema = planner.schema
+    call = routines.resolve(schema, planner.pick_schema(req.schema), req, body)
+    req = call.request
+    plan = planner.call(req, call.function, call.args, call.raw)
     if req.csv and plan.root is None:  # CSV needs rows with columns: a function returning a table or rows
         raise RestError(406, "PGRST107", "None of these media types are available: " +
                         request.headers.get("accept", "").strip(), None, None)
@@ -223,24 +194,21 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
             and not plan.function.returns_set:
         raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
                         "used with handling=strict", None, None)
-    if not read_only and plan.function.volatility in ("i", "s"):
-        read_only = True
-    st = sql.call(plan, args_json, count=count if count != "estimated" else "exact", single=single,
-                  strip_nulls=strip_nulls, head=head, csv=req.csv)
+    st = sql.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
+                  single=single, strip_nulls=strip_nulls, head=head, csv=req.csv)
     db = request.app.state.db
-    row, planned = await execute.run(db, caller, ctx, st, read_only=read_only, rollback=rollback,
-                                     role_settings=planner.schema.role_settings,
-                                     check=_checks(single, req.preferences))
+    row, planned = await execute.run(db, caller, ctx, st, read_only=call.read_only, rollback=rollback,
+                                     role_settings=schema.role_settings, check=_checks(single, req.preferences))
     if plan.function.returns_void:
         return Response(b"", status_code=204)
+    total = row["total"] if count in ("exact", "estimated") else None
     if plan.root is None and plan.function.returns_set and not single:
-        total = row["total"] if count in ("exact", "estimated") else None
         return respond.read_response(row["body"], offset=plan.offset, page_total=row["page_total"], total=total,
                                      head=head, single=False, preference_applied=applied)
     if plan.root is None:
-        return Response((row["body"] or "null").encode() if not head else b"", status_code=200,
-                        media_type=respond.JSON)
-    total = row["total"] if count in ("exact", "estimated") else planned
+        return respond.read_response(row["body"] or "null", offset=0, page_total=1, total=total, head=head,
+                                     single=False, preference_applied=applied)
+    total = total if total is not None else planned
     return respond.read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"], total=total,
                                  head=head, single=single, preference_applied=applied, csv=req.csv)
 

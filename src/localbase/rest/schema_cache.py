@@ -90,10 +90,26 @@ class Function:
     volatility: str  # i, s or v
     out_columns: tuple[Column, ...] = ()  # OUT / TABLE parameters, when it returns such rows
     rows: float = 0  # the planner's estimate (ROWS); `setof t rows 1` marks a to-one computed relationship
+    description: str | None = None  # COMMENT ON FUNCTION (PostgREST orders overloads by it)
+
+    @property
+    def callable(self) -> bool:
+        """Reachable at /rpc as PostgREST allows: every argument named, or one unnamed argument of a type
+        that takes a raw body (bytea, json, jsonb, text, xml)."""
+        unnamed = [a for a in self.args if not a.name]
+        return not unnamed or len(unnamed) == 1 and unnamed[0].type in RAW_BODY_TYPES
+
+    def sort_key(self) -> tuple:
+        """PostgREST's order of overloads: fewer arguments first, then comment, then the arguments."""
+        return (len(self.args), self.description is not None, self.description or "",
+                [(a.name, a.type, a.type, not a.has_default, a.variadic) for a in self.args])
 
     @property
     def required(self) -> set[str]:
         return {a.name for a in self.args if not a.has_default and not a.variadic}
+
+
+RAW_BODY_TYPES = ("bytea", "json", "jsonb", "text", "xml")
 
 
 @dataclass
@@ -171,8 +187,10 @@ select n.nspname as schema, p.proname as name, p.oid,
        p.proretset as returns_set, p.provolatile::text as volatility,
        rn.nspname as ret_schema, rc.relname as ret_table,
        (t.typtype = 'c' or p.proargmodes && array['o', 't', 'b']::"char"[]) as returns_composite,
-       p.prorettype = 'void'::regtype as returns_void, p.provariadic <> 0 as variadic, p.prorows as rows
+       p.prorettype = 'void'::regtype as returns_void, p.provariadic <> 0 as variadic, p.prorows as rows,
+       d.description
 from pg_proc p
+left join pg_description d on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass and d.objsubid = 0
 join pg_namespace n on n.oid = p.pronamespace
 join pg_type t on t.oid = p.prorettype
 left join pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r', 'v', 'm', 'f', 'p')
@@ -249,7 +267,9 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         functions.setdefault((r["schema"], r["name"]), []).append(Function(
             r["schema"], r["name"], r["oid"], tuple(args), r["return_type"], r["return_type_oid"],
             r["returns_set"], ret_table, bool(r["returns_composite"]), r["returns_void"], r["volatility"], outs,
-            float(r["rows"])))
+            float(r["rows"]), r["description"]))
+    for overloads in functions.values():
+        overloads.sort(key=Function.sort_key)
     schema_derived.computed_fields(functions, by_row_type)
     role_settings: dict[str, dict[str, str]] = {}
     for r in srows:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from localbase.rest.plan import STAR, CallPlan, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
+from localbase.rest.plan import NOT_RAW, STAR, CallPlan, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
 from localbase.rest.schema_cache import Column, Table
 from localbase.rest.types import Field, Filter, LogicTree
 
@@ -329,8 +329,10 @@ def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, str
 
     def invoke(b: Builder) -> tuple[str, str]:
         """(the call, a FROM prefix binding the arguments from the JSON object)."""
-        if plan.single_object:
-            return f"{name}({b.param(args_json)}::{fn.args[0].type})", ""
+        if plan.raw is not NOT_RAW:  # the body, whole, is the one unnamed parameter
+            kind = fn.args[0].type
+            value = b.param(plan.raw, "bytea") if kind == "bytea" else f"{b.param(plan.raw)}::{kind}"
+            return f"{name}({value})", ""
         if not given:
             return f"{name}()", ""
         defs = ", ".join(f"{ident(a.name)} {a.type}" for a in given)
@@ -344,8 +346,9 @@ def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, str
     b = Builder()
     if plan.root is not None:
         query = b.node_query(plan.root, name, T0, from_sql=from_factory(b))
-        return _finish(b, query, plan.root, name, from_factory, count=count, single=single,
-                       strip_nulls=strip_nulls, head=head, csv=csv)
+        # one composite value (not a set) answers an object, or null when filtered out, as PostgREST
+        return _finish(b, query, plan.root, name, from_factory, count=count,
+                       single=single or not fn.returns_set, strip_nulls=strip_nulls, head=head, csv=csv)
     invocation, prefix = invoke(b)
     from_clause = f" from {prefix}" if prefix else ""
     if fn.returns_void:
@@ -362,6 +365,7 @@ def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, str
             page += f" offset {b.param(plan.offset, 'bigint')}"
         sql = f'select {total} as total, count(*) as page_total, {agg} as body from ({page}) as "_s"'
     else:
-        sql = f'select null::bigint as total, 1::bigint as page_total, to_json({invocation})::text as body' \
+        total = "1::bigint" if count == "exact" else "null::bigint"  # one value: a count of 1, as PostgREST
+        sql = f'select {total} as total, 1::bigint as page_total, to_json({invocation})::text as body' \
               f'{from_clause}'
     return Statement(sql, b.args)
