@@ -19,7 +19,7 @@ from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_filter, parse_logic_tree
 from localbase.rest.plan import NOT_RAW
 from localbase.rest.schema_cache import Function, Schema
-from localbase.rest.types import ApiRequest, MediaType
+from localbase.rest.types import ApiRequest, Condition, MediaType
 
 # The body a single unnamed parameter of each type takes, by the request's Content-Type.
 _RAW_BODY = {MediaType.JSON: ("json", "jsonb"), MediaType.TEXT: ("text",), MediaType.XML: ("xml",),
@@ -113,7 +113,8 @@ def resolve(schema: Schema, schema_name: str, req: ApiRequest, body: bytes) -> C
     args: dict[str, Any]
     if not post:
         known = {a.name for fn in schema.function_overloads(schema_name, req.target) for a in fn.args}
-        args, extra = {}, []
+        args = {}
+        extra: list[tuple[tuple[str, ...], Condition]] = []
         for key, value in req.raw_args:
             if key in known:
                 args[key] = value

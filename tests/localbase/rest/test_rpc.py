@@ -56,7 +56,8 @@ def test_rpc_errors(supabase_anon):
     assert err.value.code == "PGRST202"
     with pytest.raises(APIError) as err:
         supabase_anon.rpc("fail_with", {"code": "P0001", "msg": "nope"}).execute()
-    assert (err.value.code, err.value.message, err.value.details, err.value.hint) == ("P0001", "nope", "some detail", "some hint")
+    assert (err.value.code, err.value.message, err.value.details, err.value.hint) == (
+        "P0001", "nope", "some detail", "some hint")
 
 
 # -- PostgREST's function resolution (issue 13: the postgrest-js suite) ---------------------------
