@@ -51,10 +51,15 @@ def read_response(body: str | None, *, offset: int, page_total: int, total: int 
 
 
 def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: bool, single: bool,
-                      count_exact: bool, preference_applied: list[str], csv: bool = False) -> Response:
+                      count_exact: bool, preference_applied: list[str], csv: bool = False,
+                      inserted: int | None = None, put: bool = False) -> Response:
+    """inserted: how many rows an upsert inserted rather than updated (None when not counted): an
+    upsert that only updated answers 200, as PostgREST; a PUT without a body to return, 204."""
     total = str(page_total) if count_exact else "*"
     if kind in ("insert", "upsert"):
-        status = 201
+        status = 200 if inserted is not None and inserted <= 0 else 201
+        if put and minimal:
+            status = 204
         rng = f"*/{total}"
     else:
         status = 204 if minimal else 200

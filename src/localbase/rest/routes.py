@@ -153,7 +153,7 @@ async def _handle(request: Request) -> Response:
                                check=_checks(single, prefs, max_affected=kind in ("update", "delete")))
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
                                      single=single, count_exact=count == "exact", preference_applied=applied,
-                                     csv=req.csv)
+                                     csv=req.csv, inserted=row["inserted"], put=request.method == "PUT")
 
 
 def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) -> PreparedRead:

@@ -139,10 +139,16 @@ where n.nspname = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
 COLUMNS_SQL = """
 select a.attrelid as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
        a.atttypid as type_oid, not a.attnotnull as nullable,
-       pg_get_expr(d.adbin, d.adrelid) as "default", a.attgenerated <> '' as generated,
-       a.attnum as position, a.attidentity <> '' as identity
+       -- as PostgREST reads a default (missing=default uses it): an identity's next value, a domain's default
+       case when a.attidentity = 'd' then format('nextval(%L)', pg_get_serial_sequence(
+                 format('%I.%I', n.nspname, c.relname), a.attname)::regclass)
+            when t.typbasetype <> 0 and d.adbin is null then pg_get_expr(t.typdefaultbin, 0)
+            when a.attgenerated <> '' then null
+            else pg_get_expr(d.adbin, d.adrelid) end as "default",
+       a.attgenerated <> '' as generated, a.attnum as position, a.attidentity <> '' as identity
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+join pg_type t on t.oid = a.atttypid
 left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
 where n.nspname = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
   and a.attnum > 0 and not a.attisdropped

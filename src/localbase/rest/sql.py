@@ -273,6 +273,7 @@ def _insert(b: Builder, plan: MutatePlan, table: str, body_text: str) -> str:
             return f"insert into {table} as {T0} select * from {table} where false"
         return f"insert into {table} as {T0} default values"
     cols = ", ".join(ident(c) for c in plan.columns)
+    counted = plan.kind == "upsert" and plan.merge  # rows inserted, not updated: 201 or 200, as PostgREST
     if plan.missing_default:
         values = []
         for name in plan.columns:
@@ -282,15 +283,28 @@ def _insert(b: Builder, plan: MutatePlan, table: str, body_text: str) -> str:
                  f'cross join lateral jsonb_populate_record(null::{table}, "_e".value) as "_r"'
     else:
         select = f'select {cols} from json_populate_recordset(null::{table}, {b.param(rows)}::json) as "_r"'
+    if counted:
+        select += f" where {_count_inserted('+')} <> '0'"
     dml = f"insert into {table} as {T0} ({cols}) {select}"
     if plan.kind == "upsert" or plan.on_conflict:
         target = ", ".join(ident(c) for c in plan.on_conflict)
         if plan.merge:
             sets = ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in plan.columns)
             dml += f" on conflict ({target}) do update set {sets}"
+            if counted:
+                dml += f" where {_count_inserted('-')} <> '-1'"
         else:
             dml += f" on conflict ({target}) do nothing"
     return dml
+
+
+def _count_inserted(sign: str) -> str:
+    """Count a row in (+) or out (-) of the transaction's `pgrst.inserted` (PostgREST's way): +1 for each row
+    an upsert offers, -1 for each it updates instead."""
+    return f"set_config('pgrst.inserted', (coalesce({INSERTED}, 0) {sign} 1)::text, true)"
+
+
+INSERTED = "nullif(current_setting('pgrst.inserted', true), '')::int"
 
 
 def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls: bool,
@@ -312,12 +326,13 @@ def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls
                   f"{T0}.{ident(next(iter(plan.table.columns)))} where false"
     dml += f" returning {T0}.*"
     if minimal:
-        sql = f"with {MUTATED} as ({dml}) select null::bigint as total, count(*) as page_total, null as body " \
-              f"from {MUTATED}"
+        sql = f"with {MUTATED} as ({dml}) select null::bigint as total, count(*) as page_total, null as body, " \
+              f"{INSERTED} as inserted from {MUTATED}"
         return Statement(sql, b.args)
     query = b.node_query(plan.root, MUTATED, T0, filters=False, paginate=False)
     sql = f"with {MUTATED} as ({dml}), {SOURCE} as ({query}) select null::bigint as total, " \
-          f"count(*) as page_total, {_body(single, strip_nulls, csv=csv)} as body from {SOURCE}"
+          f"count(*) as page_total, {_body(single, strip_nulls, csv=csv)} as body, {INSERTED} as inserted " \
+          f"from {SOURCE}"
     return Statement(sql, b.args)
 
 

@@ -103,3 +103,35 @@ def test_get_request_cannot_write(localbase_server):
                   headers={"apikey": localbase_server.service_role_key,
                            "Authorization": f"Bearer {localbase_server.service_role_key}"})
     assert r.status_code == 405 and r.json()["code"] == "25006"
+
+
+def test_upsert_answers_200_when_it_only_updates_201_when_it_inserts(supabase_service):
+    tallies = supabase_service.table("tallies")
+    label = sku()
+    assert tallies.upsert({"label": label, "n": 1}, on_conflict="label").execute().data[0]["n"] == 1
+    assert _status(supabase_service, tallies.upsert({"label": label, "n": 2}, on_conflict="label")) == 200
+    both = [{"label": label, "n": 3}, {"label": sku(), "n": 1}]
+    assert _status(supabase_service, tallies.upsert(both, on_conflict="label")) == 201
+    ignored = tallies.upsert({"label": label, "n": 4}, on_conflict="label", ignore_duplicates=True)
+    assert _status(supabase_service, ignored) == 201
+
+
+def _status(client, query) -> int:
+    """The HTTP status of a query (supabase-py's response object does not carry it)."""
+    seen: list[int] = []
+    hooks = client.postgrest.session.event_hooks["response"]
+    hooks.append(lambda response: seen.append(response.status_code))
+    try:
+        query.execute()
+    finally:
+        hooks.pop()
+    return seen[-1]
+
+
+def test_missing_default_uses_an_identity_columns_next_value(supabase_service):
+    a, b = sku(), sku()
+    res = supabase_service.table("tallies").insert([{"id": 1_000_000 + hash(a) % 1000, "label": a},
+                                                    {"label": b, "n": 5}], default_to_null=False).execute()
+    first, second = res.data
+    assert first["label"] == a and first["n"] == 0
+    assert second["label"] == b and second["n"] == 5 and isinstance(second["id"], int)
