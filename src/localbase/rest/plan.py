@@ -52,6 +52,7 @@ class EmbedNode:
     node: Node
     inner: bool
     spread: bool
+    hidden: bool = False  # an empty select, `rel()`: joined for its filters, not in the output
 
 
 @dataclass(slots=True)
@@ -150,12 +151,12 @@ class Planner:
         rel = resolve(self.schema, source.table, embed.relation, embed.hint)
         name = embed.alias or embed.relation
         child = Source(rel.target, rel.target.read_columns or rel.target.columns, rel.target.name)
-        select = embed.select or (SelectField(Field(STAR, ()), None, None),)
-        node = self.node(child, request, (*path, name), select)
+        node = self.node(child, request, (*path, name), embed.select)
         if embed.spread and not rel.to_one:
             raise RestError(400, "PGRST118", f"A spread operation on '{name}' is not possible",
                             "Only to-one relationships can be spread", None)
-        return EmbedNode(name, rel, node, embed.join == "inner", embed.spread)
+        # `users()` selects nothing: it filters (with !inner or `users=not.is.null`) and is left out of the output
+        return EmbedNode(name, rel, node, embed.join == "inner", embed.spread, hidden=not embed.select)
 
     def _column(self, source: Source, name: str) -> Column:
         column = source.columns.get(name)

@@ -199,6 +199,9 @@ class Builder:
                 links = [f"{child}.{ident(c)} = {parent_alias}.{ident(r)}"
                          for c, r in zip(rel.fk.columns, rel.fk.ref_columns)]
             inner_sql = self.node_query(embed.node, source, child, links=links)
+        if embed.hidden:
+            return f'left join lateral (select 1 as "v" from ({inner_sql}) as "h" limit 1) as {join_alias} on true', \
+                None, f'{join_alias}."v" is not null'
         if embed.spread:
             return f"left join lateral ({inner_sql}) as {join_alias} on true", f"{join_alias}.*", \
                 f"{join_alias} is not null"

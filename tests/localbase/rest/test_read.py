@@ -255,3 +255,49 @@ def test_single_object_rpc_argument(localbase_server):
     r = httpx.post(f"{localbase_server.url}/rest/v1/rpc/echo", json={"any": ["shape"]},
                    headers={"apikey": localbase_server.anon_key, "Prefer": "params=single-object"})
     assert r.status_code == 200 and r.json() == {"any": ["shape"]}
+
+
+# -- relationships as PostgREST's findRel picks them (issue 13: the postgrest-js suite) -----------
+def test_self_referencing_embeds_children_by_table_parent_by_column(supabase_anon):
+    res = supabase_anon.table("folders").select("name, folders(name)").eq("id", 1).single().execute()
+    assert res.data == {"name": "root", "folders": [{"name": "docs"}, {"name": "music"}]}
+    res = supabase_anon.table("folders").select("name, parent_id(name)").eq("id", 4).single().execute()
+    assert res.data == {"name": "letters", "parent_id": {"name": "docs"}}
+    res = supabase_anon.table("folders").select("name, subfolders:folders!parent_id(name)").eq("id", 2) \
+        .single().execute()
+    assert res.data == {"name": "docs", "subfolders": [{"name": "letters"}]}
+    with pytest.raises(APIError) as err:  # a constraint name as hint does not disambiguate a self-reference
+        supabase_anon.table("folders").select("name, folders!folders_parent_fk(name)").execute()
+    assert (err.value.code, err.value.message, err.value.details, err.value.hint) == (
+        "PGRST200", "Could not find a relationship between 'folders' and 'folders' in the schema cache",
+        "Searched for a foreign key relationship between 'folders' and 'folders' using the hint "
+        "'folders_parent_fk' in the schema 'public', but no matches were found.", None)
+
+
+def test_a_foreign_keys_constraint_name_embeds(supabase_anon):
+    res = supabase_anon.table("people").select("name, sent:messages_sender_id_fkey(body)").eq("id", 1) \
+        .single().execute()
+    assert res.data == {"name": "Ann", "sent": [{"body": "hi Bob"}, {"body": "hey Cid"}]}
+
+
+def test_an_empty_embed_filters_and_is_left_out(supabase_anon):
+    res = supabase_anon.table("countries").select("name, cities!inner()").eq("cities.name", "Lyon").execute()
+    assert res.data == [{"name": "France"}]
+
+
+def test_ambiguous_embeds_are_described_as_postgrest_describes_them(supabase_anon):
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("people").select("name, messages(body)").execute()
+    assert err.value.code == "PGRST201"
+    assert err.value.message == \
+        "Could not embed because more than one relationship was found for 'people' and 'messages'"
+    assert err.value.details == [
+        {"cardinality": "one-to-many", "embedding": "people with messages",
+         "relationship": "messages_receiver_id_fkey using people(id) and messages(receiver_id)"},
+        {"cardinality": "one-to-many", "embedding": "people with messages",
+         "relationship": "messages_sender_id_fkey using people(id) and messages(sender_id)"}]
+    assert err.value.hint == ("Try changing 'messages' to one of the following: 'messages!messages_receiver_id_fkey', "
+                              "'messages!messages_sender_id_fkey'. Find the desired relationship in the 'details' key.")
+    with pytest.raises(APIError) as err:
+        supabase_anon.table("countries").select("name, citys(name)").execute()
+    assert (err.value.code, err.value.hint) == ("PGRST200", "Perhaps you meant 'cities' instead of 'citys'.")

@@ -26,3 +26,11 @@ create table tallies (
   label text unique not null,
   n int not null default 0
 );
+
+-- A self-referencing table: `folders(*)` embeds the children, `parent_id(*)` the parent.
+create table folders (
+  id int primary key,
+  name text not null,
+  parent_id int constraint folders_parent_fk references folders (id)
+);
+insert into folders values (1, 'root', null), (2, 'docs', 1), (3, 'music', 1), (4, 'letters', 2);
