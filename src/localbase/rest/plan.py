@@ -28,9 +28,11 @@ class Source:
 @dataclass(slots=True)
 class SelectCol:
     field: Field
-    column: Column | None  # None for "*"
+    column: Column | None  # None for "*" (and for `count()`)
     out: str
     cast: str | None
+    aggregate: str | None = None  # count, sum, avg, max, min: the node groups by its other columns
+    aggregate_cast: str | None = None
 
 
 @dataclass(slots=True)
@@ -131,9 +133,14 @@ class Planner:
         return Node(source, items, filters, order, offset or 0, limit, presence or None)
 
     def _select_col(self, source: Source, item: SelectField) -> SelectCol:
-        if item.aggregate:  # PostgREST's default (db-aggregates-enabled = false)
-            raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed", None, None)
         name = item.field.name
+        if item.aggregate:
+            if not self.schema.config.aggregates_enabled:  # PostgREST's default: db-aggregates-enabled = false
+                raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed", None, None)
+            column = None if name == STAR else self._column(source, name)
+            return SelectCol(item.field, column, item.alias or item.aggregate,
+                             _cast_type(item.cast) if item.cast else None, item.aggregate,
+                             _cast_type(item.aggregate_cast) if item.aggregate_cast else None)
         if name == STAR:
             return SelectCol(item.field, None, STAR, None)
         if name == LEGACY_COUNT and not item.field.json_path and name not in source.columns:
@@ -150,11 +157,9 @@ class Planner:
                             f"'{embed.relation}' in the schema cache", None, None)
         rel = resolve(self.schema, source.table, embed.relation, embed.hint)
         name = embed.alias or embed.relation
-        child = Source(rel.target, rel.target.read_columns or rel.target.columns, rel.target.name)
+        # labelled as PostgREST aliases an embedded table (its errors name `cities_1.x`)
+        child = Source(rel.target, rel.target.read_columns or rel.target.columns, f"{rel.target.name}_{len(path) + 1}")
         node = self.node(child, request, (*path, name), embed.select)
-        if embed.spread and not rel.to_one:
-            raise RestError(400, "PGRST118", f"A spread operation on '{name}' is not possible",
-                            "Only to-one relationships can be spread", None)
         # `users()` selects nothing: it filters (with !inner or `users=not.is.null`) and is left out of the output
         return EmbedNode(name, rel, node, embed.join == "inner", embed.spread, hidden=not embed.select)
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from localbase.rest import execute, openapi, respond, routines, sql
+from localbase.rest import execute, openapi, respond, routines, sql, sql_call
 from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
@@ -93,7 +93,7 @@ async def _handle(request: Request) -> Response:
     cache = app.state.schema_cache
     path = request.path_params.get("path", "")
     if not path.strip("/") and request.method in ("GET", "HEAD"):
-        planner = Planner(cache.schema, settings.max_rows)
+        planner = Planner(cache.schema, cache.schema.config.max_rows)
         schema_name = planner.pick_schema(request.headers.get("accept-profile"))
         doc = openapi.document(cache.schema, schema_name, settings.api_url)
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
@@ -110,15 +110,15 @@ async def _handle(request: Request) -> Response:
         if prepared is None:
             req = parse_request(request.method, path, _query_pairs(query), request.headers, b"")
             _refuse_unproduced(req, request)
-            prepared = _prepare_read(req, Planner(schema, settings.max_rows), settings.max_rows,
+            prepared = _prepare_read(req, Planner(schema, schema.config.max_rows), schema.config.max_rows,
                                      head=request.method == "HEAD")
             reads.put(key, prepared)
-        return await _read(db, caller, ctx, prepared, schema.role_settings, settings.max_rows,
+        return await _read(db, caller, ctx, prepared, schema.role_settings, schema.config.max_rows,
                            head=request.method == "HEAD")
     body = await _read_body(request)
     req = parse_request(request.method, path, _query_pairs(query), request.headers, body)
     _refuse_unproduced(req, request)
-    planner = Planner(schema, settings.max_rows)
+    planner = Planner(schema, schema.config.max_rows)
     action = _value(req.action)
     prefs = req.preferences
     count = prefs.count
@@ -128,7 +128,7 @@ async def _handle(request: Request) -> Response:
     applied: list[str] = []
     if count:
         applied.append(f"count={count}")
-    rollback = prefs.tx == "rollback"
+    rollback = schema.config.tx_rollback(prefs.tx)
     if req.is_rpc:
         return await _call(request, req, planner, caller, ctx, count=count, single=single,
                            strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback, body=body)
@@ -162,7 +162,8 @@ def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) ->
     opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head, "csv": req.csv}
     statement = sql.read(plan, count="planned" if count == "estimated" else count, **opts)
     exact = sql.read(plan, count="exact", **{**opts, "head": True}) if count == "estimated" else None
-    return PreparedRead(statement, exact, plan.root.offset, req.single, count, req.preferences.tx == "rollback",
+    rollback = planner.schema.config.tx_rollback(req.preferences.tx)
+    return PreparedRead(statement, exact, plan.root.offset, req.single, count, rollback,
                         (f"count={count}",) if count else (), req.csv)
 
 
@@ -194,7 +195,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
             and not plan.function.returns_set:
         raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
                         "used with handling=strict", None, None)
-    st = sql.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
+    st = sql_call.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
                   single=single, strip_nulls=strip_nulls, head=head, csv=req.csv)
     db = request.app.state.db
     row, planned = await execute.run(db, caller, ctx, st, read_only=call.read_only, rollback=rollback,

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from localbase import tasks
+from localbase.rest import db_config
+from localbase.rest.db_config import ApiConfig
 from localbase.settings import Settings
 
 log = logging.getLogger("localbase.rest")
@@ -118,6 +121,7 @@ class Schema:
     functions: dict[tuple[str, str], list[Function]]
     role_settings: dict[str, dict[str, str]]
     exposed: tuple[str, ...]
+    config: ApiConfig = field(default_factory=ApiConfig)  # [api] and the connecting role's pgrst.* settings
 
     def table(self, schema: str, name: str) -> Table | None:
         return self.tables.get((schema, name))
@@ -212,10 +216,12 @@ where s.setdatabase in (0, (select oid from pg_database where datname = current_
 """
 
 
-async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Schema:
+async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...], config: ApiConfig | None = None,
+                     rest_role: str = "authenticator") -> Schema:
     from localbase.rest import schema_derived  # it builds on this module's types
     schemas = list(exposed)
     async with conn.transaction(readonly=True):
+        api_config = await db_config.read(conn, rest_role, config or ApiConfig())
         trows = await conn.fetch(TABLES_SQL, schemas)
         crows = await conn.fetch(COLUMNS_SQL, schemas)
         krows = await conn.fetch(KEYS_SQL, schemas)
@@ -282,7 +288,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...]) -> Sche
         for item in r["config"] or []:
             key, _, value = item.partition("=")
             role_settings.setdefault(r["role"], {})[key] = value
-    return Schema(tables, functions, role_settings, exposed)
+    return Schema(tables, functions, role_settings, exposed, api_config)
 
 
 async def _type_names(conn: asyncpg.Connection, oids: set[int]) -> dict[int, str]:
@@ -294,9 +300,12 @@ async def _type_names(conn: asyncpg.Connection, oids: set[int]) -> dict[int, str
 class SchemaCache:
     """Holds the current Schema; a background task LISTENs on channel `pgrst` for reloads."""
 
-    def __init__(self, admin_dsn: str, exposed: tuple[str, ...]):
+    def __init__(self, admin_dsn: str, exposed: tuple[str, ...], config: ApiConfig | None = None,
+                 rest_role: str = "authenticator"):
         self.admin_dsn = admin_dsn
         self.exposed = exposed
+        self.config = config or ApiConfig()
+        self.rest_role = rest_role
         self.schema: Schema | None = None
         self.version = 0
         self._task: asyncio.Task | None = None
@@ -304,7 +313,9 @@ class SchemaCache:
 
     @classmethod
     async def start(cls, db, settings: Settings) -> SchemaCache:
-        cache = cls(db.admin_dsn, tuple(settings.api_schemas))
+        cache = cls(db.admin_dsn, tuple(settings.api_schemas),
+                    db_config.from_toml(settings.section("api"), settings.max_rows),
+                    urlsplit(db.rest_dsn).username or "authenticator")
         await cache.reload()
         cache._task = asyncio.create_task(cache._listen(), name="schema-cache-listener")
         return cache
@@ -312,7 +323,7 @@ class SchemaCache:
     async def reload(self) -> None:
         conn = await asyncpg.connect(self.admin_dsn, server_settings={"application_name": "localbase-schema"})
         try:
-            self.schema = await introspect(conn, self.exposed)
+            self.schema = await introspect(conn, self.exposed, self.config, self.rest_role)
         finally:
             await conn.close()
         self.version += 1
@@ -338,7 +349,7 @@ class SchemaCache:
                 conn.add_termination_listener(lambda _c: lost.set())
 
                 def on_notify(_conn, _pid, _channel, payload: str) -> None:
-                    if payload in ("", "reload schema"):
+                    if payload in ("", "reload schema", "reload config"):
                         self._reload.set()
 
                 await conn.add_listener("pgrst", on_notify)

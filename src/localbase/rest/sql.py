@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from localbase.rest.plan import NOT_RAW, STAR, CallPlan, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
+from localbase.rest.plan import STAR, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
 from localbase.rest.schema_cache import Column, Table
+from localbase.rest.sql_aggregate import GROUPED, Grouping, aggregated, output_names
 from localbase.rest.types import Field, Filter, LogicTree
 
 SOURCE = '"pgrst_source"'
@@ -111,6 +112,11 @@ class Builder:
     def node_query(self, node: Node, source_sql: str, alias: str, *, links: list[str] | None = None,
                    filters: bool = True, paginate: bool = True, count_only: bool = False,
                    from_sql: str | None = None) -> str:
+        if count_only and aggregated(node):  # the groups are the rows
+            grouped = self.node_query(node, source_sql, alias, links=links, filters=filters, paginate=False,
+                                      from_sql=from_sql)
+            return f'select 1 from ({grouped}) as "c"'
+        group = Grouping() if not count_only and aggregated(node) else None
         cols: list[str] = []
         joins: list[str] = []
         where: list[str] = list(links or [])
@@ -120,14 +126,30 @@ class Builder:
                 wanted = True if item.inner else presence.get(item.name)
                 if count_only and wanted is None:
                     continue
-                join, expr, inner = self._embed(item, alias, node)
+                join, value, inner = self._embed(item, alias, node)
                 joins.append(join)
-                if expr:
-                    cols.append(expr)
+                if value is not None and item.spread:
+                    cols.append(value)
+                    if group is not None:
+                        group.key(output_names(item.node))
+                elif value is not None:
+                    cols.append(f"({value})::jsonb as {ident(item.name)}" if group is not None
+                                else f"{value} as {ident(item.name)}")
+                    if group is not None:
+                        group.key([item.name])
                 if wanted is not None:
                     where.append(inner if wanted else f"not ({inner})")
-            elif not count_only:
+            elif count_only:
+                continue
+            elif group is not None and item.aggregate:
+                value = None if item.column is None else self._value(alias, item)
+                feed = group.aggregate(item, value)
+                if feed is not None:
+                    cols.append(feed)
+            else:
                 cols.append(self._select_col(alias, node, item))
+                if group is not None:
+                    group.key(output_names(Node(node.source, [item])))
         if filters:
             where.extend(self.condition(alias, node.source.columns, c) for c in node.filters)
         listing = "1" if count_only else ", ".join(cols) if cols else "null"
@@ -136,21 +158,23 @@ class Builder:
             sql += " " + " ".join(joins)
         if where:
             sql += " where " + " and ".join(where)
+        tail = ""
         if paginate and not count_only:
-            sql += self._order(alias, node)
+            tail = self._order(GROUPED if group is not None else alias, node)
             if node.limit is not None:
-                sql += f" limit {self.param(node.limit, 'bigint')}"
+                tail += f" limit {self.param(node.limit, 'bigint')}"
             if node.offset:
-                sql += f" offset {self.param(node.offset, 'bigint')}"
-        return sql
+                tail += f" offset {self.param(node.offset, 'bigint')}"
+        return group.wrap(sql, tail) if group is not None else sql + tail
+
+    def _value(self, alias: str, item: SelectCol) -> str:
+        expr, _ = self.column(alias, item.field, item.column)
+        return f"({expr})::{item.cast}" if item.cast else expr
 
     def _select_col(self, alias: str, node: Node, item: SelectCol) -> str:
         if item.field.name == STAR:
             return f"{alias}.*"
-        expr, _ = self.column(alias, item.field, item.column)
-        if item.cast:
-            expr = f"({expr})::{item.cast}"
-        return f"{expr} as {ident(item.out)}"
+        return f"{self._value(alias, item)} as {ident(item.out)}"
 
     def _order(self, alias: str, node: Node) -> str:
         terms = []
@@ -202,17 +226,22 @@ class Builder:
         if embed.hidden:
             return f'left join lateral (select 1 as "v" from ({inner_sql}) as "h" limit 1) as {join_alias} on true', \
                 None, f'{join_alias}."v" is not null'
-        if embed.spread:
+        if embed.spread and rel.to_one:
             return f"left join lateral ({inner_sql}) as {join_alias} on true", f"{join_alias}.*", \
                 f"{join_alias} is not null"
+        if embed.spread:  # to-many (PostgREST 13): each column becomes an array of the related rows' values
+            names = output_names(embed.node)
+            arrays = ", ".join(f'coalesce(json_agg("e".{ident(n)}), \'[]\')::jsonb as {ident(n)}' for n in names)
+            present = f"jsonb_array_length({join_alias}.{ident(names[0])}) > 0" if names else "true"
+            return f'left join lateral (select {arrays or "1"} from ({inner_sql}) as "e") as {join_alias} on true', \
+                f"{join_alias}.*", present
         if rel.to_one:
             agg = f'select row_to_json("e") as "v" from ({inner_sql}) as "e"'
             inner = f'{join_alias}."v" is not null'
         else:
             agg = f'select coalesce(json_agg("e"), \'[]\') as "v" from ({inner_sql}) as "e"'
             inner = f'json_array_length({join_alias}."v") > 0'
-        return f"left join lateral ({agg}) as {join_alias} on true", \
-            f'{join_alias}."v" as {ident(embed.name)}', inner
+        return f"left join lateral ({agg}) as {join_alias} on true", f'{join_alias}."v"', inner
 
 
 def _csv_body(source: str = SOURCE) -> str:
@@ -245,11 +274,11 @@ def read(plan: ReadPlan, *, count: str | None, single: bool, strip_nulls: bool, 
     b = Builder()
     table_sql = qualified(plan.table)
     query = b.node_query(plan.root, table_sql, T0)
-    return _finish(b, query, plan.root, table_sql, lambda _b: None, count=count, single=single,
+    return finish(b, query, plan.root, table_sql, lambda _b: None, count=count, single=single,
                    strip_nulls=strip_nulls, head=head, csv=csv)
 
 
-def _finish(b: Builder, query: str, root: Node, source_sql: str, from_factory: FromFactory, *,
+def finish(b: Builder, query: str, root: Node, source_sql: str, from_factory: FromFactory, *,
             count: str | None, single: bool, strip_nulls: bool, head: bool, csv: bool = False) -> Statement:
     """Wrap a node query: total (count=exact), rows on this page, and the JSON body."""
     total = "null::bigint"
@@ -336,54 +365,4 @@ def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls
     sql = f"with {MUTATED} as ({dml}), {SOURCE} as ({query}) select null::bigint as total, " \
           f"count(*) as page_total, {_body(single, strip_nulls, csv=csv)} as body, {INSERTED} as inserted " \
           f"from {SOURCE}"
-    return Statement(sql, b.args)
-
-
-def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, strip_nulls: bool,
-         head: bool, csv: bool = False) -> Statement:
-    fn = plan.function
-    name = qualified_function((fn.schema, fn.name))
-    given = [a for a in fn.args if a.name in plan.args]
-
-    def invoke(b: Builder) -> tuple[str, str]:
-        """(the call, a FROM prefix binding the arguments from the JSON object)."""
-        if plan.raw is not NOT_RAW:  # the body, whole, is the one unnamed parameter
-            kind = fn.args[0].type
-            value = b.param(plan.raw, "bytea") if kind == "bytea" else f"{b.param(plan.raw)}::{kind}"
-            return f"{name}({value})", ""
-        if not given:
-            return f"{name}()", ""
-        defs = ", ".join(f"{ident(a.name)} {a.type}" for a in given)
-        prefix = f'json_to_record({b.param(args_json)}::json) as "_args"({defs})'
-        return f"{name}(" + ", ".join(f'{ident(a.name)} := "_args".{ident(a.name)}' for a in given) + ")", prefix
-
-    def from_factory(b: Builder) -> str:
-        invocation, prefix = invoke(b)
-        return f"{prefix} cross join lateral {invocation} as {T0}" if prefix else f"{invocation} as {T0}"
-
-    b = Builder()
-    if plan.root is not None:
-        query = b.node_query(plan.root, name, T0, from_sql=from_factory(b))
-        # one composite value (not a set) answers an object, or null when filtered out, as PostgREST
-        return _finish(b, query, plan.root, name, from_factory, count=count,
-                       single=single or not fn.returns_set, strip_nulls=strip_nulls, head=head, csv=csv)
-    invocation, prefix = invoke(b)
-    from_clause = f" from {prefix}" if prefix else ""
-    if fn.returns_void:
-        sql = f'select null::bigint as total, 1::bigint as page_total, null as body from ' \
-              f'(select {invocation}{from_clause}) as "_v"'
-    elif fn.returns_set:
-        agg = "null" if head else 'coalesce(json_agg("_s"."v"), \'[]\')::text'
-        rows = f'select {invocation} as "v"{from_clause}'
-        total = f'(select count(*) from ({rows}) as "_c")' if count == "exact" else "null::bigint"
-        page = rows
-        if plan.limit is not None:
-            page += f" limit {b.param(plan.limit, 'bigint')}"
-        if plan.offset:
-            page += f" offset {b.param(plan.offset, 'bigint')}"
-        sql = f'select {total} as total, count(*) as page_total, {agg} as body from ({page}) as "_s"'
-    else:
-        total = "1::bigint" if count == "exact" else "null::bigint"  # one value: a count of 1, as PostgREST
-        sql = f'select {total} as total, 1::bigint as page_total, to_json({invocation})::text as body' \
-              f'{from_clause}'
     return Statement(sql, b.args)
