@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 import orjson
@@ -23,6 +24,7 @@ from localbase.security import jwt
 from localbase.security.signing_keys import KeyRing
 
 log = logging.getLogger("localbase.rest")
+T = TypeVar("T")
 
 SET_CONTEXT = (
     "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
@@ -94,6 +96,34 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
               check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
     """Run the statement; returns its one row and, for count=planned|estimated, the planner's count.
     `check` may raise to roll the transaction back (e.g. single-object requests over several rows)."""
+    async def work(conn) -> tuple[asyncpg.Record, int | None]:
+        planned = None
+        if statement.explain_sql:
+            plan = await conn.fetchval(statement.explain_sql, *statement.explain_args)
+            planned = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
+                else int(plan[0]["Plan"]["Plan Rows"])
+        row = await conn.fetchrow(statement.sql, *statement.args)
+        if check is not None:
+            check(row)
+        return row, planned
+
+    return await _in_transaction(db, caller, ctx, work, read_only=read_only, rollback=rollback,
+                                 role_settings=role_settings)
+
+
+async def run_all(db, caller: Caller, ctx: Context, statement: Statement, *, read_only: bool,
+                  role_settings: dict[str, dict[str, str]] | None = None) -> list[asyncpg.Record]:
+    """Every row of the statement, in a transaction that is rolled back whatever it did (EXPLAIN plans)."""
+    async def work(conn) -> list[asyncpg.Record]:
+        return await conn.fetch(statement.sql, *statement.args)
+
+    return await _in_transaction(db, caller, ctx, work, read_only=read_only, rollback=True,
+                                 role_settings=role_settings)
+
+
+async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[T]], *,
+                          read_only: bool, rollback: bool, role_settings: dict[str, dict[str, str]] | None) -> T:
+    """One transaction as the caller: role, claims and request context set locally, then work(conn)."""
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
     if database_down():  # the embedded PostgreSQL is being restarted: answer now, do not pile up
         raise _unavailable(None)
@@ -109,14 +139,7 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
                     else:
                         await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
                                             ctx.path, ctx.headers_json, timeout)
-                    planned = None
-                    if statement.explain_sql:
-                        plan = await conn.fetchval(statement.explain_sql, *statement.explain_args)
-                        planned = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
-                            else int(plan[0]["Plan"]["Plan Rows"])
-                    row = await conn.fetchrow(statement.sql, *statement.args)
-                    if check is not None:
-                        check(row)
+                    result = await work(conn)
                 except BaseException:
                     await tx.rollback()
                     raise
@@ -124,7 +147,7 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
                     await tx.rollback()
                 else:
                     await tx.commit()
-                return row, planned
+                return result
             except asyncpg.InternalClientError:
                 conn.terminate()  # cut mid-protocol (the server died under it): never hand it out again
                 raise

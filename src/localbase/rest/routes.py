@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from localbase.rest import execute, openapi, respond, routines, sql, sql_call
+from localbase.rest import execute, explain, openapi, respond, routines, sql, sql_call
 from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
-from localbase.rest.types import MediaType
+from localbase.rest.types import ApiRequest, MediaType
 
 log = logging.getLogger("localbase.rest")
 RPC_PREFIX = "rpc/"
@@ -42,14 +42,16 @@ async def _read_body(request: Request) -> bytes:
 
 
 # Parsed, but not produced by the respond stage: refused rather than answered as JSON.
-# EXPLAIN plans are off on Supabase by default (db-plan-enabled), where they answer the same 406.
-_NOT_PRODUCED = frozenset((MediaType.GEOJSON, MediaType.PLAN_TEXT, MediaType.PLAN_JSON))
+_NOT_PRODUCED = frozenset((MediaType.GEOJSON,))
 
 
-def _refuse_unproduced(req, request: Request) -> None:
+def _refuse_unproduced(req, request: Request, schema) -> ApiRequest:
+    """The request as the later stages see it: a plan request shaped as the one it explains (EXPLAIN
+    plans answer 406 unless enabled, as on Supabase by default)."""
     if req.accept in _NOT_PRODUCED:
         raise RestError(406, "PGRST107", "None of these media types are available: " +
                         request.headers.get("accept", "").strip(), None, None)
+    return explain.prepare(req, schema.config.plan_enabled, request.headers.get("accept", ""))
 
 
 def _checks(single: bool, prefs, *, max_affected: bool = True):
@@ -109,15 +111,18 @@ async def _handle(request: Request) -> Response:
         prepared = reads.get(key)
         if prepared is None:
             req = parse_request(request.method, path, _query_pairs(query), request.headers, b"")
-            _refuse_unproduced(req, request)
+            req = _refuse_unproduced(req, request, schema)
             prepared = _prepare_read(req, Planner(schema, schema.config.max_rows), schema.config.max_rows,
                                      head=request.method == "HEAD")
+            if req.explain is not None:
+                return await explain.respond(db, caller, ctx, prepared.statement, req.explain, read_only=True,
+                                             role_settings=schema.role_settings)
             reads.put(key, prepared)
         return await _read(db, caller, ctx, prepared, schema.role_settings, schema.config.max_rows,
                            head=request.method == "HEAD")
     body = await _read_body(request)
     req = parse_request(request.method, path, _query_pairs(query), request.headers, body)
-    _refuse_unproduced(req, request)
+    req = _refuse_unproduced(req, request, schema)
     planner = Planner(schema, schema.config.max_rows)
     action = _value(req.action)
     prefs = req.preferences
@@ -148,6 +153,9 @@ async def _handle(request: Request) -> Response:
         applied.insert(0, f"return={returning}")
     body_text = body.decode() if body else None
     st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal, csv=req.csv)
+    if req.explain is not None:
+        return await explain.respond(db, caller, ctx, st, req.explain, read_only=False,
+                                     role_settings=schema.role_settings)
     row, _ = await execute.run(db, caller, ctx, st, read_only=False, rollback=rollback,
                                role_settings=schema.role_settings,
                                check=_checks(single, prefs, max_affected=kind in ("update", "delete")))
@@ -198,6 +206,9 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
     st = sql_call.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
                   single=single, strip_nulls=strip_nulls, head=head, csv=req.csv)
     db = request.app.state.db
+    if req.explain is not None:
+        return await explain.respond(db, caller, ctx, st, req.explain, read_only=call.read_only,
+                                     role_settings=schema.role_settings)
     row, planned = await execute.run(db, caller, ctx, st, read_only=call.read_only, rollback=rollback,
                                      role_settings=schema.role_settings, check=_checks(single, req.preferences))
     if plan.function.returns_void:

@@ -3,49 +3,32 @@ role's in-database setting `pgrst.db_aggregates_enabled`; and spreads of to-many
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from postgrest.exceptions import APIError
 
-from tests.localbase.helpers import sql
 
-
-def _set_aggregates(server, client, enabled: bool) -> None:
-    value = "true" if enabled else "false"
-    sql(server, f"alter role authenticator set pgrst.db_aggregates_enabled = '{value}'")
-    sql(server, "notify pgrst, 'reload config'")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the schema cache reloads in the background
-        try:
-            client.table("countries").select("count()").execute()
-            if enabled:
-                return
-        except APIError as err:
-            if not enabled and err.code == "PGRST123":
-                return
-        time.sleep(0.05)
-    raise AssertionError("the in-database setting was not picked up")
+def _counts(client) -> bool:
+    try:
+        client.table("countries").select("count()").execute()
+        return True
+    except APIError as err:
+        if err.code != "PGRST123":
+            raise
+        return False
 
 
 @pytest.fixture
-def aggregates(localbase_server, supabase_anon):
-    _set_aggregates(localbase_server, supabase_anon, True)
-    yield supabase_anon
-    sql(localbase_server, "alter role authenticator reset pgrst.db_aggregates_enabled")
-    _set_aggregates(localbase_server, supabase_anon, False)
+def aggregates(pgrst_setting, supabase_anon):
+    pgrst_setting("db_aggregates_enabled", "true", lambda: _counts(supabase_anon))
+    return supabase_anon
 
 
-def test_aggregates_follow_the_in_database_setting(localbase_server, supabase_anon):
+def test_aggregates_follow_the_in_database_setting(pgrst_setting, supabase_anon):
     with pytest.raises(APIError) as err:
         supabase_anon.table("countries").select("count()").execute()
     assert err.value.code == "PGRST123"
-    _set_aggregates(localbase_server, supabase_anon, True)
-    try:
-        assert supabase_anon.table("countries").select("count()").execute().data == [{"count": 5}]
-    finally:
-        sql(localbase_server, "alter role authenticator reset pgrst.db_aggregates_enabled")
-        _set_aggregates(localbase_server, supabase_anon, False)
+    pgrst_setting("db_aggregates_enabled", "true", lambda: _counts(supabase_anon))
+    assert supabase_anon.table("countries").select("count()").execute().data == [{"count": 5}]
 
 
 def test_aggregates_group_by_the_other_columns(aggregates):
