@@ -24,6 +24,7 @@ class PreparedRead:
     rollback: bool
     applied: tuple[str, ...]
     csv: bool = False
+    geojson: bool = False
 
 
 class ReadCache:

@@ -9,6 +9,7 @@ from localbase.rest.errors import RestError
 JSON = "application/json; charset=utf-8"
 OBJECT = "application/vnd.pgrst.object+json; charset=utf-8"
 CSV = "text/csv; charset=utf-8"
+GEOJSON = "application/geo+json; charset=utf-8"
 
 
 def error_response(err: RestError) -> Response:
@@ -29,12 +30,12 @@ def single_check(page_total: int) -> None:
                         f"The result contains {page_total} rows", None)
 
 
-def _media(single: bool, csv: bool) -> str:
-    return CSV if csv else OBJECT if single else JSON
+def _media(single: bool, csv: bool, geojson: bool = False) -> str:
+    return GEOJSON if geojson else CSV if csv else OBJECT if single else JSON
 
 
 def read_response(body: str | None, *, offset: int, page_total: int, total: int | None, head: bool,
-                  single: bool, preference_applied: list[str], csv: bool = False) -> Response:
+                  single: bool, preference_applied: list[str], csv: bool = False, geojson: bool = False) -> Response:
     if total is not None and offset > 0 and offset >= total and page_total == 0 and total > 0:
         raise RestError(416, "PGRST103", "Requested range not satisfiable",
                         f"An offset of {offset} was requested, but there are only {total} rows.", None,
@@ -44,7 +45,7 @@ def read_response(body: str | None, *, offset: int, page_total: int, total: int 
     if preference_applied:
         headers["Preference-Applied"] = ", ".join(preference_applied)
     content = b"" if head else (body or "[]").encode()
-    resp = Response(content, status_code=status, media_type=_media(single, csv), headers=headers)
+    resp = Response(content, status_code=status, media_type=_media(single, csv, geojson), headers=headers)
     if head:
         resp.headers["content-length"] = "0"
     return resp
@@ -52,7 +53,7 @@ def read_response(body: str | None, *, offset: int, page_total: int, total: int 
 
 def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: bool, single: bool,
                       count_exact: bool, preference_applied: list[str], csv: bool = False,
-                      inserted: int | None = None, put: bool = False) -> Response:
+                      inserted: int | None = None, put: bool = False, geojson: bool = False) -> Response:
     """inserted: how many rows an upsert inserted rather than updated (None when not counted): an
     upsert that only updated answers 200, as PostgREST; a PUT without a body to return, 204."""
     total = str(page_total) if count_exact else "*"
@@ -69,4 +70,5 @@ def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: 
         headers["Preference-Applied"] = ", ".join(preference_applied)
     if minimal:
         return Response(b"", status_code=status, headers=headers)
-    return Response((body or "[]").encode(), status_code=status, media_type=_media(single, csv), headers=headers)
+    return Response((body or "[]").encode(), status_code=status, media_type=_media(single, csv, geojson),
+                    headers=headers)

@@ -41,14 +41,10 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-# Parsed, but not produced by the respond stage: refused rather than answered as JSON.
-_NOT_PRODUCED = frozenset((MediaType.GEOJSON,))
-
-
 def _refuse_unproduced(req, request: Request, schema) -> ApiRequest:
     """The request as the later stages see it: a plan request shaped as the one it explains (EXPLAIN
-    plans answer 406 unless enabled, as on Supabase by default)."""
-    if req.accept in _NOT_PRODUCED:
+    plans answer 406 unless enabled, as on Supabase by default; GeoJSON needs PostGIS)."""
+    if req.accept is MediaType.GEOJSON and schema.geojson is None:
         raise RestError(406, "PGRST107", "None of these media types are available: " +
                         request.headers.get("accept", "").strip(), None, None)
     return explain.prepare(req, schema.config.plan_enabled, request.headers.get("accept", ""))
@@ -152,7 +148,8 @@ async def _handle(request: Request) -> Response:
     if returning:
         applied.insert(0, f"return={returning}")
     body_text = body.decode() if body else None
-    st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal, csv=req.csv)
+    st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal, csv=req.csv,
+                    geojson=_geojson(req, schema))
     if req.explain is not None:
         return await explain.respond(db, caller, ctx, st, req.explain, read_only=False,
                                      role_settings=schema.role_settings)
@@ -161,18 +158,25 @@ async def _handle(request: Request) -> Response:
                                check=_checks(single, prefs, max_affected=kind in ("update", "delete")))
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
                                      single=single, count_exact=count == "exact", preference_applied=applied,
-                                     csv=req.csv, inserted=row["inserted"], put=request.method == "PUT")
+                                     csv=req.csv, inserted=row["inserted"], put=request.method == "PUT",
+                                     geojson=req.accept is MediaType.GEOJSON)
+
+
+def _geojson(req, schema) -> str | None:
+    """PostGIS's ST_AsGeoJSON(record) when the client asked for GeoJSON."""
+    return schema.geojson if req.accept is MediaType.GEOJSON else None
 
 
 def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) -> PreparedRead:
     plan = planner.read(req)
     count = req.preferences.count
-    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head, "csv": req.csv}
+    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head, "csv": req.csv,
+            "geojson": _geojson(req, planner.schema)}
     statement = sql.read(plan, count="planned" if count == "estimated" else count, **opts)
     exact = sql.read(plan, count="exact", **{**opts, "head": True}) if count == "estimated" else None
     rollback = planner.schema.config.tx_rollback(req.preferences.tx)
     return PreparedRead(statement, exact, plan.root.offset, req.single, count, rollback,
-                        (f"count={count}",) if count else (), req.csv)
+                        (f"count={count}",) if count else (), req.csv, req.accept is MediaType.GEOJSON)
 
 
 async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows: int | None, *,
@@ -187,7 +191,7 @@ async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows
         total = erow["total"]
     return respond.read_response(row["body"], offset=prepared.offset, page_total=row["page_total"], total=total,
                                  head=head, single=prepared.single, preference_applied=list(prepared.applied),
-                                 csv=prepared.csv)
+                                 csv=prepared.csv, geojson=prepared.geojson)
 
 
 async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, single, strip_nulls, head,
@@ -196,7 +200,8 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
     call = routines.resolve(schema, planner.pick_schema(req.schema), req, body)
     req = call.request
     plan = planner.call(req, call.function, call.args, call.raw)
-    if req.csv and plan.root is None:  # CSV needs rows with columns: a function returning a table or rows
+    geo = req.accept is MediaType.GEOJSON
+    if (req.csv or geo) and plan.root is None:  # CSV, GeoJSON need rows with columns: a function returning rows
         raise RestError(406, "PGRST107", "None of these media types are available: " +
                         request.headers.get("accept", "").strip(), None, None)
     if req.preferences.handling == "strict" and req.preferences.max_affected is not None \
@@ -204,7 +209,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
         raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
                         "used with handling=strict", None, None)
     st = sql_call.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
-                  single=single, strip_nulls=strip_nulls, head=head, csv=req.csv)
+                  single=single, strip_nulls=strip_nulls, head=head, csv=req.csv, geojson=_geojson(req, schema))
     db = request.app.state.db
     if req.explain is not None:
         return await explain.respond(db, caller, ctx, st, req.explain, read_only=call.read_only,
@@ -222,7 +227,7 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
                                      single=False, preference_applied=applied)
     total = total if total is not None else planned
     return respond.read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"], total=total,
-                                 head=head, single=single, preference_applied=applied, csv=req.csv)
+                                 head=head, single=single, preference_applied=applied, csv=req.csv, geojson=geo)
 
 
 def routes() -> list[Route]:

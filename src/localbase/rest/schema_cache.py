@@ -122,6 +122,7 @@ class Schema:
     role_settings: dict[str, dict[str, str]]
     exposed: tuple[str, ...]
     config: ApiConfig = field(default_factory=ApiConfig)  # [api] and the connecting role's pgrst.* settings
+    geojson: str | None = None  # PostGIS's ST_AsGeoJSON(record), qualified, when PostGIS is installed
 
     def table(self, schema: str, name: str) -> Table | None:
         return self.tables.get((schema, name))
@@ -208,6 +209,12 @@ left join pg_namespace rn on rn.oid = rc.relnamespace
 where n.nspname = any($1::text[]) and p.prokind in ('f', 'p')
 """
 
+# PostGIS (any schema): GeoJSON output (`Accept: application/geo+json`) uses its ST_AsGeoJSON(record).
+GEOJSON_SQL = """
+select format('%I.%I', n.nspname, p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+where p.proname = 'st_asgeojson' and p.pronargs >= 1 and p.proargtypes[0] = 'record'::regtype limit 1
+"""
+
 ROLE_SETTINGS_SQL = """
 select r.rolname as role, s.setconfig as config
 from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
@@ -229,6 +236,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...], config:
         prows = await conn.fetch(FUNCTIONS_SQL, schemas)
         vrows = await conn.fetch(schema_derived.VIEW_SOURCES_SQL, schemas)
         srows = await conn.fetch(ROLE_SETTINGS_SQL)
+        geojson = await conn.fetchval(GEOJSON_SQL)
     by_oid: dict[int, Table] = {}
     by_row_type: dict[int, Table] = {}
     tables: dict[tuple[str, str], Table] = {}
@@ -288,7 +296,7 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...], config:
         for item in r["config"] or []:
             key, _, value = item.partition("=")
             role_settings.setdefault(r["role"], {})[key] = value
-    return Schema(tables, functions, role_settings, exposed, api_config)
+    return Schema(tables, functions, role_settings, exposed, api_config, geojson)
 
 
 async def _type_names(conn: asyncpg.Connection, oids: set[int]) -> dict[int, str]:

@@ -253,9 +253,13 @@ def _csv_body(source: str = SOURCE) -> str:
            f"length({source}::text) - 2), chr(10)), '')"
 
 
-def _body(single: bool, strip_nulls: bool, source: str = SOURCE, csv: bool = False) -> str:
+def _body(single: bool, strip_nulls: bool, source: str = SOURCE, csv: bool = False,
+          geojson: str | None = None) -> str:
     if csv:
         return _csv_body(source)
+    if geojson:  # PostgREST's application/geo+json: the rows as features of one collection (PostGIS)
+        return f"json_build_object('type', 'FeatureCollection', 'features', " \
+               f"coalesce(json_agg({geojson}({source})::json), '[]'))::text"
     agg = f"json_agg({source})"
     if strip_nulls:
         agg = f"json_strip_nulls({agg})"
@@ -270,22 +274,23 @@ FromFactory = Callable[[Builder], "str | None"]
 
 
 def read(plan: ReadPlan, *, count: str | None, single: bool, strip_nulls: bool, head: bool,
-         csv: bool = False) -> Statement:
+         csv: bool = False, geojson: str | None = None) -> Statement:
     b = Builder()
     table_sql = qualified(plan.table)
     query = b.node_query(plan.root, table_sql, T0)
     return finish(b, query, plan.root, table_sql, lambda _b: None, count=count, single=single,
-                   strip_nulls=strip_nulls, head=head, csv=csv)
+                  strip_nulls=strip_nulls, head=head, csv=csv, geojson=geojson)
 
 
 def finish(b: Builder, query: str, root: Node, source_sql: str, from_factory: FromFactory, *,
-            count: str | None, single: bool, strip_nulls: bool, head: bool, csv: bool = False) -> Statement:
+           count: str | None, single: bool, strip_nulls: bool, head: bool, csv: bool = False,
+           geojson: str | None = None) -> Statement:
     """Wrap a node query: total (count=exact), rows on this page, and the JSON body."""
     total = "null::bigint"
     if count == "exact":
         counted = b.node_query(root, source_sql, T0, paginate=False, count_only=True, from_sql=from_factory(b))
         total = f'(select count(*) from ({counted}) as "c")'
-    body = "null" if head else _body(single, strip_nulls, csv=csv)
+    body = "null" if head else _body(single, strip_nulls, csv=csv, geojson=geojson)
     sql = f"with {SOURCE} as ({query}) select {total} as total, count(*) as page_total, {body} as body " \
           f"from {SOURCE}"
     st = Statement(sql, b.args)
@@ -340,7 +345,7 @@ INSERTED = "nullif(current_setting('pgrst.inserted', true), '')::int"
 
 
 def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls: bool,
-           minimal: bool, csv: bool = False) -> Statement:
+           minimal: bool, csv: bool = False, geojson: str | None = None) -> Statement:
     b = Builder()
     table = qualified(plan.table)
     if plan.kind in ("insert", "upsert"):
@@ -362,7 +367,7 @@ def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls
               f"{INSERTED} as inserted from {MUTATED}"
         return Statement(sql, b.args)
     query = b.node_query(plan.root, MUTATED, T0, filters=False, paginate=False)
+    body = _body(single, strip_nulls, csv=csv, geojson=geojson)
     sql = f"with {MUTATED} as ({dml}), {SOURCE} as ({query}) select null::bigint as total, " \
-          f"count(*) as page_total, {_body(single, strip_nulls, csv=csv)} as body, {INSERTED} as inserted " \
-          f"from {SOURCE}"
+          f"count(*) as page_total, {body} as body, {INSERTED} as inserted from {SOURCE}"
     return Statement(sql, b.args)

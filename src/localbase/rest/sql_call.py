@@ -9,7 +9,7 @@ from localbase.rest.sql import T0, Builder, Statement, finish, ident, qualified_
 
 
 def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, strip_nulls: bool,
-         head: bool, csv: bool = False) -> Statement:
+         head: bool, csv: bool = False, geojson: str | None = None) -> Statement:
     fn = plan.function
     name = qualified_function((fn.schema, fn.name))
     given = [a for a in fn.args if a.name in plan.args]
@@ -35,7 +35,8 @@ def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, str
         query = b.node_query(plan.root, name, T0, from_sql=from_factory(b))
         # one composite value (not a set) answers an object, or null when filtered out, as PostgREST
         return finish(b, query, plan.root, name, from_factory, count=count,
-                       single=single or not fn.returns_set, strip_nulls=strip_nulls, head=head, csv=csv)
+                       single=single or not fn.returns_set, strip_nulls=strip_nulls, head=head, csv=csv,
+                      geojson=geojson)
     invocation, prefix = invoke(b)
     from_clause = f" from {prefix}" if prefix else ""
     if fn.returns_void:
