@@ -89,6 +89,9 @@ class Cluster:
                 await self._set_superuser_password(conn)
             else:
                 await self._set_role_passwords(conn)
+            # as on Supabase (the postgres role's search_path): migrations and seeds call extensions'
+            # functions (uuid_generate_v4(), crypt() ...) unqualified
+            await conn.execute('set search_path = "$user", public, extensions')
             applied = await migrations.apply_pending(conn, self.settings.migrations_dir)
             seeded = False
             if seed or (seed is None and fresh):

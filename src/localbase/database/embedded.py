@@ -53,6 +53,11 @@ log_line_prefix = '%m [%p] '
 """
 
 
+# Extensions a Supabase project has that the wheel's build lacks (uuid-ossp, pgcrypto), written in SQL:
+# found by `create extension` through PostgreSQL 18's extension_control_path (see docs/compatibility.md).
+EXTENSIONS = Path(__file__).with_name("pgshare")  # holds extension/*.control, as a share directory
+
+
 class EmbeddedPostgresError(RuntimeError):
     """Something the user must see: the message names the folder or port and quotes the log."""
 
@@ -177,7 +182,8 @@ class EmbeddedPostgres:
     def options(self) -> dict[str, str]:
         """Settings given on the command line (they win over postgresql.conf and ALTER SYSTEM)."""
         return {"listen_addresses": "127.0.0.1", "unix_socket_directories": str(self.socket_dir),
-                "unix_socket_permissions": "0700", "password_encryption": "scram-sha-256"}
+                "unix_socket_permissions": "0700", "password_encryption": "scram-sha-256",
+                "extension_control_path": f"$system:{EXTENSIONS}"}
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown: active transactions roll back, committed data is flushed."""

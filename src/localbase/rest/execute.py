@@ -29,9 +29,9 @@ T = TypeVar("T")
 SET_CONTEXT = (
     "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
     "set_config('request.method', $3, true), set_config('request.path', $4, true), "
-    "set_config('request.headers', $5, true)"
+    "set_config('request.headers', $5, true), set_config('search_path', $6, true)"
 )
-SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $6, true)"
+SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $7, true)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,8 @@ class Context:
     method: str
     path: str
     headers_json: str
+    # as PostgREST sets it: the request's schema, then [api] extra_search_path (public, extensions)
+    search_path: str = '"public", "public", "extensions"'
 
 
 async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
@@ -135,10 +137,10 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
                 try:
                     if timeout is None:
                         await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
-                                            ctx.headers_json)
+                                            ctx.headers_json, ctx.search_path)
                     else:
                         await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
-                                            ctx.path, ctx.headers_json, timeout)
+                                            ctx.path, ctx.headers_json, ctx.search_path, timeout)
                     result = await work(conn)
                 except BaseException:
                     await tx.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from urllib.parse import parse_qsl
 
@@ -97,8 +98,10 @@ async def _handle(request: Request) -> Response:
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
     schema = cache.schema
     caller = execute.caller_from(request.headers.get("authorization"), settings.keyring)
+    profile = request.headers.get("accept-profile" if request.method in ("GET", "HEAD") else "content-profile")
     ctx = execute.Context(request.method, "/" + path, orjson.dumps(
-        {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode())
+        {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode(),
+        _search_path(profile if profile in schema.exposed else schema.exposed[0], settings.extra_search_path))
     db = app.state.db
     query = request.scope.get("query_string", b"")
     if request.method in ("GET", "HEAD") and not path.startswith(RPC_PREFIX):
@@ -160,6 +163,12 @@ async def _handle(request: Request) -> Response:
                                      single=single, count_exact=count == "exact", preference_applied=applied,
                                      csv=req.csv, inserted=row["inserted"], put=request.method == "PUT",
                                      geojson=req.accept is MediaType.GEOJSON)
+
+
+@functools.lru_cache(maxsize=64)
+def _search_path(schema_name: str, extra: tuple[str, ...]) -> str:
+    """The request's search_path, as PostgREST sets it: its schema, then the extra ones."""
+    return ", ".join(sql.ident(name) for name in (schema_name, *extra))
 
 
 def _geojson(req, schema) -> str | None:
