@@ -312,12 +312,20 @@ def _insert(b: Builder, plan: MutatePlan, table: str, body_text: str) -> str:
     cols = ", ".join(ident(c) for c in plan.columns)
     counted = plan.kind == "upsert" and plan.merge  # rows inserted, not updated: 201 or 200, as PostgREST
     if plan.missing_default:
-        values = []
-        for name in plan.columns:
-            fallback = plan.table.columns[name].default or "null"  # the catalog's own default expression
-            values.append(f'case when "_e".value ? {b.param(name)} then "_r".{ident(name)} else {fallback} end')
+        # each row's defaults are evaluated, given or not (as PostgREST does: a sequence advances for every row)
+        values, defaults = [], []
+        for k, name in enumerate(plan.columns):
+            default = plan.table.columns[name].default  # the catalog's own default expression
+            if default is None:
+                values.append(f'"_r".{ident(name)}')
+                continue
+            defaults.append(f'{default} as "d{k}"')
+            values.append(f'case when "_e".value ? {b.param(name)} then "_r".{ident(name)} else "_d"."d{k}" end')
+        # (correlated with the row, so that PostgreSQL evaluates them per row, not once)
+        with_defaults = f' cross join lateral (select {", ".join(defaults)} where "_e".value is not null) as "_d"' \
+            if defaults else ""
         select = f'select {", ".join(values)} from jsonb_array_elements({b.param(rows)}::jsonb) as "_e" ' \
-                 f'cross join lateral jsonb_populate_record(null::{table}, "_e".value) as "_r"'
+                 f'cross join lateral jsonb_populate_record(null::{table}, "_e".value) as "_r"{with_defaults}'
     else:
         select = f'select {cols} from json_populate_recordset(null::{table}, {b.param(rows)}::json) as "_r"'
     if counted:

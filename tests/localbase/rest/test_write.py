@@ -129,9 +129,9 @@ def _status(client, query) -> int:
 
 
 def test_missing_default_uses_an_identity_columns_next_value(supabase_service):
-    a, b = sku(), sku()
-    res = supabase_service.table("tallies").insert([{"id": 1_000_000 + hash(a) % 1000, "label": a},
-                                                    {"label": b, "n": 5}], default_to_null=False).execute()
-    first, second = res.data
+    a, b, c = sku(), sku(), sku()
+    rows = [{"id": 1_000_000 + hash(a) % 1000, "label": a}, {"label": b, "n": 5}, {"label": c, "n": 6}]
+    first, second, third = supabase_service.table("tallies").insert(rows, default_to_null=False).execute().data
     assert first["label"] == a and first["n"] == 0
-    assert second["label"] == b and second["n"] == 5 and isinstance(second["id"], int)
+    assert (second["label"], second["n"], third["label"], third["n"]) == (b, 5, c, 6)
+    assert isinstance(second["id"], int) and third["id"] == second["id"] + 1  # each row its own value
