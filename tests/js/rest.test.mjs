@@ -153,7 +153,7 @@ describe('select', () => {
     assert.equal(data, 'name,tags\nParis,"{capital,big}"\nToulouse,{}')
   })
 
-  test('media types not produced yet are refused, not answered as JSON', async () => {
+  test('GeoJSON without PostGIS, and plans unless enabled, are refused (406), not answered as JSON', async () => {
     const geo = await db.from('countries').select('code').geojson()
     assert.equal(geo.status, 406)
     assert.equal(geo.error.code, 'PGRST107')
@@ -313,5 +313,50 @@ describe('rpc', () => {
     assert.equal(secrets.status, 401)
     assert.equal(secrets.error.code, '42501')
     assert.equal((await admin.from('secrets').select('value').order('id')).data.length, 2)
+  })
+})
+
+// What the postgrest-js suite checks of PostgREST itself (issue 13); mirrors tests/localbase/rest.
+describe('PostgREST semantics the postgrest-js suite checks', () => {
+  test('functions: one unnamed parameter takes the body, overloads and one-row results as PostgREST', async () => {
+    assert.equal((await db.rpc('json_keys', { a: 1, b: 2 })).data, 2)
+    assert.equal((await db.rpc('pick')).data, 'none')
+    const twin = await db.rpc('twin', { a: 'x' })
+    assert.equal(twin.status, 300)
+    assert.equal(twin.error.message,
+      'Could not choose the best candidate function between: public.twin(a => integer), public.twin(a => text)')
+    const typo = await db.rpc('add_thme', { a: 1, b: 2 })
+    assert.equal(typo.error.hint, 'Perhaps you meant to call the function public.add_them')
+    const country = await db.rpc('country_by_code', { c: 'KE' }).select('name')
+    assert.deepEqual(country.data, { name: 'Kenya' })
+    const counted = await db.rpc('add_them', { a: 2, b: 2 }, { count: 'exact' })
+    assert.deepEqual([counted.data, counted.count], [4, 1])
+  })
+
+  test('upsert answers 200 when it only updates, 201 when it inserts; missing=default fills identities', async () => {
+    const label = unique('tally')
+    assert.equal((await admin.from('tallies').upsert({ label, n: 1 }, { onConflict: 'label' })).status, 201)
+    assert.equal((await admin.from('tallies').upsert({ label, n: 2 }, { onConflict: 'label' })).status, 200)
+    const { data, error } = await admin.from('tallies')
+      .insert([{ label: unique('tally'), n: 3 }, { label: unique('tally') }], { defaultToNull: false }).select('id, n')
+    assert.equal(error, null)
+    assert.equal(data[1].n, 0)
+    assert.ok(Number.isInteger(data[0].id) && data[1].id === data[0].id + 1)
+  })
+
+  test('embeds: self-references, constraint names, empty embeds, ambiguity, to-many spreads', async () => {
+    const root = await db.from('folders').select('name, folders(name), parent_id(name)').eq('id', 2).single()
+    assert.deepEqual(root.data, { name: 'docs', folders: [{ name: 'letters' }], parent_id: { name: 'root' } })
+    const sent = await db.from('people').select('name, sent:messages_sender_id_fkey(body)').eq('id', 2).single()
+    assert.deepEqual(sent.data, { name: 'Bob', sent: [{ body: 'hi Ann' }] })
+    const filtered = await db.from('countries').select('name, cities!inner()').eq('cities.name', 'Osaka')
+    assert.deepEqual(filtered.data, [{ name: 'Japan' }])
+    const ambiguous = await db.from('people').select('name, messages(body)')
+    assert.equal(ambiguous.error.code, 'PGRST201')
+    assert.deepEqual(ambiguous.error.details.map((d) => d.relationship), [
+      'messages_receiver_id_fkey using people(id) and messages(receiver_id)',
+      'messages_sender_id_fkey using people(id) and messages(sender_id)'])
+    const spread = await db.from('countries').select('name, ...cities(city:name)').eq('code', 'DE')
+    assert.deepEqual(spread.data, [{ name: 'Germany', city: ['Berlin'] }])
   })
 })
