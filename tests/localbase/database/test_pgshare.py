@@ -1,0 +1,14 @@
+"""The shipped SQL pgcrypto is what its generator writes (Blowfish's state from pi, unrolled rounds)."""
+
+from __future__ import annotations
+
+from localbase.database.pgshare import generate
+
+
+def test_blowfish_state_is_pi():
+    words = generate.pi_words()
+    assert (words[0], words[17], words[18], words[-1]) == (0x243F6A88, 0x8979FB1B, 0xD1310BA6, 0x3AC372E6)
+
+
+def test_the_shipped_file_is_the_generated_one():
+    assert generate.OUTPUT.read_text() == generate.render()
