@@ -1,15 +1,16 @@
-"""Writes extension/pgcrypto--1.3.sql from pgcrypto--1.3.sql.in: Blowfish's initial state (the
-hexadecimal expansion of pi, computed here) and its encryption unrolled into PL/pgSQL statements.
-A maintenance tool (`python -m localbase.database.pgshare.generate`), not used at run time; a test
-checks that the shipped file is what it writes."""
+"""Writes the SQL versions of uuid-ossp and pgcrypto (extension/*.sql) from their templates (*.sql.in):
+SHA-1 (sha1.sql.in) into both, and into pgcrypto Blowfish's initial state (the hexadecimal
+expansion of pi, computed here) with its encryption unrolled into PL/pgSQL statements. A maintenance
+tool (`python -m localbase.database.pgshare.generate`), not used at run time; a test checks that the
+shipped files are what it writes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 HERE = Path(__file__).parent
-TEMPLATE = HERE / "pgcrypto--1.3.sql.in"
-OUTPUT = HERE / "extension" / "pgcrypto--1.3.sql"
+SCRIPTS = ("pgcrypto--1.3.sql", "uuid-ossp--1.1.sql")
+SHA1_NAMES = {"pgcrypto--1.3.sql": "_pgcrypto_sha1", "uuid-ossp--1.1.sql": "_uuid_ossp_sha1"}
 
 
 def pi_words(count: int = 1042) -> list[int]:
@@ -47,15 +48,18 @@ def encryption(indent: int) -> str:
     return "\n".join(lines)
 
 
-def render() -> str:
+def render(script: str) -> str:
     words = pi_words()
 
     def listed(values: list[int]) -> str:
         return ",\n    ".join(",".join(str(v) for v in values[i:i + 8]) for i in range(0, len(values), 8))
 
-    return TEMPLATE.read_text().replace("%%P%%", listed(words[:18])).replace("%%S%%", listed(words[18:])) \
+    sha1 = (HERE / "sha1.sql.in").read_text().replace("%%SHA1%%", SHA1_NAMES[script])
+    return (HERE / f"{script}.in").read_text().replace("%%SHA1_FUNCTION%%", sha1) \
+        .replace("%%P%%", listed(words[:18])).replace("%%S%%", listed(words[18:])) \
         .replace("%%ENC6%%", encryption(6)).replace("%%ENC8%%", encryption(8))
 
 
 if __name__ == "__main__":
-    OUTPUT.write_text(render())
+    for name in SCRIPTS:
+        (HERE / "extension" / name).write_text(render(name))

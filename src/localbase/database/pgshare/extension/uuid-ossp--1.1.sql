@@ -34,7 +34,7 @@ language sql immutable parallel safe strict as $$
     3)
 $$;
 
--- SHA-1 (FIPS 180-4), for v5: PostgreSQL's core has the SHA-2 family only.
+-- SHA-1 (FIPS 180-4): PostgreSQL's core has MD5 and the SHA-2 family only.
 create function @extschema@._uuid_ossp_sha1(message bytea) returns bytea
 language plpgsql immutable parallel safe strict as $$
 declare
