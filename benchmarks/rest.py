@@ -74,7 +74,7 @@ async def raw_baseline(server: LocalbaseProcess, token: str, row_id: int, *, sec
             async with pool.acquire() as conn:
                 async with conn.transaction(readonly=True):
                     await conn.fetchval(execute.SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json,
-                                        ctx.method, ctx.path, ctx.headers_json, "8s")
+                                        ctx.method, ctx.path, ctx.headers_json, ctx.search_path, "8s")
                     row = await conn.fetchrow(st.sql, *st.args)
             assert row["page_total"] == 1
             latencies.append(time.perf_counter() - t0)
