@@ -9,6 +9,9 @@ Understood (others are PostgREST's own and ignored here):
   db_max_rows            the most rows a read answers (config.toml's [api] max_rows otherwise)
   db_tx_end              commit | commit-allow-override | rollback | rollback-allow-override: whether
                          `Prefer: tx=commit|rollback` is honoured (Localbase's default: it is)
+  db_pre_request         a function (`schema.name`) called in each request's transaction, as the
+                         caller's role with its claims, before the request's statement: it may
+                         raise to refuse the request (e.g. `RAISE SQLSTATE 'PGRST'`)
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class ApiConfig:
     plan_enabled: bool = False
     max_rows: int | None = 1000
     tx_end: str = "commit-allow-override"
+    pre_request: str | None = None  # the function's quoted (schema-qualified) name
 
     def tx_rollback(self, preferred: str | None) -> bool:
         """Does this request's transaction end in a rollback (`Prefer: tx=...` where allowed)?"""
@@ -56,6 +60,14 @@ def _bool(name: str, value: Any) -> bool:
     raise SettingsError(f"{name} must be true or false, got {value!r}")
 
 
+def _function_name(name: str, value: str) -> str | None:
+    """`schema.fn` or `fn` (empty: none) -> its quoted name."""
+    parts = value.strip().split(".") if value.strip() else []
+    if len(parts) > 2 or any(not p.strip() for p in parts):
+        raise SettingsError(f"{name} must name a function as schema.name, got {value!r}")
+    return ".".join('"' + p.strip().strip('"').replace('"', '""') + '"' for p in parts) or None
+
+
 def _apply(config: ApiConfig, values: dict[str, Any], where: str) -> ApiConfig:
     changes: dict[str, Any] = {}
     for key, value in values.items():
@@ -70,6 +82,8 @@ def _apply(config: ApiConfig, values: dict[str, Any], where: str) -> ApiConfig:
             except (TypeError, ValueError):
                 raise SettingsError(f"{name} must be a number, got {value!r}") from None
             changes["max_rows"] = rows if rows > 0 else None
+        elif key == "db_pre_request":
+            changes["pre_request"] = _function_name(name, str(value))
         elif key == "db_tx_end":
             if str(value) not in TX_ENDS:
                 raise SettingsError(f"{name} must be one of {', '.join(TX_ENDS)}, got {value!r}")

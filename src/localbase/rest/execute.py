@@ -91,6 +91,7 @@ class Context:
     headers_json: str
     # as PostgREST sets it: the request's schema, then [api] extra_search_path (public, extensions)
     search_path: str = '"public", "public", "extensions"'
+    pre_request: str | None = None  # PostgREST's db-pre-request: a function's quoted name, called first
 
 
 async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
@@ -141,6 +142,8 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
                     else:
                         await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
                                             ctx.path, ctx.headers_json, ctx.search_path, timeout)
+                    if ctx.pre_request is not None:
+                        await conn.execute(f"select {ctx.pre_request}()")
                     result = await work(conn)
                 except BaseException:
                     await tx.rollback()

@@ -101,7 +101,8 @@ async def _handle(request: Request) -> Response:
     profile = request.headers.get("accept-profile" if request.method in ("GET", "HEAD") else "content-profile")
     ctx = execute.Context(request.method, "/" + path, orjson.dumps(
         {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode(),
-        _search_path(profile if profile in schema.exposed else schema.exposed[0], settings.extra_search_path))
+        _search_path(profile if profile in schema.exposed else schema.exposed[0], settings.extra_search_path),
+        schema.config.pre_request)
     db = app.state.db
     query = request.scope.get("query_string", b"")
     if request.method in ("GET", "HEAD") and not path.startswith(RPC_PREFIX):

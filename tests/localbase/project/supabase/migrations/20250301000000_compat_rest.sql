@@ -34,3 +34,13 @@ create table folders (
   parent_id int constraint folders_parent_fk references folders (id)
 );
 insert into folders values (1, 'root', null), (2, 'docs', 1), (3, 'music', 1), (4, 'letters', 2);
+
+-- PostgREST's db-pre-request: called before each request, as the caller; it may refuse it.
+create function check_request() returns void language plpgsql stable as $$
+begin
+  if current_setting('request.headers', true)::json->>'x-blocked' = 'yes' then
+    raise sqlstate 'PGRST' using message = '{"code":"BLOCKED","message":"refused by the pre-request"}',
+      detail = json_build_object('status', 403, 'headers', json_build_object('X-Refused-By', current_user))::text;
+  end if;
+end
+$$;
