@@ -99,7 +99,16 @@ def _computed(schema: Schema, parent: Table) -> list[Relationship]:
 
 def relationships(schema: Schema, parent: Table) -> list[Relationship]:
     """Every relationship of parent (as PostgREST's schema cache holds them), in PostgREST's order. A
-    computed relationship named after a table replaces the foreign-key relationships to that table."""
+    computed relationship named after a table replaces the foreign-key relationships to that table.
+    Derived once per schema cache."""
+    key = ("relationships", parent.schema, parent.name)
+    cached = schema.memo.get(key)
+    if cached is None:
+        cached = schema.memo[key] = _relationships(schema, parent)
+    return cached
+
+
+def _relationships(schema: Schema, parent: Table) -> list[Relationship]:
     found: list[Relationship] = []
     for fk in parent.foreign_keys:  # the parent refers out: to-one
         target = schema.table(fk.ref_schema, fk.ref_table)

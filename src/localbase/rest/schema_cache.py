@@ -123,6 +123,8 @@ class Schema:
     exposed: tuple[str, ...]
     config: ApiConfig = field(default_factory=ApiConfig)  # [api] and the connecting role's pgrst.* settings
     geojson: str | None = None  # PostGIS's ST_AsGeoJSON(record), qualified, when PostGIS is installed
+    # what later stages derive from this (immutable) cache once, e.g. a table's relationships
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def table(self, schema: str, name: str) -> Table | None:
         return self.tables.get((schema, name))
