@@ -22,6 +22,7 @@ PUBLIC_PREFIXES = (
     "/auth/v1/health",
     "/auth/v1/.well-known/",
     "/functions/v1/",  # functions verify the caller's JWT themselves
+    "/storage/v1/",  # as Supabase's gateway: Storage verifies JWTs itself; public and signed URLs need none
 )
 
 

@@ -26,7 +26,10 @@ from localbase.settings import Settings, load_settings
 log = logging.getLogger("localbase.gateway")
 
 EXPOSED_HEADERS = ["Content-Range", "Content-Location", "Location", "Preference-Applied",
-                   "X-Client-Info", "X-Supabase-Api-Version"]
+                   "X-Client-Info", "X-Supabase-Api-Version",
+                   # Storage: downloads and resumable (TUS) uploads, read by browser clients
+                   "ETag", "Content-Disposition", "Upload-Offset", "Upload-Length", "Upload-Expires",
+                   "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size"]
 
 
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -42,6 +45,7 @@ SERVICES = {
     "/auth/v1": "localbase.auth.routes",
     "/realtime/v1": "localbase.realtime.routes",
     "/functions/v1": "localbase.functions.routes",
+    "/storage/v1": "localbase.storage.routes",
 }
 
 

@@ -7,6 +7,8 @@
   64 KiB only after reading all of it).
 - In the app, for bodies without a Content-Length (chunked): counted as they arrive; past the
   limit the app's answer is replaced by 413 (REST counts its own, see rest/routes.py).
+- /storage/v1 is exempt from max_body_bytes: Storage streams bodies to disk and enforces its own
+  limits ([storage] file_size_limit, each bucket's) as they arrive (see storage/receive.py).
 
 Every refusal has the error shape of the service the path belongs to (PostgREST, GoTrue,
 Functions, or the gateway's `{"message"}`)."""
@@ -25,6 +27,7 @@ LINGER_SECONDS = 2.0
 REASONS = {413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
 _AUTH_CODES = {413: "request_too_large", 414: "request_too_large", 431: "request_too_large"}
 _FUNCTION_CODES = {413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}
+STORAGE_PREFIX = "/storage/v1"
 
 
 def error_body(path: str, status: int, message: str) -> bytes:
@@ -33,6 +36,9 @@ def error_body(path: str, status: int, message: str) -> bytes:
         body = {"code": f"PGRST{status}", "details": message, "hint": None, "message": REASONS.get(status, message)}
     elif path.startswith("/auth/v1"):
         body = {"code": status, "error_code": _AUTH_CODES.get(status, "validation_failed"), "msg": message}
+    elif path.startswith(STORAGE_PREFIX):
+        body = {"statusCode": str(status), "code": "EntityTooLarge" if status == 413 else "InvalidRequest",
+                "error": REASONS.get(status, "Bad Request"), "message": message}
     elif path.startswith("/functions/v1"):
         code = _FUNCTION_CODES.get(status, "BAD_REQUEST")
         body = {"code": code, "message": message, "error": message}
@@ -99,7 +105,8 @@ def http_protocol(limits: Limits):
                 self._refusal = (431, f"The request headers exceed {limits.max_header_bytes} bytes")
                 raise Refused
             length = next((v for n, v in self.headers if n == b"content-length"), None)
-            if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+            if length is not None and length.isdigit() and int(length) > limits.max_body_bytes \
+                    and not self.url.startswith(b"/storage/v1/"):
                 self._refusal = (413, f"The request body exceeds {limits.max_body_bytes} bytes")
                 raise Refused  # httptools stops parsing; uvicorn answers through send_400_response
             super().on_headers_complete()
@@ -172,7 +179,10 @@ async def call_with_body_limit(app, scope, receive, send, limit: int) -> None:
 
 
 def unknown_length(scope) -> bool:
-    """A request whose body comes without a Content-Length (chunked)."""
+    """A request whose body comes without a Content-Length (chunked), outside Storage (which counts
+    its own against its limits)."""
+    if scope["path"].startswith(STORAGE_PREFIX):
+        return False
     headers = scope["headers"]
     return any(n == b"transfer-encoding" for n, _ in headers) and \
         not any(n == b"content-length" for n, _ in headers)

@@ -23,12 +23,12 @@ from starlette.responses import JSONResponse, Response
 
 from localbase import __version__, workers
 
-SERVICES = ("rest", "auth", "realtime", "functions", "other")
+SERVICES = ("rest", "auth", "realtime", "functions", "storage", "other")
 # Upper bounds (seconds) of the latency buckets; +Inf is implied.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _PREFIXES = (("/rest/v1", "rest"), ("/auth/v1", "auth"), ("/realtime/v1", "realtime"),
-             ("/functions/v1", "functions"))
+             ("/functions/v1", "functions"), ("/storage/v1", "storage"))
 
 
 def service_of(path: str) -> str:

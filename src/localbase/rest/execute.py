@@ -5,9 +5,10 @@ set transaction-locally, then the statement runs; PostgreSQL's grants and RLS de
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -124,38 +125,49 @@ async def run_all(db, caller: Caller, ctx: Context, statement: Statement, *, rea
                                  role_settings=role_settings)
 
 
+@contextlib.asynccontextmanager
+async def transaction(db, caller: Caller, ctx: Context, *, read_only: bool, rollback: bool = False,
+                      timeout: str | None = None) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection inside one transaction as the caller: role, claims and request context
+    set locally, so grants and RLS decide what every statement in it may touch. Commits when the
+    block ends (rolls back with `rollback`, or when it raises). Errors are the caller's to map into
+    its protocol's shape (REST: _in_transaction below; Storage: storage/session.py)."""
+    async with db.rest_gate, db.rest_pool.acquire() as conn:
+        try:
+            tx = conn.transaction(readonly=read_only)
+            await tx.start()
+            try:
+                if timeout is None:
+                    await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
+                                        ctx.headers_json, ctx.search_path)
+                else:
+                    await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
+                                        ctx.path, ctx.headers_json, ctx.search_path, timeout)
+                if ctx.pre_request is not None:
+                    await conn.execute(f"select {ctx.pre_request}()")
+                yield conn
+            except BaseException:
+                await tx.rollback()
+                raise
+            if rollback:
+                await tx.rollback()
+            else:
+                await tx.commit()
+        except asyncpg.InternalClientError:
+            conn.terminate()  # cut mid-protocol (the server died under it): never hand it out again
+            raise
+
+
 async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[T]], *,
                           read_only: bool, rollback: bool, role_settings: dict[str, dict[str, str]] | None) -> T:
-    """One transaction as the caller: role, claims and request context set locally, then work(conn)."""
+    """One transaction as the caller (`transaction`), work(conn) in it, errors in PostgREST's shape."""
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
     if database_down():  # the embedded PostgreSQL is being restarted: answer now, do not pile up
         raise _unavailable(None)
     try:
-        async with db.rest_gate, db.rest_pool.acquire() as conn:
-            try:
-                tx = conn.transaction(readonly=read_only)
-                await tx.start()
-                try:
-                    if timeout is None:
-                        await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
-                                            ctx.headers_json, ctx.search_path)
-                    else:
-                        await conn.fetchval(SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json, ctx.method,
-                                            ctx.path, ctx.headers_json, ctx.search_path, timeout)
-                    if ctx.pre_request is not None:
-                        await conn.execute(f"select {ctx.pre_request}()")
-                    result = await work(conn)
-                except BaseException:
-                    await tx.rollback()
-                    raise
-                if rollback:
-                    await tx.rollback()
-                else:
-                    await tx.commit()
-                return result
-            except asyncpg.InternalClientError:
-                conn.terminate()  # cut mid-protocol (the server died under it): never hand it out again
-                raise
+        async with transaction(db, caller, ctx, read_only=read_only, rollback=rollback, timeout=timeout) as conn:
+            result = await work(conn)
+        return result
     except GateTimeout:
         raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.", None, None) from None
     except UNAVAILABLE as exc:  # before PostgresError: shut down, crashed, starting up are 503, not a query's error
