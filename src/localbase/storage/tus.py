@@ -137,10 +137,7 @@ async def create(request: Request, svc: StorageService, session: Session) -> Res
     location = f"{request.url.scheme}://{request.url.netloc}{PREFIX}/{upload_id}"
     headers = _headers(Location=location, **{"Upload-Expires": expires})
     if request.headers.get("content-type", "").startswith(OCTETS):  # creation-with-upload
-        offset, status = await _append(request, svc, session, folder, 0)
-        headers["Upload-Offset"] = str(offset)
-        if status is not None:
-            return status
+        headers["Upload-Offset"] = str(await _append(request, svc, session, folder, 0))
     return Response(status_code=201, headers=headers)
 
 
@@ -165,15 +162,11 @@ async def patch(request: Request, svc: StorageService, session: Session, upload_
     offset = request.headers.get("upload-offset")
     if offset is None or not offset.isdigit():
         raise errors.invalid_request("Upload-Offset is required")
-    folder = _folder(svc, upload_id)
-    reached, done = await _append(request, svc, session, folder, int(offset))
-    if done is not None:
-        return done
+    reached = await _append(request, svc, session, _folder(svc, upload_id), int(offset))
     return Response(status_code=204, headers=_headers(**{"Upload-Offset": str(reached)}))
 
 
-async def _append(request: Request, svc: StorageService, session: Session, folder: Path,
-                  offset: int) -> tuple[int, Response | None]:
+async def _append(request: Request, svc: StorageService, session: Session, folder: Path, offset: int) -> int:
     """Append the body at `offset`; store the object when the last byte is in."""
     info = await asyncio.to_thread(_read_info, folder)
     _same_caller(info, session)
@@ -183,10 +176,9 @@ async def _append(request: Request, svc: StorageService, session: Session, folde
             raise errors.StorageError(409, "InvalidRequest", f"Upload-Offset {offset} does not match {current}")
         length = int(info["length"])
         reached = await _write_body(request.stream(), folder / "data", current, length)
-        if reached < length:
-            return reached, None
-        await _finish(svc, session, folder, info)
-    return reached, Response(status_code=204, headers=_headers(**{"Upload-Offset": str(reached)}))
+        if reached == length:
+            await _finish(svc, session, folder, info)
+    return reached
 
 
 async def _write_body(body: AsyncIterator[bytes], path: Path, offset: int, length: int) -> int:

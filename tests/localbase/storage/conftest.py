@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 
 from localbase.testing.plugin import localbase_fixture
+from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 
 PROJECT = Path(__file__).parent / "project"
 PASSWORD = "Str0ng-pass!"

@@ -24,8 +24,9 @@ def test_create_get_list_update_delete(service):
     assert (got.id, got.name, got.public, got.file_size_limit, got.allowed_mime_types) == \
         (name, name, True, 1024, ["image/png"])
     assert name in [b.id for b in service.storage.list_buckets()]
-    assert service.storage.update_bucket(name, {"public": False, "file_size_limit": "2KB",
-                                                "allowed_mime_types": ["text/*"]}) == {"message": "Successfully updated"}
+    updated = service.storage.update_bucket(name, {"public": False, "file_size_limit": "2KB",
+                                                   "allowed_mime_types": ["text/*"]})
+    assert updated == {"message": "Successfully updated"}
     got = service.storage.get_bucket(name)
     assert (got.public, got.file_size_limit, got.allowed_mime_types) == (False, 2000, ["text/*"])
     assert service.storage.delete_bucket(name) == {"message": "Successfully deleted"}
@@ -78,7 +79,8 @@ def test_bucket_rows_follow_rls(storage_server, signed_up, anon, service):
     name = _name()
     service.storage.create_bucket(name)
     try:
-        assert sql(storage_server, "select owner, owner_id from storage.buckets where id = $1", name)[0]["owner"] is None
+        rows = sql(storage_server, "select owner, owner_id from storage.buckets where id = $1", name)
+        assert rows[0]["owner"] is None  # created with the service key: no user owns it
     finally:
         service.storage.delete_bucket(name)
 

@@ -4,6 +4,7 @@ limit, offset, sortBy, search), info / exists, move, copy within and across buck
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import httpx
@@ -22,7 +23,8 @@ def test_upload_options_and_info(service, bucket, storage_server):
     info = files.info("docs/report.csv")
     assert (info["size"], info["content_type"], info["cache_control"], info["metadata"]) == \
         (8, "text/csv", "max-age=120", {"team": "ops", "n": 2})
-    assert info["etag"] == '"%s"' % __import__("hashlib").md5(b"a,b\n1,2\n").hexdigest()
+    digest = hashlib.md5(b"a,b\n1,2\n").hexdigest()
+    assert info["etag"] == f'"{digest}"'
     assert files.exists("docs/report.csv") is True and files.exists("docs/none.csv") is False
     with pytest.raises(StorageApiError) as duplicate:  # POST without upsert: the key is taken
         files.upload("docs/report.csv", b"other")
