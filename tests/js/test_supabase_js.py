@@ -36,6 +36,23 @@ create policy "js private channels: send" on realtime.messages for insert to aut
   with check (realtime.topic() like 'js-private:%');
 """
 
+# Storage for storage.test.mjs: a private bucket with a folder per user (the policies of Supabase's
+# docs) and a public one whose objects signed-in users upload.
+STORAGE_SETUP = """
+insert into storage.buckets (id, name, public) values ('js-private', 'js-private', false),
+  ('js-public', 'js-public', true) on conflict (id) do nothing;
+create policy "js: own folder read" on storage.objects for select to authenticated
+  using (bucket_id = 'js-private' and (storage.foldername(name))[1] = (select auth.uid()::text));
+create policy "js: own folder write" on storage.objects for insert to authenticated
+  with check (bucket_id = 'js-private' and (storage.foldername(name))[1] = (select auth.uid()::text));
+create policy "js: own folder update" on storage.objects for update to authenticated
+  using (bucket_id = 'js-private' and (storage.foldername(name))[1] = (select auth.uid()::text));
+create policy "js: own folder delete" on storage.objects for delete to authenticated
+  using (bucket_id = 'js-private' and (storage.foldername(name))[1] = (select auth.uid()::text));
+create policy "js: public read" on storage.objects for select using (bucket_id = 'js-public');
+create policy "js: public upload" on storage.objects for insert to authenticated with check (bucket_id = 'js-public');
+"""
+
 js_server = localbase_fixture(PROJECT)
 
 
@@ -69,6 +86,7 @@ def _setup_realtime(server) -> None:
         conn = await asyncpg.connect(server.db_url)
         try:
             await conn.execute(REALTIME_SETUP)
+            await conn.execute(STORAGE_SETUP)
         finally:
             await conn.close()
     asyncio.run(go())
