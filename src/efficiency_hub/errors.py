@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from postgrest.exceptions import APIError
+from storage3.exceptions import StorageApiError
 from supabase_auth.errors import AuthApiError, AuthError, AuthWeakPasswordError
 from supabase_functions.errors import FunctionsHttpError, FunctionsRelayError
 
@@ -41,6 +42,14 @@ class NotFound(HubError):
 
 class Conflict(HubError):
     status = 409
+
+
+class TooLarge(HubError):
+    status = 413
+
+
+class UnsupportedType(HubError):
+    status = 415
 
 
 class BackendError(HubError):
@@ -109,6 +118,17 @@ def from_function(exc: FunctionsHttpError | FunctionsRelayError) -> HubError:
     return kind(exc.message, code=f"function_{exc.status}")
 
 
+def from_storage(exc: StorageApiError) -> HubError:
+    """Storage answers its status in the body (`statusCode`); supabase-py keeps it as `status`."""
+    try:
+        status = int(exc.status)
+    except (TypeError, ValueError):
+        status = 500
+    kind = {400: InvalidInput, 401: AuthenticationFailed, 403: PermissionDenied, 404: NotFound, 409: Conflict,
+            413: TooLarge, 415: UnsupportedType}.get(status, BackendError)
+    return kind(exc.message, code=str(exc.code))
+
+
 @contextmanager
 def translated() -> Iterator[None]:
     """Raise the hub's typed error for any Supabase client error inside the block."""
@@ -120,3 +140,5 @@ def translated() -> Iterator[None]:
         raise from_auth(exc) from exc
     except (FunctionsHttpError, FunctionsRelayError) as exc:
         raise from_function(exc) from exc
+    except StorageApiError as exc:
+        raise from_storage(exc) from exc

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from efficiency_hub import __version__
-from efficiency_hub.api.routes import auth, citizens, events, protected, workspaces
+from efficiency_hub.api.routes import auth, citizens, events, evidence, protected, workspaces
 from efficiency_hub.errors import HubError
 from efficiency_hub.settings import HubSettings
 
@@ -45,6 +45,6 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "service_role_configured": request.app.state.settings.service_role_key is not None}
 
-    for module in (auth, citizens, events, protected, workspaces):
+    for module in (auth, citizens, events, evidence, protected, workspaces):
         app.include_router(module.router)
     return app
