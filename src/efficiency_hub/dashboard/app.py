@@ -5,9 +5,10 @@
 (`efficiency-hub up` starts it). A citizen signs in and sees what row-level security lets them
 see — their own rows and their subordinates' — refreshed every couple of seconds without a page
 reload: citizens with clearance and score, the event stream with interventions highlighted, score
-trends, the optimizer's metrics and workspaces. With SUPABASE_SERVICE_ROLE_KEY in the environment,
-an operator who enters that key sees everything. EFFICIENCY_HUB_DASHBOARD_REFRESH sets the refresh
-interval in seconds (2 by default)."""
+trends, the optimizer's metrics and workspaces; below them, the evidence files attached to an
+event (with previews, and an uploader for one's own events). With SUPABASE_SERVICE_ROLE_KEY in the
+environment, an operator who enters that key sees everything. EFFICIENCY_HUB_DASHBOARD_REFRESH sets
+the refresh interval in seconds (2 by default)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import os
 
 import streamlit as st
 
-from efficiency_hub.dashboard import auth, charts, data
+from efficiency_hub.dashboard import auth, charts, data, evidence
 from efficiency_hub.errors import HubError
 from efficiency_hub.models import Clearance
 from efficiency_hub.settings import HubSettings, MissingSettings
@@ -158,6 +159,7 @@ def main() -> None:
     client = auth.viewer_client(hub, loop, viewer)
     filters = sidebar(hub, loop, viewer, client)
     live(hub, loop, viewer, filters)
+    evidence.panel(loop, client)
 
 
 main()

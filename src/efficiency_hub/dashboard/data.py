@@ -20,6 +20,7 @@ import pandas as pd
 
 from efficiency_hub.clients import service_client, user_client
 from efficiency_hub.errors import BackendError
+from efficiency_hub.evidence import Evidence, EvidenceFile
 from efficiency_hub.models import INTERVENTION, Citizen, Clearance, Event, Metrics, Workspace
 from efficiency_hub.settings import HubSettings
 from efficiency_hub.tracker import Tracker
@@ -129,6 +130,7 @@ EVENT_COLUMNS = ["id", "time", "citizen_id", "event_type", "delta", "score_after
 METRIC_COLUMNS = ["citizen_id", "optimization_score", "delegation_efficiency", "completion_time",
                   "automation_level", "manual_config", "processed_at"]
 WORKSPACE_COLUMNS = ["name", "clearance_requirement", "owner", "description", "created"]
+EVIDENCE_COLUMNS = ["name", "type", "size", "uploaded", "link"]
 
 
 def citizens_frame(citizens: Sequence[Citizen]) -> pd.DataFrame:
@@ -161,3 +163,25 @@ def workspaces_frame(workspaces: Sequence[Workspace], owners: dict[str, str]) ->
              "owner": owners.get(str(w.owner_id), str(w.owner_id)[:8]), "description": w.description or "",
              "created": w.created_at} for w in workspaces]
     return pd.DataFrame(rows, columns=WORKSPACE_COLUMNS)
+
+
+# -- evidence ----------------------------------------------------------------------------------
+async def evidence_choices(client: AsyncClient, limit: int = 50) -> dict[int, str]:
+    """The latest events the viewer can see, as {event id: label}, newest first."""
+    return {event.id: f"#{event.id} · {who} · {event.event_type} · {event.created_at:%Y-%m-%d %H:%M}"
+            for event, who in await Tracker(client).recent_events(limit)}
+
+
+async def evidence_files(client: AsyncClient, event_id: int) -> list[EvidenceFile]:
+    return await Evidence(client).files(event_id)
+
+
+async def attach_evidence(client: AsyncClient, event_id: int, name: str, content: bytes,
+                          content_type: str) -> EvidenceFile:
+    return await Evidence(client).attach(event_id, name, content, content_type)
+
+
+def evidence_frame(files: Sequence[EvidenceFile]) -> pd.DataFrame:
+    rows = [{"name": f.name, "type": f.content_type, "size": f.size, "uploaded": f.created_at, "link": f.url}
+            for f in files]
+    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)

@@ -181,3 +181,31 @@ async def test_an_expiring_token_is_renewed(dashboard_env, make_person):
     renewed = at.session_state["hub_viewer"].session
     assert renewed.refresh_token != expiring.refresh_token and renewed.expires_at > time.time() + 600
     assert not errors(at) and shown(at, "citizens_table") == {ada.citizen_id}
+
+
+async def test_evidence_panel_shows_what_the_bucket_policies_allow(dashboard_env, make_person, as_user, admin):
+    from efficiency_hub.evidence import Evidence
+    boss = await make_person(Clearance.green, name="Boss")
+    worker = await make_person(Clearance.red, name="Worker")
+    stranger = await make_person(Clearance.green, name="Stranger")
+    await admin.assign_supervisor(boss.citizen_id, worker.citizen_id)
+    worker_client = await as_user(worker)
+    event = await Tracker(worker_client).record_event(worker.citizen_id, "site_visit", 2)
+    await Evidence(worker_client).attach(event.id, "notes.txt", b"three sites checked", "text/plain")
+
+    def evidence_table(at: AppTest) -> pd.DataFrame:
+        [frame] = [e.value for e in at.dataframe if list(e.value.columns) == data.EVIDENCE_COLUMNS]
+        return frame
+
+    for viewer in (worker, boss):  # the owner and the supervisor see the file, with a signed link
+        at = sign_in(open_app(), viewer.email)
+        at.selectbox(key="evidence_event").set_value(event.id).run()
+        assert not at.exception, at.exception
+        files = evidence_table(at)
+        assert files["name"].tolist() == ["notes.txt"] and files["size"].tolist() == [19]
+        assert "/storage/v1/object/sign/efficiency-evidence/" in files["link"][0]
+
+    own = await Tracker(await as_user(stranger)).record_event(stranger.citizen_id, "task_completed", 1)
+    at = sign_in(open_app(), stranger.email)  # the stranger cannot even pick the event
+    options = at.selectbox(key="evidence_event").options
+    assert str(own.id) in " ".join(options) and not any(f"#{event.id} " in o for o in options)

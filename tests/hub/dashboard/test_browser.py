@@ -5,6 +5,7 @@ in test-output/ (ignored by git) and prints its path."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -118,3 +119,45 @@ async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, m
     assert SCREENSHOT.stat().st_size > 10_000
     with capsys.disabled():
         print(f"\ndashboard screenshot: {SCREENSHOT}")
+
+
+async def test_a_citizen_attaches_evidence_and_sees_the_preview(chromium, dashboard_url, make_person, as_user,
+                                                                capsys, tmp_path):
+    """Through the page: pick an own event, upload an image with the uploader, attach it; it is
+    listed and its preview is loaded by the browser from a signed Storage URL."""
+    import io
+
+    from PIL import Image
+    from playwright.async_api import async_playwright, expect
+
+    worker = await make_person(Clearance.orange, name="Evidence Worker")
+    event = await Tracker(await as_user(worker)).record_event(worker.citizen_id, "site_visit", 2)
+    picture = tmp_path / "site photo.png"
+    image = Image.new("RGB", (120, 80), (20, 120, 200))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    picture.write_bytes(out.getvalue())
+    shot = ROOT / "test-output" / "dashboard-evidence.png"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1600, "height": 2200})
+            await page.goto(dashboard_url)
+            await page.get_by_label(EMAIL).fill(worker.email)
+            await page.get_by_label("Password", exact=True).fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("heading", name="Evidence")).to_be_visible(timeout=30_000)
+            chosen = page.get_by_role("combobox", name="Event")  # the newest event is chosen
+            await expect(chosen).to_have_value(re.compile(f"^#{event.id} · "), timeout=15_000)
+            await page.locator("[class*='st-key-evidence_file'] input[type=file]").set_input_files(str(picture))
+            await page.get_by_role("button", name="Attach").click()
+            await expect(page.get_by_text("attached site-photo.png")).to_be_visible(timeout=15_000)
+            preview = page.locator("img[src*='/storage/v1/object/sign/efficiency-evidence/']")
+            await expect(preview).to_have_count(1, timeout=15_000)
+            assert await preview.evaluate("img => img.complete && img.naturalWidth") == 120
+            shot.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(shot), full_page=True)
+        finally:
+            await browser.close()
+    with capsys.disabled():
+        print(f"\ndashboard evidence screenshot: {shot}")
