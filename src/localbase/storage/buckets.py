@@ -103,14 +103,3 @@ async def exists_for(db, session: Session, bucket_id: str) -> None:
     async with transaction(db, session, read_only=True) as conn:
         if await conn.fetchval("select 1 from storage.buckets where id = $1", bucket_id) is None:
             raise errors.no_such_bucket()
-
-
-async def limits_of(db, session: Session, bucket_id: str) -> tuple[int | None, list[str] | None, bool]:
-    """(file_size_limit, allowed_mime_types, public) of a bucket, read on the API's own authority."""
-    names.bucket_name(bucket_id)
-    async with transaction(db, session.as_service(), read_only=True) as conn:
-        row = await conn.fetchrow("select file_size_limit, allowed_mime_types, coalesce(public, false) as public "
-                                  "from storage.buckets where id = $1", bucket_id)
-    if row is None:
-        raise errors.no_such_bucket()
-    return row["file_size_limit"], row["allowed_mime_types"], row["public"]

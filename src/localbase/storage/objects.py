@@ -1,17 +1,10 @@
-"""Objects: rows of storage.objects written and read as the caller (RLS decides), bytes in the
-backend under a fresh version id per write.
-
-Order of a write (upload, copy): the bytes are stored first under a new version, then one
-transaction as the caller inserts or updates the row naming it; if that fails the new version is
-removed, and after it commits the version it replaced is removed. So a row never names bytes that
-are not there, and a crash at any point leaves at most an unnamed version, which the sweep
-removes. A move is a change of row only."""
+"""Objects: rows of storage.objects read, listed, moved and removed as the caller (RLS decides);
+their bytes in the backend under a version id (uploads and copies: writes.py). A move is a change
+of row only; a removal takes the rows in one transaction, then their bytes."""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -20,7 +13,6 @@ from typing import Any
 import orjson
 
 from localbase.storage import buckets, errors, names
-from localbase.storage.receive import Limits, Received, receive
 from localbase.storage.service import StorageService
 from localbase.storage.session import ALLOW_DELETE, Session, owner_uuid, transaction
 
@@ -29,13 +21,6 @@ log = logging.getLogger("localbase.storage")
 MAX_PREFIXES = 1000  # objects removed per request, as Storage
 _ROW = ("id, bucket_id, name, version, metadata, user_metadata, created_at, updated_at, last_accessed_at, "
         "coalesce(owner::text, '') as owner, coalesce(owner_id, '') as owner_id")
-_INSERT = ("insert into storage.objects (bucket_id, name, owner, owner_id, version, metadata, user_metadata) "
-           "values ($1, $2, $3::uuid, $4, $5, $6::jsonb, $7::jsonb)")
-_UPSERT = ("with previous as (select version from storage.objects where bucket_id = $1 and name = $2) "
-           + _INSERT + " on conflict (bucket_id, name) do update set owner = excluded.owner, "
-           "owner_id = excluded.owner_id, version = excluded.version, metadata = excluded.metadata, "
-           "user_metadata = excluded.user_metadata, last_accessed_at = now() "
-           "returning id, (select version from previous) as previous")
 
 
 @dataclass(frozen=True)
@@ -154,59 +139,7 @@ async def list_folder(svc: StorageService, session: Session, bucket_id: str, bod
             str(sort.get("column") or "name"), str(sort.get("order") or "asc"))
 
 
-# -- writing ------------------------------------------------------------------------------------
-
-async def _store_row(svc: StorageService, session: Session, statement: str, args: tuple, version: str):
-    """Run the row statement for a stored version; the version goes if the row does not commit."""
-    try:
-        async with transaction(svc.db, session) as conn:
-            return await conn.fetchrow(statement, *args)
-    except BaseException:
-        await svc.forget([version])
-        raise
-
-
-def _statement(upsert: bool) -> str:
-    return _UPSERT if upsert else _INSERT + " returning id, null::text as previous"
-
-
-async def may_write(svc: StorageService, session: Session, bucket_id: str, name: str, owner_id: str | None, *,
-                    upsert: bool) -> None:
-    """Would the caller's policies let this row be written? The write itself, rolled back (as
-    Storage tests its permissions); refuses with the error the real write would get."""
-    async with transaction(svc.db, session, rollback=True) as conn:
-        await conn.fetchrow(_statement(upsert), bucket_id, name, owner_uuid(owner_id), owner_id, "0" * 32, None, None)
-
-
-async def upload(svc: StorageService, session: Session, bucket_id: str, name: str, body: AsyncIterator[bytes],
-                 headers, *, upsert: bool, owner_id: str | None, precheck: bool = True) -> dict[str, str]:
-    names.bucket_name(bucket_id)
-    names.object_key(name)
-    size_limit, mime_types, _ = await buckets.limits_of(svc.db, session, bucket_id)
-    limit = min(size_limit or svc.config.file_size_limit, svc.config.file_size_limit)
-    if name.rsplit("/", 1)[-1] == names.EMPTY_FOLDER:
-        limit, mime_types = 0, None  # as Storage: a folder placeholder has no bytes
-    if precheck:  # refuse before the body is read
-        await may_write(svc, session, bucket_id, name, owner_id, upsert=upsert)
-    received = await receive(body, headers, svc.config.tmp_dir, Limits(limit, mime_types))
-    return await commit(svc, session, bucket_id, name, received, upsert=upsert, owner_id=owner_id)
-
-
-async def commit(svc: StorageService, session: Session, bucket_id: str, name: str, received: Received, *,
-                 upsert: bool, owner_id: str | None) -> dict[str, str]:
-    """Store a received file as the object's new version and commit its row as the caller."""
-    version = await svc.store(received.path)
-    row = await _store_row(svc, session, _statement(upsert), (bucket_id, name, owner_uuid(owner_id), owner_id,
-                                                              version, _metadata(received), received.user_metadata),
-                           version)
-    if row["previous"] and row["previous"] != version:
-        await svc.forget([row["previous"]])
-    return {"Id": str(row["id"]), "Key": f"{bucket_id}/{name}"}
-
-
-def _metadata(received: Received) -> dict[str, Any]:
-    return received.metadata(http_date(datetime.now(UTC)))
-
+# -- changing ------------------------------------------------------------------------------------
 
 async def move(svc: StorageService, session: Session, body: dict[str, Any]) -> dict[str, str]:
     """Rename (and re-home) an object: one UPDATE as the caller, the bytes untouched."""
@@ -223,33 +156,6 @@ async def move(svc: StorageService, session: Session, body: dict[str, Any]) -> d
     if moved is None:
         raise errors.no_such_key()
     return {"message": "Successfully moved"}
-
-
-async def copy(svc: StorageService, session: Session, body: dict[str, Any], *, upsert: bool) -> dict[str, str]:
-    """Copy within or across buckets: read the source as the caller, store the bytes again under a
-    new version, insert the destination row as the caller."""
-    bucket_id = names.bucket_name(body.get("bucketId"))
-    source = names.object_key(body.get("sourceKey"))
-    target_bucket = names.bucket_name(body.get("destinationBucket") or bucket_id)
-    target = names.object_key(body.get("destinationKey"))
-    original = await find(svc, session, bucket_id, source)
-    metadata = dict(original.metadata)
-    user_metadata = original.user_metadata
-    if body.get("copyMetadata") is False:
-        given = body.get("metadata")
-        override: dict[str, Any] = given if isinstance(given, dict) else {}
-        for key, column in (("cacheControl", "cacheControl"), ("contentType", "mimetype"), ("mimetype", "mimetype")):
-            if isinstance(override.get(key), str):
-                metadata[column] = override[key]
-        user_metadata = None
-    metadata["lastModified"] = http_date(datetime.now(UTC))
-    owner = session.owner_id
-    version = await svc.duplicate(original.version)
-    row = await _store_row(svc, session, _statement(upsert), (target_bucket, target, owner_uuid(owner), owner, version,
-                                                     metadata, user_metadata), version)
-    if row["previous"] and row["previous"] != version:
-        await svc.forget([row["previous"]])
-    return {"Id": str(row["id"]), "Key": f"{target_bucket}/{target}"}
 
 
 async def remove(svc: StorageService, session: Session, bucket_id: str, keys: Any) -> str:
@@ -299,7 +205,3 @@ async def empty(svc: StorageService, session: Session, bucket_id: str) -> dict[s
         versions = await conn.fetch("delete from storage.objects where bucket_id = $1 returning version", bucket_id)
     await svc.forget([row["version"] for row in versions if row["version"]])
     return {"message": "Successfully emptied"}
-
-
-def new_version() -> str:
-    return uuid.uuid4().hex

@@ -13,6 +13,8 @@ from starlette.responses import Response, StreamingResponse
 from localbase.storage import errors
 from localbase.storage.objects import StoredObject, http_date
 
+SMALL_BODY = 64 * 1024
+
 
 def json(body: str | bytes | dict | list, status: int = 200) -> Response:
     if isinstance(body, (dict, list)):
@@ -96,3 +98,12 @@ def stream(request: Request, obj: StoredObject, read: Callable[[int, int], Async
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
     return StreamingResponse(read(start, end), status_code=status, headers=headers)
+
+
+async def small_or_streamed(response: Response) -> Response:
+    """A small body is sent in one piece (StreamingResponse's per-response task group costs more
+    than the bytes); a large one streams."""
+    if not isinstance(response, StreamingResponse) or int(response.headers.get("content-length", 0)) > SMALL_BODY:
+        return response
+    body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[misc]
+    return Response(body, status_code=response.status_code, headers=dict(response.headers))

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from localbase import workers
-from localbase.storage import buckets, errors, objects, signed, signing, transform, tus
+from localbase.storage import buckets, errors, objects, signed, signing, transform, tus, writes
 from localbase.storage.config import load_storage_config
 from localbase.storage.respond import json
 from localbase.storage.serve import serve
@@ -113,8 +113,8 @@ async def upload(request: Request, svc: StorageService) -> Response:
     session = session_for(request)
     bucket_id, key = _path(request)
     upsert = request.method == "PUT" or _upsert(request)
-    return json(await objects.upload(svc, session, bucket_id, key, request.stream(), request.headers,
-                                     upsert=upsert, owner_id=session.owner_id))
+    return json(await writes.upload(svc, session, bucket_id, key, request.stream(), request.headers,
+                                    upsert=upsert, owner_id=session.owner_id))
 
 
 @endpoint
@@ -167,7 +167,7 @@ async def move(request: Request, svc: StorageService) -> Response:
 @endpoint
 async def copy(request: Request, svc: StorageService) -> Response:
     body = await body_json(request)
-    return json(await objects.copy(svc, session_for(request), body, upsert=_upsert(request)))
+    return json(await writes.copy(svc, session_for(request), body, upsert=_upsert(request)))
 
 
 @endpoint
@@ -207,8 +207,8 @@ async def upload_signed(request: Request, svc: StorageService) -> Response:
     bucket_id, key = _path(request)
     grant = signing.verify(svc.jwt_secret, request.query_params.get("token"), f"{bucket_id}/{key}", signing.UPLOAD)
     session: Session = session_for(request, anonymous=True).as_service()
-    return json(await objects.upload(svc, session, bucket_id, key, request.stream(), request.headers,
-                                     upsert=grant.upsert, owner_id=grant.owner, precheck=False))
+    return json(await writes.upload(svc, session, bucket_id, key, request.stream(), request.headers,
+                                    upsert=grant.upsert, owner_id=grant.owner))
 
 
 # -- image transformations ------------------------------------------------------------------------

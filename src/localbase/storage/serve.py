@@ -25,7 +25,7 @@ async def serve(request: Request, svc: StorageService, obj: StoredObject,
     if options is None:
         def read(start: int, end: int) -> AsyncIterator[bytes]:
             return svc.backend.read(obj.version, start, end)
-        return respond.stream(request, obj, read, download=download)
+        return await respond.small_or_streamed(respond.stream(request, obj, read, download=download))
     if not svc.config.image_transformation:
         raise errors.invalid_request("Image transformation is not enabled")
     accept_webp = "image/webp" in request.headers.get("accept", "")

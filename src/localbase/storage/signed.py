@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localbase.storage import errors, names, objects, signing, transform
+from localbase.storage import errors, names, objects, signing, transform, writes
 from localbase.storage.config import SIGNED_UPLOAD_EXPIRY_S
 from localbase.storage.service import StorageService
 from localbase.storage.session import Session
@@ -53,7 +53,7 @@ async def upload_url(svc: StorageService, session: Session, bucket_id: str, name
     names.bucket_name(bucket_id)
     names.object_key(name)
     owner = session.owner_id
-    await objects.may_write(svc, session, bucket_id, name, owner, upsert=upsert)
+    await writes.may_write(svc, session, bucket_id, name, owner, upsert=upsert)
     url = f"{bucket_id}/{name}"
     token = signing.sign(svc.jwt_secret, url, signing.UPLOAD, SIGNED_UPLOAD_EXPIRY_S, owner=owner, upsert=upsert)
     return {"url": f"/object/upload/sign/{url}?token={token}", "token": token}

@@ -93,7 +93,7 @@ def render(source: bytes, options: Transform, accept_webp: bool) -> tuple[bytes,
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        image = Image.open(io.BytesIO(source))
+        image: Image.Image = Image.open(io.BytesIO(source))
         source_format = image.format or "PNG"
         image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):

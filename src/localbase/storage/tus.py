@@ -28,7 +28,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from localbase.storage import buckets, errors, names, objects
+from localbase.storage import errors, names, writes
 from localbase.storage.config import TUS_EXPIRY_S
 from localbase.storage.receive import FLUSH_BYTES, user_metadata_json
 from localbase.storage.service import StorageService
@@ -117,14 +117,13 @@ async def create(request: Request, svc: StorageService, session: Session) -> Res
     if raw_length is None or not raw_length.isdigit():
         raise errors.invalid_request("Upload-Length is required (deferred lengths are not supported)")
     length = int(raw_length)
-    size_limit, mime_types, _ = await buckets.limits_of(svc.db, session, bucket_id)
-    if length > min(size_limit or svc.config.file_size_limit, svc.config.file_size_limit):
+    upsert = request.headers.get("x-upsert") == "true"
+    limits = await writes.may_write(svc, session, bucket_id, key, session.owner_id, upsert=upsert)
+    if length > limits.max_bytes:
         raise errors.entity_too_large()
     mimetype = meta.get("contentType") or "application/octet-stream"
-    if not names.mime_allowed(mimetype, mime_types):
+    if not names.mime_allowed(mimetype, limits.allowed_mime_types):
         raise errors.invalid_mime_type(mimetype)
-    upsert = request.headers.get("x-upsert") == "true"
-    await objects.may_write(svc, session, bucket_id, key, session.owner_id, upsert=upsert)
     upload_id = uuid.uuid4().hex
     folder = svc.config.tus_dir / upload_id
     cache = meta.get("cacheControl")
@@ -219,7 +218,7 @@ async def _finish(svc: StorageService, session: Session, folder: Path, info: dic
     received = Received(data, int(info["length"]), await asyncio.to_thread(digest), info["mimetype"],
                         info["cache_control"], info.get("user_metadata"))
     try:
-        await objects.commit(svc, session, info["bucket"], info["key"], received, upsert=info["upsert"],
+        await writes.commit(svc, session, info["bucket"], info["key"], received, upsert=info["upsert"],
                              owner_id=info.get("owner"))
     except BaseException:
         await asyncio.to_thread(shutil.rmtree, folder, True)  # a refused upload is gone; the client starts over

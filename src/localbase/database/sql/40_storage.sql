@@ -188,6 +188,17 @@ drop trigger if exists protect_objects_delete on storage.objects;
 create trigger protect_objects_delete before delete on storage.objects
   for each statement execute function storage.protect_delete();
 
+-- Localbase's own: a bucket's upload limits, read inside the uploader's transaction (Storage reads
+-- them on its own authority, whatever the caller may see of storage.buckets). Limits only: no
+-- bucket is listed through it.
+create or replace function storage.localbase_bucket_limits(bucket text)
+returns table (file_size_limit bigint, allowed_mime_types text[], public boolean)
+language sql stable security definer set search_path = ''
+as $function$
+  select b.file_size_limit, b.allowed_mime_types, coalesce(b.public, false) from storage.buckets b where b.id = bucket
+$function$;
+alter function storage.localbase_bucket_limits(text) owner to supabase_storage_admin;
+
 alter function storage.foldername(text) owner to supabase_storage_admin;
 alter function storage.filename(text) owner to supabase_storage_admin;
 alter function storage.extension(text) owner to supabase_storage_admin;
