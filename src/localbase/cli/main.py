@@ -153,6 +153,7 @@ def _status_values(s: Settings, db_url: str) -> dict[str, str]:
         "AUTH_URL": f"{s.api_url}/auth/v1",
         "REALTIME_URL": f"ws://{s.host}:{s.port}/realtime/v1",
         "FUNCTIONS_URL": f"{s.api_url}/functions/v1",
+        "STORAGE_URL": f"{s.api_url}/storage/v1",
         "DB_URL": db_url,
         "JWT_SECRET": s.jwt_secret,
         "ANON_KEY": s.anon_key,
