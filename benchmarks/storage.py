@@ -19,16 +19,15 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import console, save  # noqa: E402
 
+from localbase.testing.memory import PeakMemory  # noqa: E402
 from localbase.testing.server import LocalbaseProcess  # noqa: E402
 
 SIZES = {"1KiB": 1024, "1MiB": 1024 ** 2, "100MiB": 100 * 1024 ** 2}
@@ -88,35 +87,19 @@ def _ours(client: httpx.Client, label: str, body: bytes, count: int) -> tuple[fl
 
 
 def _memory_during_gib_upload(server: LocalbaseProcess, client: httpx.Client) -> dict:
-    proc = psutil.Process(server.process.pid)  # type: ignore[union-attr]
-    processes = [proc, *proc.children(recursive=True)]
-
-    def rss() -> int:
-        return sum(p.memory_info().rss for p in processes if p.is_running())
-    base, peak, done = rss(), [0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], rss())
-            time.sleep(0.1)
     block = os.urandom(1024 * 1024)
 
     def body():
         for _ in range(1024):
             yield block
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     started = time.perf_counter()
-    try:
+    with PeakMemory(server.process.pid) as memory:  # type: ignore[union-attr]
         r = client.post(f"/storage/v1/object/{BUCKET}/gib.bin", content=body(),
                         headers={"content-type": "application/octet-stream", "x-upsert": "true"}, timeout=900)
-    finally:
-        done.set()
-        sampler.join()
     assert r.status_code == 200, r.text
     seconds = time.perf_counter() - started
-    return {"rss_before_mib": round(base / 2 ** 20, 1), "rss_peak_mib": round(peak[0] / 2 ** 20, 1),
-            "rss_growth_mib": round((peak[0] - base) / 2 ** 20, 1),
+    return {"rss_before_mib": round(memory.baseline / 2 ** 20, 1), "rss_peak_mib": round(memory.peak / 2 ** 20, 1),
+            "rss_growth_mib": round(memory.growth / 2 ** 20, 1),
             "upload_mb_per_s": round(1024 ** 3 / MB / seconds, 1)}
 
 

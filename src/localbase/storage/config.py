@@ -24,23 +24,6 @@ _CONFIG_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNOREC
 _CONFIG_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
 
-def config_size(value: Any, name: str) -> int:
-    """A size as config.toml writes it ("50MiB", "5GB", 1048576), in bytes. As the Supabase CLI reads
-    it, KB and KiB both mean 1024 bytes."""
-    if isinstance(value, bool):
-        raise SettingsError(f"{name} must be a size such as \"50MiB\", got {value!r}")
-    if isinstance(value, int):
-        size = value
-    else:
-        match = _CONFIG_SIZE.match(str(value))
-        if not match:
-            raise SettingsError(f"{name} must be a size such as \"50MiB\", got {value!r}")
-        size = int(float(match.group(1)) * _CONFIG_UNITS[match.group(2)[:1].lower()])
-    if size <= 0:
-        raise SettingsError(f"{name} must be positive, got {value!r}")
-    return size
-
-
 @dataclass(frozen=True)
 class BucketSpec:
     """A bucket declared in config.toml ([storage.buckets.<name>]), created or updated at start."""
@@ -62,6 +45,28 @@ class S3Config:
     force_path_style: bool = True
 
 
+def config_size(value: Any, name: str) -> int:
+    """A size as config.toml writes it ("50MiB", "5GB", 1048576), in bytes. As the Supabase CLI reads
+    it, KB and KiB both mean 1024 bytes."""
+    if isinstance(value, bool):
+        raise SettingsError(f"{name} must be a size such as \"50MiB\", got {value!r}")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _CONFIG_SIZE.match(str(value))
+        if not match:
+            raise SettingsError(f"{name} must be a size such as \"50MiB\", got {value!r}")
+        size = int(float(match.group(1)) * _CONFIG_UNITS[match.group(2)[:1].lower()])
+    if size <= 0:
+        raise SettingsError(f"{name} must be positive, got {value!r}")
+    return size
+
+
+def _below(folder: str) -> Any:
+    """A read-only attribute: `folder` under the storage root."""
+    return property(lambda self: self.root / folder)
+
+
 @dataclass(frozen=True)
 class StorageConfig:
     root: Path  # local files, temporary uploads, resumable uploads, transformed images
@@ -71,21 +76,10 @@ class StorageConfig:
     s3: S3Config | None = None
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
 
-    @property
-    def objects_dir(self) -> Path:
-        return self.root / "objects"
-
-    @property
-    def tmp_dir(self) -> Path:
-        return self.root / "tmp"
-
-    @property
-    def tus_dir(self) -> Path:
-        return self.root / "resumable"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / "cache"
+    objects_dir = _below("objects")  # stored versions (local backend)
+    tmp_dir = _below("tmp")  # uploads being received
+    tus_dir = _below("resumable")  # resumable uploads under way
+    cache_dir = _below("cache")  # image renditions
 
 
 def _resolve(value: Any) -> Any:

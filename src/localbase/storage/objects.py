@@ -69,16 +69,20 @@ def http_date(moment: datetime) -> str:
 
 # -- reading ------------------------------------------------------------------------------------
 
+async def _one(conn, bucket_id: str, name: str) -> StoredObject:
+    row = await conn.fetchrow(f"select {_ROW} from storage.objects where bucket_id = $1 and name = $2",
+                              bucket_id, name)
+    if row is None:
+        raise errors.no_such_key()
+    return _stored(row)
+
+
 async def find(svc: StorageService, session: Session, bucket_id: str, name: str) -> StoredObject:
     """The object as the caller may see it (SELECT policies), else 404."""
     names.bucket_name(bucket_id)
     names.object_key(name)
     async with transaction(svc.db, session, read_only=True) as conn:
-        row = await conn.fetchrow(f"select {_ROW} from storage.objects where bucket_id = $1 and name = $2",
-                                  bucket_id, name)
-    if row is None:
-        raise errors.no_such_key()
-    return _stored(row)
+        return await _one(conn, bucket_id, name)
 
 
 async def find_public(svc: StorageService, session: Session, bucket_id: str, name: str) -> StoredObject:
@@ -86,24 +90,15 @@ async def find_public(svc: StorageService, session: Session, bucket_id: str, nam
     names.bucket_name(bucket_id)
     names.object_key(name)
     async with transaction(svc.db, session.as_service(), read_only=True) as conn:
-        public = await conn.fetchval("select public from storage.buckets where id = $1", bucket_id)
-        if not public:
+        if not await conn.fetchval("select public from storage.buckets where id = $1", bucket_id):
             raise errors.no_such_bucket()
-        row = await conn.fetchrow(f"select {_ROW} from storage.objects where bucket_id = $1 and name = $2",
-                                  bucket_id, name)
-    if row is None:
-        raise errors.no_such_key()
-    return _stored(row)
+        return await _one(conn, bucket_id, name)
 
 
 async def find_signed(svc: StorageService, session: Session, bucket_id: str, name: str) -> StoredObject:
     """An object a verified signed URL names (the token is the authority)."""
     async with transaction(svc.db, session.as_service(), read_only=True) as conn:
-        row = await conn.fetchrow(f"select {_ROW} from storage.objects where bucket_id = $1 and name = $2",
-                                  bucket_id, name)
-    if row is None:
-        raise errors.no_such_key()
-    return _stored(row)
+        return await _one(conn, bucket_id, name)
 
 
 async def visible(svc: StorageService, session: Session, bucket_id: str, keys: list[str]) -> set[str]:

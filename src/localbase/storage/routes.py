@@ -67,6 +67,11 @@ def _path(request: Request) -> tuple[str, str]:
     return request.path_params["bucket"], request.path_params["key"]
 
 
+async def _bucket_call(request: Request, svc: StorageService, operation) -> Response:
+    """operation(svc, session, bucket, JSON body), answered as JSON."""
+    return json(await operation(svc, session_for(request), request.path_params["bucket"], await body_json(request)))
+
+
 def _upsert(request: Request) -> bool:
     return request.headers.get("x-upsert", "").lower() == "true"
 
@@ -80,8 +85,8 @@ async def list_buckets(request: Request, svc: StorageService) -> Response:
 
 @endpoint
 async def create_bucket(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await buckets.create(svc.db, session_for(request), body, svc.config.file_size_limit))
+    return json(await buckets.create(svc.db, session_for(request), await body_json(request),
+                                     svc.config.file_size_limit))
 
 
 @endpoint
@@ -91,9 +96,8 @@ async def get_bucket(request: Request, svc: StorageService) -> Response:
 
 @endpoint
 async def update_bucket(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await buckets.update(svc.db, session_for(request), request.path_params["bucket"], body,
-                                     svc.config.file_size_limit))
+    return json(await buckets.update(svc.db, session_for(request), request.path_params["bucket"],
+                                     await body_json(request), svc.config.file_size_limit))
 
 
 @endpoint
@@ -154,26 +158,23 @@ async def info_public(request: Request, svc: StorageService) -> Response:
 
 @endpoint
 async def list_objects(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await objects.list_folder(svc, session_for(request), request.path_params["bucket"], body))
+    return await _bucket_call(request, svc, objects.list_folder)
 
 
 @endpoint
 async def move(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await objects.move(svc, session_for(request), body))
+    return json(await objects.move(svc, session_for(request), await body_json(request)))
 
 
 @endpoint
 async def copy(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await writes.copy(svc, session_for(request), body, upsert=_upsert(request)))
+    return json(await writes.copy(svc, session_for(request), await body_json(request), upsert=_upsert(request)))
 
 
 @endpoint
 async def remove(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await objects.remove(svc, session_for(request), request.path_params["bucket"], body.get("prefixes")))
+    prefixes = (await body_json(request)).get("prefixes")
+    return json(await objects.remove(svc, session_for(request), request.path_params["bucket"], prefixes))
 
 
 @endpoint
@@ -191,12 +192,6 @@ async def sign(request: Request, svc: StorageService) -> Response:
 
 
 @endpoint
-async def sign_many(request: Request, svc: StorageService) -> Response:
-    body = await body_json(request)
-    return json(await signed.download_urls(svc, session_for(request), request.path_params["bucket"], body))
-
-
-@endpoint
 async def sign_upload(request: Request, svc: StorageService) -> Response:
     bucket_id, key = _path(request)
     return json(await signed.upload_url(svc, session_for(request), bucket_id, key, upsert=_upsert(request)))
@@ -209,6 +204,11 @@ async def upload_signed(request: Request, svc: StorageService) -> Response:
     session: Session = session_for(request, anonymous=True).as_service()
     return json(await writes.upload(svc, session, bucket_id, key, request.stream(), request.headers,
                                     upsert=grant.upsert, owner_id=grant.owner))
+
+
+@endpoint
+async def sign_many(request: Request, svc: StorageService) -> Response:
+    return await _bucket_call(request, svc, signed.download_urls)
 
 
 # -- image transformations ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ write (the same statement, rolled back), so a refusal costs no upload."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,22 +79,36 @@ async def commit(svc: StorageService, session: Session, bucket_id: str, name: st
     """Store a received file as the object's new version and commit its row as the caller; unless
     `checked`, the bucket's limits are checked in the same transaction."""
     version = await svc.store(received.path)
+
+    async def check(conn) -> None:
+        limits = await _limits(conn, svc, bucket_id, name)
+        if received.size > limits.max_bytes:
+            raise errors.entity_too_large()
+        if not names.mime_allowed(received.mimetype, limits.allowed_mime_types):
+            raise errors.invalid_mime_type(received.mimetype)
+    metadata = received.metadata(http_date(datetime.now(UTC)))
+    row_id = await _write_row(svc, session, version, (bucket_id, name, metadata, received.user_metadata, owner_id),
+                              upsert, None if checked else check)
+    return {"Id": row_id, "Key": f"{bucket_id}/{name}"}
+
+
+async def _write_row(svc: StorageService, session: Session, version: str, row: tuple, upsert: bool,
+                     check: Callable[[Any], Awaitable[None]] | None = None) -> str:
+    """Commit the row (bucket, name, metadata, user metadata, owner) naming a stored version, as the
+    caller; the version goes if it does not commit, the one it replaced once it does."""
+    bucket_id, name, metadata, user_metadata, owner_id = row
     try:
         async with transaction(svc.db, session) as conn:
-            if not checked:
-                limits = await _limits(conn, svc, bucket_id, name)
-                if received.size > limits.max_bytes:
-                    raise errors.entity_too_large()
-                if not names.mime_allowed(received.mimetype, limits.allowed_mime_types):
-                    raise errors.invalid_mime_type(received.mimetype)
-            row = await conn.fetchrow(_statement(upsert), bucket_id, name, owner_uuid(owner_id), owner_id, version,
-                                      received.metadata(http_date(datetime.now(UTC))), received.user_metadata)
+            if check is not None:
+                await check(conn)
+            written = await conn.fetchrow(_statement(upsert), bucket_id, name, owner_uuid(owner_id), owner_id,
+                                          version, metadata, user_metadata)
     except BaseException:
         await svc.forget([version])
         raise
-    if row["previous"] and row["previous"] != version:
-        await svc.forget([row["previous"]])
-    return {"Id": str(row["id"]), "Key": f"{bucket_id}/{name}"}
+    if written["previous"] and written["previous"] != version:
+        await svc.forget([written["previous"]])
+    return str(written["id"])
 
 
 async def copy(svc: StorageService, session: Session, body: dict[str, Any], *, upsert: bool) -> dict[str, str]:
@@ -115,15 +129,7 @@ async def copy(svc: StorageService, session: Session, body: dict[str, Any], *, u
                 metadata[column] = override[key]
         user_metadata = None
     metadata["lastModified"] = http_date(datetime.now(UTC))
-    owner = session.owner_id
     version = await svc.duplicate(original.version)
-    try:
-        async with transaction(svc.db, session) as conn:
-            row = await conn.fetchrow(_statement(upsert), target_bucket, target, owner_uuid(owner), owner, version,
-                                      metadata, user_metadata)
-    except BaseException:
-        await svc.forget([version])
-        raise
-    if row["previous"] and row["previous"] != version:
-        await svc.forget([row["previous"]])
-    return {"Id": str(row["id"]), "Key": f"{target_bucket}/{target}"}
+    row_id = await _write_row(svc, session, version, (target_bucket, target, metadata, user_metadata,
+                                                      session.owner_id), upsert)
+    return {"Id": row_id, "Key": f"{target_bucket}/{target}"}

@@ -61,6 +61,16 @@ def dashboard_url(hub_server, tmp_path):
             proc.kill()
 
 
+async def signed_in_page(browser, url: str, email: str, *, height: int):
+    """A page of the dashboard, the sign-in form filled in and sent."""
+    page = await browser.new_page(viewport={"width": 1600, "height": height})
+    await page.goto(url)
+    await page.get_by_label(EMAIL).fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    return page
+
+
 @pytest.fixture
 def chromium():
     if not CHROMIUM.is_file():
@@ -93,11 +103,7 @@ async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, m
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, headless=True)
         try:
-            page = await browser.new_page(viewport={"width": 1600, "height": 1600})
-            await page.goto(dashboard_url)
-            await page.get_by_label(EMAIL).fill(boss.email)
-            await page.get_by_label("Password", exact=True).fill(PASSWORD)
-            await page.get_by_role("button", name="Sign in").click()
+            page = await signed_in_page(browser, dashboard_url, boss.email, height=1600)
             await expect(page.get_by_role("heading", name="Live events")).to_be_visible(timeout=30_000)
             feed = page.locator(".st-key-event_feed")
             await expect(feed).to_contain_text("missed_deadline", timeout=15_000)
@@ -141,11 +147,7 @@ async def test_a_citizen_attaches_evidence_and_sees_the_preview(chromium, dashbo
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, headless=True)
         try:
-            page = await browser.new_page(viewport={"width": 1600, "height": 2200})
-            await page.goto(dashboard_url)
-            await page.get_by_label(EMAIL).fill(worker.email)
-            await page.get_by_label("Password", exact=True).fill(PASSWORD)
-            await page.get_by_role("button", name="Sign in").click()
+            page = await signed_in_page(browser, dashboard_url, worker.email, height=2200)
             await expect(page.get_by_role("heading", name="Evidence")).to_be_visible(timeout=30_000)
             chosen = page.get_by_role("combobox", name="Event")  # the newest event is chosen
             await expect(chosen).to_have_value(re.compile(f"^#{event.id} · "), timeout=15_000)

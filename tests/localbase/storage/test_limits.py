@@ -4,14 +4,13 @@ absolute, NUL, overlong), failed and aborted uploads leaving nothing, memory fla
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 
 import httpx
-import psutil
 import pytest
 from storage3.exceptions import StorageApiError
 
+from localbase.testing.memory import PeakMemory
 from tests.localbase.helpers import sql
 
 
@@ -107,17 +106,6 @@ def test_aborted_upload_leaves_nothing(storage_server, service, bucket):
 
 def test_upload_of_1gb_streams_with_flat_memory(storage_server, service, bucket):
     """A 1 GiB upload goes to disk as it arrives: the server's memory grows by far less than it."""
-    server = psutil.Process(storage_server.process.pid)
-    processes = [server, *server.children(recursive=True)]  # with --workers N, each worker
-
-    def rss() -> int:
-        return sum(p.memory_info().rss for p in processes if p.is_running())
-    baseline, peak, done = rss(), [0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], rss())
-            time.sleep(0.1)
     block = hashlib.sha256(b"block").digest() * 32768  # 1 MiB
     md5 = hashlib.md5()
 
@@ -126,17 +114,12 @@ def test_upload_of_1gb_streams_with_flat_memory(storage_server, service, bucket)
             chunk = block[i % 7:] + block[:i % 7]
             md5.update(chunk)
             yield chunk
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    with PeakMemory(storage_server.process.pid) as memory:
         response = httpx.post(f"{storage_server.url}/storage/v1/object/{bucket}/huge.bin", content=body(),
                               headers={"Authorization": f"Bearer {storage_server.service_role_key}",
                                        "content-type": "application/octet-stream"}, timeout=600)
-    finally:
-        done.set()
-        sampler.join()
     assert response.status_code == 200, response.text
-    grown = peak[0] - baseline
+    grown = memory.growth
     assert grown < 96 * 1024 * 1024, f"server memory grew by {grown / 2**20:.0f} MiB during a 1 GiB upload"
     info = service.storage.from_(bucket).info("huge.bin")
     assert info["size"] == 1024 ** 3 and info["etag"] == f'"{md5.hexdigest()}"'

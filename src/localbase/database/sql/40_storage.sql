@@ -73,40 +73,18 @@ alter default privileges for role postgres in schema storage grant all on tables
 alter default privileges for role postgres in schema storage grant all on functions to anon, authenticated, service_role;
 alter default privileges for role postgres in schema storage grant all on sequences to anon, authenticated, service_role;
 
+-- Supabase's path helpers (same results as its plpgsql versions, as plain SQL).
 create or replace function storage.foldername(name text) returns text[]
-language plpgsql immutable
-as $function$
-declare
-  _parts text[];
-begin
-  select string_to_array(name, '/') into _parts;
-  return _parts[1:array_length(_parts, 1) - 1];
-end
-$function$;
+language sql immutable
+as $function$ select (string_to_array(name, '/'))[1:array_length(string_to_array(name, '/'), 1) - 1] $function$;
 
 create or replace function storage.filename(name text) returns text
-language plpgsql immutable
-as $function$
-declare
-  _parts text[];
-begin
-  select string_to_array(name, '/') into _parts;
-  return _parts[array_length(_parts, 1)];
-end
-$function$;
+language sql immutable
+as $function$ select (string_to_array(name, '/'))[array_length(string_to_array(name, '/'), 1)] $function$;
 
 create or replace function storage.extension(name text) returns text
-language plpgsql immutable
-as $function$
-declare
-  _parts text[];
-  _filename text;
-begin
-  select string_to_array(name, '/') into _parts;
-  select _parts[array_length(_parts, 1)] into _filename;
-  return reverse(split_part(reverse(_filename), '.', 1));
-end
-$function$;
+language sql immutable
+as $function$ select reverse(split_part(reverse(storage.filename(name)), '.', 1)) $function$;
 
 -- One level of a bucket below `prefix`: the "folders" (id null) and the objects there, names
 -- relative to the prefix; `search` narrows the names (case-insensitive prefix, as Storage).
@@ -155,17 +133,7 @@ as $function$
 $function$;
 
 create or replace function storage.update_updated_at_column() returns trigger
-language plpgsql
-as $function$
-begin
-  new.updated_at = now();
-  return new;
-end
-$function$;
-
-drop trigger if exists update_objects_updated_at on storage.objects;
-create trigger update_objects_updated_at before update on storage.objects
-  for each row execute function storage.update_updated_at_column();
+language plpgsql as $function$ begin new.updated_at = now(); return new; end $function$;
 
 -- As Supabase: rows of storage tables are deleted through the Storage API only (which removes the
 -- files with them); a direct DELETE is refused unless storage.allow_delete_query is 'true'.
@@ -181,10 +149,13 @@ begin
 end
 $function$;
 
+drop trigger if exists update_objects_updated_at on storage.objects;
 drop trigger if exists protect_buckets_delete on storage.buckets;
+drop trigger if exists protect_objects_delete on storage.objects;
+create trigger update_objects_updated_at before update on storage.objects
+  for each row execute function storage.update_updated_at_column();
 create trigger protect_buckets_delete before delete on storage.buckets
   for each statement execute function storage.protect_delete();
-drop trigger if exists protect_objects_delete on storage.objects;
 create trigger protect_objects_delete before delete on storage.objects
   for each statement execute function storage.protect_delete();
 
