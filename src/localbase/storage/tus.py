@@ -17,6 +17,7 @@ import binascii
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -34,6 +35,7 @@ from localbase.storage.receive import FLUSH_BYTES, user_metadata_json
 from localbase.storage.service import StorageService
 from localbase.storage.session import Session
 
+log = logging.getLogger("localbase.storage")
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration"
 PREFIX = "/storage/v1/upload/resumable"
@@ -140,6 +142,16 @@ async def create(request: Request, svc: StorageService, session: Session) -> Res
     return Response(status_code=201, headers=headers)
 
 
+def _discard(folder: Path) -> None:
+    """Remove an upload's folder; what cannot be removed now is logged and expires with the sweep."""
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("storage: could not remove resumable upload %s (the sweep will): %s", folder.name, exc)
+
+
 def _create_folder(folder: Path, info: dict[str, Any]) -> None:
     folder.mkdir(parents=True)
     (folder / "data").touch()
@@ -221,7 +233,7 @@ async def _finish(svc: StorageService, session: Session, folder: Path, info: dic
         await writes.commit(svc, session, info["bucket"], info["key"], received, upsert=info["upsert"],
                              owner_id=info.get("owner"))
     except BaseException:
-        await asyncio.to_thread(shutil.rmtree, folder, True)  # a refused upload is gone; the client starts over
+        await asyncio.to_thread(_discard, folder)  # a refused upload is gone; the client starts over
         raise
     info["done"] = True
     await asyncio.to_thread(_write_info, folder, info)
@@ -232,5 +244,5 @@ async def terminate(svc: StorageService, session: Session, upload_id: str) -> Re
     info = await asyncio.to_thread(_read_info, folder)
     _same_caller(info, session)
     with _locked(folder):
-        await asyncio.to_thread(shutil.rmtree, folder, True)
+        await asyncio.to_thread(_discard, folder)
     return Response(status_code=204, headers=_headers())
