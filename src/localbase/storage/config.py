@@ -70,6 +70,7 @@ def _below(folder: str) -> Any:
 @dataclass(frozen=True)
 class StorageConfig:
     root: Path  # local files, temporary uploads, resumable uploads, transformed images
+    enabled: bool = True  # [storage] enabled = false: /storage/v1 answers 404
     backend: str = "local"
     file_size_limit: int = DEFAULT_FILE_SIZE_LIMIT
     image_transformation: bool = True
@@ -158,7 +159,9 @@ def load_storage_config(settings: Settings) -> StorageConfig:
                       prefix=str(s3_get("prefix", "")).strip("/"),
                       force_path_style=_bool(s3_get("force_path_style", True), "[storage.s3] force_path_style"))
     return StorageConfig(
-        root=root.resolve(), backend=backend, file_size_limit=limit,
+        root=root.resolve(), enabled=_bool(_get(section, "enabled", "LOCALBASE_STORAGE_ENABLED", True),
+                                           "[storage] enabled"),
+        backend=backend, file_size_limit=limit,
         image_transformation=_bool(_get(transform, "enabled", "LOCALBASE_STORAGE_IMAGE_TRANSFORMATION", True),
                                    "[storage.image_transformation] enabled"),
         s3=s3, buckets=_buckets(section, limit))

@@ -33,8 +33,12 @@ def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     @functools.wraps(fn)
     async def wrapper(request: Request) -> Response:
+        svc = request.app.state.storage
+        if svc is None:
+            return errors.StorageError(404, "NotFound", "Storage is not enabled ([storage] enabled = false)",
+                                       "Not Found").response()
         try:
-            return await fn(request, request.app.state.storage)
+            return await fn(request, svc)
         except errors.StorageError as exc:
             return exc.response()
         except ClientDisconnect:  # the client went away mid-body: nothing was stored, nobody to answer
@@ -296,7 +300,11 @@ def routes() -> list[BaseRoute]:
 
 async def startup(app) -> None:
     settings = app.state.settings
-    svc = StorageService(load_storage_config(settings), app.state.db, settings.jwt_secret)
+    config = load_storage_config(settings)
+    app.state.storage = None
+    if not config.enabled:
+        return
+    svc = StorageService(config, app.state.db, settings.jwt_secret)
     first = workers.current().first  # once per deployment: the sweep of what a crash left, config buckets
     await svc.start(sweep=first)
     if first:

@@ -28,6 +28,7 @@ def test_defaults_and_buckets(tmp_path):
         "buckets": {"images": {"public": True, "file_size_limit": "1MiB", "allowed_mime_types": ["image/png"]}}}))
     assert (config.backend, config.file_size_limit, config.root) == ("local", 10 * 1024 ** 2,
                                                                      (tmp_path / "data" / "storage").resolve())
+    assert config.enabled and not load_storage_config(_settings(tmp_path, {"enabled": False})).enabled
     (spec,) = config.buckets
     assert (spec.name, spec.public, spec.file_size_limit, spec.allowed_mime_types) == \
         ("images", True, 1024 ** 2, ("image/png",))
