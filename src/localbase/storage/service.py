@@ -1,11 +1,13 @@
-"""The storage service of one API process: its settings, the backend, and the housekeeping that
-keeps files and rows in agreement (versions no row names, temporary and expired resumable uploads
-are swept: at start for what a previous, crashed process left, then every hour)."""
+"""The storage service of one API process: its settings, the backend, its workspace, and the
+housekeeping that keeps files and rows in agreement: what a crashed process left (half-written
+uploads, versions stored without their row: workspace.py) is removed at start; every hour, expired
+resumable uploads and, as a backstop, versions no row has named for an hour."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from pathlib import Path
 from localbase import tasks
 from localbase.storage.backend import Backend, make_backend
 from localbase.storage.config import TUS_EXPIRY_S, StorageConfig
+from localbase.storage.workspace import PENDING, Workspace, abandoned
 
 log = logging.getLogger("localbase.storage")
 
@@ -27,41 +30,60 @@ class StorageService:
     db: object
     jwt_secret: str
     backend: Backend = field(init=False)
-    started_at: float = field(default_factory=time.time)
+    workspace: Workspace = field(init=False)
     _sweeper: asyncio.Task | None = None
 
     def __post_init__(self) -> None:
         self.backend = make_backend(self.config)
+        self.workspace = Workspace(self.config.tmp_dir)
+
+    @property
+    def tmp(self) -> Path:
+        """Where this process receives uploads."""
+        return self.workspace.path
 
     async def start(self, *, sweep: bool) -> None:
-        for folder in (self.config.tmp_dir, self.config.tus_dir, self.config.cache_dir):
+        for folder in (self.config.tus_dir, self.config.cache_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.workspace.open()
         await self.backend.start()
         if sweep:
-            # What a previous process left is older than this one; uploads under way now are not.
-            before = self.started_at if self.config.backend == "local" else self.started_at - SETTLE_S
-            await self.sweep(before)
+            await self.sweep(time.time() - SETTLE_S)
             self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def close(self) -> None:
         await tasks.cancel(self._sweeper)
         await self.backend.close()
+        self.workspace.close()
 
     # -- bytes ----------------------------------------------------------------------------------
     async def store(self, path: Path) -> str:
-        """Store a finished temporary file as a new version; returns the version id."""
+        """Store a finished temporary file as a new version, marked pending until `settled`."""
         version = uuid.uuid4().hex
+        self.workspace.pending(version)
         try:
             await self.backend.put(version, path)
         except BaseException:
             path.unlink(missing_ok=True)
+            await self.forget([version])
+            self.workspace.settled(version)
             raise
         return version
 
     async def duplicate(self, version: str) -> str:
         copy = uuid.uuid4().hex
-        await self.backend.copy(version, copy)
+        self.workspace.pending(copy)
+        try:
+            await self.backend.copy(version, copy)
+        except BaseException:
+            await self.forget([copy])
+            self.workspace.settled(copy)
+            raise
         return copy
+
+    def settled(self, version: str) -> None:
+        """The version's row committed, or the version is gone: no longer a possible orphan."""
+        self.workspace.settled(version)
 
     async def forget(self, versions: list[str]) -> None:
         """Remove versions no row names any more. A failure here loses nothing (the sweep removes
@@ -85,14 +107,26 @@ class StorageService:
                 log.exception("storage: sweep failed")
 
     async def sweep(self, before: float) -> dict[str, int]:
-        """Remove temporary files and versions no row names that were last written before `before`,
-        and resumable uploads unfinished for longer than their expiry."""
+        """Remove what crashed processes left (their half-written uploads, the versions they stored
+        without committing a row), resumable uploads past their expiry, and versions no row names
+        that were written before `before`."""
         removed = {"temporary": 0, "orphans": 0, "resumable": 0}
-        removed["temporary"] = await asyncio.to_thread(_remove_older, self.config.tmp_dir, before)
+        for folder, pending in await asyncio.to_thread(abandoned, self.config.tmp_dir):
+            removed["orphans"] += await self._remove_unnamed(pending)
+            removed["temporary"] += sum(1 for p in folder.iterdir() if not p.name.endswith(PENDING))
+            await asyncio.to_thread(shutil.rmtree, folder)
         removed["resumable"] = await asyncio.to_thread(_remove_older, self.config.tus_dir, time.time() - TUS_EXPIRY_S)
-        stored = await self.backend.versions(before)
-        for start in range(0, len(stored), 1000):
-            batch = stored[start:start + 1000]
+        removed["orphans"] += await self._remove_unnamed(await self.backend.versions(before))
+        if any(removed.values()):
+            log.info("storage: swept %(temporary)d temporary file(s), %(orphans)d orphaned version(s), "
+                     "%(resumable)d expired resumable upload(s)", removed)
+        return removed
+
+    async def _remove_unnamed(self, versions: list[str]) -> int:
+        """Remove those of `versions` that no row names; how many went."""
+        count = 0
+        for start in range(0, len(versions), 1000):
+            batch = versions[start:start + 1000]
             conn = await self.db.admin_connection()  # type: ignore[attr-defined]
             try:
                 named = {row["version"] for row in await conn.fetch(
@@ -102,11 +136,8 @@ class StorageService:
             orphans = [v for v in batch if v not in named]
             if orphans:
                 await self.backend.delete(orphans)
-                removed["orphans"] += len(orphans)
-        if any(removed.values()):
-            log.info("storage: swept %(temporary)d temporary file(s), %(orphans)d orphaned version(s), "
-                     "%(resumable)d expired resumable upload(s)", removed)
-        return removed
+                count += len(orphans)
+        return count
 
 
 def _remove_older(folder: Path, before: float) -> int:

@@ -67,10 +67,10 @@ async def upload(svc: StorageService, session: Session, bucket_id: str, name: st
     names.bucket_name(bucket_id)
     names.object_key(name)
     if _declared_small(headers):
-        received = await receive(body, headers, svc.config.tmp_dir, Limits(SMALL_BODY))
+        received = await receive(body, headers, svc.tmp, Limits(SMALL_BODY))
         return await commit(svc, session, bucket_id, name, received, upsert=upsert, owner_id=owner_id, checked=False)
     limits = await may_write(svc, session, bucket_id, name, owner_id, upsert=upsert)
-    received = await receive(body, headers, svc.config.tmp_dir, limits)
+    received = await receive(body, headers, svc.tmp, limits)
     return await commit(svc, session, bucket_id, name, received, upsert=upsert, owner_id=owner_id)
 
 
@@ -106,6 +106,8 @@ async def _write_row(svc: StorageService, session: Session, version: str, row: t
     except BaseException:
         await svc.forget([version])
         raise
+    finally:
+        svc.settled(version)
     if written["previous"] and written["previous"] != version:
         await svc.forget([written["previous"]])
     return str(written["id"])

@@ -15,7 +15,8 @@ from tests.localbase.helpers import sql
 
 
 def _leftovers(server) -> list[str]:
-    return [p.name for p in (server.data_dir / "storage" / "tmp").iterdir()]
+    """Files in the server's upload workspaces (each process's folder under storage/tmp)."""
+    return [p.name for p in (server.data_dir / "storage" / "tmp").rglob("*") if p.is_file()]
 
 
 def _versions(server) -> set[str]:

@@ -38,6 +38,6 @@ class Backend(Protocol):
 def make_backend(config) -> Backend:
     if config.backend == "s3":
         from localbase.storage.backend.s3 import S3Backend
-        return S3Backend(config.s3, config.tmp_dir)
+        return S3Backend(config.s3)
     from localbase.storage.backend.local import LocalBackend
     return LocalBackend(config.objects_dir)

@@ -19,9 +19,8 @@ _VERSION = re.compile(r"^[0-9a-f]{32}$")
 
 
 class S3Backend:
-    def __init__(self, config: S3Config, tmp_dir: Path):
+    def __init__(self, config: S3Config):
         self.config = config
-        self.tmp_dir = tmp_dir
         self.client: Any = None
 
     async def start(self) -> None:
