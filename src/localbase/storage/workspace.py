@@ -11,11 +11,13 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 PENDING = ".pending"
+STALE_MAKING_S = 3600  # a hidden folder this old is a workspace whose making was cut short
 
 
 class Workspace:
@@ -25,13 +27,16 @@ class Workspace:
         self._fd: int | None = None
 
     def open(self) -> None:
-        self.path.mkdir(parents=True)
-        self._fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        """Made under a hidden name, locked, then renamed: a sweeper never sees it unlocked."""
+        making = self.root / f".{self.path.name}"
+        making.mkdir(parents=True)
+        self._fd = os.open(making, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process ends
+        os.rename(making, self.path)
 
     def close(self) -> None:
         if self._fd is not None:
-            shutil.rmtree(self.path, ignore_errors=False)
+            shutil.rmtree(self.path)
             os.close(self._fd)
             self._fd = None
 
@@ -63,13 +68,15 @@ def abandoned(tmp_root: Path) -> list[tuple[Path, list[str]]]:
     if not tmp_root.is_dir():
         return found
     for folder in tmp_root.iterdir():
-        if not folder.is_dir():
-            folder.unlink(missing_ok=True)  # a stray file (an older layout): nobody writes it
-            continue
         try:
+            if folder.name.startswith(".") and time.time() - folder.stat().st_mtime < STALE_MAKING_S:
+                continue  # a workspace being made (locked an instant later)
+            if not folder.is_dir():
+                folder.unlink(missing_ok=True)  # a stray file (an older layout): nobody writes it
+                continue
             with _owned_by_nobody(folder) as gone:
                 if gone:
                     found.append((folder, [p.name[:-len(PENDING)] for p in folder.glob(f"*{PENDING}")]))
         except FileNotFoundError:
-            continue
+            continue  # removed meanwhile (another sweeper, a clean stop)
     return found
