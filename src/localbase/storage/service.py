@@ -10,6 +10,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,27 +60,25 @@ class StorageService:
     # -- bytes ----------------------------------------------------------------------------------
     async def store(self, path: Path) -> str:
         """Store a finished temporary file as a new version, marked pending until `settled`."""
+        try:
+            return await self._new_version(lambda version: self.backend.put(version, path))
+        finally:
+            path.unlink(missing_ok=True)  # moved into place, or not to be kept
+
+    async def duplicate(self, version: str) -> str:
+        """Store a version's bytes again as a new version, marked pending until `settled`."""
+        return await self._new_version(lambda copy: self.backend.copy(version, copy))
+
+    async def _new_version(self, write: Callable[[str], Awaitable[None]]) -> str:
         version = uuid.uuid4().hex
         self.workspace.pending(version)
         try:
-            await self.backend.put(version, path)
+            await write(version)
         except BaseException:
-            path.unlink(missing_ok=True)
             await self.forget([version])
             self.workspace.settled(version)
             raise
         return version
-
-    async def duplicate(self, version: str) -> str:
-        copy = uuid.uuid4().hex
-        self.workspace.pending(copy)
-        try:
-            await self.backend.copy(version, copy)
-        except BaseException:
-            await self.forget([copy])
-            self.workspace.settled(copy)
-            raise
-        return copy
 
     def settled(self, version: str) -> None:
         """The version's row committed, or the version is gone: no longer a possible orphan."""
