@@ -27,7 +27,10 @@ def panel(loop: data.Runner, client) -> None:
     if not choices:
         st.caption("no events yet: evidence is attached to an event")
         return
-    event_id = st.selectbox("Event", list(choices), format_func=choices.get, key="evidence_event")
+    events: list[int] = list(choices)
+    event_id = st.selectbox("Event", events, format_func=lambda event: choices[event], key="evidence_event")
+    if event_id is None:
+        return
     try:
         files = loop.run(data.evidence_files(client, event_id))
     except HubError as exc:
@@ -36,9 +39,9 @@ def panel(loop: data.Runner, client) -> None:
     if files:
         st.dataframe(data.evidence_frame(files), key="evidence_table", hide_index=True,
                      column_config={"link": st.column_config.LinkColumn("link", display_text="open")})
-        images = [f for f in files if f.content_type.startswith("image/") and f.url][:PREVIEWS]
+        images = [(f.url, f.name) for f in files if f.content_type.startswith("image/") and f.url][:PREVIEWS]
         if images:
-            st.image([f.url for f in images], caption=[f.name for f in images], width=160)
+            st.image([url for url, _ in images], caption=[name for _, name in images], width=160)
     else:
         st.caption("no evidence attached to this event")
     uploads = st.session_state.get("evidence_uploads", 0)  # a new key empties the uploader after an attach
