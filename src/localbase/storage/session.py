@@ -64,7 +64,7 @@ def session_for(request: Request, *, anonymous: bool = False) -> Session:
     if not authorization and headers.get("apikey"):
         authorization = f"Bearer {headers['apikey']}"
     try:
-        caller = execute.caller_from(authorization, settings.jwt_secret)
+        caller = execute.caller_from(authorization, settings.keyring)
     except RestError as exc:
         raise errors.access_denied(exc.message) from None
     role_settings = request.app.state.schema_cache.schema.role_settings
