@@ -19,7 +19,7 @@ from localbase.database.pool import Database
 from localbase.settings import Settings
 
 log = logging.getLogger("localbase.database")
-LOGIN_ROLES = ("authenticator", "supabase_auth_admin", "supabase_realtime_admin")
+LOGIN_ROLES = ("authenticator", "supabase_auth_admin", "supabase_realtime_admin", "supabase_functions_admin")
 ROLE_PASSWORDS_FILE = "role_passwords.json"
 
 

@@ -16,11 +16,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from localbase.backup import scheduler as backup_scheduler
+from localbase.bridge import service as bridge_service
 from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
 from localbase.gateway import health, metrics, worker_metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
 from localbase.gateway.fastpath import RestFastPath
+from localbase.net import service as net_service
 from localbase.settings import Settings, load_settings
 
 log = logging.getLogger("localbase.gateway")
@@ -88,8 +90,9 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
                 if hasattr(module, "startup"):
                     await module.startup(app)
                     started.append(module)
-            await backup_scheduler.startup(app)
-            started.append(backup_scheduler)
+            for background in (backup_scheduler, net_service, bridge_service):  # after the services
+                await background.startup(app)
+                started.append(background)
             await worker_metrics.startup(app)
             started.append(worker_metrics)
             yield

@@ -1,0 +1,206 @@
+"""The sender: committed requests of `net.http_request_queue` out over HTTP, responses into
+`net._http_response`.
+
+Each lane loops: in one transaction it claims up to `batch_size` queued requests, oldest first,
+with FOR UPDATE SKIP LOCKED (so no two lanes, workers or servers ever send the same request),
+sends them concurrently, each bounded by its own `timeout_milliseconds`, then stores the responses
+and deletes the requests before it commits. A request whose sender dies before that commit stays
+queued and is sent again by the next sender (at least once; pg_net itself deletes a request before
+sending it, at most once). Lanes wake on the notification `net.wake()` sends at commit, and poll
+every `poll_seconds` besides; expired responses are deleted every PRUNE_SECONDS.
+
+Outcomes as pg_net records them: an answer (any status) -> status_code, content_type, headers,
+content (NULL when empty), timed_out false; no answer in time -> timed_out true and "Timeout of N
+ms reached..." in error_msg; any other failure (refused, DNS, bad URL) -> error_msg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from localbase import tasks
+from localbase.database.pool import UNAVAILABLE
+from localbase.net.config import NetConfig
+
+log = logging.getLogger("localbase.net")
+CHANNEL = "localbase_net"
+APPLICATION = "localbase-net"
+USER_AGENT = "pg_net/localbase"
+PRUNE_SECONDS = 10.0
+DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+CLAIM = """
+select id, method, url, headers, body, timeout_milliseconds
+  from net.http_request_queue order by id limit $1 for update skip locked
+"""
+STORE = """
+with saved as (
+  insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg)
+  select * from unnest($1::bigint[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::bool[], $7::text[])
+)
+delete from net.http_request_queue where id = any($1::bigint[])
+"""
+PRUNE = """
+delete from net._http_response where ctid = any(array(
+  select ctid from net._http_response
+   where created < now() - coalesce(nullif(current_setting('pg_net.ttl', true), ''), $1)::interval
+   order by created limit $2))
+"""
+
+
+@dataclass
+class Outcome:
+    id: int
+    status_code: int | None = None
+    content_type: str | None = None
+    headers: dict[str, str] | None = None
+    content: str | None = None
+    timed_out: bool = False
+    error_msg: str | None = None
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL's text holds no NUL character (pg_net's C strings end there too)."""
+    return value.split("\x00", 1)[0] if value else None
+
+
+async def _init(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+                                  schema="pg_catalog")
+
+
+class Sender:
+    def __init__(self, dsn: str, config: NetConfig):
+        self.dsn = dsn
+        self.config = config
+        self.stats: Counter[str] = Counter()
+        self.pool: asyncpg.Pool | None = None
+        self.client: httpx.AsyncClient | None = None
+        self._wakes = [asyncio.Event() for _ in range(config.lanes)]
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None,
+                                        limits=httpx.Limits(max_connections=self.config.lanes * 50))
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.lanes, init=_init,
+                                              server_settings={"application_name": APPLICATION})
+        self._tasks = [asyncio.create_task(self._listen(), name="net-listen"),
+                       asyncio.create_task(self._prune(), name="net-prune"),
+                       *(asyncio.create_task(self._lane(i), name=f"net-lane-{i}") for i in range(self.config.lanes))]
+        log.info("net: sending pg_net requests (%d lanes of %d)", self.config.lanes, self.config.batch_size)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            await tasks.cancel(task)
+        if self.pool is not None:
+            await self.pool.close()
+        if self.client is not None:
+            await self.client.aclose()
+
+    def wake(self, *_: Any) -> None:
+        for event in self._wakes:
+            event.set()
+
+    # -- the loops -------------------------------------------------------------------------------
+    async def _lane(self, index: int) -> None:
+        wake = self._wakes[index]
+        backoff = 0.2
+        while True:
+            wake.clear()
+            try:
+                sent = await self.send_batch()
+                backoff = 0.2
+            except DB_ERRORS as exc:
+                log.warning("net: lane %d could not reach the queue (%s); retrying in %.1fs", index, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent >= self.config.batch_size:
+                continue  # more may be waiting
+            try:
+                await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def send_batch(self) -> int:
+        """Claim, send and answer one batch; returns how many requests it held."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(CLAIM, self.config.batch_size)
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(*(self.send(row) for row in rows))
+            await conn.execute(STORE, [o.id for o in outcomes], [o.status_code for o in outcomes],
+                               [o.content_type for o in outcomes], [o.headers for o in outcomes],
+                               [o.content for o in outcomes], [o.timed_out for o in outcomes],
+                               [o.error_msg for o in outcomes])
+        return len(rows)
+
+    async def send(self, row: asyncpg.Record) -> Outcome:
+        assert self.client is not None
+        timeout_ms = row["timeout_milliseconds"]
+        headers = {str(k): str(v) for k, v in (row["headers"] or {}).items()}
+        if not any(k.lower() == "user-agent" for k in headers):
+            headers["User-Agent"] = USER_AGENT
+        started = time.perf_counter()
+        try:
+            response = await asyncio.wait_for(
+                self.client.request(row["method"].upper(), row["url"], headers=headers, content=row["body"]),
+                max(timeout_ms, 0) / 1000)
+        except TimeoutError:
+            took = (time.perf_counter() - started) * 1000
+            self.stats["timed_out"] += 1
+            return Outcome(row["id"], timed_out=True,
+                           error_msg=f"Timeout of {timeout_ms} ms reached. Total time: {took:.6f} ms")
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            self.stats["failed"] += 1
+            return Outcome(row["id"], error_msg=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        self.stats["answered"] += 1
+        return Outcome(row["id"], status_code=response.status_code, content_type=response.headers.get("content-type"),
+                       headers={k: _text(v) or "" for k, v in response.headers.items()},
+                       content=_text(response.text))
+
+    async def _listen(self) -> None:
+        """LISTEN for net.wake()'s notifications; reconnect when the connection goes."""
+        backoff = 0.2
+        while True:
+            lost = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(self.dsn, server_settings={"application_name": APPLICATION})
+            except (OSError, *DB_ERRORS) as exc:
+                log.warning("net: cannot listen for wake-ups (%s); polling, retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            try:
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(CHANNEL, self.wake)
+                backoff = 0.2
+                self.wake()  # whatever was queued while we were not listening
+                await lost.wait()
+                log.warning("net: the wake-up connection was lost; reconnecting")
+            except DB_ERRORS as exc:
+                log.warning("net: the wake-up connection failed (%s); reconnecting", exc)
+            finally:
+                conn.terminate()
+            await asyncio.sleep(backoff)
+
+    async def _prune(self) -> None:
+        while True:
+            try:
+                async with self.pool.acquire() as conn:  # type: ignore[union-attr]
+                    status = await conn.execute(PRUNE, self.config.ttl, max(self.config.batch_size, 1000))
+                self.stats["pruned"] += int(status.rsplit(" ", 1)[-1])
+            except DB_ERRORS as exc:
+                log.warning("net: pruning old responses failed (will retry): %s", exc)
+            await asyncio.sleep(PRUNE_SECONDS)
