@@ -183,7 +183,7 @@ class Sender:
                 backoff = min(backoff * 2, 5.0)
                 continue
             try:
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self.wake)
                 backoff = 0.2
                 self.wake()  # whatever was queued while we were not listening

@@ -33,7 +33,8 @@ def test_http_post_sends_the_committed_request_and_stores_the_response(localbase
     assert got["status_code"] == 200 and got["timed_out"] is False and got["error_msg"] is None
     assert got["content_type"] == "application/json" and "hello" in got["content"]
     assert '"x-receiver": "yes"' in got["headers"]
-    assert sql(localbase_server, "select count(*) as n from net.http_request_queue where id = $1", row["id"])[0]["n"] == 0
+    queued = sql(localbase_server, "select count(*) as n from net.http_request_queue where id = $1", row["id"])
+    assert queued[0]["n"] == 0
 
 
 def test_get_and_delete_with_their_signatures(localbase_server, receiver):
@@ -85,7 +86,8 @@ def test_an_unreachable_server_is_an_error_not_a_status(localbase_server):
 
 def test_post_refuses_a_content_type_other_than_json(localbase_server):
     with pytest.raises(asyncpg.RaiseError, match='Content-Type header must be "application/json"'):
-        sql(localbase_server, "select net.http_post('http://127.0.0.1:1/', headers := '{\"content-type\": \"text/plain\"}')")
+        sql(localbase_server, "select net.http_post('http://127.0.0.1:1/', "
+            "headers := '{\"content-type\": \"text/plain\"}')")
 
 
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
