@@ -45,10 +45,16 @@ def parse_lsn(text: str) -> int:
 
 
 class ChangeStream:
+    """Also read by the Kafka bridge (bridge/producer.py), on a slot and publication of its own."""
+
     def __init__(self, dsn: str, slot: str, *, max_pending: int = 10_000,
-                 on_relation: Callable[[int], None] | None = None, on_ddl: Callable[[], None] | None = None):
+                 on_relation: Callable[[int], None] | None = None, on_ddl: Callable[[], None] | None = None,
+                 publications: tuple[str, ...] = (PUBLICATION, MESSAGES_PUBLICATION),
+                 application_name: str = "localbase-realtime"):
         self.dsn = dsn
         self.slot = slot
+        self.publications = publications
+        self.application_name = application_name
         self.max_pending = max_pending
         self.on_relation = on_relation
         self.on_ddl = on_ddl
@@ -71,7 +77,7 @@ class ChangeStream:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._connect()
-        self._task = asyncio.create_task(self._supervise(), name="realtime-changes")
+        self._task = asyncio.create_task(self._supervise(), name=f"{self.application_name}-changes")
 
     async def stop(self) -> None:
         self._closing = True
@@ -104,15 +110,14 @@ class ChangeStream:
         self._decoder.on_ddl = self.on_ddl
         self.paused = False
         self._loop.add_reader(self._fd, self._on_readable)  # type: ignore[union-attr]
-        log.info("realtime: streaming slot %s", self.slot)
+        log.info("%s: streaming slot %s", self.application_name, self.slot)
 
     def _open(self):
         conn = psycopg2.connect(self.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection,
-                                application_name="localbase-realtime")
+                                application_name=self.application_name)
         cur = conn.cursor()
         # messages: DDL's logical messages (realtime.announce_ddl), so caches forget in commit order
-        options = {"proto_version": "1", "publication_names": f"{PUBLICATION},{MESSAGES_PUBLICATION}",
-                   "messages": "true"}
+        options = {"proto_version": "1", "publication_names": ",".join(self.publications), "messages": "true"}
         try:
             cur.start_replication(slot_name=self.slot, decode=False, status_interval=5, options=options)
         except psycopg2.errors.UndefinedObject:  # dropped under us (`localbase db reset`): re-create it
@@ -195,6 +200,11 @@ class ChangeStream:
         if self._cur is None or self.pending_changes or self._decoder.current is not None:
             return 0
         return self._cur.wal_end or 0
+
+    @property
+    def wal_end(self) -> int:
+        """The server's WAL end as last reported on the stream (0 when not connected)."""
+        return (self._cur.wal_end or 0) if self._cur is not None else 0
 
     def send_feedback(self, flush_lsn: int) -> None:
         """Confirm up to `flush_lsn` (never beyond what retention allows; PostgreSQL ignores a

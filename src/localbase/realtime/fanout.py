@@ -25,6 +25,7 @@ import orjson
 from localbase.realtime import broadcast
 from localbase.realtime import private as private_channels
 from localbase.realtime.channels import Channel
+from localbase.realtime.payload import change_data
 from localbase.realtime.pgoutput import RowChange, Transaction
 from localbase.realtime.retention import SEQ_END, Gap, Retention
 
@@ -39,10 +40,6 @@ log = logging.getLogger("localbase.realtime")
 def _is_message(change: RowChange) -> bool:
     rel = change.relation
     return rel.table == "messages" and rel.schema == "realtime"
-
-
-def _timestamp(txn: Transaction) -> str:
-    return txn.commit_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Fanout:
@@ -158,13 +155,8 @@ class Fanout:
     def _data(txn: Transaction, change: RowChange, verdict: Verdict, shape: Shape) -> bytes:
         """The change as a subscriber of one role receives it: only the columns it may SELECT,
         and in `old_record` only the primary key where row level security applies to it."""
-        rel = change.relation
-        return orjson.dumps({
-            "schema": rel.schema, "table": rel.table, "commit_timestamp": _timestamp(txn),
-            "type": change.kind, "columns": shape.columns,
-            "record": shape.cut(verdict.record, shape.record) if change.kind != "DELETE" else {},
-            "old_record": shape.cut(verdict.old_record, shape.old_record), "errors": None,
-        })
+        return orjson.dumps(change_data(txn, change, shape.columns, shape.cut(verdict.record, shape.record),
+                                        shape.cut(verdict.old_record, shape.old_record)))
 
     async def _evaluate(self, change: RowChange, contexts, filter_lists) -> tuple[Verdict, dict[str, Shape]] | None:
         roles = sorted({role for role, _ in contexts})

