@@ -22,6 +22,25 @@ def producer(config: KafkaConfig, **extra) -> AIOKafkaProducer:
                             request_timeout_ms=10_000, retry_backoff_ms=200, **extra)
 
 
+def abort(producer: AIOKafkaProducer) -> None:
+    """Stop sending at once: nothing queued behind a failed message may reach the broker (that
+    would put it before the failed one, which is sent again). aiokafka has no public way to drop its
+    queue; cancelling its sender task does it (stop() then closes the connections without a flush)."""
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    if task is not None and not task.done():
+        task.cancel()
+
+
+def abort_on_failure(producer: AIOKafkaProducer, future) -> None:
+    """Abort the producer in the very callback that reports a failed send: before its sender task
+    runs again and sends the next batch of that partition."""
+    def check(done) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            abort(producer)
+    future.add_done_callback(check)
+
+
 async def ensure_topics(config: KafkaConfig, topics: set[str]) -> None:
     """Create the topics that do not exist yet (brokers often refuse to create them on first use)."""
     if not topics:

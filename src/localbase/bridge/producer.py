@@ -120,6 +120,7 @@ class ChangeProducer:
             if stream is not None:
                 await stream.stop()
             if producer is not None:
+                kafka.abort(producer)  # whatever is still queued is sent again, in order, by the next session
                 try:
                     await asyncio.wait_for(producer.stop(), 5)
                 except (TimeoutError, Exception) as exc:  # noqa: BLE001 - a dead broker: nothing left to flush
@@ -178,7 +179,9 @@ class ChangeProducer:
             headers = [("lsn", lsn), ("seq", str(change.seq).encode()),
                        ("table", f"{change.relation.schema}.{change.relation.table}".encode()),
                        ("type", change.kind.encode())]
-            futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+            future = await producer.send(topic, value=value, key=key, headers=headers)
+            kafka.abort_on_failure(producer, future)
+            futures.append(future)
         return futures
 
     async def _shape(self, conn: asyncpg.Connection, relid: int) -> tuple[list, list[str]]:
