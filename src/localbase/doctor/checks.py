@@ -213,6 +213,11 @@ async def check_migrations(ctx: Context) -> Check:
     return Check("migrations", True, f"all {len(local)} applied" + (f", latest {local[-1].path.name}" if local else ""))
 
 
+async def check_kafka(ctx: Context) -> Check:
+    from localbase.bridge.health import kafka_check
+    return await kafka_check(ctx)
+
+
 def _ago(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -223,7 +228,7 @@ def _ago(seconds: float) -> str:
 # Checks that need no database, then those that do (skipped, and said so, when it is unreachable).
 STATIC_CHECKS: list[CheckFn] = [check_api, check_jwt_secret, check_db_password, check_auth]
 DATABASE_CHECKS: list[CheckFn] = [check_migrations, check_rls, check_views, check_realtime, check_backups,
-                                  check_pg_hba, check_listen]
+                                  check_pg_hba, check_listen, check_kafka]
 CHECKS: list[CheckFn] = STATIC_CHECKS + DATABASE_CHECKS
 
 
