@@ -38,7 +38,11 @@ def up(workdir: Workdir = None,
        dashboard: Annotated[bool, typer.Option(help="run the live dashboard (Streamlit)")] = True,
        dashboard_port: Annotated[int, typer.Option(help="the dashboard's port")] = 8501,
        data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None,
-       workers: Annotated[int, typer.Option(min=1, max=8, help="Localbase's API processes (localbase start --workers)")] = 1,
+       workers: Annotated[int, typer.Option(
+           min=1, max=8, help="Localbase's API processes (localbase start --workers)")] = 1,
+       kafka: Annotated[str | None, typer.Option(
+           help="Kafka's bootstrap servers (HOST:PORT): stream efficiency_events to the topic "
+                "efficiency.events and run the monitor as a Kafka consumer group (docs/kafka.md)")] = None,
        ) -> None:
     """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
     (Ctrl+C stops all)."""
@@ -48,7 +52,7 @@ def up(workdir: Workdir = None,
     try:
         project = project_dir(workdir)
     except FileNotFoundError as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     data = (data_dir or project / ".localbase").resolve()
     data.mkdir(parents=True, exist_ok=True)
     logs = data / "logs"
@@ -57,7 +61,8 @@ def up(workdir: Workdir = None,
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with console.status("starting Localbase (PostgreSQL, migrations, API)..."):
-            settings = start_localbase(stack, port, data, logs / "localbase.log", workers=workers)
+            settings = start_localbase(stack, port, data, logs / "localbase.log", workers=workers,
+                                       env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka} if kafka else None)
         with console.status("starting the hub API..."):
             api = start_api(stack, settings, host, api_port, logs / "api.log")
         board = None
@@ -65,7 +70,8 @@ def up(workdir: Workdir = None,
             with console.status("starting the dashboard..."):
                 board = start_dashboard(stack, settings, dashboard_port, logs / "dashboard.log", host)
         if monitor:
-            start_monitor(stack, settings)
+            start_monitor(stack, settings, ["--source", "kafka", "--kafka-bootstrap", kafka] if kafka else [],
+                          logs / "monitor.log" if kafka else None)
         write_state(data, api_url=api.url, dashboard_url=board.url if board else None)
         _announce(project, settings, api.url or "", board.url if board else None, logs, monitor)
         ended = stack.watch()
@@ -74,7 +80,7 @@ def up(workdir: Workdir = None,
                           f"see {logs / (ended.name + '.log')}")
             raise typer.Exit(1)
     except StackError as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     finally:
         with console.status("stopping..."):
             stack.stop()
@@ -127,20 +133,38 @@ def demo(workdir: Workdir = None) -> None:
             finally:
                 server.cleanup()
     except (HubError, MissingSettings, FileNotFoundError) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
 
 
 @app.command("monitor")
 def monitor_command(workdir: Workdir = None,
                     threshold: Annotated[float, typer.Option(help="intervene below this delta")] = -10.0,
-                    boost: Annotated[float, typer.Option(help="the intervention's delta")] = 15.0) -> None:
-    """Watch efficiency events live and answer bad ones (needs the service-role key)."""
+                    boost: Annotated[float, typer.Option(help="the intervention's delta")] = 15.0,
+                    source: Annotated[str, typer.Option(help="realtime, or kafka (a consumer group)")] = "realtime",
+                    kafka_bootstrap: Annotated[str | None, typer.Option(
+                        help="Kafka's bootstrap servers [default: KAFKA_BOOTSTRAP_SERVERS]")] = None,
+                    topic: Annotated[str, typer.Option(
+                        help="the Kafka topic of efficiency_events")] = "efficiency.events",
+                    group: Annotated[str, typer.Option(help="the Kafka consumer group")] = "efficiency-monitor",
+                    ) -> None:
+    """Watch efficiency events live and answer bad ones (needs the service-role key). With
+    --source kafka, every monitor of one --group shares the topic's partitions."""
     from efficiency_hub.clients import service_client
     from efficiency_hub.monitor import Monitor
 
     settings = discover(workdir)
     if settings is None:
         raise _fail("no backend: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or start `efficiency-hub up`")
+    if source not in ("realtime", "kafka"):
+        raise _fail("--source must be realtime or kafka")
+    if source == "kafka":
+        from efficiency_hub.kafka_events import KafkaSettings
+        try:
+            kafka = KafkaSettings.from_env(kafka_bootstrap, topic, group)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        _run_kafka_monitor(settings, kafka, threshold, boost)
+        return
 
     async def watch() -> None:
         stop = asyncio.Event()
@@ -161,7 +185,34 @@ def monitor_command(workdir: Workdir = None,
     try:
         asyncio.run(watch())
     except (HubError, MissingSettings, RuntimeError, TimeoutError) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
+
+
+def _run_kafka_monitor(settings: HubSettings, kafka, threshold: float, boost: float) -> None:
+    from efficiency_hub.clients import service_client
+    from efficiency_hub.kafka_events import KafkaEvents
+    from efficiency_hub.monitor import Monitor
+
+    async def watch() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        watcher = Monitor(await service_client(settings), threshold=threshold, boost=boost, console=console)
+        events = KafkaEvents(watcher, kafka)
+        await events.start()
+        console.print(f"[green]monitoring[/] {kafka.topic} on {kafka.bootstrap_servers} as group {kafka.group_id} "
+                      f"(intervening below {threshold:g} with {boost:+g})")
+        try:
+            await events.process(stop)
+        finally:
+            await events.close()
+        console.print(f"monitor stopped: {watcher.handled} events, {watcher.interventions} interventions")
+
+    try:
+        asyncio.run(watch())
+    except (HubError, MissingSettings, RuntimeError, TimeoutError, OSError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -182,7 +233,7 @@ def doctor(workdir: Workdir = None,
         project = project_dir(workdir)
         settings = load_doctor_settings(project, data_dir=data_dir)
     except (FileNotFoundError, SettingsError) as exc:
-        raise _fail(str(exc))
+        raise _fail(str(exc)) from None
     hub = discover(project, settings.data_dir)
     api = (api_url or read_state(settings.data_dir).get("api_url") or "").rstrip("/") or None
     checks = run_checks(settings, production=production, extra=hub_checks(hub, api))

@@ -79,10 +79,11 @@ class Stack:
             return None
 
 
-def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, workers: int = 1) -> HubSettings:
+def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, workers: int = 1,
+                    env: dict[str, str] | None = None) -> HubSettings:
     argv = [sys.executable, "-m", "localbase", "start", "--workdir", str(stack.project),
             "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers)]
-    child = stack.spawn("localbase", argv, {"NO_COLOR": "1"}, f"http://127.0.0.1:{port}", log)
+    child = stack.spawn("localbase", argv, {"NO_COLOR": "1", **(env or {})}, f"http://127.0.0.1:{port}", log)
     stack.wait_http(child, "/rest/v1/", timeout=120, log=log)
     import json
     keys = json.loads((data_dir / "keys.json").read_text())
@@ -105,9 +106,10 @@ def start_api(stack: Stack, settings: HubSettings, host: str, port: int, log: Pa
     return child
 
 
-def start_monitor(stack: Stack, settings: HubSettings) -> Child:
-    argv = [sys.executable, "-m", "efficiency_hub.cli.main", "monitor"]
-    return stack.spawn("monitor", argv, hub_env(settings, service=True))
+def start_monitor(stack: Stack, settings: HubSettings, extra: list[str] | None = None,
+                  log: Path | None = None) -> Child:
+    argv = [sys.executable, "-m", "efficiency_hub.cli.main", "monitor", *(extra or [])]
+    return stack.spawn("monitor", argv, hub_env(settings, service=True), log=log)
 
 
 def start_dashboard(stack: Stack, settings: HubSettings, port: int, log: Path, host: str = "127.0.0.1") -> Child:
