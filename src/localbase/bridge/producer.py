@@ -35,6 +35,7 @@ from localbase.realtime.pgoutput import Transaction
 log = logging.getLogger("localbase.bridge")
 APPLICATION = "localbase-kafka"
 FEEDBACK_SECONDS = 0.2
+BATCH = 500  # transactions typed in one query
 BACKOFF_MAX = 10.0
 
 TYPED = """
@@ -136,7 +137,11 @@ class ChangeProducer:
             except TimeoutError:
                 txn = None
             if txn is not None:
-                inflight.append((txn, await self._produce(conn, producer, txn)))
+                txns = [txn]
+                while len(txns) < BATCH and not stream.queue.empty():  # one typing round trip for many
+                    txns.append(stream.queue.get_nowait())
+                for done_txn, futures in zip(txns, await self._produce(conn, producer, txns), strict=True):
+                    inflight.append((done_txn, futures))
                 if self.oldest_unacked is None:
                     self.oldest_unacked = txn.commit_time.timestamp()
             while inflight and all(f.done() for f in inflight[0][1]):
@@ -161,28 +166,31 @@ class ChangeProducer:
                 self.confirmed_lsn = flush
                 self.wal_end = max(self.wal_end, idle, stream.wal_end)
 
-    async def _produce(self, conn: asyncpg.Connection, producer, txn: Transaction) -> list[asyncio.Future]:
-        routed = [(c, r) for c in txn.changes if (r := self.config.route(c.relation.schema, c.relation.table))]
-        if not routed:
-            return []
-        typed = await conn.fetch(TYPED, [c.relation.relid for c, _ in routed], [c.new for c, _ in routed],
-                                 [c.old for c, _ in routed])
-        futures = []
-        lsn = lsn_text(txn.commit_lsn).encode()
-        for (change, route), row in zip(routed, typed, strict=True):
-            columns, primary_key = await self._shape(conn, change.relation.relid)
-            record, old_record = row["record"], row["old_record"]
-            topic = route.topic_for(change.relation.schema, change.relation.table)
-            await self._ensure_topics({topic})
-            value = orjson.dumps(change_data(txn, change, columns, record, old_record))
-            key = message_key(route.key or primary_key, record if change.kind != "DELETE" else old_record)
-            headers = [("lsn", lsn), ("seq", str(change.seq).encode()),
-                       ("table", f"{change.relation.schema}.{change.relation.table}".encode()),
-                       ("type", change.kind.encode())]
-            future = await producer.send(topic, value=value, key=key, headers=headers)
-            kafka.abort_on_failure(producer, future)
-            futures.append(future)
-        return futures
+    async def _produce(self, conn: asyncpg.Connection, producer, txns: list[Transaction]) -> list[list[asyncio.Future]]:
+        """Send every routed change of `txns`, in order; one list of futures per transaction."""
+        routed = [(t, c, r) for t in txns for c in t.changes
+                  if (r := self.config.route(c.relation.schema, c.relation.table))]
+        sent: dict[int, list[asyncio.Future]] = {id(t): [] for t in txns}
+        if routed:
+            typed = await conn.fetch(TYPED, [c.relation.relid for _, c, _ in routed], [c.new for _, c, _ in routed],
+                                     [c.old for _, c, _ in routed])
+            for (txn, change, route), row in zip(routed, typed, strict=True):
+                sent[id(txn)].append(await self._send(conn, producer, txn, change, route, row))
+        return [sent[id(t)] for t in txns]
+
+    async def _send(self, conn: asyncpg.Connection, producer, txn: Transaction, change, route, row) -> asyncio.Future:
+        columns, primary_key = await self._shape(conn, change.relation.relid)
+        record, old_record = row["record"], row["old_record"]
+        topic = route.topic_for(change.relation.schema, change.relation.table)
+        await self._ensure_topics({topic})
+        value = orjson.dumps(change_data(txn, change, columns, record, old_record))
+        key = message_key(route.key or primary_key, record if change.kind != "DELETE" else old_record)
+        headers = [("lsn", lsn_text(txn.commit_lsn).encode()), ("seq", str(change.seq).encode()),
+                   ("table", f"{change.relation.schema}.{change.relation.table}".encode()),
+                   ("type", change.kind.encode())]
+        future = await producer.send(topic, value=value, key=key, headers=headers)
+        kafka.abort_on_failure(producer, future)
+        return future
 
     async def _shape(self, conn: asyncpg.Connection, relid: int) -> tuple[list, list[str]]:
         shape = self._shapes.get(relid)

@@ -42,7 +42,7 @@ class Writer:
                                         f"k{self.next % KEYS}", self.next)
                 self.committed.add(self.next)
                 self.next += 1
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError):
                 self.conn = None  # the database is gone for now: the same row again once it is back
                 await asyncio.sleep(0.1)
 
