@@ -47,6 +47,14 @@ def run_wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int
             "socket_errors": errors.group(0) if errors else None}
 
 
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`; NaN for none."""
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
+
+
 def save(name: str, result: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     result = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

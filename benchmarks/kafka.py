@@ -35,18 +35,11 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # `realtime` is the client's package
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import console, save  # noqa: E402
+from benchmarks.common import console, pct, save  # noqa: E402
 from localbase.testing.kafka import TansuBroker  # noqa: E402
 from localbase.testing.server import LocalbaseProcess  # noqa: E402
 
 PROJECT = ROOT / "tests" / "localbase" / "bridge" / "project"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
 
 
 class Arrivals:

@@ -45,19 +45,11 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import console, save  # noqa: E402
+from benchmarks.common import console, pct, save  # noqa: E402
 from localbase.security import jwt  # noqa: E402
 from localbase.testing.server import LocalbaseProcess  # noqa: E402
 
 PROJECT = ROOT / "tests" / "localbase" / "realtime" / "project"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return values[k]
 
 
 def token(server, uid: str) -> str:

@@ -157,56 +157,32 @@ def monitor_command(workdir: Workdir = None,
         raise _fail("no backend: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or start `efficiency-hub up`")
     if source not in ("realtime", "kafka"):
         raise _fail("--source must be realtime or kafka")
+    kafka = None
     if source == "kafka":
         from efficiency_hub.kafka_events import KafkaSettings
         try:
             kafka = KafkaSettings.from_env(kafka_bootstrap, topic, group)
         except ValueError as exc:
             raise _fail(str(exc)) from None
-        _run_kafka_monitor(settings, kafka, threshold, boost)
-        return
 
     async def watch() -> None:
+        from efficiency_hub.kafka_events import KafkaEvents
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         watcher = Monitor(await service_client(settings), threshold=threshold, boost=boost, console=console)
-        await watcher.start()
-        console.print(f"[green]monitoring[/] efficiency_events on {settings.supabase_url} "
-                      f"(intervening below {threshold:g} with {boost:+g})")
-        try:
-            await watcher.process(stop)
-        finally:
-            await watcher.close()
-            await watcher.client.realtime.close()
-        console.print(f"monitor stopped: {watcher.handled} events, {watcher.interventions} interventions")
-
-    try:
-        asyncio.run(watch())
-    except (HubError, MissingSettings, RuntimeError, TimeoutError) as exc:
-        raise _fail(str(exc)) from None
-
-
-def _run_kafka_monitor(settings: HubSettings, kafka, threshold: float, boost: float) -> None:
-    from efficiency_hub.clients import service_client
-    from efficiency_hub.kafka_events import KafkaEvents
-    from efficiency_hub.monitor import Monitor
-
-    async def watch() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        watcher = Monitor(await service_client(settings), threshold=threshold, boost=boost, console=console)
-        events = KafkaEvents(watcher, kafka)
+        events = KafkaEvents(watcher, kafka) if kafka else watcher  # where the events come from
         await events.start()
-        console.print(f"[green]monitoring[/] {kafka.topic} on {kafka.bootstrap_servers} as group {kafka.group_id} "
-                      f"(intervening below {threshold:g} with {boost:+g})")
+        where = (f"{kafka.topic} on {kafka.bootstrap_servers} as group {kafka.group_id}" if kafka
+                 else f"efficiency_events on {settings.supabase_url}")
+        console.print(f"[green]monitoring[/] {where} (intervening below {threshold:g} with {boost:+g})")
         try:
             await events.process(stop)
         finally:
             await events.close()
+            if kafka is None:
+                await watcher.client.realtime.close()
         console.print(f"monitor stopped: {watcher.handled} events, {watcher.interventions} interventions")
 
     try:

@@ -109,6 +109,26 @@ as $$
     from jsonb_each_text(coalesce(params, '{}'::jsonb))
 $$;
 
+-- One queued request (what the three public functions share); returns its id.
+create or replace function net._enqueue(method text, url text, params jsonb, headers jsonb, body bytea,
+                                        timeout_milliseconds int)
+returns bigint
+language plpgsql
+security definer
+set search_path = net
+as $$
+declare
+  request_id bigint;
+begin
+  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+  values (method, net._encode_url_with_params_array(url, net._query_params(params)), headers, body,
+          timeout_milliseconds)
+  returning id into request_id;
+  perform net.wake();
+  return request_id;
+end
+$$;
+
 create or replace function net.http_get(
   url text,
   params jsonb default '{}'::jsonb,
@@ -120,14 +140,8 @@ language plpgsql
 security definer
 set search_path = net
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
-  values ('GET', net._encode_url_with_params_array(url, net._query_params(params)), headers, timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('GET', url, params, headers, null, timeout_milliseconds);
 end
 $$;
 
@@ -144,7 +158,6 @@ security definer
 set search_path = net
 as $$
 declare
-  request_id bigint;
   content_type text;
 begin
   select value into content_type from jsonb_each_text(coalesce(headers, '{}'::jsonb))
@@ -154,12 +167,7 @@ begin
   elsif content_type <> 'application/json' then
     raise exception 'Content-Type header must be "application/json"';
   end if;
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('POST', net._encode_url_with_params_array(url, net._query_params(params)), headers,
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('POST', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
 end
 $$;
 
@@ -175,15 +183,8 @@ language plpgsql
 security definer
 set search_path = net
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('DELETE', net._encode_url_with_params_array(url, net._query_params(params)), headers,
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('DELETE', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
 end
 $$;
 
