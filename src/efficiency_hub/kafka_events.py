@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
 from efficiency_hub.monitor import Monitor
 
@@ -83,7 +84,13 @@ class KafkaEvents:
             for tp, messages in batches.items():
                 for message in messages:
                     await self._handle(message.value, stop)
-                    await self.consumer.commit({tp: message.offset + 1})
+                    try:
+                        await self.consumer.commit({tp: message.offset + 1})
+                    except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
+                        # the partition moved to another monitor meanwhile: it reads this event again,
+                        # and the unique triggered_by refuses a second intervention
+                        log.info("monitor: offset of %s not committed (%s); the group rebalanced", tp, exc)
+                        break
 
     async def _handle(self, value: bytes | None, stop: asyncio.Event) -> None:
         change = orjson.loads(value) if value else {}

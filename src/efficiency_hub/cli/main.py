@@ -70,8 +70,7 @@ def up(workdir: Workdir = None,
             with console.status("starting the dashboard..."):
                 board = start_dashboard(stack, settings, dashboard_port, logs / "dashboard.log", host)
         if monitor:
-            start_monitor(stack, settings, ["--source", "kafka", "--kafka-bootstrap", kafka] if kafka else [],
-                          logs / "monitor.log" if kafka else None)
+            start_monitor(stack, settings, ["--source", "kafka", "--kafka-bootstrap", kafka] if kafka else [])
         write_state(data, api_url=api.url, dashboard_url=board.url if board else None)
         _announce(project, settings, api.url or "", board.url if board else None, logs, monitor)
         ended = stack.watch()

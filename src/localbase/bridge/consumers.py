@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
 from localbase.bridge import kafka
 from localbase.bridge.config import FunctionRoute, KafkaConfig, RealtimeRoute
@@ -105,7 +106,12 @@ class FunctionConsumer:
                     for tp, messages in batches.items():
                         for msg in messages:
                             await self._handle(client, dead_letters, msg)
-                            await consumer.commit({tp: msg.offset + 1})
+                            try:
+                                await consumer.commit({tp: msg.offset + 1})
+                            except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
+                                # the partition went to another worker, which handles this message again
+                                log.info("bridge: offset of %s not committed (%s); the group rebalanced", tp, exc)
+                                break
                             self.lag.update(route.group_id, consumer, tp, msg.offset + 1)
         finally:
             await consumer.stop()

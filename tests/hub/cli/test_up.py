@@ -27,8 +27,9 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_up_serves_the_stack_and_stops_cleanly(workers):
+@pytest.mark.parametrize("workers,kafka", [(1, False), (2, False), (1, True)])
+def test_up_serves_the_stack_and_stops_cleanly(workers, kafka, request):
+    """With --kafka, the events reach the monitor through the Kafka bridge (a consumer group)."""
     import tempfile
     data = tempfile.mkdtemp(prefix="hub-up-")  # outside pytest's 0700 basetemp (PostgreSQL's user)
     port, api_port = free_port(), free_port()
@@ -37,6 +38,7 @@ def test_up_serves_the_stack_and_stops_cleanly(workers):
     proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                              "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port),
                              "--workers", str(workers),
+                             *(["--kafka", request.getfixturevalue("kafka_broker").bootstrap] if kafka else []),
                              "--no-dashboard"],  # the dashboard has a test of its own (tests/hub/dashboard)
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
     try:
@@ -45,7 +47,8 @@ def test_up_serves_the_stack_and_stops_cleanly(workers):
         assert proc.poll() is None, output
         api = f"http://127.0.0.1:{api_port}"
         assert f"Hub API           {api}" in output and "SERVICE_ROLE_KEY" in output
-        wait_for(lambda: "monitoring efficiency_events" in log_path.read_text(), 30, "the monitor")
+        source = "efficiency.events on 127.0.0.1" if kafka else "efficiency_events"
+        wait_for(lambda: f"monitoring {source}" in log_path.read_text(), 30, "the monitor")
 
         email = f"up-{uuid.uuid4().hex[:8]}@example.com"
         citizen_id = f"EFF-2031-{uuid.uuid4().int % 10**6:06d}"
