@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ class KafkaSettings:
 
     @classmethod
     def from_env(cls, bootstrap: str | None = None, topic: str = TOPIC, group_id: str = GROUP,
-                 env: dict[str, str] | None = None) -> KafkaSettings:
+                 env: Mapping[str, str] | None = None) -> KafkaSettings:
         env = os.environ if env is None else env
         servers = bootstrap or env.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not servers:

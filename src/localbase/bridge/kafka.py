@@ -32,12 +32,14 @@ def abort(producer: AIOKafkaProducer) -> None:
         task.cancel()
 
 
-def abort_on_failure(producer: AIOKafkaProducer, future) -> None:
+def abort_on_failure(producer: AIOKafkaProducer, future, on_failure=None) -> None:
     """Abort the producer in the very callback that reports a failed send: before its sender task
-    runs again and sends the next batch of that partition."""
+    runs again and sends the next batch of that partition. `on_failure(exception)` is told too."""
     def check(done) -> None:
         if not done.cancelled() and done.exception() is not None:
             abort(producer)
+            if on_failure is not None:
+                on_failure(done.exception())
     future.add_done_callback(check)
 
 

@@ -74,6 +74,7 @@ class ChangeProducer:
         self.last_error: str | None = None
         self._shapes: dict[int, tuple[list, list[str]]] = {}
         self._topics: set[str] = set()
+        self._failure: BaseException | None = None  # the first failed send of this session
 
     # -- the supervised loop ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -107,11 +108,12 @@ class ChangeProducer:
             self.confirmed_lsn = max(self.confirmed_lsn, await ensure_slot(conn, self.slot))
             self._shapes.clear()
             self._topics = set()
+            self._failure = None
             await self._ensure_topics({r.topic for r in self.config.tables.values() if "{" not in r.topic})
             producer = kafka.producer(self.config, linger_ms=2)
             await producer.start()
             stream = ChangeStream(self.dsn, self.slot, max_pending=self.max_pending,
-                                  on_relation=lambda relid: self._shapes.pop(relid, None),
+                                  on_relation=self._forget_shape,
                                   publications=(self.config.publication,), application_name=APPLICATION)
             await stream.start()
             log.info("bridge: producing changes of publication %s to Kafka from %s", self.config.publication,
@@ -153,10 +155,8 @@ class ChangeProducer:
                 stream.done(done)
                 self.confirmed_lsn = max(self.confirmed_lsn, done.end_lsn)
                 self.oldest_unacked = inflight[0][0].commit_time.timestamp() if inflight else None
-            for _, futures in inflight:  # fail fast on a later transaction's failure too
-                for future in futures:
-                    if future.done() and future.exception() is not None:
-                        raise future.exception()  # type: ignore[misc]
+            if self._failure is not None:  # a later transaction's send failed: end the session now
+                raise self._failure
             now = time.monotonic()
             if now - last_feedback >= FEEDBACK_SECONDS:
                 last_feedback = now
@@ -189,8 +189,16 @@ class ChangeProducer:
                    ("table", f"{change.relation.schema}.{change.relation.table}".encode()),
                    ("type", change.kind.encode())]
         future = await producer.send(topic, value=value, key=key, headers=headers)
-        kafka.abort_on_failure(producer, future)
+        kafka.abort_on_failure(producer, future, self._failed)
         return future
+
+    def _forget_shape(self, relid: int) -> None:
+        """The stream announced the relation (again): its columns or key may have changed."""
+        self._shapes.pop(relid, None)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
 
     async def _shape(self, conn: asyncpg.Connection, relid: int) -> tuple[list, list[str]]:
         shape = self._shapes.get(relid)

@@ -120,10 +120,10 @@ async def startup(app) -> None:
                 consumer = RealtimeConsumer(config, routes, realtime, bridge.lag)
                 bridge.consumers.append(consumer)
                 bridge.start(f"realtime-{consumer.group}", consumer.run)
-    for route in config.functions:
-        fn = FunctionConsumer(config, route, local_api_url(settings), settings.service_role_key, bridge.lag)
+    for fn_route in config.functions:
+        fn = FunctionConsumer(config, fn_route, local_api_url(settings), settings.service_role_key, bridge.lag)
         bridge.consumers.append(fn)
-        bridge.start(f"function-{route.function}", fn.run)
+        bridge.start(f"function-{fn_route.function}", fn.run)
     app.state.bridge = bridge
     metrics.add_collector(_collect)
     log.info("bridge: Kafka at %s (%d table route(s), %d realtime, %d function route(s))", config.bootstrap_servers,
