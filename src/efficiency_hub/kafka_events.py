@@ -2,7 +2,9 @@
 fills with committed `efficiency_events` changes - the JSON Realtime delivers, keyed by citizen -
 read as a consumer group, so any number of monitors share the partitions.
 
-Decisions stay the monitor's own (Monitor.handle); this only feeds it. An offset is committed after
+Decisions stay the monitor's own (Monitor.handle); this only feeds it. An event the backend cannot
+answer for good (invalid, or its citizen unknown here) is logged and passed; any other failure is
+retried with backoff, so a backend outage skips nothing. An offset is committed after
 its event was handled, so a monitor that dies leaves its unfinished events to the one that takes
 its partitions over; the intervention's unique `triggered_by` keeps that to one intervention per
 bad event. A change seen twice (the bridge resends after a failure, with the same LSN) meets the
@@ -25,7 +27,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
+from pydantic import ValidationError
 
+from efficiency_hub.errors import InvalidInput, NotFound
 from efficiency_hub.monitor import Monitor
 
 log = logging.getLogger("efficiency_hub.monitor")
@@ -102,7 +106,12 @@ class KafkaEvents:
             try:
                 await self.monitor.handle(change["record"])
                 return
-            except Exception as exc:  # the backend is unreachable: the same event again, never skipped
+            except (InvalidInput, NotFound, ValidationError) as exc:
+                # the event itself cannot be answered (e.g. its citizen is not in this database): retrying
+                # would block its partition for good, so it is reported and passed
+                log.error("monitor: event %s cannot be answered, skipped: %s", change["record"].get("id"), exc)
+                return
+            except Exception as exc:  # the backend is unreachable or failing: the same event again, never skipped
                 log.warning("monitor: could not handle event %s (%s); retrying in %.1fs",
                             change["record"].get("id"), exc, delay)
                 if stop.is_set():

@@ -23,8 +23,17 @@ from efficiency_hub.kafka_events import KafkaEvents, KafkaSettings
 from efficiency_hub.models import Clearance
 from efficiency_hub.monitor import Monitor
 from efficiency_hub.settings import HubSettings
+from localbase.testing.kafka import TansuBroker
 from localbase.testing.server import LocalbaseProcess
 from tests.hub.conftest import PASSWORD, ROOT, new_citizen_id
+
+
+@pytest.fixture(scope="module")
+def kafka_broker():
+    """A broker of this module's own: the topic holds only this database's events."""
+    broker = TansuBroker().start()
+    yield broker
+    broker.cleanup()
 
 
 @pytest.fixture(scope="module")

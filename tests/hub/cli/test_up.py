@@ -27,6 +27,14 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.fixture
+def own_broker():
+    from localbase.testing.kafka import TansuBroker
+    broker = TansuBroker().start()
+    yield broker
+    broker.cleanup()
+
+
 @pytest.mark.parametrize("workers,kafka", [(1, False), (2, False), (1, True)])
 def test_up_serves_the_stack_and_stops_cleanly(workers, kafka, request):
     """With --kafka, the events reach the monitor through the Kafka bridge (a consumer group)."""
@@ -38,9 +46,12 @@ def test_up_serves_the_stack_and_stops_cleanly(workers, kafka, request):
     proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                              "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port),
                              "--workers", str(workers),
-                             *(["--kafka", request.getfixturevalue("kafka_broker").bootstrap] if kafka else []),
+                             *(["--kafka", request.getfixturevalue("own_broker").bootstrap] if kafka else []),
                              "--no-dashboard"],  # the dashboard has a test of its own (tests/hub/dashboard)
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+                            stdout=log, stderr=subprocess.STDOUT,
+                            # a database port of its own: other `up`s (other test runs) may hold 54322
+                            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200",
+                                 "LOCALBASE_DB_PORT": str(free_port())})
     try:
         wait_for(lambda: "Efficiency Hub is up" in log_path.read_text() or proc.poll() is not None, 120, "up")
         output = log_path.read_text()
