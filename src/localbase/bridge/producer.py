@@ -43,11 +43,14 @@ select realtime.typed(t.relid, t.new) as record, realtime.typed(t.relid, t.old) 
   from unnest($1::oid[], $2::jsonb[], $3::jsonb[]) with ordinality as t(relid, new, old, i) order by t.i
 """
 SHAPE = """
-select realtime.columns($1) as columns,
-       (select coalesce(array_agg(a.attname::text order by k.n), '{}')
-          from pg_index i cross join unnest(i.indkey) with ordinality as k(attnum, n)
-          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-         where i.indrelid = $1 and i.indisprimary) as primary_key
+select coalesce(jsonb_agg(jsonb_build_object('name', a.attname, 'type', t.typname) order by a.attnum), '[]')
+         as columns,
+       coalesce(array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))
+                  filter (where i.indrelid is not null), '{}') as primary_key
+  from pg_attribute a
+  join pg_type t on t.oid = a.atttypid
+  left join pg_index i on i.indrelid = a.attrelid and i.indisprimary and a.attnum = any(i.indkey)
+ where a.attrelid = $1 and a.attnum > 0 and not a.attisdropped
 """
 
 
@@ -113,7 +116,7 @@ class ChangeProducer:
             producer = kafka.producer(self.config, linger_ms=2)
             await producer.start()
             stream = ChangeStream(self.dsn, self.slot, max_pending=self.max_pending,
-                                  on_relation=self._forget_shape,
+                                  on_relation=self._forget_shape, on_ddl=self._shapes.clear,
                                   publications=(self.config.publication,), application_name=APPLICATION)
             await stream.start()
             log.info("bridge: producing changes of publication %s to Kafka from %s", self.config.publication,
