@@ -69,6 +69,8 @@ alter table net.http_request_queue owner to supabase_functions_admin;
 alter table net._http_response owner to supabase_functions_admin;
 alter sequence net.http_request_queue_id_seq owner to supabase_functions_admin;
 
+-- Every function of schema net runs as its owner with search_path net (set below, once for all).
+
 -- pg_net's net.wake() signals its background worker; here, a notification (sent at commit, so
 -- never for a rolled-back transaction) on the channel the sender listens to.
 create or replace function net.wake()
@@ -81,7 +83,6 @@ as $$ select pg_notify('localbase_net', '') $$;
 create or replace function net._urlencode_string(string varchar)
 returns text
 language sql immutable strict
-set search_path = pg_catalog
 as $$
   select coalesce(string_agg(
            case when b between 48 and 57 or b between 65 and 90 or b between 97 and 122 or b in (45, 46, 95, 126)
@@ -93,7 +94,6 @@ $$;
 create or replace function net._encode_url_with_params_array(url text, params_array text[])
 returns text
 language sql immutable strict
-set search_path = pg_catalog
 as $$
   select case when coalesce(array_length(params_array, 1), 0) = 0 then url
               else url || case when position('?' in url) > 0 then '&' else '?' end
@@ -103,7 +103,6 @@ $$;
 create or replace function net._query_params(params jsonb)
 returns text[]
 language sql immutable
-set search_path = pg_catalog
 as $$
   select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
     from jsonb_each_text(coalesce(params, '{}'::jsonb))
@@ -114,8 +113,6 @@ create or replace function net._enqueue(method text, url text, params jsonb, hea
                                         timeout_milliseconds int)
 returns bigint
 language plpgsql
-security definer
-set search_path = net
 as $$
 declare
   request_id bigint;
@@ -137,8 +134,6 @@ create or replace function net.http_get(
 )
 returns bigint
 language plpgsql
-security definer
-set search_path = net
 as $$
 begin
   return net._enqueue('GET', url, params, headers, null, timeout_milliseconds);
@@ -154,8 +149,6 @@ create or replace function net.http_post(
 )
 returns bigint
 language plpgsql
-security definer
-set search_path = net
 as $$
 declare
   content_type text;
@@ -180,8 +173,6 @@ create or replace function net.http_delete(
 )
 returns bigint
 language plpgsql
-security definer
-set search_path = net
 as $$
 begin
   return net._enqueue('DELETE', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
@@ -192,8 +183,6 @@ $$;
 create or replace function net._await_response(request_id bigint)
 returns bool
 language plpgsql
-security definer
-set search_path = net
 as $$
 begin
   while not exists (select 1 from net._http_response r where r.id = request_id) loop
@@ -206,8 +195,6 @@ $$;
 create or replace function net._http_collect_response(request_id bigint, async bool default true)
 returns net.http_response_result
 language plpgsql
-security definer
-set search_path = net
 as $$
 declare
   rec net._http_response;
@@ -226,8 +213,6 @@ $$;
 create or replace function net.http_collect_response(request_id bigint, async bool default true)
 returns net.http_response_result
 language plpgsql
-security definer
-set search_path = net
 as $$
 begin
   raise notice 'The net.http_collect_response function is deprecated.';
@@ -239,8 +224,6 @@ $$;
 create or replace function net.check_worker_is_up()
 returns void
 language plpgsql
-security definer
-set search_path = net
 as $$
 begin
   if not exists (select 1 from pg_stat_activity where application_name = 'localbase-net') then
@@ -258,6 +241,8 @@ begin
   for f in select p.oid::regprocedure from pg_proc p join pg_namespace n on n.oid = p.pronamespace
             where n.nspname = 'net' loop
     execute format('alter function %s owner to supabase_functions_admin', f);
+    -- as Supabase makes pg_net's functions: they run as their owner (who owns the queue)
+    execute format('alter function %s security definer set search_path = net', f);
     execute format('revoke all on function %s from public', f);
   end loop;
 end
