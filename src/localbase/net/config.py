@@ -3,7 +3,7 @@
     [net]
     enabled = true        # LOCALBASE_NET_ENABLED: run the sender in this server
     batch_size = 200      # requests claimed at once by one lane (pg_net.batch_size)
-    lanes = 4             # batches in flight at once per server process
+    lanes = 4             # batches in flight at once, shared by the server's API workers (at least 1 each)
     ttl = "6 hours"       # responses older than this are deleted (pg_net.ttl; the GUC wins when set)
     poll_seconds = 1.0    # look at the queue this often even without a notification
 """

@@ -6,7 +6,9 @@ other Localbase servers on the same database) share the queue and each request i
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
+from localbase import workers
 from localbase.gateway import metrics
 from localbase.net.config import NetConfig
 from localbase.net.sender import Sender
@@ -34,6 +36,9 @@ async def startup(app) -> None:
     if not config.enabled:
         log.info("net: the pg_net sender is disabled ([net] enabled = false)")
         return
+    # the lanes are the server's: its workers share them (each worker's connections count too)
+    worker = workers.current()
+    config = replace(config, lanes=max(1, round(config.lanes / worker.count)))
     sender = Sender(Cluster(settings).role_dsn(ROLE), config)
     await sender.start()
     app.state.net = sender
