@@ -13,12 +13,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from localbase import tasks, workers
 from localbase.bridge.config import KafkaConfig
-from localbase.bridge.consumers import FunctionConsumer, Lag, RealtimeConsumer
-from localbase.bridge.producer import ChangeProducer
 from localbase.gateway import metrics
+
+if TYPE_CHECKING:  # imported when a bridge is configured: no Kafka client in a server without one
+    from localbase.bridge.producer import ChangeProducer
 
 log = logging.getLogger("localbase.bridge")
 
@@ -26,9 +28,9 @@ log = logging.getLogger("localbase.bridge")
 @dataclass
 class Bridge:
     config: KafkaConfig
+    lag: Any  # consumers.Lag
     producer: ChangeProducer | None = None
     consumers: list = field(default_factory=list)
-    lag: Lag = field(default_factory=Lag)
     restarts: int = 0
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -96,8 +98,10 @@ async def startup(app) -> None:
     app.state.bridge = None
     if not config.enabled:
         return
+    from localbase.bridge.consumers import FunctionConsumer, Lag, RealtimeConsumer
+    from localbase.bridge.producer import ChangeProducer
     from localbase.realtime.service import realtime_dsn, slot_name
-    bridge = Bridge(config)
+    bridge = Bridge(config, Lag())
     worker = workers.current()
     if config.tables and worker.first:
         import asyncpg
