@@ -1,0 +1,2 @@
+-- pg_net for Localbase: nothing to create. Schema net (net.http_get/post/delete, the queue and
+-- net._http_response) is part of Localbase's bootstrap, present whether or not this runs.
