@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from localbase.security import signing_keys
 from localbase.security.keys import ProjectKeys, load_or_create
@@ -223,6 +224,44 @@ def _trusted_proxies(api: dict[str, Any]) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _first(*values: int | None) -> int:
+    """The first value given (a flag, then the environment, then config.toml): 0 is a value."""
+    return next(value for value in values if value is not None)
+
+
+def _port(value: int, source: str) -> int:
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"{source} must be a port number from 1 to 65535, got {value}")
+    return value
+
+
+def _database_url(url: str | None, source: str) -> str | None:
+    """A PostgreSQL URL, checked before anything connects (the message never shows a password)."""
+    if not url:
+        return None
+    example = "postgresql://user:password@host:5432/database"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise SettingsError(f"{source} is not a valid URL: use {example}") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        got = f"it is a {parts.scheme}:// URL" if parts.scheme and "//" in url else "it is not a URL"
+        raise SettingsError(f"{source} must be a PostgreSQL URL like {example} ({got})")
+    return url
+
+
+def _project_folder(project_dir: Path) -> Path:
+    """The folder holding supabase/: a missing one is an error, never a new empty project."""
+    if not project_dir.is_dir():
+        raise SettingsError(f"the project folder {project_dir} does not exist: pass --workdir <the folder "
+                            "holding supabase/>, or create a project with `localbase init`")
+    if not (project_dir / "supabase").is_dir():
+        raise SettingsError(f"no supabase/ folder in {project_dir}: run `localbase init` there, or pass "
+                            "--workdir <the folder holding supabase/>")
+    return project_dir
+
+
 def load_settings(
     project_dir: Path | str = ".",
     *,
@@ -235,7 +274,7 @@ def load_settings(
     access_log: bool | None = None,
     with_keys: bool = True,
 ) -> Settings:
-    project_dir = Path(project_dir).resolve()
+    project_dir = _project_folder(Path(project_dir).resolve())
     config = read_config_toml(project_dir)
     api = config.get("api", {})
     db = config.get("db", {})
@@ -255,9 +294,11 @@ def load_settings(
         project_dir=project_dir,
         data_dir=data,
         host=host or os.environ.get("LOCALBASE_HOST") or "127.0.0.1",
-        port=port or _env_int("LOCALBASE_PORT") or int(api.get("port", DEFAULT_API_PORT)),
-        db_port=db_port or _env_int("LOCALBASE_DB_PORT") or int(db.get("port", DEFAULT_DB_PORT)),
-        db_url=db_url or os.environ.get("DATABASE_URL") or None,
+        port=_port(_first(port, _env_int("LOCALBASE_PORT"), int(api.get("port", DEFAULT_API_PORT))),
+                   "--port / LOCALBASE_PORT / [api] port"),
+        db_port=_port(_first(db_port, _env_int("LOCALBASE_DB_PORT"), int(db.get("port", DEFAULT_DB_PORT))),
+                      "--db-port / LOCALBASE_DB_PORT / [db] port"),
+        db_url=_database_url(db_url or os.environ.get("DATABASE_URL"), "--db-url" if db_url else "DATABASE_URL"),
         jwt_expiry=_env_int("LOCALBASE_JWT_EXPIRY") or int(auth.get("jwt_expiry", 3600)),
         api_schemas=tuple(api.get("schemas", DEFAULT_SCHEMAS)),
         extra_search_path=tuple(api.get("extra_search_path", ("public", "extensions"))),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from localbase.cli.main import DataDir, Workdir, app, console, err
 from localbase.doctor import (
@@ -40,8 +41,8 @@ def doctor(
         settings = load_doctor_settings(workdir, data_dir=data_dir, db_url=db_url)
         checks = run_checks(settings, api_url=api_url.rstrip("/") if api_url else None, production=production)
     except SettingsError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
     if output == "json":
         print(to_json(checks, strict))
     else:

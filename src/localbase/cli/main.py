@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from localbase import server
+from localbase.cli.terminal import handle_stop_signals, print_values
 from localbase.database.cluster import Cluster, redact
 from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError, new_migration
@@ -33,7 +35,7 @@ app.add_typer(functions_app, name="functions")
 gen_app = typer.Typer(help="Generate code from the database.", no_args_is_help=True)
 app.add_typer(gen_app, name="gen")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
 
 Workdir = Annotated[Path, typer.Option("--workdir", help="Project folder (holds supabase/).")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder [default: <workdir>/.localbase]")]
@@ -43,8 +45,8 @@ def _settings(workdir: Path, data_dir: Path | None = None, **kw) -> Settings:
     try:
         return load_settings(workdir, data_dir=data_dir, **kw)
     except SettingsError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -74,6 +76,7 @@ def start(
 ) -> None:
     """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
     from localbase import logs
+    handle_stop_signals()
     settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
                          access_log=access_log)
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
@@ -94,7 +97,11 @@ def start(
         server.run(settings, workers=workers, on_ready=ready, on_phase=lambda m: status.update(m + "…"))
     except (EmbeddedPostgresError, MigrationError, SettingsError, OSError) as exc:
         status.stop()
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        status.stop()
+        err.print("[yellow]interrupted while starting:[/yellow] Localbase stopped.")
         raise typer.Exit(1) from None
     finally:
         status.stop()
@@ -122,6 +129,9 @@ def _start_json(settings: Settings, workers: int) -> None:
     except (EmbeddedPostgresError, MigrationError, SettingsError, OSError) as exc:
         log.error(str(exc), extra={"event": "start_failed"})
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        log.warning("interrupted while starting", extra={"event": "start_interrupted"})
+        raise typer.Exit(1) from None
     log.info("Localbase stopped", extra={"event": "stopped"})
 
 
@@ -134,12 +144,8 @@ def _print_ready(r: server.Ready) -> None:
     if r.workers > 1:
         what.append(f"{r.workers} API workers")
     console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    for name, value in _status_values(s, r.db_url).items():
-        if s.mode == "production" and name in SECRET_VALUES:
-            value = "[dim](hidden in production mode: localbase status -o env)[/dim]"
-        table.add_row(f"[cyan]{name}[/cyan]", value)
-    console.print(table)
+    hidden = {name: "(hidden in production mode: localbase status -o env)" for name in SECRET_VALUES}
+    print_values(console, _status_values(s, r.db_url), hidden=hidden if s.mode == "production" else None)
     console.print("[dim]Press Ctrl+C to stop.[/dim]")
 
 
@@ -167,7 +173,9 @@ def _status_values(s: Settings, db_url: str) -> dict[str, str]:
 def status(
     workdir: Workdir = Path("."),
     data_dir: DataDir = None,
-    output: Annotated[str, typer.Option("-o", "--output", help="pretty, env or json")] = "pretty",
+    output: Annotated[str, typer.Option("-o", "--output", help="pretty, env (NAME=\"value\" lines, as "
+                                        "`supabase status -o env`; for .env files), shell (export lines: "
+                                        "eval \"$(localbase status -o shell)\") or json")] = "pretty",
 ) -> None:
     """Show the running stack's URLs and keys."""
     settings = _settings(workdir, data_dir)
@@ -183,15 +191,16 @@ def status(
     if output == "env":
         for name, value in values.items():
             print(f'{name}="{value}"')
+    elif output == "shell":  # exported, so that programs started from this shell see them
+        for name, value in values.items():
+            print(f"export {name}={shlex.quote(value)}")
     elif output == "json":
         print(json.dumps(values, indent=2))
     elif output == "pretty":
-        table = Table(title=f"Localbase (pid {state['pid']})", show_header=False)
-        for name, value in values.items():
-            table.add_row(f"[cyan]{name}[/cyan]", value)
-        console.print(table)
+        console.print(f"[bold]Localbase[/bold] (pid {state['pid']})")
+        print_values(console, values)
     else:
-        err.print("--output must be pretty, env or json")
+        err.print("--output must be pretty, env, shell or json")
         raise typer.Exit(2)
 
 

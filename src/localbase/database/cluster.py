@@ -23,6 +23,10 @@ LOGIN_ROLES = ("authenticator", "supabase_auth_admin", "supabase_realtime_admin"
 ROLE_PASSWORDS_FILE = "role_passwords.json"
 
 
+class DatabaseUnreachable(ConnectionError):
+    """The external database (DATABASE_URL / --db-url) refused or did not answer the connection."""
+
+
 @dataclass
 class PrepareReport:
     fresh: bool
@@ -78,9 +82,18 @@ class Cluster:
         if self.embedded:
             self.embedded.stop()
 
+    async def _connect_admin(self, **kw) -> asyncpg.Connection:
+        try:
+            return await asyncpg.connect(self.admin_dsn, **kw)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if self.embedded:
+                raise
+            raise DatabaseUnreachable(f"cannot connect to the database at {self.public_url} "
+                                      f"(DATABASE_URL / --db-url): {exc}") from None
+
     async def prepare(self, *, seed: bool | None = None) -> PrepareReport:
         """Bootstrap + pending migrations (+ seed on a new database, or when asked)."""
-        conn = await asyncpg.connect(self.admin_dsn)
+        conn = await self._connect_admin()
         try:
             fresh = self.fresh or not await conn.fetchval(
                 "select to_regclass('supabase_migrations.schema_migrations') is not null")
@@ -104,7 +117,7 @@ class Cluster:
         """Drop and re-create the database (as `supabase db reset` does), then bootstrap, apply
         every migration and the seed. Roles live in the cluster and survive; bootstrap re-grants."""
         name = urlsplit(self.admin_dsn).path.lstrip("/") or "postgres"
-        conn = await asyncpg.connect(self.admin_dsn, database="template1")
+        conn = await self._connect_admin(database="template1")
         try:
             ident = await conn.fetchval("select quote_ident($1)", name)
             await _drop_replication_slots(conn, name)

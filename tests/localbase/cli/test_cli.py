@@ -61,12 +61,22 @@ def test_start_status_stop_reset_and_persistence(project: Path):
     _write_migration(project, "20250101000000_todos.sql",
                      "create table todos (id serial primary key, title text not null);")
     (project / "supabase" / "seed.sql").write_text("insert into todos (title) values ('seeded');")
-    server = LocalbaseProcess(project, project / ".localbase")
+    server = LocalbaseProcess(project, project / ".localbase", env={"COLUMNS": "60"})  # a narrow terminal
     server.start()
     try:
         status = lb("status", "-o", "env", "--workdir", str(project), cwd=project).stdout
         values = dict(line.split("=", 1) for line in status.strip().splitlines())
         values = {k: v.strip('"') for k, v in values.items()}
+        # the banner prints each key whole on a line of its own (never cut with "…" or folded)
+        banner = server.output().splitlines()
+        for name in ("ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"):
+            assert f"{name}={values[name]}" in banner, server.output()
+        # -o shell exports them: programs started from the shell see them (README, step 2)
+        seen = subprocess.run(["bash", "-c", 'eval "$(localbase status -o shell)" && '
+                               'python -c "import os; print(os.environ[\'API_URL\'], os.environ[\'ANON_KEY\'])"'],
+                              cwd=project, env={**ENV, "PATH": f"{Path(sys.executable).parent}:{ENV['PATH']}"},
+                              capture_output=True, text=True, timeout=60)
+        assert seen.stdout.split() == [server.url, server.anon_key], seen.stderr
         assert values["API_URL"] == server.url
         assert values["DB_URL"] == server.db_url  # the generated password (database/credentials.py)
         assert values["DB_URL"].startswith("postgresql://postgres:") and ":postgres@" not in values["DB_URL"]
