@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 import httpx
@@ -14,6 +15,7 @@ from efficiency_hub.api.routes import auth, citizens, events, evidence, protecte
 from efficiency_hub.errors import HubError
 from efficiency_hub.settings import HubSettings
 
+STATUS_TIMEOUT = 3.0  # seconds GET / waits for each backend service
 DESCRIPTION = """The Efficiency Hub's API. Sign in at `/auth/login`, then send
 `Authorization: Bearer <access_token>`: every request runs as you, and the database's row-level
 security decides what you see (your own rows, your subordinates', your workspaces')."""
@@ -38,6 +40,19 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         return JSONResponse({"detail": exc.message, "code": exc.code, "hint": exc.hint}, exc.status,
                             headers=headers)
 
+    @app.get("/", tags=["service"], responses={503: {"description": "the backend or its Auth does not answer"}})
+    async def system_status(request: Request) -> JSONResponse:
+        """The system's status: this service, and whether its backend (Supabase or Localbase) and
+        the backend's Auth answer it. Holds no key or token."""
+        settings: HubSettings = request.app.state.settings
+        url = settings.supabase_url
+        backend, auth_ok = await asyncio.gather(_answers(request.app.state.http, f"{url}/rest/v1/", settings),
+                                                _answers(request.app.state.http, f"{url}/auth/v1/health", settings))
+        ok = backend and auth_ok
+        return JSONResponse({"name": app.title, "version": __version__, "status": "ok" if ok else "degraded",
+                             "backend": {"url": url, "reachable": backend}, "auth": {"reachable": auth_ok},
+                             "docs": "/docs"}, 200 if ok else 503)
+
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:
         # `efficiency-hub doctor` fails a deployment whose API holds the service-role key: user
@@ -48,3 +63,12 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     for module in (auth, citizens, events, evidence, protected, workspaces):
         app.include_router(module.router)
     return app
+
+
+async def _answers(http: httpx.AsyncClient, url: str, settings: HubSettings) -> bool:
+    """Whether `url` gives an HTTP answer that is not a server error (HEAD: nothing to download)."""
+    try:
+        answer = await http.head(url, headers={"apikey": settings.anon_key}, timeout=STATUS_TIMEOUT)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code < 500
