@@ -119,8 +119,8 @@ def live(hub: HubSettings, loop: data.Runner, viewer: auth.Viewer, filters: data
     with left:
         st.subheader("Citizens")
         st.dataframe(citizens, key="citizens_table", hide_index=True,
-                     column_config={"score": st.column_config.ProgressColumn(
-                         "score", min_value=0, max_value=100, format="%.2f"),
+                     column_config={"score": st.column_config.ProgressColumn(  # green above 50, red below
+                         "score", min_value=0, max_value=100, format="%.2f", color="auto"),
                          "updated": SECONDS})
     with right:
         st.subheader("Event stream")

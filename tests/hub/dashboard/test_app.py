@@ -4,6 +4,7 @@ subordinates, the operator everything), and the filters."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
@@ -66,6 +67,10 @@ async def test_sign_in_form_and_a_wrong_password(dashboard_env, make_person):
     assert at.session_state["hub_viewer"].label == ada.email
     citizens = table(at, "citizens_table")
     assert list(citizens["citizen_id"]) == [ada.citizen_id]
+    # the score bars are coloured by band (green above 50, red below), not all in the theme's red
+    [grid] = [element for element in at.dataframe if list(element.value.columns) == data.CITIZEN_COLUMNS]
+    score = json.loads(grid.proto.columns)["score"]["type_config"]
+    assert (score["type"], score["min_value"], score["max_value"], score["color"]) == ("progress", 0, 100, "auto")
     assert citizens["clearance"].tolist() == ["yellow"] and citizens["score"].tolist() == [75.0]
     sidebar = " ".join(element.value for element in [*at.sidebar.markdown, *at.sidebar.caption])
     assert ada.email in sidebar and ada.citizen_id in sidebar and "yellow" in sidebar

@@ -4,6 +4,7 @@ in test-output/ (ignored by git) and prints its path."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -71,6 +72,17 @@ async def signed_in_page(browser, url: str, email: str, *, height: int):
     return page
 
 
+def bar_colours(png: bytes) -> tuple[int, int]:
+    """(green, red): how many strongly green and strongly red pixels an image holds."""
+    import numpy as np
+    from PIL import Image
+
+    r, g, b = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int).transpose(2, 0, 1)
+    green = (g > 120) & (g - r > 60) & (g - b > 40)
+    red = (r > 180) & (r - g > 90) & (r - b > 90)
+    return int(green.sum()), int(red.sum())
+
+
 @pytest.fixture
 def chromium():
     if not CHROMIUM.is_file():
@@ -97,6 +109,9 @@ async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, m
     await worker_tracker.optimize(worker.citizen_id, completion_time=1200, automation_level=1.1)
     boss_tracker = Tracker(await as_user(boss))
     await boss_tracker.record_event(boss.citizen_id, "review_done", 3)
+    struggling = await make_person(Clearance.red, name="Sam Struggling")  # no monitor here: the score stays low
+    await admin.assign_supervisor(boss.citizen_id, struggling.citizen_id)
+    await Tracker(await as_user(struggling)).record_event(struggling.citizen_id, "missed_deadline", -40)  # 35
     await Workspaces(await as_user(boss)).create("Ops room", Clearance.blue, "the boss's team")
 
     probe = f"probe_{uuid.uuid4().hex[:10]}"
@@ -120,6 +135,13 @@ async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, m
             await page.wait_for_timeout(1500)  # charts finish drawing
             SCREENSHOT.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # score bars by band: two citizens above 50 (green bars), one below (a red bar)
+            column = page.get_by_test_id("stColumn").filter(has=page.get_by_role("heading", name="Citizens"))
+            grid = column.get_by_test_id("stDataFrame")
+            await expect(grid).to_be_visible()
+            green, red = bar_colours(await grid.screenshot())
+            assert green > 2 * red > 0, (green, red)
         finally:
             await browser.close()
     assert SCREENSHOT.stat().st_size > 10_000
