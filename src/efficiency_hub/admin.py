@@ -8,6 +8,8 @@ from efficiency_hub.models import Citizen, Clearance
 from efficiency_hub.tracker import Tracker
 from supabase import AsyncClient
 
+USERS_PAGE = 1000
+
 
 class Admin:
     def __init__(self, service: AsyncClient):
@@ -29,11 +31,34 @@ class Admin:
         return await self.tracker.citizen(citizen_id)
 
     async def set_clearance(self, citizen_id: str, clearance: Clearance) -> Citizen:
+        return await self._set_clearance("citizen_id", citizen_id, clearance, f"no citizen {citizen_id}")
+
+    async def grant_clearance(self, email: str, clearance: Clearance) -> Citizen:
+        """The clearance of the citizen signed up with `email` (the Auth user's address, which only
+        Auth changes, unlike the citizen row's copy)."""
+        user_id = await self.user_id(email)
+        return await self._set_clearance("user_id", user_id, clearance,
+                                         f"{email} has no citizen (signed up without a citizen id)")
+
+    async def user_id(self, email: str) -> str:
+        wanted = email.strip().lower()
+        page = 1
+        while True:
+            with translated():
+                users = await self.client.auth.admin.list_users(page=page, per_page=USERS_PAGE)
+            for user in users:
+                if (user.email or "").lower() == wanted:
+                    return user.id
+            if len(users) < USERS_PAGE:
+                raise NotFound(f"no user with the email address {email}", code="user_not_found")
+            page += 1
+
+    async def _set_clearance(self, column: str, value: str, clearance: Clearance, missing: str) -> Citizen:
         with translated():
             rows = (await self.client.table("citizens").update({"clearance_level": Clearance(clearance).value})
-                    .eq("citizen_id", citizen_id).execute()).data
+                    .eq(column, value).execute()).data
         if not rows:
-            raise NotFound(f"no citizen {citizen_id}")
+            raise NotFound(missing)
         return Citizen.model_validate(rows[0])
 
     async def assign_supervisor(self, supervisor_citizen_id: str, subordinate_citizen_id: str) -> None:

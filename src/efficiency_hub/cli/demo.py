@@ -122,14 +122,30 @@ class Demo:
                            f"delegation {optimized.delegation_efficiency}")
         results["optimization_score"] = optimized.optimization_score
         results["isolation"] = await self._isolation_table(service)
+        results["accounts"] = await self._accounts_table(admin)
         return results
+
+    async def _accounts_table(self, admin: Admin) -> dict[str, str]:
+        """The demo's accounts and their clearance now, to sign in with afterwards (the dashboard,
+        POST /auth/login, `efficiency-hub grant`)."""
+        table = Table(title="Demo accounts: sign in with these (dashboard, POST /auth/login)", header_style="bold")
+        for column in ("email", "password", "citizen", "clearance"):
+            table.add_column(column, no_wrap=True)
+        clearances = {}
+        for person in (DIRECTOR, ANALYST, INTERN):
+            clearance = (await admin.tracker.citizen(person.citizen_id)).clearance_level.value
+            clearances[person.email] = clearance
+            table.add_row(person.email, PASSWORD, f"{person.citizen_id} {person.name}", clearance)
+        self.console.print(table)
+        return clearances
 
     async def _account(self, admin: Admin, person: Cast) -> None:
         try:
             citizen = await admin.create_citizen_account(
                 email=person.email, password=PASSWORD, citizen_id=person.citizen_id, name=person.name,
                 clearance=person.clearance, specialization=person.specialization)
-            self.console.print(f"created {citizen.citizen_id} {citizen.name} with clearance {citizen.clearance_level.value}")
+            self.console.print(f"created {citizen.citizen_id} {citizen.name} "
+                               f"with clearance {citizen.clearance_level.value}")
         except Conflict:
             self.console.print(f"{person.citizen_id} {person.name} exists already", style="dim")
 

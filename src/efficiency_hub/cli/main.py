@@ -10,11 +10,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from efficiency_hub.cli.project import discover, project_dir
+from efficiency_hub.cli.project import chosen_backend, discover, project_dir
 from efficiency_hub.errors import HubError
+from efficiency_hub.models import Clearance
 from efficiency_hub.settings import HubSettings, MissingSettings
 
 app = typer.Typer(help="The Efficiency Hub: start it, watch it, try it.", no_args_is_help=True,
@@ -22,22 +24,24 @@ app = typer.Typer(help="The Efficiency Hub: start it, watch it, try it.", no_arg
 console = Console()
 
 Workdir = Annotated[Path | None, typer.Option("--workdir", help="the folder holding supabase/")]
+DataDir = Annotated[Path | None, typer.Option(help="Localbase's data folder [default: <workdir>/.localbase]")]
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, whatever the width
     return typer.Exit(1)
 
 
 @app.command()
 def up(workdir: Workdir = None,
        port: Annotated[int, typer.Option(help="Localbase's API port")] = 54321,
+       db_port: Annotated[int | None, typer.Option(help="the embedded PostgreSQL's port [default: 54322]")] = None,
        api_port: Annotated[int, typer.Option(help="the hub API's port")] = 8000,
        host: Annotated[str, typer.Option(help="where the hub API and the dashboard listen")] = "127.0.0.1",
        monitor: Annotated[bool, typer.Option(help="run the live monitor")] = True,
        dashboard: Annotated[bool, typer.Option(help="run the live dashboard (Streamlit)")] = True,
        dashboard_port: Annotated[int, typer.Option(help="the dashboard's port")] = 8501,
-       data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None,
+       data_dir: DataDir = None,
        workers: Annotated[int, typer.Option(
            min=1, max=8, help="Localbase's API processes (localbase start --workers)")] = 1,
        kafka: Annotated[str | None, typer.Option(
@@ -47,21 +51,36 @@ def up(workdir: Workdir = None,
     """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
     (Ctrl+C stops all)."""
     from efficiency_hub.cli.doctor import STATE_FILE, write_state
-    from efficiency_hub.cli.stack import Stack, StackError, start_api, start_dashboard, start_localbase, start_monitor
+    from efficiency_hub.cli.stack import (
+        Stack,
+        StackError,
+        check_port,
+        start_api,
+        start_dashboard,
+        start_localbase,
+        start_monitor,
+    )
+    from localbase.cli.terminal import handle_stop_signals
 
+    handle_stop_signals()  # also when started in the background, where SIGINT comes in ignored
     try:
         project = project_dir(workdir)
-    except FileNotFoundError as exc:
+        check_port("127.0.0.1", port, "--port")
+        if db_port is not None:
+            check_port("127.0.0.1", db_port, "--db-port")
+        check_port(host, api_port, "--api-port")
+        if dashboard:
+            check_port(host, dashboard_port, "--dashboard-port")
+    except (FileNotFoundError, StackError) as exc:
         raise _fail(str(exc)) from None
     data = (data_dir or project / ".localbase").resolve()
     data.mkdir(parents=True, exist_ok=True)
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
     stack = Stack(project)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with console.status("starting Localbase (PostgreSQL, migrations, API)..."):
-            settings = start_localbase(stack, port, data, logs / "localbase.log", workers=workers,
+            settings = start_localbase(stack, port, data, logs / "localbase.log", workers=workers, db_port=db_port,
                                        env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka} if kafka else None)
         with console.status("starting the hub API..."):
             api = start_api(stack, settings, host, api_port, logs / "api.log")
@@ -75,11 +94,11 @@ def up(workdir: Workdir = None,
         _announce(project, settings, api.url or "", board.url if board else None, logs, monitor)
         ended = stack.watch()
         if ended is not None:
-            console.print(f"[bold red]{ended.name} exited with {ended.process.returncode}[/]; "
-                          f"see {logs / (ended.name + '.log')}")
-            raise typer.Exit(1)
+            raise _fail(ended.failure())
     except StackError as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted while starting") from None
     finally:
         with console.status("stopping..."):
             stack.stop()
@@ -87,46 +106,52 @@ def up(workdir: Workdir = None,
     console.print("stopped.")
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _announce(project: Path, settings: HubSettings, api_url: str, dashboard_url: str | None, logs: Path,
               monitor: bool) -> None:
+    from localbase.cli.terminal import print_values
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")  # keys are printed whole, to be copied
+    table.add_column()
     rows = [("Hub API", f"{api_url}   (docs: {api_url}/docs)"),
             *([("Dashboard", dashboard_url)] if dashboard_url else []),
             ("Supabase URL", settings.supabase_url),
             ("Project", str(project)),
-            ("ANON_KEY", settings.anon_key),
-            ("SERVICE_ROLE_KEY", settings.service_role_key or ""),
             ("Logs", str(logs))]
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, escape(value))
     console.print(Panel(table, title="[bold green]Efficiency Hub is up", subtitle="Ctrl+C stops everything",
                         expand=False))
+    # outside the panel, whole, each on a line of its own: to be copied
+    print_values(console, {"ANON_KEY": settings.anon_key, "SERVICE_ROLE_KEY": settings.service_role_key or ""})
     if monitor:
         console.print("[dim]live monitor: events appear below as they happen[/]")
 
 
 @app.command()
-def demo(workdir: Workdir = None) -> None:
+def demo(workdir: Workdir = None, data_dir: DataDir = None) -> None:
     """Run the hub's scenario end to end against the running stack (or a temporary Localbase)."""
     from efficiency_hub.cli.demo import run_demo
 
-    settings = discover(workdir)
+    settings = chosen_backend(workdir, data_dir)
+    if settings is None and data_dir is not None:
+        raise _fail(f"no Localbase is running with the data folder {data_dir}: "
+                    f"start it with `efficiency-hub up --data-dir {data_dir}`")
     try:
         if settings is not None:
             run_demo(settings, console)
             return
+        from efficiency_hub.cli.stack import cause_of
         from localbase.testing.server import LocalbaseProcess
 
         console.print("[dim]no running stack found: starting a temporary Localbase for the demo[/]")
         with tempfile.TemporaryDirectory(prefix="efficiency-hub-demo-") as tmp:
-            with console.status("starting a temporary Localbase..."):
-                server = LocalbaseProcess(project_dir(workdir), Path(tmp) / "data").start(timeout=120)
+            server = LocalbaseProcess(project_dir(workdir), Path(tmp) / "data")
+            try:
+                with console.status("starting a temporary Localbase..."):
+                    server.start(timeout=120)
+            except (RuntimeError, TimeoutError) as exc:
+                raise _fail(f"the temporary Localbase did not start: {cause_of(str(exc))}") from None
             try:
                 run_demo(HubSettings(server.url, server.anon_key, server.service_role_key), console)
             finally:
@@ -192,7 +217,7 @@ def monitor_command(workdir: Workdir = None,
 
 @app.command()
 def doctor(workdir: Workdir = None,
-           data_dir: Annotated[Path | None, typer.Option(help="Localbase's data folder")] = None,
+           data_dir: DataDir = None,
            api_url: Annotated[str | None, typer.Option(help="the hub API [default: the one `up` started]")] = None,
            production: Annotated[bool | None, typer.Option(
                "--production/--development", help="hold the deployment to production's requirements")] = None,
@@ -217,6 +242,31 @@ def doctor(workdir: Workdir = None,
     else:
         render(checks, console, title="Efficiency Hub doctor")
     raise typer.Exit(exit_code(checks, strict))
+
+
+@app.command()
+def grant(email: Annotated[str, typer.Argument(metavar="EMAIL", help="the account's email address")],
+          clearance: Annotated[Clearance, typer.Option(help="the clearance to grant", case_sensitive=False)],
+          workdir: Workdir = None, data_dir: DataDir = None) -> None:
+    """Grant the citizen signed up as EMAIL a clearance level (an operator task, with the
+    service-role key: SUPABASE_SERVICE_ROLE_KEY, or the running Localbase's)."""
+    from efficiency_hub.admin import Admin
+    from efficiency_hub.clients import service_client
+
+    settings = chosen_backend(workdir, data_dir)
+    if settings is None:
+        raise _fail("no backend: set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, or start `efficiency-hub up`")
+
+    async def granted():
+        settings.require_service_role()
+        return await Admin(await service_client(settings)).grant_clearance(email, clearance)
+
+    try:
+        citizen = asyncio.run(granted())
+    except (HubError, MissingSettings) as exc:
+        raise _fail(exc.message if isinstance(exc, HubError) else str(exc)) from None
+    console.print(f"granted [bold]{citizen.clearance_level.value}[/] to {escape(email)} "
+                  f"(citizen {citizen.citizen_id}, {escape(citizen.name)})", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,13 @@ def discover(project: Path | None = None, data_dir: Path | None = None) -> HubSe
         return running_localbase(project_dir(project), data_dir)
     except FileNotFoundError:
         return None
+
+
+def chosen_backend(project: Path | None = None, data_dir: Path | None = None) -> HubSettings | None:
+    """The Localbase running on `data_dir` when one is named (--data-dir), else discover()."""
+    if data_dir is None:
+        return discover(project)
+    try:
+        return running_localbase(project_dir(project), data_dir)
+    except FileNotFoundError:
+        return None

@@ -1,17 +1,25 @@
 """`efficiency-hub up`: Localbase on the hub's project, then the API, the monitor and the dashboard
-as child processes; Ctrl+C stops them in reverse order."""
+as child processes; Ctrl+C stops them in reverse order.
+
+A child counts as started when it serves: its own process listens on its port and answers there
+(not whatever else may hold the port). A child that fails is reported with the cause from its log."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # no stubs installed
 
 from efficiency_hub.settings import HubSettings
 
@@ -25,6 +33,63 @@ class Child:
     name: str
     process: subprocess.Popen
     url: str | None = None
+    log: Path | None = None
+    log_start: int = 0  # where this run's lines begin in its (appended) log
+
+    def failure(self) -> str:
+        """`<name> exited with <code>: <cause from its log>`."""
+        text = f"{self.name} exited with {self.process.returncode}"
+        if cause := self.cause():
+            text += f": {cause}"
+        return text + (f" (log: {self.log})" if self.log else "")
+
+    def cause(self) -> str:
+        """What this run's lines of its log say about why it failed."""
+        if self.log is None or not self.log.exists():
+            return ""
+        with self.log.open("rb") as fh:
+            fh.seek(self.log_start)
+            return cause_of(fh.read().decode(errors="replace"))
+
+
+def cause_of(output: str) -> str:
+    """The line of a program's output that says why it failed: the exception raised, else the last
+    line naming an error, else the last line."""
+    lines = [line for line in (_ANSI.sub("", raw).strip() for raw in output.splitlines()) if line]
+    for pattern in (_EXCEPTION, _ERROR):
+        found = [line for line in lines if pattern.search(line)]
+        if found:
+            return found[-1]
+    return lines[-1] if lines else ""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): ")
+_ERROR = re.compile(r"error|in use|failed|refused|denied", re.IGNORECASE)
+
+
+def check_port(host: str, port: int, option: str) -> None:
+    """A port the stack is to listen on: a port number, and free (checked before anything starts)."""
+    if not 1 <= port <= 65535:
+        raise StackError(f"{option} must be a port number from 1 to 65535, got {port}")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise StackError(f"port {port} on {host} cannot be used ({exc.strerror or exc}): stop what holds it "
+                             f"or choose another with {option}") from None
+
+
+def listening(pid: int, port: int) -> bool:
+    """Whether the process `pid` (or one of its own children) listens on TCP `port`."""
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+        return any(conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+                   for process in processes for conn in process.net_connections("tcp"))
+    except psutil.Error:
+        return False
 
 
 @dataclass
@@ -34,27 +99,36 @@ class Stack:
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str], url: str | None = None,
               log: Path | None = None) -> Child:
+        start = log.stat().st_size if log and log.exists() else 0
         out = log.open("ab") if log else None
         proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=self.project, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT if out else None,
                                 start_new_session=True)  # Ctrl+C reaches us; we stop them in order
-        child = Child(name, proc, url)
+        child = Child(name, proc, url, log, start)
         self.children.append(child)
         return child
 
-    def wait_http(self, child: Child, path: str, timeout: float = 60.0, log: Path | None = None) -> None:
+    def wait_serving(self, child: Child, port: int, path: str, timeout: float = 60.0,
+                     ready: Callable[[], bool] = lambda: True) -> None:
+        """Until `child` listens on `port` itself and answers `path` there (and `ready()`); a child
+        that exits first, or never serves, is a StackError with the cause from its log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if child.process.poll() is not None:
-                tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-                raise StackError(f"{child.name} exited with {child.process.returncode}\n{tail}")
-            try:
-                if httpx.get(f"{child.url}{path}", timeout=1).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
+                raise StackError(child.failure())
+            if listening(child.process.pid, port) and ready() and self._answers(f"{child.url}{path}"):
+                return
             time.sleep(0.1)
-        raise StackError(f"{child.name} did not answer {child.url}{path} within {timeout:.0f}s")
+        cause = child.cause()
+        raise StackError(f"{child.name} did not serve {child.url}{path} within {timeout:.0f}s"
+                         + (f" (last in its log: {cause})" if cause else ""))
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -80,12 +154,19 @@ class Stack:
 
 
 def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, workers: int = 1,
-                    env: dict[str, str] | None = None) -> HubSettings:
+                    db_port: int | None = None, env: dict[str, str] | None = None) -> HubSettings:
     argv = [sys.executable, "-m", "localbase", "start", "--workdir", str(stack.project),
-            "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers)]
+            "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers),
+            *(["--db-port", str(db_port)] if db_port is not None else [])]
     child = stack.spawn("localbase", argv, {"NO_COLOR": "1", **(env or {})}, f"http://127.0.0.1:{port}", log)
-    stack.wait_http(child, "/rest/v1/", timeout=120, log=log)
-    import json
+
+    def announced() -> bool:  # Localbase writes its state once every API worker serves
+        try:
+            return json.loads((data_dir / "server.json").read_text())["pid"] == child.process.pid
+        except (OSError, ValueError, KeyError):
+            return False
+
+    stack.wait_serving(child, port, "/health", timeout=120, ready=announced)
     keys = json.loads((data_dir / "keys.json").read_text())
     return HubSettings(child.url or "", keys["anon_key"], keys["service_role_key"])
 
@@ -102,7 +183,7 @@ def start_api(stack: Stack, settings: HubSettings, host: str, port: int, log: Pa
             "--host", host, "--port", str(port)]
     # the API serves users with their own tokens: it is not given the service-role key
     child = stack.spawn("api", argv, hub_env(settings, service=False), f"http://{host}:{port}", log)
-    stack.wait_http(child, "/health", log=log)
+    stack.wait_serving(child, port, "/health")
     return child
 
 
@@ -120,5 +201,5 @@ def start_dashboard(stack: Stack, settings: HubSettings, port: int, log: Path, h
     argv = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
             "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     child = stack.spawn("dashboard", argv, hub_env(settings, service=True), f"http://{host}:{port}", log)
-    stack.wait_http(child, "/_stcore/health", log=log)
+    stack.wait_serving(child, port, "/_stcore/health")
     return child

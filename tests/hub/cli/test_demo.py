@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 
 from rich.console import Console
 
-from efficiency_hub.cli.demo import Demo
+from efficiency_hub.cli.demo import PASSWORD, Demo
 
 
 async def test_the_demo_shows_isolation_the_intervention_and_the_optimizer(settings):
@@ -27,13 +28,36 @@ async def test_the_demo_shows_isolation_the_intervention_and_the_optimizer(setti
     text = out.getvalue()
     for step in ("1. Set up", "2. Register", "3. Live monitoring", "4. The authenticated API", "5. Isolation"):
         assert step in text
+    # it ends with the accounts it made, to sign in with afterwards
+    accounts = text[text.index("Demo accounts"):]
+    assert results["accounts"] == {"director@efficiency-hub.demo": "violet", "analyst@efficiency-hub.demo": "green",
+                                   "intern@efficiency-hub.demo": "infrared"}
+    for email, clearance in results["accounts"].items():
+        row = rf"{re.escape(email)} +│ {PASSWORD} +│ EFF-2025-00\d [A-Za-z ]+│ {clearance} "
+        assert re.search(row, accounts), accounts
 
 
 def test_the_command_runs_again_on_the_same_backend(hub_server, settings):
-    env = {**os.environ, "SUPABASE_URL": settings.supabase_url, "SUPABASE_ANON_KEY": settings.anon_key,
-           "SUPABASE_SERVICE_ROLE_KEY": settings.service_role_key, "NO_COLOR": "1", "COLUMNS": "200"}
-    for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "efficiency_hub.cli.main", "demo"], env=env,
+    """Once configured by the environment, once by finding the running Localbase by its data folder."""
+    bare = {name: value for name, value in os.environ.items()
+            if name not in ("SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "API_URL", "ANON_KEY",
+                            "SERVICE_ROLE_KEY", "LOCALBASE_DATA_DIR")}
+    by_env = {"SUPABASE_URL": settings.supabase_url, "SUPABASE_ANON_KEY": settings.anon_key,
+              "SUPABASE_SERVICE_ROLE_KEY": settings.service_role_key}
+    for args, env in (([], by_env), (["--data-dir", str(hub_server.data_dir)], {})):
+        done = subprocess.run([sys.executable, "-m", "efficiency_hub.cli.main", "demo", *args],
+                              env={**bare, **env, "NO_COLOR": "1", "COLUMNS": "200"},
                               capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
     assert "exists already" in done.stdout and "What each caller sees" in done.stdout
+    assert f"backend {settings.supabase_url}" in done.stdout  # the running one, not a temporary Localbase
+
+
+def test_a_data_dir_where_nothing_runs_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "efficiency_hub.cli.main", "demo", "--data-dir", str(tmp_path)],
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "60"}, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stdout.strip().splitlines() == [
+        f"error: no Localbase is running with the data folder {tmp_path}: start it with "
+        f"`efficiency-hub up --data-dir {tmp_path}`"]
