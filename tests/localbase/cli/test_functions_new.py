@@ -33,5 +33,6 @@ def test_functions_new_scaffolds_a_working_function(localbase_server, lang, entr
 
 
 def test_functions_new_refuses_an_unknown_language(tmp_path):
+    (tmp_path / "supabase").mkdir()  # a project (a folder without one is refused first)
     result = CliRunner().invoke(app, ["functions", "new", "x", "--workdir", str(tmp_path), "--lang", "go"])
     assert result.exit_code == 2 and "python or ts" in result.output
