@@ -82,14 +82,21 @@ def check_port(host: str, port: int, option: str) -> None:
 
 
 def listening(pid: int, port: int) -> bool:
-    """Whether the process `pid` (or one of its own children) listens on TCP `port`."""
+    """Whether the process `pid` (or one of its own children) listens on TCP `port`. A process that
+    has exited, or that we may not inspect (another user's), does not count."""
     try:
         parent = psutil.Process(pid)
-        processes = [parent, *parent.children(recursive=True)]
-        return any(conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
-                   for process in processes for conn in process.net_connections("tcp"))
+        family = [parent, *parent.children(recursive=True)]
     except psutil.Error:
         return False
+    for process in family:
+        try:
+            connections = process.net_connections("tcp")
+        except psutil.Error:
+            continue
+        if any(conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port for conn in connections):
+            return True
+    return False
 
 
 @dataclass
