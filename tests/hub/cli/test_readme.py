@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def stack():
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
+        shutil.rmtree(data.parent, ignore_errors=True)
 
 
 def run(script: str, stack) -> str:

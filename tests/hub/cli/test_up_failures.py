@@ -72,11 +72,11 @@ def test_a_child_serving_its_own_port_is_ready(tmp_path):
 
 
 def up(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    data = tempfile.mkdtemp(prefix="hub-up-fail-")
-    return subprocess.run([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
-                           "--data-dir", os.path.join(data, "lb"), "--no-dashboard", "--no-monitor", *args],
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "60", **(env or {})},
-                          capture_output=True, text=True, timeout=180, check=False)
+    with tempfile.TemporaryDirectory(prefix="hub-up-fail-") as data:
+        return subprocess.run([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
+                               "--data-dir", os.path.join(data, "lb"), "--no-dashboard", "--no-monitor", *args],
+                              env={**os.environ, "NO_COLOR": "1", "COLUMNS": "60", **(env or {})},
+                              capture_output=True, text=True, timeout=180, check=False)
 
 
 def one_line_error(result: subprocess.CompletedProcess, *expected: str) -> str:
