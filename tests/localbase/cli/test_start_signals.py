@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
+import psycopg2  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
 from localbase.testing.server import free_port
