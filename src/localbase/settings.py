@@ -251,12 +251,14 @@ def _database_url(url: str | None, source: str) -> str | None:
     return url
 
 
-def _project_folder(project_dir: Path) -> Path:
-    """The folder holding supabase/: a missing one is an error, never a new empty project."""
+def require_project(project_dir: Path | str, *, supabase: bool = True) -> Path:
+    """For the commands: the project folder exists and (unless `supabase` is False: a command on
+    any DATABASE_URL) holds supabase/. A missing one is an error, never a new empty project."""
+    project_dir = Path(project_dir).resolve()
     if not project_dir.is_dir():
         raise SettingsError(f"the project folder {project_dir} does not exist: pass --workdir <the folder "
                             "holding supabase/>, or create a project with `localbase init`")
-    if not (project_dir / "supabase").is_dir():
+    if supabase and not (project_dir / "supabase").is_dir():
         raise SettingsError(f"no supabase/ folder in {project_dir}: run `localbase init` there, or pass "
                             "--workdir <the folder holding supabase/>")
     return project_dir
@@ -274,7 +276,7 @@ def load_settings(
     access_log: bool | None = None,
     with_keys: bool = True,
 ) -> Settings:
-    project_dir = _project_folder(Path(project_dir).resolve())
+    project_dir = Path(project_dir).resolve()
     config = read_config_toml(project_dir)
     api = config.get("api", {})
     db = config.get("db", {})

@@ -50,7 +50,7 @@ def dump(
     workdir: Workdir = Path("."), data_dir: DataDir = None, db_url: DbUrl = None,
 ) -> None:
     """Dump the database (the running server's, or DATABASE_URL) with pg_dump."""
-    settings = _settings(workdir, data_dir, db_url=db_url)
+    settings = _settings(workdir, data_dir, db_url=db_url, any_database=True)
     if fmt not in tools.FORMATS:
         err.print("--format must be custom or plain")
         raise typer.Exit(2)
@@ -83,7 +83,7 @@ def restore(
 ) -> None:
     """Replace the database with a dump: drop and re-create it, load the dump, then apply bootstrap
     and any migration newer than the dump."""
-    settings = _settings(workdir, data_dir, db_url=db_url)
+    settings = _settings(workdir, data_dir, db_url=db_url, any_database=True)
     if not file.is_file():
         err.print(f"[red]error:[/red] no dump at {file}")
         raise typer.Exit(2)

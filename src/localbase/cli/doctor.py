@@ -16,7 +16,7 @@ from localbase.doctor import (
     run_checks,
     to_json,
 )
-from localbase.settings import SettingsError
+from localbase.settings import SettingsError, require_project
 
 
 @app.command()
@@ -38,6 +38,7 @@ def doctor(
         err.print("--output must be pretty or json")
         raise typer.Exit(2)
     try:
+        require_project(workdir)
         settings = load_doctor_settings(workdir, data_dir=data_dir, db_url=db_url)
         checks = run_checks(settings, api_url=api_url.rstrip("/") if api_url else None, production=production)
     except SettingsError as exc:

@@ -21,7 +21,7 @@ from localbase.cli.terminal import handle_stop_signals, print_values
 from localbase.database.cluster import Cluster, redact
 from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError, new_migration
-from localbase.settings import Settings, SettingsError, load_settings
+from localbase.settings import Settings, SettingsError, load_settings, require_project
 from localbase.workers import MAX_WORKERS
 
 app = typer.Typer(help="Localbase: Supabase's APIs on an embedded PostgreSQL.", no_args_is_help=True,
@@ -41,8 +41,11 @@ Workdir = Annotated[Path, typer.Option("--workdir", help="Project folder (holds 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder [default: <workdir>/.localbase]")]
 
 
-def _settings(workdir: Path, data_dir: Path | None = None, **kw) -> Settings:
+def _settings(workdir: Path, data_dir: Path | None = None, *, any_database: bool = False, **kw) -> Settings:
+    """The project's settings. `any_database`: the command also works on a database URL alone
+    (--db-url / DATABASE_URL), without supabase/ (the folder must still exist)."""
     try:
+        require_project(workdir, supabase=not (any_database and (kw.get("db_url") or os.environ.get("DATABASE_URL"))))
         return load_settings(workdir, data_dir=data_dir, **kw)
     except SettingsError as exc:
         err.print(f"[red]configuration error:[/red] {escape(str(exc))}")

@@ -4,6 +4,7 @@ panel, and stops it with everything else on Ctrl+C."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_up_serves_the_dashboard_and_stops_it():
             wait_for(lambda: "Efficiency Hub is up" in log_path.read_text() or proc.poll() is not None, 120, "up")
             output = log_path.read_text()
             assert proc.poll() is None, output
-            assert f"Dashboard         {board}" in output, output
+            assert re.search(rf"│ Dashboard +{board} ", output), output
             assert httpx.get(f"{board}/_stcore/health", timeout=5).text == "ok"
             page = httpx.get(board, timeout=5)
             assert page.status_code == 200 and "<title>Streamlit</title>" in page.text
