@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import psycopg2  # type: ignore[import-untyped]  # no stubs installed
@@ -19,12 +20,14 @@ import pytest
 from localbase.testing.server import free_port
 from tests.localbase.cli.test_cli import ENV
 
+PASSWORD = f"signals-{uuid.uuid4().hex}"  # the embedded superuser's (LOCALBASE_DB_PASSWORD)
+
 
 def migrating(db_port: int) -> bool:
     """The slow migration is running (start-up is half done)."""
     try:
-        with psycopg2.connect(f"postgresql://postgres:postgres@127.0.0.1:{db_port}/postgres", connect_timeout=2) as c, \
-                c.cursor() as cur:
+        url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{db_port}/postgres"
+        with psycopg2.connect(url, connect_timeout=2) as c, c.cursor() as cur:
             cur.execute("select count(*) from pg_stat_activity where query like 'select pg_sleep(60)%'")
             return cur.fetchone()[0] > 0
     except psycopg2.OperationalError:
@@ -44,7 +47,8 @@ def test_a_signal_while_starting_stops_postgresql_too(sig):
         pid_file = project / ".localbase" / "pgdata" / "postmaster.pid"
         db_port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "localbase", "start", "--port", str(free_port()),
-                                 "--db-port", str(db_port)], cwd=project, env=ENV, stdout=subprocess.PIPE,
+                                 "--db-port", str(db_port)], cwd=project,
+                                env={**ENV, "LOCALBASE_DB_PASSWORD": PASSWORD}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint)
         try:
             deadline = time.monotonic() + 90
