@@ -100,6 +100,8 @@ def up(workdir: Workdir = None,
     except KeyboardInterrupt:
         raise _fail("interrupted while starting") from None
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl+C must not cut the clean stop short
+            signal.signal(sig, signal.SIG_IGN)
         with console.status("stopping..."):
             stack.stop()
         (data / STATE_FILE).unlink(missing_ok=True)
