@@ -129,7 +129,7 @@ async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, m
             # a reload would lose this marker: it proves the page updated in place
             await page.evaluate("window.__still_the_same_page = true")
             recorded = await worker_tracker.record_event(worker.citizen_id, probe, 2)
-            await expect(feed).to_contain_text(probe, timeout=15_000)
+            await expect(feed).to_contain_text(probe, timeout=45_000)
             await expect(feed).to_contain_text(f"#{recorded.id}")
             assert await page.evaluate("window.__still_the_same_page === true")
 
@@ -173,7 +173,7 @@ async def test_a_citizen_attaches_evidence_and_sees_the_preview(chromium, dashbo
             page = await signed_in_page(browser, dashboard_url, worker.email, height=2200)
             await expect(page.get_by_role("heading", name="Evidence")).to_be_visible(timeout=30_000)
             chosen = page.get_by_role("combobox", name="Event")  # the newest event is chosen
-            await expect(chosen).to_have_value(re.compile(f"^#{event.id} · "), timeout=15_000)
+            await expect(chosen).to_have_value(re.compile(f"^#{event.id} · "), timeout=45_000)
             await page.locator("[class*='st-key-evidence_file'] input[type=file]").set_input_files(str(picture))
             await page.get_by_role("button", name="Attach").click()
             await expect(page.get_by_text("attached site-photo.png")).to_be_visible(timeout=15_000)
