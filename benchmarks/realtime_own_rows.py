@@ -22,6 +22,7 @@ import time
 import uuid
 
 import asyncpg
+import httpx
 
 from benchmarks import cpu
 from localbase.security import jwt
@@ -130,6 +131,24 @@ async def _realtime_backends(db) -> list[int]:
     return [r["pid"] for r in rows]
 
 
+async def _server_stats(server) -> dict:
+    """The realtime counters of the worker that answers (all of them with one worker)."""
+    async with httpx.AsyncClient() as h:
+        r = await h.get(f"{server.url}/realtime/v1/api/stats", headers={"apikey": server.service_role_key})
+        r.raise_for_status()
+        return r.json()
+
+
+def _batches(before: dict, after: dict) -> dict:
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in
+         ("fanout_batches", "evaluations", "authorize_queries", "authorize_ms", "fanout_ms", "contexts_checked")}
+    batches = max(1, d["fanout_batches"])
+    return {"batches": d["fanout_batches"], "changes_per_batch": round(d["evaluations"] / batches, 2),
+            "authorize_ms_per_batch": round(d["authorize_ms"] / batches, 3),
+            "fanout_ms_per_batch": round(d["fanout_ms"] / batches, 3),
+            "authorize_us_per_context_and_change": round(1000 * d["authorize_ms"] / max(1, d["contexts_checked"]), 3)}
+
+
 def _python_pids(server) -> list[int]:
     return [pid for pid, name in cpu.descendants(server.process.pid).items() if not name.startswith("postgres")]
 
@@ -153,6 +172,7 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
             await watchers.wait(list(warm), 60)
             tree = cpu.descendants(root)
             python, realtime_pg = _python_pids(server), await _realtime_backends(db)
+            stats = await _server_stats(server)
             before = cpu.snapshot(tree)
             started = time.perf_counter()
             sent = await paced_inserts(server.db_url, watchers.users, rate, seconds, f"rls-{n}")
@@ -160,6 +180,7 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
             complete = await watchers.wait(list(sent), drain)
             finished = max((watchers.arrivals.get(t, 0.0) for t in sent), default=inserted)
             after = cpu.snapshot(cpu.descendants(root))
+            stats_after = await _server_stats(server)
             lat = [(watchers.arrivals[t] - sent[t]) * 1000 for t in sent if t in watchers.arrivals]
             delivered = len(lat)
             python_s = cpu.used(before, after, python)
@@ -178,6 +199,7 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
                           "whole_server": round(total_s, 3), "whole_server_no_subscribers": round(idle_cpu, 3)},
                 "cpu_ms_per_delivery": round((python_s + realtime_pg_s) * per, 4),
                 "marginal_cpu_ms_per_delivery": round((total_s - idle_cpu) * per, 4),
+                "server_batches_one_worker": _batches(stats, stats_after),
             }
     finally:
         await db.close()

@@ -74,6 +74,39 @@ begin
 end
 $$;
 
+-- The rows of a batch, typed, for realtime.visible_each: a temporary table of this session per
+-- published table, with the table's columns (no constraints: a key-only old image leaves the
+-- others NULL) and the row's index in the batch; (re)made when the table's columns differ from
+-- it, emptied at every commit. Returns its name.
+create or replace function realtime.batch_rows(p_relid oid, p_images jsonb[])
+returns text
+language plpgsql volatile
+as $$
+declare
+  v_name text := 'realtime_rows_' || p_relid;
+  v_columns text;
+begin
+  select string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' order by attnum)
+    into v_columns
+    from pg_attribute where attrelid = p_relid and attnum > 0 and not attisdropped;
+  if v_columns is distinct from (
+      select string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' order by attnum)
+        from pg_attribute
+       where attrelid = to_regclass('pg_temp.' || v_name) and attnum > 0 and not attisdropped
+         and attname <> 'realtime batch row') then
+    execute format('drop table if exists pg_temp.%I', v_name);
+    execute format('create temporary table %I (%s, "realtime batch row" integer) on commit delete rows',
+                   v_name, v_columns);
+    execute format('grant select on pg_temp.%I to public', v_name);  -- read as the subscribers' roles
+  end if;
+  execute format('delete from pg_temp.%I', v_name);
+  execute format('insert into pg_temp.%I select r.*, b.n from unnest($1) with ordinality as b(image, n), '
+                 'jsonb_populate_record(null::%s, b.image) as r where b.image is not null', v_name, p_relid::regclass)
+    using p_images;
+  return v_name;
+end
+$$;
+
 -- For a batch of row images (column name -> text value, as decoded from the WAL) of table
 -- `p_relid`, which of them each (role, claims) context may SELECT: a JSON array with, per
 -- context, the (1-based) indexes of the images it may see. The policies are evaluated by
@@ -82,11 +115,11 @@ $$;
 --
 -- Per distinct role: the predicate is built once from the catalog (nothing is kept between
 -- calls, so a policy change applies from the next call) and PREPAREd once as that role; then
--- per context only the claims change and the prepared statement runs over every image of the
--- batch (written once to a temporary table of this session), so a context costs one execution,
--- not one parse and plan per image. A failure in the fast path (a policy that raises for some
--- row or claims) is retried image by image: such an image is invisible to that context and the
--- error is reported as a WARNING.
+-- per context only the claims change and the prepared statement runs over every row of the
+-- batch (typed once, realtime.batch_rows), so a context costs one execution, not one parse and
+-- plan per row. A failure in the fast path (a policy that raises for some row or claims, a
+-- whole-row reference the batch table cannot stand for) is retried image by image, as before:
+-- such an image is invisible to that context and the error is reported as a WARNING.
 create or replace function realtime.visible_each(p_relid oid, p_images jsonb[], p_roles text[], p_claims text[])
 returns jsonb
 language plpgsql volatile
@@ -96,6 +129,7 @@ declare
   v_alias text := quote_ident((select relname from pg_class where oid = p_relid));
   v_count integer := coalesce(array_length(p_roles, 1), 0);
   v_every jsonb;
+  v_rows text;
   v_out jsonb[];
   v_role text;
   v_members integer[];
@@ -110,13 +144,6 @@ begin
   v_out := array_fill(null::jsonb, array[v_count]);
   select coalesce(jsonb_agg(n order by n), '[]') into v_every
     from unnest(p_images) with ordinality as u(image, n) where image is not null;
-  if to_regclass('pg_temp.realtime_images') is null then
-    create temporary table realtime_images (n integer, image jsonb) on commit delete rows;
-    grant select on pg_temp.realtime_images to public;  -- read by the prepared statement, as the role
-  end if;
-  delete from pg_temp.realtime_images;
-  insert into pg_temp.realtime_images select n, image from unnest(p_images) with ordinality as u(image, n)
-   where image is not null;
   if exists (select 1 from pg_prepared_statements where name = 'realtime_visible') then
     deallocate realtime_visible;
   end if;
@@ -130,12 +157,11 @@ begin
       continue;
     end if;
     begin
+      v_rows := coalesce(v_rows, realtime.batch_rows(p_relid, p_images));
       perform set_config('role', v_role, true);
-      -- the predicate sees only the row's columns (the subquery's scope), whatever their names
-      execute format('prepare realtime_visible as select coalesce(jsonb_agg(b.n order by b.n), ''[]'') '
-                     'from pg_temp.realtime_images as b where exists '
-                     '(select 1 from jsonb_populate_record(null::%s, b.image) as %s where %s)',
-                     v_rel, v_alias, v_predicate);
+      execute format('prepare realtime_visible as select coalesce(jsonb_agg("realtime batch row" '
+                     'order by "realtime batch row"), ''[]'') from pg_temp.%I as %s where %s',
+                     v_rows, v_alias, v_predicate);
       foreach i in array v_members loop
         perform set_config('request.jwt.claims', p_claims[i], true);
         execute 'execute realtime_visible' into v_seen;
@@ -143,6 +169,7 @@ begin
       end loop;
     exception when others then
       -- one context, one image at a time (the block above was rolled back: role and claims too)
+      v_rows := null;
       foreach i in array v_members loop
         v_seen := '[]';
         for k in 1 .. coalesce(array_length(p_images, 1), 0) loop
@@ -409,6 +436,7 @@ $$;
 
 revoke all on function realtime.select_predicate(oid, name) from public;
 revoke all on function realtime.visible_each(oid, jsonb[], text[], text[]) from public;
+revoke all on function realtime.batch_rows(oid, jsonb[]) from public;
 revoke all on function realtime.filter_predicate(oid, jsonb, text) from public;
 revoke all on function realtime.filter_values(jsonb) from public;
 revoke all on function realtime.match_each(oid, jsonb[], jsonb[]) from public;
@@ -417,6 +445,7 @@ revoke all on function realtime.typed(oid, jsonb) from public;
 revoke all on function realtime.rls_applies(oid, name) from public;
 revoke all on function realtime.visible_columns(oid, name) from public;
 grant execute on function realtime.select_predicate(oid, name), realtime.visible_each(oid, jsonb[], text[], text[]),
+  realtime.batch_rows(oid, jsonb[]),
   realtime.filter_predicate(oid, jsonb, text), realtime.filter_values(jsonb),
   realtime.match_each(oid, jsonb[], jsonb[]), realtime.typed_each(oid, jsonb[]), realtime.typed(oid, jsonb),
   realtime.rls_applies(oid, name),

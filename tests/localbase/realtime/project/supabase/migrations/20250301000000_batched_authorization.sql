@@ -1,0 +1,29 @@
+-- Tables for the batched authorization tests (test_batched_authorization.py).
+
+-- Own rows, with a policy that raises for some rows (divisor 0), and columns named like the
+-- names Realtime's batch statements use for themselves (n, image, v, k, b).
+create table public.fragile (
+  id bigint generated always as identity primary key,
+  owner_id uuid not null,
+  divisor integer not null default 1,
+  n integer,
+  image text,
+  v text,
+  k integer,
+  b boolean
+);
+alter table public.fragile enable row level security;
+create policy "own rows, if they divide" on public.fragile for select to authenticated
+  using (owner_id = auth.uid() and 10 / divisor > 0);
+alter table public.fragile replica identity full;
+alter publication supabase_realtime add table public.fragile;
+
+-- Own rows, for the tests that change the table or its policy while subscribed.
+create table public.journal (
+  id bigint generated always as identity primary key,
+  owner_id uuid not null,
+  body text not null
+);
+alter table public.journal enable row level security;
+create policy "own entries" on public.journal for select to authenticated using (owner_id = (select auth.uid()));
+alter publication supabase_realtime add table public.journal;
