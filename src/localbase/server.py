@@ -136,6 +136,9 @@ def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
                           proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies),
                           access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SECONDS,
                           http=http_protocol(settings.limits), ws_max_size=settings.limits.realtime_max_frame_bytes,
+                          # no permessage-deflate (Phoenix's default, so Supabase Realtime's): compressing
+                          # every small change frame costs more CPU than it saves on the wire
+                          ws_per_message_deflate=False,
                           h11_max_incomplete_event_size=settings.limits.max_header_bytes)
 
 
