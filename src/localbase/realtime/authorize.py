@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ select realtime.typed_each($1, $2::jsonb[]) as records,
        realtime.visible_each($1, $4::jsonb[], $5::text[], $6::text[]) as visible,
        realtime.match_each($1, $4::jsonb[], $7::text[]::jsonb[]) as matched
 """
+MATCH = "select realtime.match_each($1, $2::jsonb[], $3::text[]::jsonb[])"
 
 
 @dataclass
@@ -149,15 +151,36 @@ class Authorizer:
                     self._shapes[(relid, row["role"])] = shape
         return found
 
-    async def evaluate(self, changes: list[RowChange], contexts: list[tuple[str, str]],
-                       filters: list[list]) -> Verdict:
+    async def evaluate(self, changes: list[RowChange], contexts: list[tuple[str, str]], filters: list[list],
+                       reachable: Callable[[list[list[int]]], list[int]] | None = None) -> Verdict:
         """changes: of one table, in commit order; contexts: (role, claims as JSON text); filters:
         compiled filter lists (filters.py). The row checked is the new image, the old one for a
-        DELETE."""
+        DELETE. `reachable`: given what each filter list matched, the contexts that may still
+        receive something (filtered subscriptions whose filters matched nothing need no RLS
+        check): then the filters are matched first and only those contexts are checked."""
+        images = [c.old if c.kind == "DELETE" else c.new for c in changes]
+        relid = changes[0].relation.relid
+        if filters and reachable is not None:
+            self.stats["authorize_queries"] += 1
+            matched = [[n - 1 for n in found] for found in await self.conn.fetchval(
+                MATCH, relid, images, [_dumps(f) for f in filters])]
+            keep = reachable(matched)
+            if len(keep) < len(contexts):
+                visible: list[list[int]] = [[] for _ in contexts]
+                if not keep:
+                    self.stats["evaluations"] += len(changes)
+                    return Verdict([None] * len(changes), [None] * len(changes), visible, matched)
+                some = await self._evaluate(changes, images, [contexts[k] for k in keep], [])
+                for k, seen in zip(keep, some.visible, strict=True):
+                    visible[k] = seen
+                return Verdict(some.records, some.old_records, visible, matched)
+        return await self._evaluate(changes, images, contexts, filters)
+
+    async def _evaluate(self, changes: list[RowChange], images: list, contexts: list[tuple[str, str]],
+                        filters: list[list]) -> Verdict:
         self.stats["evaluations"] += len(changes)
         self.stats["authorize_queries"] += 1
         self.stats["contexts_checked"] += len(contexts) * len(changes)
-        images = [c.old if c.kind == "DELETE" else c.new for c in changes]
         row = await self.conn.fetchrow(
             EVALUATE, changes[0].relation.relid, [c.new for c in changes], [c.old for c in changes], images,
             [c[0] for c in contexts], [c[1] for c in contexts], [_dumps(f) for f in filters])

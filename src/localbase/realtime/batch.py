@@ -66,6 +66,13 @@ class Batch:
     def filter_lists(self) -> list[list]:
         return [orjson.loads(f) for f in self._filters]
 
+    def reachable(self, matched: list[list[int]]) -> list[int]:
+        """The contexts with a binding that has no filter or whose filter list matched a change
+        (`matched`: per filter list, the changes it matches): only these need an RLS check."""
+        hit = [bool(found) for found in matched]
+        return [k for k, members in enumerate(self.members)
+                if any(not b.filters or hit[self._binding_filter[b.id]] for _, bindings in members for b in bindings)]
+
     def frames(self, verdict: Verdict, shapes: dict[str, Shape], sends: list[list[tuple[Channel, bytes]]],
                data: Callable[..., bytes]) -> None:
         """Add to `sends` (per batch item) the (channel, payload) of every change a channel may see

@@ -156,7 +156,7 @@ class Fanout:
 
     async def _evaluate(self, group: Batch) -> tuple[Verdict, dict[str, Shape]] | None:
         roles = sorted({role for role, _ in group.contexts})
-        verdict = await self._verdict(group.changes, list(group.contexts), group.filter_lists())
+        verdict = await self._verdict(group.changes, list(group.contexts), group.filter_lists(), group.reachable)
         if verdict is None:
             return None
         for attempt in range(5):
@@ -169,10 +169,10 @@ class Fanout:
                 await self._reconnect(exc, attempt)
         raise RuntimeError("realtime: authorization connection unavailable")
 
-    async def _verdict(self, changes: list[RowChange], contexts, filters) -> Verdict | None:
+    async def _verdict(self, changes: list[RowChange], contexts, filters, reachable) -> Verdict | None:
         for attempt in range(5):
             try:
-                return await self.authorizer.evaluate(changes, contexts, filters)
+                return await self.authorizer.evaluate(changes, contexts, filters, reachable)
             except asyncpg.PostgresError as exc:
                 # e.g. the table was dropped or altered since the change: nobody can be shown it.
                 # A batch is retried change by change, so one such change costs only itself.
@@ -181,7 +181,7 @@ class Fanout:
                     return None
                 log.warning("realtime: authorizing %d changes of %s.%s together failed (%s); one by one now",
                             len(changes), changes[0].relation.schema, changes[0].relation.table, exc)
-                return Verdict.merge([await self._verdict([c], contexts, filters) for c in changes],
+                return Verdict.merge([await self._verdict([c], contexts, filters, reachable) for c in changes],
                                      len(contexts), len(filters))
             except (asyncpg.InterfaceError, OSError) as exc:
                 await self._reconnect(exc, attempt)

@@ -126,3 +126,35 @@ async def test_filters_of_one_shape_each_match_their_own_rows(realtime_server, d
     await asyncio.sleep(SETTLE)
     assert [[r["title"] for r in inbox.records()] for inbox in inboxes] == [["alpha", "alpha"], ["beta"], ["gamma"]]
     assert [r["title"] for r in several.records()] == ["gamma", "alpha", "alpha"]
+
+
+async def test_filtered_subscribers_whose_filters_match_nothing_are_not_rls_checked(realtime_server, db, clients):
+    """Supabase's usual pattern - an own-row filter on top of an own-row policy: a change is
+    checked by RLS only for the subscribers whose filter it matches."""
+    watchers = []
+    for _ in range(6):
+        uid, token = new_user(realtime_server)
+        c = await client(realtime_server, token)
+        clients.append(c)
+        _, inbox = await subscribed(c, topic(), event="INSERT", table="notes", schema="public",
+                                    filter=f"owner_id=eq.{uid}")
+        watchers.append((uid, inbox))
+    # someone else's row matching a watcher's filter: still refused by the policy
+    other, other_token = new_user(realtime_server)
+    c_other = await client(realtime_server, other_token)
+    clients.append(c_other)
+    _, snooper = await subscribed(c_other, topic(), event="INSERT", table="notes", schema="public",
+                                  filter=f"owner_id=eq.{watchers[0][0]}")
+    before = stats(realtime_server)
+    async with db.transaction():
+        await db.execute("insert into notes (owner_id, title) values ($1, 'first')", watchers[0][0])
+        await db.execute("insert into notes (owner_id, title) values ($1, 'second')", watchers[1][0])
+    await watchers[0][1].wait_for(1)
+    await watchers[1][1].wait_for(1)
+    await asyncio.sleep(SETTLE)
+    after = stats(realtime_server)
+    assert [r["title"] for r in watchers[0][1].records()] == ["first"]
+    assert [r["title"] for r in watchers[1][1].records()] == ["second"]
+    assert all(not inbox.items for _, inbox in watchers[2:]) and snooper.items == []
+    # 3 of the 7 contexts (the two owners, the snooper) checked, for the batch's 2 changes
+    assert after["contexts_checked"] - before["contexts_checked"] == 3 * 2
