@@ -42,9 +42,14 @@ def pct(values: list[float], p: float) -> float:
 
 
 def user_token(server, uid: str) -> str:
+    """An access token shaped like the ones GoTrue issues (the claims a policy parses)."""
     now = int(time.time())
-    return jwt.sign({"sub": uid, "role": "authenticated", "aud": "authenticated", "iat": now,
-                     "exp": now + 3600}, server.jwt_secret)
+    return jwt.sign({"iss": f"{server.url}/auth/v1", "sub": uid, "aud": "authenticated", "exp": now + 3600,
+                     "iat": now, "email": f"{uid[:8]}@example.com", "phone": "",
+                     "app_metadata": {"provider": "email", "providers": ["email"]},
+                     "user_metadata": {"email": f"{uid[:8]}@example.com", "email_verified": True},
+                     "role": "authenticated", "aal": "aal1", "amr": [{"method": "password", "timestamp": now}],
+                     "session_id": str(uuid.uuid4()), "is_anonymous": False}, server.jwt_secret)
 
 
 class Watchers:

@@ -11,9 +11,11 @@ migrations/20250301000000_batched_authorization.sql."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 
+from tests.localbase.helpers import user_token
 from tests.localbase.realtime.conftest import client, new_user, subscribed, topic
 
 SETTLE = 0.4
@@ -158,3 +160,31 @@ async def test_filtered_subscribers_whose_filters_match_nothing_are_not_rls_chec
     assert all(not inbox.items for _, inbox in watchers[2:]) and snooper.items == []
     # 3 of the 7 contexts (the two owners, the snooper) checked, for the batch's 2 changes
     assert after["contexts_checked"] - before["contexts_checked"] == 3 * 2
+
+
+async def test_auth_email_and_role_policies_see_each_subscribers_own_claims(realtime_server, db, clients):
+    """Claims are set per subscriber, all of them: one without an e-mail claim never sees the
+    previous subscriber's mail, whatever order the batch checks them in."""
+    with_mail = []
+    for k in range(3):
+        uid = str(uuid.uuid4())
+        c = await client(realtime_server, user_token(realtime_server, uid, email=f"user{k}-{uid[:8]}@example.com"))
+        clients.append(c)
+        _, inbox = await subscribed(c, topic(), table="mail", schema="public")
+        with_mail.append((f"user{k}-{uid[:8]}@example.com", inbox))
+    without = []
+    for _ in range(3):
+        c = await client(realtime_server, user_token(realtime_server, str(uuid.uuid4())))
+        clients.append(c)
+        _, inbox = await subscribed(c, topic(), table="mail", schema="public")
+        without.append(inbox)
+    async with db.transaction():
+        for address, _ in with_mail:
+            await db.execute("insert into mail (recipient, body) values ($1, 'for you')", address)
+        await db.execute("insert into mail (recipient, body) values ('', 'nobody')")
+    for _, inbox in with_mail:
+        await inbox.wait_for(1)
+    await asyncio.sleep(SETTLE)
+    for address, inbox in with_mail:
+        assert [r["recipient"] for r in inbox.records()] == [address]
+    assert all(inbox.items == [] for inbox in without)

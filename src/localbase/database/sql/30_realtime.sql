@@ -135,6 +135,7 @@ declare
   v_members integer[];
   v_predicate text;
   v_seen jsonb;
+  v_claims jsonb;
   v_ok boolean;
   i integer;
 begin
@@ -163,7 +164,14 @@ begin
                      'order by "realtime batch row"), ''[]'') from pg_temp.%I as %s where %s',
                      v_rows, v_alias, v_predicate);
       foreach i in array v_members loop
-        perform set_config('request.jwt.claims', p_claims[i], true);
+        -- also request.jwt.claim.sub / role / email, the claims' own values (as private channels
+        -- set them): auth.uid(), auth.role() and auth.email() read those first, so a policy like
+        -- `auth.uid() = owner_id` does not parse the whole claims again for every row
+        v_claims := p_claims[i]::jsonb;
+        perform set_config('request.jwt.claims', p_claims[i], true),
+                set_config('request.jwt.claim.sub', coalesce(v_claims ->> 'sub', ''), true),
+                set_config('request.jwt.claim.role', coalesce(v_claims ->> 'role', ''), true),
+                set_config('request.jwt.claim.email', coalesce(v_claims ->> 'email', ''), true);
         execute 'execute realtime_visible' into v_seen;
         v_out[i] := v_seen;
       end loop;
@@ -175,8 +183,12 @@ begin
         for k in 1 .. coalesce(array_length(p_images, 1), 0) loop
           continue when p_images[k] is null;
           begin
+            v_claims := p_claims[i]::jsonb;
             perform set_config('role', v_role, true);
-            perform set_config('request.jwt.claims', p_claims[i], true);
+            perform set_config('request.jwt.claims', p_claims[i], true),
+                    set_config('request.jwt.claim.sub', coalesce(v_claims ->> 'sub', ''), true),
+                    set_config('request.jwt.claim.role', coalesce(v_claims ->> 'role', ''), true),
+                    set_config('request.jwt.claim.email', coalesce(v_claims ->> 'email', ''), true);
             execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as %s where %s)',
                            v_rel, v_alias, v_predicate)
               into v_ok using p_images[k];
@@ -192,7 +204,8 @@ begin
       end loop;
     end;
     perform set_config('role', 'none', true);
-    perform set_config('request.jwt.claims', '', true);
+    perform set_config('request.jwt.claims', '', true), set_config('request.jwt.claim.sub', '', true),
+            set_config('request.jwt.claim.role', '', true), set_config('request.jwt.claim.email', '', true);
     if exists (select 1 from pg_prepared_statements where name = 'realtime_visible') then
       deallocate realtime_visible;
     end if;

@@ -27,3 +27,15 @@ create table public.journal (
 alter table public.journal enable row level security;
 create policy "own entries" on public.journal for select to authenticated using (owner_id = (select auth.uid()));
 alter publication supabase_realtime add table public.journal;
+
+-- Rows addressed by e-mail, read through auth.email() and auth.role() (which Realtime answers from
+-- request.jwt.claim.* set per subscriber: never the previous subscriber's).
+create table public.mail (
+  id bigint generated always as identity primary key,
+  recipient text not null,
+  body text not null
+);
+alter table public.mail enable row level security;
+create policy "own mail" on public.mail for select to authenticated
+  using (recipient = auth.email() and auth.role() = 'authenticated');
+alter publication supabase_realtime add table public.mail;
