@@ -252,7 +252,7 @@ class Fanout:
         """Every 0.2 s: record positions, trim the buffer, confirm the slot as far as allowed."""
         self.retention.trim()
         positions = {ch.position_id: self.resume_position(ch) for ch in self.live}
-        oldest = await self.retention.checkpoint(positions)
+        oldest = await self.retention.checkpoint(positions, {ch.position_id: ch.sent_position for ch in self.live})
         flush = max(self.processed_end_lsn, self.stream.idle_lsn if self.stream.queue.empty() else 0)
         if oldest is not None:
             flush = min(flush, oldest)

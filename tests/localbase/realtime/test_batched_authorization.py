@@ -188,3 +188,28 @@ async def test_auth_email_and_role_policies_see_each_subscribers_own_claims(real
     for address, inbox in with_mail:
         assert [r["recipient"] for r in inbox.records()] == [address]
     assert all(inbox.items == [] for inbox in without)
+
+
+async def test_an_idle_subscriptions_position_is_not_rewritten_for_changes_it_is_refused(realtime_server, db,
+                                                                                         clients):
+    """Positions are checkpointed every 0.2 s, but one that was sent nothing only every few
+    seconds (IDLE_WRITE_SECONDS): a thousand subscribers no longer cost a thousand-row UPDATE per
+    checkpoint. One that was sent a change is written at the next checkpoint, as before."""
+    before = {r["id"] for r in await db.fetch("select id from realtime.subscription_positions")}
+    uid, token = new_user(realtime_server)
+    c = await client(realtime_server, token)
+    clients.append(c)
+    _, inbox = await subscribed(c, topic(), event="INSERT", table="notes", schema="public")
+    await asyncio.sleep(0.6)  # its first checkpoint
+    [mine] = [r["id"] for r in await db.fetch("select id from realtime.subscription_positions where connected")
+              if r["id"] not in before]
+    first = await db.fetchval("select lsn from realtime.subscription_positions where id = $1", mine)
+    for i in range(10):  # other users' rows: refused to this subscriber
+        await db.execute("insert into notes (owner_id, title) values (gen_random_uuid(), $1)", f"other-{i}")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.6)
+    assert await db.fetchval("select lsn from realtime.subscription_positions where id = $1", mine) == first
+    await db.execute("insert into notes (owner_id, title) values ($1, 'mine')", uid)
+    await inbox.wait_for(1)
+    await asyncio.sleep(0.6)
+    assert await db.fetchval("select lsn from realtime.subscription_positions where id = $1", mine) > first
