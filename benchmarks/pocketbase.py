@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks import cpu
+from benchmarks.realtime_own_rows import Arrivals, paced, result
 from localbase.testing.server import free_port
 
 SUPERUSER = ("bench@example.com", "bench-password-1")
@@ -122,14 +123,12 @@ class PocketBase:
         return users
 
 
-class SseWatchers:
+class SseWatchers(Arrivals):
     """One SSE connection per user, subscribed to `notes/*` with the user's token."""
 
     def __init__(self, pb: PocketBase, users: list[tuple[str, str]]):
+        super().__init__()
         self.pb, self.users = pb, users
-        self.arrivals: dict[str, float] = {}
-        self.misdelivered = 0
-        self.duplicates = 0
         self._tasks: list[asyncio.Task] = []
         self._client = httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=len(users) + 16))
 
@@ -149,16 +148,9 @@ class SseWatchers:
                         r.raise_for_status()
                         ready.set_result(None)
                     else:
-                        self._arrived(uid, json.loads(data)["record"])
+                        record = json.loads(data)["record"]
+                        self.arrived(record.get("owner"), uid, record["title"])
                     event, data = "", ""
-
-    def _arrived(self, uid: str, record: dict) -> None:
-        if record.get("owner") != uid:
-            self.misdelivered += 1
-        elif record["title"] in self.arrivals:
-            self.duplicates += 1
-        else:
-            self.arrivals[record["title"]] = time.perf_counter()
 
     async def __aenter__(self) -> SseWatchers:
         loop = asyncio.get_running_loop()
@@ -177,34 +169,17 @@ class SseWatchers:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
 
-    async def wait(self, titles: list[str], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(t in self.arrivals for t in titles):
-                return True
-            await asyncio.sleep(0.01)
-        return False
-
 
 async def paced_creates(pb: PocketBase, owners: list[str], rate: float, seconds: float, prefix: str,
                         connections: int = 4) -> dict[str, float]:
-    """`rate` record creations per second (the superuser, REST API), owners in turn."""
-    total = int(rate * seconds)
-    sent: dict[str, float] = {}
-    t0 = time.perf_counter() + 0.05
+    """Record creations (the superuser, REST API), owners in turn."""
+    turn = iter(range(10**9))
     async with httpx.AsyncClient(headers=pb.headers, limits=httpx.Limits(max_connections=connections)) as h:
-        async def worker(k: int) -> None:
-            for i in range(k, total, connections):
-                delay = t0 + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                title = f"{prefix}-{i}"
-                sent[title] = time.perf_counter()
-                r = await h.post(f"{pb.url}/api/collections/notes/records",
-                                 json={"owner": owners[i % len(owners)], "title": title})
-                r.raise_for_status()
-        await asyncio.gather(*(worker(k) for k in range(connections)))
-    return sent
+        async def create(_k: int, title: str) -> None:
+            r = await h.post(f"{pb.url}/api/collections/notes/records",
+                             json={"owner": owners[next(turn) % len(owners)], "title": title})
+            r.raise_for_status()
+        return await paced(create, rate, seconds, prefix, connections)
 
 
 def own_rows_setup(n: int) -> tuple[PocketBase, list[tuple[str, str]]]:
@@ -219,7 +194,6 @@ def own_rows_setup(n: int) -> tuple[PocketBase, list[tuple[str, str]]]:
 async def realtime_own_rows_case(n: int, rate: float, seconds: float, drain: float = 60.0) -> dict:
     """The own-row realtime case on PocketBase, with the same keys as own_rows_case's result.
     CPU: the PocketBase process; marginal: minus the same paced creations with nobody subscribed."""
-    from benchmarks.realtime_own_rows import pct
     pb, users = await asyncio.to_thread(own_rows_setup, n)
     try:
         pid = pb.process.pid  # type: ignore[union-attr]
@@ -237,19 +211,11 @@ async def realtime_own_rows_case(n: int, rate: float, seconds: float, drain: flo
             sent = await paced_creates(pb, owners, rate, seconds, f"rls-{n}")
             inserted = time.perf_counter()
             complete = await watchers.wait(list(sent), drain)
-            finished = max((watchers.arrivals.get(t, 0.0) for t in sent), default=inserted)
             total_s = cpu.used(before, cpu.snapshot([pid]))
-        lat = [(watchers.arrivals[t] - sent[t]) * 1000 for t in sent if t in watchers.arrivals]
-        delivered = len(lat)
-        per = 1000 / max(1, delivered)
+        figures = result(n, rate, seconds, sent, watchers, complete, started, inserted)
+        per = 1000 / max(1, figures["delivered"])
         return {
-            "subscribers": n, "insert_rate": rate, "seconds": seconds, "changes": len(sent),
-            "delivered": delivered, "all_delivered": complete and delivered == len(sent),
-            "misdelivered": watchers.misdelivered, "duplicates": watchers.duplicates,
-            "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
-            "max_ms": round(max(lat, default=float("nan")), 2),
-            "inserts_per_s": round(len(sent) / (inserted - started), 1),
-            "delivered_per_s": round(delivered / max(1e-9, max(finished, inserted) - started), 1),
+            **figures,
             "cpu_s": {"whole_server": round(total_s, 3), "whole_server_no_subscribers": round(idle_cpu, 3)},
             "cpu_ms_per_delivery": round(total_s * per, 4),
             "marginal_cpu_ms_per_delivery": round((total_s - idle_cpu) * per, 4),

@@ -23,6 +23,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -52,26 +53,44 @@ def user_token(server, uid: str) -> str:
                      "session_id": str(uuid.uuid4()), "is_anonymous": False}, server.jwt_secret)
 
 
-class Watchers:
-    """N users, each with a realtime client subscribed to INSERTs on `notes`."""
+class Arrivals:
+    """Which inserted rows reached their owner, when; any row shown to someone else is counted."""
 
-    def __init__(self, server, n: int):
-        self.server, self.n = server, n
-        self.users = [str(uuid.uuid4()) for _ in range(n)]
-        self.clients: list = []
+    def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}  # title -> arrival time
         self.misdelivered = 0  # a row shown to someone who is not its owner
         self.duplicates = 0
 
+    def arrived(self, owner: object, uid: str, title: str) -> None:
+        if owner != uid:
+            self.misdelivered += 1
+        elif title in self.arrivals:
+            self.duplicates += 1
+        else:
+            self.arrivals[title] = time.perf_counter()
+
+    async def wait(self, titles: list[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(t in self.arrivals for t in titles):
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+
+class Watchers(Arrivals):
+    """N users, each with a realtime client subscribed to INSERTs on `notes`."""
+
+    def __init__(self, server, n: int):
+        super().__init__()
+        self.server, self.n = server, n
+        self.users = [str(uuid.uuid4()) for _ in range(n)]
+        self.clients: list = []
+
     def _callback(self, uid: str):
         def on_change(payload) -> None:
             record = payload["data"]["record"]
-            if record.get("owner_id") != uid:
-                self.misdelivered += 1
-            elif record["title"] in self.arrivals:
-                self.duplicates += 1
-            else:
-                self.arrivals[record["title"]] = time.perf_counter()
+            self.arrived(record.get("owner_id"), uid, record["title"])
         return on_change
 
     async def __aenter__(self) -> Watchers:
@@ -98,40 +117,59 @@ class Watchers:
     async def __aexit__(self, *exc) -> None:
         await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
 
-    async def wait(self, titles: list[str], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(t in self.arrivals for t in titles):
-                return True
-            await asyncio.sleep(0.01)
-        return False
 
-
-async def paced_inserts(db_url: str, owners: list[str], rate: float, seconds: float, prefix: str,
-                        connections: int = 4) -> dict[str, float]:
-    """`rate` single-row INSERT transactions per second for `seconds`, owners in turn, over
-    `connections` connections; returns title -> time just before its INSERT was sent."""
+async def paced(send: Callable[[int, str], Awaitable[None]], rate: float, seconds: float, prefix: str,
+                connections: int = 4) -> dict[str, float]:
+    """`rate` sends per second for `seconds` over `connections` concurrent senders (send(k, title)
+    for sender k); returns title -> time just before it was sent."""
     total = int(rate * seconds)
     sent: dict[str, float] = {}
-    conns = [await asyncpg.connect(db_url) for _ in range(connections)]
     t0 = time.perf_counter() + 0.05
 
     async def worker(k: int) -> None:
-        conn = conns[k]
         for i in range(k, total, connections):
             delay = t0 + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             title = f"{prefix}-{i}"
             sent[title] = time.perf_counter()
-            await conn.execute("insert into notes (owner_id, title) values ($1, $2)", owners[i % len(owners)], title)
+            await send(k, title)
+
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    return sent
+
+
+async def paced_inserts(db_url: str, owners: list[str], rate: float, seconds: float, prefix: str,
+                        connections: int = 4) -> dict[str, float]:
+    """Single-row INSERT transactions into `notes`, owners in turn."""
+    conns = [await asyncpg.connect(db_url) for _ in range(connections)]
+    turn = iter(range(10**9))
+
+    async def insert(k: int, title: str) -> None:
+        await conns[k].execute("insert into notes (owner_id, title) values ($1, $2)",
+                               owners[next(turn) % len(owners)], title)
 
     try:
-        await asyncio.gather(*(worker(k) for k in range(connections)))
+        return await paced(insert, rate, seconds, prefix, connections)
     finally:
         for conn in conns:
             await conn.close()
-    return sent
+
+
+def result(n: int, rate: float, seconds: float, sent: dict[str, float], watchers: Arrivals, complete: bool,
+           started: float, inserted: float) -> dict:
+    """The figures of one case common to every server: deliveries and latencies."""
+    finished = max((watchers.arrivals.get(t, 0.0) for t in sent), default=inserted)
+    lat = [(watchers.arrivals[t] - sent[t]) * 1000 for t in sent if t in watchers.arrivals]
+    return {
+        "subscribers": n, "insert_rate": rate, "seconds": seconds, "changes": len(sent),
+        "delivered": len(lat), "all_delivered": complete and len(lat) == len(sent),
+        "misdelivered": watchers.misdelivered, "duplicates": watchers.duplicates,
+        "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
+        "max_ms": round(max(lat, default=float("nan")), 2),
+        "inserts_per_s": round(len(sent) / (inserted - started), 1),
+        "delivered_per_s": round(len(lat) / max(1e-9, max(finished, inserted) - started), 1),
+    }
 
 
 async def _realtime_backends(db) -> list[int]:
@@ -233,25 +271,17 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
             sent = await paced_inserts(server.db_url, watchers.users, rate, seconds, f"rls-{n}")
             inserted = time.perf_counter()
             complete = await watchers.wait(list(sent), drain)
-            finished = max((watchers.arrivals.get(t, 0.0) for t in sent), default=inserted)
             after = cpu.snapshot(cpu.descendants(root))
             stats_after = await _server_stats(server)
             if spy is not None:
                 spy.wait(60)
-            lat = [(watchers.arrivals[t] - sent[t]) * 1000 for t in sent if t in watchers.arrivals]
-            delivered = len(lat)
+            figures = result(n, rate, seconds, sent, watchers, complete, started, inserted)
             python_s = cpu.used(before, after, python)
             realtime_pg_s = cpu.used(before, after, realtime_pg)
             total_s = cpu.used(before, after)
-            per = 1000 / max(1, delivered)
+            per = 1000 / max(1, figures["delivered"])
             return {
-                "subscribers": n, "insert_rate": rate, "seconds": seconds, "changes": len(sent),
-                "delivered": delivered, "all_delivered": complete and delivered == len(sent),
-                "misdelivered": watchers.misdelivered, "duplicates": watchers.duplicates,
-                "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),
-                "max_ms": round(max(lat, default=float("nan")), 2),
-                "inserts_per_s": round(len(sent) / (inserted - started), 1),
-                "delivered_per_s": round(delivered / max(1e-9, max(finished, inserted) - started), 1),
+                **figures,
                 "cpu_s": {"python": round(python_s, 3), "postgres_realtime": round(realtime_pg_s, 3),
                           "whole_server": round(total_s, 3), "whole_server_no_subscribers": round(idle_cpu, 3)},
                 "cpu_ms_per_delivery": round((python_s + realtime_pg_s) * per, 4),

@@ -361,24 +361,12 @@ begin
   return v_out;
 end
 $$;
--- One row image as typed JSON (the Kafka bridge types its changes with it).
+-- One row image as typed JSON (the Kafka bridge types its changes with it); NULL for NULL.
 create or replace function realtime.typed(p_relid oid, p_image jsonb)
 returns jsonb
-language plpgsql stable
+language sql stable
 set search_path = pg_catalog
-as $$
-declare
-  v_out jsonb;
-begin
-  if p_image is null then
-    return null;
-  end if;
-  execute format('select to_jsonb(r) from jsonb_populate_record(null::%s, $1) as r', p_relid::regclass)
-    into v_out using p_image;
-  -- keep only the columns the image carries (a key-only old image stays key-only)
-  return (select coalesce(jsonb_object_agg(k, v), '{}') from jsonb_each(v_out) as e(k, v) where p_image ? k);
-end
-$$;
+as $$ select nullif(realtime.typed_each(p_relid, array[p_image]) -> 0, 'null') $$;
 
 -- Whether row level security applies to `p_role` on table `p_relid` (as PostgreSQL decides it:
 -- RLS on, and the role neither a superuser, nor BYPASSRLS, nor the owner without FORCE).

@@ -1,4 +1,5 @@
--- Tables for the batched authorization tests (test_batched_authorization.py).
+-- Tables for the batched authorization tests (test_batched_authorization.py), all with RLS and in
+-- publication supabase_realtime (at the end).
 
 -- Own rows, with a policy that raises for some rows (divisor 0), and columns named like the
 -- names Realtime's batch statements use for themselves (n, image, v, k, b).
@@ -12,30 +13,23 @@ create table public.fragile (
   k integer,
   b boolean
 );
-alter table public.fragile enable row level security;
 create policy "own rows, if they divide" on public.fragile for select to authenticated
   using (owner_id = auth.uid() and 10 / divisor > 0);
 alter table public.fragile replica identity full;
-alter publication supabase_realtime add table public.fragile;
 
 -- Own rows, for the tests that change the table or its policy while subscribed.
-create table public.journal (
-  id bigint generated always as identity primary key,
-  owner_id uuid not null,
-  body text not null
-);
-alter table public.journal enable row level security;
+create table public.journal (id bigint generated always as identity primary key, owner_id uuid not null,
+                             body text not null);
 create policy "own entries" on public.journal for select to authenticated using (owner_id = (select auth.uid()));
-alter publication supabase_realtime add table public.journal;
 
 -- Rows addressed by e-mail, read through auth.email() and auth.role() (which Realtime answers from
 -- request.jwt.claim.* set per subscriber: never the previous subscriber's).
-create table public.mail (
-  id bigint generated always as identity primary key,
-  recipient text not null,
-  body text not null
-);
-alter table public.mail enable row level security;
+create table public.mail (id bigint generated always as identity primary key, recipient text not null,
+                          body text not null);
 create policy "own mail" on public.mail for select to authenticated
   using (recipient = auth.email() and auth.role() = 'authenticated');
-alter publication supabase_realtime add table public.mail;
+
+alter table public.fragile enable row level security;
+alter table public.journal enable row level security;
+alter table public.mail enable row level security;
+alter publication supabase_realtime add table public.fragile, public.journal, public.mail;
