@@ -172,9 +172,12 @@ class SseWatchers(Arrivals):
 
 async def paced_creates(pb: PocketBase, owners: list[str], rate: float, seconds: float, prefix: str,
                         connections: int = 4) -> dict[str, float]:
-    """Record creations (the superuser, REST API), owners in turn."""
+    """Record creations (the superuser, REST API), owners in turn. No short timeout: with a thousand
+    subscribers PocketBase can take seconds to answer a create (its rule is checked per subscriber
+    before it returns), and a slowed insert rate is part of the result."""
     turn = iter(range(10**9))
-    async with httpx.AsyncClient(headers=pb.headers, limits=httpx.Limits(max_connections=connections)) as h:
+    async with httpx.AsyncClient(headers=pb.headers, limits=httpx.Limits(max_connections=connections),
+                                 timeout=httpx.Timeout(120)) as h:
         async def create(_k: int, title: str) -> None:
             r = await h.post(f"{pb.url}/api/collections/notes/records",
                              json={"owner": owners[next(turn) % len(owners)], "title": title})

@@ -17,12 +17,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 
 from localbase.realtime.pgoutput import RowChange
+
+if TYPE_CHECKING:
+    from localbase.realtime.batch import Identity
 
 log = logging.getLogger("localbase.realtime")
 # Role attributes (BYPASSRLS) and memberships change without a DDL event: cached shapes are
@@ -32,7 +35,7 @@ SHAPE_TTL_SECONDS = 30.0
 EVALUATE = """
 select realtime.typed_each($1, $2::jsonb[]) as records,
        realtime.typed_each($1, $3::jsonb[]) as old_records,
-       realtime.visible_each($1, $4::jsonb[], $5::text[], $6::text[]) as visible,
+       realtime.visible_each($1, $4::jsonb[], $5::text[], $6::text[], $8::text[], $9::text[], $10::text[]) as visible,
        realtime.match_each($1, $4::jsonb[], $7::text[]::jsonb[]) as matched
 """
 MATCH = "select realtime.match_each($1, $2::jsonb[], $3::text[]::jsonb[])"
@@ -151,13 +154,14 @@ class Authorizer:
                     self._shapes[(relid, row["role"])] = shape
         return found
 
-    async def evaluate(self, changes: list[RowChange], contexts: list[tuple[str, str]], filters: list[list],
+    async def evaluate(self, changes: list[RowChange], contexts: list[Identity], filters: list[list],
                        reachable: Callable[[list[list[int]]], list[int]] | None = None) -> Verdict:
-        """changes: of one table, in commit order; contexts: (role, claims as JSON text); filters:
-        compiled filter lists (filters.py). The row checked is the new image, the old one for a
-        DELETE. `reachable`: given what each filter list matched, the contexts that may still
-        receive something (filtered subscriptions whose filters matched nothing need no RLS
-        check): then the filters are matched first and only those contexts are checked."""
+        """changes: of one table, in commit order; contexts: (role, claims as JSON text, and the
+        claims' sub, role and email: batch.Identity); filters: compiled filter lists (filters.py).
+        The row checked is the new image, the old one for a DELETE. `reachable`: given what each
+        filter list matched, the contexts that may still receive something (filtered
+        subscriptions whose filters matched nothing need no RLS check): then the filters are
+        matched first and only those contexts are checked."""
         images = [c.old if c.kind == "DELETE" else c.new for c in changes]
         relid = changes[0].relation.relid
         if filters and reachable is not None:
@@ -176,14 +180,15 @@ class Authorizer:
                 return Verdict(some.records, some.old_records, visible, matched)
         return await self._evaluate(changes, images, contexts, filters)
 
-    async def _evaluate(self, changes: list[RowChange], images: list, contexts: list[tuple[str, str]],
+    async def _evaluate(self, changes: list[RowChange], images: list, contexts: list[Identity],
                         filters: list[list]) -> Verdict:
         self.stats["evaluations"] += len(changes)
         self.stats["authorize_queries"] += 1
         self.stats["contexts_checked"] += len(contexts) * len(changes)
         row = await self.conn.fetchrow(
             EVALUATE, changes[0].relation.relid, [c.new for c in changes], [c.old for c in changes], images,
-            [c[0] for c in contexts], [c[1] for c in contexts], [_dumps(f) for f in filters])
+            [c[0] for c in contexts], [c[1] for c in contexts], [_dumps(f) for f in filters],
+            [c[2] for c in contexts], [c[3] for c in contexts], [c[4] for c in contexts])
         return Verdict(row["records"], row["old_records"],
                        [[n - 1 for n in seen] for seen in row["visible"]],
                        [[n - 1 for n in found] for found in row["matched"]])

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from localbase.realtime.pgoutput import Relation, RowChange, Transaction
 
 Listener = tuple["Channel", list["Binding"]]
+# role, claims JSON, and the claims' sub, role and email (Context.claim_values)
+Identity = tuple[str, str, str | None, str | None, str | None]
 
 
 class Batch:
@@ -30,6 +32,7 @@ class Batch:
         self.changes: list[RowChange] = []
         self.positions: list[tuple[int, int]] = []
         self.contexts: dict[tuple[str, str], int] = {}  # (role, claims JSON) -> index
+        self.identities: list[Identity] = []  # per context: what authorize.py sets for it
         self.members: list[list[Listener]] = []  # per context: its channels and their bindings
         self._filters: dict[bytes, int] = {}  # filter list (JSON) -> index
         self._binding_filter: dict[int, int] = {}  # binding id -> its filter list's index
@@ -57,6 +60,7 @@ class Batch:
             if k is None:
                 k = self.contexts[key] = len(self.members)
                 self.members.append([])
+                self.identities.append((*key, *ch.context.claim_values))
             self.members[k].append((ch, bindings))
             for b in bindings:
                 if b.filters:

@@ -44,6 +44,10 @@ class Context:
     claims_json: str
     exp: float | None
     sub: str | None
+    # the claims' own sub, role and email as `claims ->> key` gives them ('' when absent, None:
+    # not a string, PostgreSQL reads it from the claims): what realtime sets as
+    # request.jwt.claim.sub / role / email beside request.jwt.claims (realtime.visible_each)
+    claim_values: tuple[str | None, str | None, str | None] = ("", "", "")
 
 
 @dataclass
@@ -75,7 +79,8 @@ class Channel:
     presence_key: str = ""
     bindings: list[Binding] = field(default_factory=list)
     # postgres_changes position bookkeeping (fanout.py / retention.py)
-    position_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # its row in realtime.subscription_positions; text (a uuid): hashed cheaply at every checkpoint
+    position_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     resume_key: str = ""
     considered: tuple[int, int] = START  # every change <= this was given or refused
     sent_position: tuple[int, int] = START  # last change written to the socket
@@ -142,7 +147,17 @@ def context_of(claims: dict[str, Any], role: Any) -> Context:
     if not isinstance(role, str):
         raise jwt.JWTError("Invalid JWT: role claim")
     sub = claims.get("sub")
-    return Context(role, orjson.dumps(claims).decode(), claims.get("exp"), sub if isinstance(sub, str) else None)
+    return Context(role, orjson.dumps(claims).decode(), claims.get("exp"), sub if isinstance(sub, str) else None,
+                   (_claim_text(claims, "sub"), _claim_text(claims, "role"), _claim_text(claims, "email")))
+
+
+def _claim_text(claims: dict[str, Any], key: str) -> str | None:
+    """A claim as PostgreSQL's `claims ->> key` gives it: a string as it is, '' for an absent or
+    null claim; None for other JSON values (PostgreSQL's text of them is its own to give)."""
+    value = claims.get(key)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else None
 
 
 def _resume_key(channel: Channel) -> str:

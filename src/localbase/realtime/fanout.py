@@ -156,7 +156,7 @@ class Fanout:
 
     async def _evaluate(self, group: Batch) -> tuple[Verdict, dict[str, Shape]] | None:
         roles = sorted({role for role, _ in group.contexts})
-        verdict = await self._verdict(group.changes, list(group.contexts), group.filter_lists(), group.reachable)
+        verdict = await self._verdict(group.changes, group.identities, group.filter_lists(), group.reachable)
         if verdict is None:
             return None
         for attempt in range(5):
@@ -251,8 +251,11 @@ class Fanout:
     async def checkpoint(self) -> None:
         """Every 0.2 s: record positions, trim the buffer, confirm the slot as far as allowed."""
         self.retention.trim()
-        positions = {ch.position_id: self.resume_position(ch) for ch in self.live}
-        oldest = await self.retention.checkpoint(positions, {ch.position_id: ch.sent_position for ch in self.live})
+        positions, sent = {}, {}
+        for ch in self.live:  # one pass (a thousand subscribers, five times a second)
+            sent[ch.position_id] = ch.sent_position
+            positions[ch.position_id] = self.resume_position(ch)
+        oldest = await self.retention.checkpoint(positions, sent)
         flush = max(self.processed_end_lsn, self.stream.idle_lsn if self.stream.queue.empty() else 0)
         if oldest is not None:
             flush = min(flush, oldest)

@@ -15,6 +15,7 @@ import uuid
 
 import httpx
 
+from localbase.realtime.channels import context_of
 from tests.localbase.helpers import user_token
 from tests.localbase.realtime.conftest import client, new_user, subscribed, topic
 
@@ -188,6 +189,23 @@ async def test_auth_email_and_role_policies_see_each_subscribers_own_claims(real
     for address, inbox in with_mail:
         assert [r["recipient"] for r in inbox.records()] == [address]
     assert all(inbox.items == [] for inbox in without)
+
+
+async def test_the_claim_values_set_per_subscriber_are_what_postgres_reads_from_the_claims(db):
+    """Realtime passes each subscriber's sub, role and email (request.jwt.claim.*) from the claims
+    it verified, instead of PostgreSQL parsing the claims again per batch: they must be exactly
+    what `claims ->> key` gives, or None (then PostgreSQL reads them from the claims) for values
+    that are not strings."""
+    for claims in ({"sub": str(uuid.uuid4()), "role": "authenticated", "email": "a@example.com", "exp": 1},
+                   {"role": "anon"}, {"sub": None, "role": "anon", "email": ""},
+                   {"sub": 42, "role": "authenticated", "email": {"primary": "x@example.com", "n": [1, 2.5, True]}},
+                   {"sub": "ü-ñ", "role": "service_role", "email": False}):
+        context = context_of(claims, claims["role"])
+        row = await db.fetchrow("select coalesce(c ->> 'sub', '') as sub, coalesce(c ->> 'role', '') as role, "
+                                "coalesce(c ->> 'email', '') as email from (select $1::jsonb as c) as x",
+                                context.claims_json)
+        for key, value in zip(("sub", "role", "email"), context.claim_values, strict=True):
+            assert value == row[key] or (value is None and not isinstance(claims.get(key), str | None)), claims
 
 
 async def test_an_idle_subscriptions_position_is_not_rewritten_for_changes_it_is_refused(realtime_server, db,

@@ -109,9 +109,15 @@ $$;
 
 -- For a batch of row images (column name -> text value, as decoded from the WAL) of table
 -- `p_relid`, which of them each (role, claims) context may SELECT: a JSON array with, per
--- context, the (1-based) indexes of the images it may see. The policies are evaluated by
--- PostgreSQL, as that role, with `request.jwt.claims` set to those claims (so auth.uid(),
--- auth.jwt() and current_user mean what they mean in a PostgREST request).
+-- context, the (1-based) indexes of the images it may see (in no particular order). The
+-- policies are evaluated by PostgreSQL, as that role, with `request.jwt.claims` set to those
+-- claims (so auth.uid(), auth.jwt() and current_user mean what they mean in a PostgREST
+-- request). `p_subs`, `p_claim_roles`, `p_emails`: per context, the claims' own sub, role and
+-- email as `claims ->> key` gives them ('' when absent; NULL: read them from the claims here),
+-- also set as request.jwt.claim.sub / role / email (as private channels set them): auth.uid(),
+-- auth.role() and auth.email() read those first, so a policy like `auth.uid() = owner_id` does
+-- not parse the whole claims again for every row - and the caller, which has the claims parsed
+-- already, saves a parse per context and batch here.
 --
 -- Per distinct role: the predicate is built once from the catalog (nothing is kept between
 -- calls, so a policy change applies from the next call) and PREPAREd once as that role; then
@@ -120,7 +126,9 @@ $$;
 -- plan per row. A failure in the fast path (a policy that raises for some row or claims, a
 -- whole-row reference the batch table cannot stand for) is retried image by image, as before:
 -- such an image is invisible to that context and the error is reported as a WARNING.
-create or replace function realtime.visible_each(p_relid oid, p_images jsonb[], p_roles text[], p_claims text[])
+drop function if exists realtime.visible_each(oid, jsonb[], text[], text[]);
+create or replace function realtime.visible_each(p_relid oid, p_images jsonb[], p_roles text[], p_claims text[],
+                                                 p_subs text[], p_claim_roles text[], p_emails text[])
 returns jsonb
 language plpgsql volatile
 as $$
@@ -135,7 +143,8 @@ declare
   v_members integer[];
   v_predicate text;
   v_seen jsonb;
-  v_claims jsonb;
+  v_claim_role text;
+  v_value text;
   v_ok boolean;
   i integer;
 begin
@@ -160,18 +169,17 @@ begin
     begin
       v_rows := coalesce(v_rows, realtime.batch_rows(p_relid, p_images));
       perform set_config('role', v_role, true);
-      execute format('prepare realtime_visible as select coalesce(jsonb_agg("realtime batch row" '
-                     'order by "realtime batch row"), ''[]'') from pg_temp.%I as %s where %s',
-                     v_rows, v_alias, v_predicate);
+      execute format('prepare realtime_visible as select coalesce(jsonb_agg("realtime batch row"), ''[]'') '
+                     'from pg_temp.%I as %s where %s', v_rows, v_alias, v_predicate);
+      v_claim_role := null;
       foreach i in array v_members loop
-        -- also request.jwt.claim.sub / role / email, the claims' own values (as private channels
-        -- set them): auth.uid(), auth.role() and auth.email() read those first, so a policy like
-        -- `auth.uid() = owner_id` does not parse the whole claims again for every row
-        v_claims := p_claims[i]::jsonb;
         perform set_config('request.jwt.claims', p_claims[i], true),
-                set_config('request.jwt.claim.sub', coalesce(v_claims ->> 'sub', ''), true),
-                set_config('request.jwt.claim.role', coalesce(v_claims ->> 'role', ''), true),
-                set_config('request.jwt.claim.email', coalesce(v_claims ->> 'email', ''), true);
+                set_config('request.jwt.claim.sub', coalesce(p_subs[i], p_claims[i]::jsonb ->> 'sub', ''), true),
+                set_config('request.jwt.claim.email', coalesce(p_emails[i], p_claims[i]::jsonb ->> 'email', ''), true);
+        v_value := coalesce(p_claim_roles[i], p_claims[i]::jsonb ->> 'role', '');
+        if v_value is distinct from v_claim_role then  -- mostly one value for all of a role's contexts
+          v_claim_role := set_config('request.jwt.claim.role', v_value, true);
+        end if;
         execute 'execute realtime_visible' into v_seen;
         v_out[i] := v_seen;
       end loop;
@@ -183,12 +191,13 @@ begin
         for k in 1 .. coalesce(array_length(p_images, 1), 0) loop
           continue when p_images[k] is null;
           begin
-            v_claims := p_claims[i]::jsonb;
             perform set_config('role', v_role, true);
             perform set_config('request.jwt.claims', p_claims[i], true),
-                    set_config('request.jwt.claim.sub', coalesce(v_claims ->> 'sub', ''), true),
-                    set_config('request.jwt.claim.role', coalesce(v_claims ->> 'role', ''), true),
-                    set_config('request.jwt.claim.email', coalesce(v_claims ->> 'email', ''), true);
+                    set_config('request.jwt.claim.sub', coalesce(p_subs[i], p_claims[i]::jsonb ->> 'sub', ''), true),
+                    set_config('request.jwt.claim.role',
+                               coalesce(p_claim_roles[i], p_claims[i]::jsonb ->> 'role', ''), true),
+                    set_config('request.jwt.claim.email',
+                               coalesce(p_emails[i], p_claims[i]::jsonb ->> 'email', ''), true);
             execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as %s where %s)',
                            v_rel, v_alias, v_predicate)
               into v_ok using p_images[k];
@@ -436,7 +445,7 @@ end
 $$;
 
 revoke all on function realtime.select_predicate(oid, name) from public;
-revoke all on function realtime.visible_each(oid, jsonb[], text[], text[]) from public;
+revoke all on function realtime.visible_each(oid, jsonb[], text[], text[], text[], text[], text[]) from public;
 revoke all on function realtime.batch_rows(oid, jsonb[]) from public;
 revoke all on function realtime.filter_predicate(oid, jsonb, text) from public;
 revoke all on function realtime.filter_values(jsonb) from public;
@@ -445,7 +454,8 @@ revoke all on function realtime.typed_each(oid, jsonb[]) from public;
 revoke all on function realtime.typed(oid, jsonb) from public;
 revoke all on function realtime.rls_applies(oid, name) from public;
 revoke all on function realtime.visible_columns(oid, name) from public;
-grant execute on function realtime.select_predicate(oid, name), realtime.visible_each(oid, jsonb[], text[], text[]),
+grant execute on function realtime.select_predicate(oid, name),
+  realtime.visible_each(oid, jsonb[], text[], text[], text[], text[], text[]),
   realtime.batch_rows(oid, jsonb[]),
   realtime.filter_predicate(oid, jsonb, text), realtime.filter_values(jsonb),
   realtime.match_each(oid, jsonb[], jsonb[]), realtime.typed_each(oid, jsonb[]), realtime.typed(oid, jsonb),
