@@ -177,10 +177,13 @@ def result(n: int, rate: float, seconds: float, sent: dict[str, float], watchers
     }
 
 
-async def _realtime_backends(db) -> list[int]:
-    rows = await db.fetch("select pid from pg_stat_activity where backend_type = 'walsender' "
+async def _realtime_backends(db) -> dict[int, str]:
+    """pid -> which: the walsender (decoding the WAL), the authorization connection, the pool's."""
+    rows = await db.fetch("select pid, case when backend_type = 'walsender' then 'walsender' "
+                          "when application_name = 'localbase-realtime-authorize' then 'authorize' else 'pool' end "
+                          "as which from pg_stat_activity where backend_type = 'walsender' "
                           "or application_name = any($1::text[])", list(REALTIME_APPS))
-    return [r["pid"] for r in rows]
+    return {r["pid"]: r["which"] for r in rows}
 
 
 async def _server_stats(server) -> dict:
@@ -283,11 +286,14 @@ async def own_rows_case(server, n: int, rate: float, seconds: float, drain: floa
             figures = result(n, rate, seconds, sent, watchers, complete, started, inserted)
             python_s = cpu.used(before, after, python)
             realtime_pg_s = cpu.used(before, after, realtime_pg)
+            by_backend = {which: round(cpu.used(before, after, [p for p, w in realtime_pg.items() if w == which]), 3)
+                          for which in sorted(set(realtime_pg.values()))}
             total_s = cpu.used(before, after)
             per = 1000 / max(1, figures["delivered"])
             return {
                 **figures,
                 "cpu_s": {"python": round(python_s, 3), "postgres_realtime": round(realtime_pg_s, 3),
+                          "postgres_realtime_by_backend": by_backend,
                           "whole_server": round(total_s, 3), "whole_server_no_subscribers": round(idle_cpu, 3)},
                 "cpu_ms_per_delivery": round((python_s + realtime_pg_s) * per, 4),
                 "marginal_cpu_ms_per_delivery": round((total_s - idle_cpu) * per, 4),

@@ -94,7 +94,9 @@ begin
         from pg_attribute
        where attrelid = to_regclass('pg_temp.' || v_name) and attnum > 0 and not attisdropped
          and attname <> 'realtime batch row') then
-    execute format('drop table if exists pg_temp.%I', v_name);
+    if to_regclass('pg_temp.' || v_name) is not null then  -- (no "if exists": its notice is logged)
+      execute format('drop table pg_temp.%I', v_name);
+    end if;
     execute format('create temporary table %I (%s, "realtime batch row" integer) on commit delete rows',
                    v_name, v_columns);
     execute format('grant select on pg_temp.%I to public', v_name);  -- read as the subscribers' roles
