@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 
@@ -17,10 +18,28 @@ def bootstrap_scripts() -> list[tuple[str, str]]:
     return [(f.name, f.read_text()) for f in files]
 
 
+LOCK_TIMEOUT = "500ms"  # below deadlock_timeout (1s): the bootstrap gives way, not a serving node's request
+ATTEMPTS = 60
+
+
 async def apply_bootstrap(conn: asyncpg.Connection) -> None:
-    # One advisory lock so that several Localbase workers starting at once do not race.
-    async with conn.transaction():
-        await conn.execute("select pg_advisory_xact_lock(5432001)")
-        for name, sql in bootstrap_scripts():
-            log.debug("bootstrap %s", name)
-            await conn.execute(sql)
+    """One transaction, under an advisory lock (several workers or nodes starting at once take
+    turns). Other nodes may be serving meanwhile: where the bootstrap must lock a table they use
+    (ALTER TABLE ... even when nothing changes), it waits at most LOCK_TIMEOUT, then rolls back and
+    tries again a moment later, so that it is never the one holding a lock a request waits for in
+    a deadlock."""
+    scripts = bootstrap_scripts()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with conn.transaction():
+                await conn.execute("select pg_advisory_xact_lock(5432001)")
+                await conn.execute(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
+                for name, sql in scripts:
+                    log.debug("bootstrap %s", name)
+                    await conn.execute(sql)
+            return
+        except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError) as exc:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("bootstrap: a table is busy (%s); trying again", type(exc).__name__)
+            await asyncio.sleep(min(0.05 * attempt, 1.0))

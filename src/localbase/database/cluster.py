@@ -4,12 +4,17 @@ start it, apply the bootstrap SQL, the project's migrations and, on a new databa
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -59,7 +64,14 @@ class Cluster:
     def role_dsn(self, role: str) -> str:
         if self.embedded:
             return self.embedded.dsn(user=role)
-        parts = urlsplit(self.settings.db_url or "")
+        return self._as_role(self.settings.db_url or "", role)
+
+    def read_dsns(self, role: str = "authenticator") -> list[str]:
+        """The read replicas' URLs as `role` (a physical replica has the primary's roles and passwords)."""
+        return [self._as_role(url, role) for url in self.settings.read_replicas.urls]
+
+    def _as_role(self, url: str, role: str) -> str:
+        parts = urlsplit(url)
         host = parts.hostname or ""
         netloc = f"{quote(role)}:{quote(self._role_passwords()[role])}@{host}"
         if parts.port:
@@ -91,10 +103,15 @@ class Cluster:
             raise DatabaseUnreachable(f"cannot connect to the database at {self.public_url} "
                                       f"(DATABASE_URL / --db-url): {exc}") from None
 
-    async def prepare(self, *, seed: bool | None = None) -> PrepareReport:
-        """Bootstrap + pending migrations (+ seed on a new database, or when asked)."""
+    async def prepare(self, *, seed: bool | None = None,
+                      check: Callable[[asyncpg.Connection], Awaitable[None]] | None = None) -> PrepareReport:
+        """Bootstrap + pending migrations (+ seed on a new database, or when asked), then `check`
+        (still under the lock). Several nodes starting at once on one database take turns (a
+        session advisory lock): the first applies what is pending, the others wait, then find
+        nothing left to apply and serve."""
         conn = await self._connect_admin()
         try:
+            await _take_turn(conn)
             fresh = self.fresh or not await conn.fetchval(
                 "select to_regclass('supabase_migrations.schema_migrations') is not null")
             await bootstrap.apply_bootstrap(conn)
@@ -109,6 +126,8 @@ class Cluster:
             seeded = False
             if seed or (seed is None and fresh):
                 seeded = await migrations.apply_seed(conn, self.settings.seed_file)
+            if check is not None:
+                await check(conn)
             return PrepareReport(fresh, applied, seeded)
         finally:
             await conn.close()
@@ -128,8 +147,13 @@ class Cluster:
         self.fresh = True
         return await self.prepare(seed=True)
 
-    # External databases: the login roles get generated passwords, kept in the data folder.
+    # External databases: the login roles' passwords are derived from a secret every node has (the
+    # URL's password, or [db] role_secret), so that nodes with data folders of their own agree;
+    # without either, generated and kept in the data folder (one node only).
     def _role_passwords(self) -> dict[str, str]:
+        key = self.settings.db_role_secret or unquote(urlsplit(self.settings.db_url or "").password or "")
+        if key:
+            return {role: derived_password(key, role) for role in LOGIN_ROLES}
         path = self.settings.data_dir / ROLE_PASSWORDS_FILE
         stored = json.loads(path.read_text()) if path.exists() else {}
         if all(role in stored for role in LOGIN_ROLES):
@@ -157,6 +181,25 @@ class Cluster:
             await conn.execute(f'alter role "{role}" with login password {literal}')
 
 
+
+
+PREPARE_LOCK = 5432002  # pg_advisory_lock key: one node at a time applies bootstrap + migrations
+
+
+async def _take_turn(conn: asyncpg.Connection) -> None:
+    """Hold the prepare lock for the rest of this session (released when the connection closes)."""
+    if await conn.fetchval("select pg_try_advisory_lock($1)", PREPARE_LOCK):
+        return
+    log.info("another node is applying migrations; waiting for it")
+    started = time.monotonic()
+    await conn.execute("select pg_advisory_lock($1)", PREPARE_LOCK)
+    log.info("the other node finished its migrations (waited %.1fs)", time.monotonic() - started)
+
+
+def derived_password(key: str, role: str) -> str:
+    """A login role's password from a shared secret: the same on every node, and not the secret."""
+    digest = hmac.new(key.encode(), f"localbase login role {role}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 async def _drop_replication_slots(conn: asyncpg.Connection, database: str) -> None:
