@@ -70,7 +70,7 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
     cluster.start()
     try:
         phase("applying bootstrap SQL and migrations")
-        report = asyncio.run(cluster.prepare())
+        report = asyncio.run(_prepare(cluster, settings))
         phase("starting the API" if workers == 1 else f"starting {workers} API workers")
         announce = lambda: _announce(settings, cluster, report, started, on_ready, workers)  # noqa: E731
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
@@ -82,6 +82,13 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
     finally:
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
+
+
+async def _prepare(cluster: Cluster, settings: Settings) -> PrepareReport:
+    """Bootstrap + migrations (once, whichever node comes first), then what this node must agree on
+    with the running ones (nodes/agreement.py)."""
+    from localbase.nodes import agreement
+    return await cluster.prepare(check=lambda conn: agreement.check(conn, settings))
 
 
 def _check_port_free(settings: Settings) -> None:

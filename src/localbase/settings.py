@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from localbase.nodes.config import (
+    NodeSettings,
+    NodeSettingsError,
+    ReadReplicaSettings,
+    node_settings,
+    read_replica_settings,
+)
 from localbase.security import signing_keys
 from localbase.security.keys import ProjectKeys, load_or_create
 from localbase.security.signing_keys import KeyRing
@@ -101,6 +108,12 @@ class Settings:
     # [api] trusted_proxies / LOCALBASE_TRUSTED_PROXIES: addresses or networks whose
     # X-Forwarded-For / -Proto are believed (the right-most untrusted hop is the client); none by default
     trusted_proxies: tuple[str, ...] = ()
+    # several nodes on one PostgreSQL ([nodes], --node-id) and read replicas (--db-read-url): nodes/config.py
+    nodes: NodeSettings = field(default_factory=NodeSettings)
+    read_replicas: ReadReplicaSettings = field(default_factory=ReadReplicaSettings)
+    # [db] role_secret / LOCALBASE_DB_ROLE_SECRET: an external database's login-role passwords are
+    # derived from it (else from the --db-url's password; else generated per data folder)
+    db_role_secret: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -264,6 +277,17 @@ def require_project(project_dir: Path | str, *, supabase: bool = True) -> Path:
     return project_dir
 
 
+def _require_shared_keys(fixed) -> None:
+    """Several nodes must agree on what they sign and accept: keys generated per data folder would
+    differ from node to node (nodes/agreement.py also compares the running nodes' keys)."""
+    missing = [f"{env} / [auth] {name}" for name, env in (
+        ("jwt_secret", "LOCALBASE_JWT_SECRET"), ("publishable_key", "LOCALBASE_PUBLISHABLE_KEY"),
+        ("secret_key", "LOCALBASE_SECRET_KEY")) if getattr(fixed, name) is None]
+    if missing:
+        raise SettingsError("a named node (--node-id) needs the keys every node shares set by configuration, "
+                            "not generated per data folder: " + ", ".join(missing))
+
+
 def load_settings(
     project_dir: Path | str = ".",
     *,
@@ -275,6 +299,8 @@ def load_settings(
     log_format: str | None = None,
     access_log: bool | None = None,
     with_keys: bool = True,
+    node_id: str | None = None,
+    db_read_urls: list[str] | None = None,
 ) -> Settings:
     project_dir = Path(project_dir).resolve()
     config = read_config_toml(project_dir)
@@ -313,11 +339,25 @@ def load_settings(
         limits=Limits.from_config(config),
         config=config,
     )
-    settings = replace(settings, db_password=_db_password(db, settings.mode), trusted_proxies=_trusted_proxies(api))
+    from localbase.security.key_settings import check_fixed_keys, configured, fixed_keys, signing_keys_of
+    try:
+        nodes = node_settings(config.get("nodes", {}), node_id)
+        replicas = read_replica_settings(db, db_read_urls)
+    except NodeSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+    role_secret = configured(db, "role_secret", "LOCALBASE_DB_ROLE_SECRET")
+    if replicas.enabled and not settings.db_url:
+        raise SettingsError("read replicas (--db-read-url) need the primary given by --db-url / DATABASE_URL "
+                            "(the embedded PostgreSQL has none)")
+    if role_secret is not None and len(role_secret) < 16:
+        raise SettingsError("LOCALBASE_DB_ROLE_SECRET / [db] role_secret must be at least 16 characters")
+    settings = replace(settings, db_password=_db_password(db, settings.mode), trusted_proxies=_trusted_proxies(api),
+                       nodes=nodes, read_replicas=replicas, db_role_secret=role_secret)
     if not with_keys:
         return settings
-    from localbase.security.key_settings import check_fixed_keys, fixed_keys, signing_keys_of
     fixed = fixed_keys(auth)
+    if nodes.named:
+        _require_shared_keys(fixed)
     signing = signing_keys_of(settings, auth)
     try:
         keys = load_or_create(settings.data_dir, fixed=fixed)

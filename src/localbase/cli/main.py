@@ -70,6 +70,10 @@ def start(
                                                   "(or set DATABASE_URL).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=MAX_WORKERS, help="API processes sharing the port "
                                          "(see docs/deployment.md, 'Several workers').")] = 1,
+    node_id: Annotated[str | None, typer.Option(help="This node's name when several Localbase nodes share one "
+                                                  "database (or LOCALBASE_NODE_ID; see docs/scale-out.md).")] = None,
+    db_read_url: Annotated[list[str] | None, typer.Option(help="A read replica of --db-url for GET requests "
+                                                          "(repeatable; or LOCALBASE_DB_READ_URLS).")] = None,
     log_level: Annotated[str | None, typer.Option(
         help="debug, info, warning or error [default: warning; info with --log-format json]")] = None,
     log_format: Annotated[str | None, typer.Option(
@@ -81,7 +85,7 @@ def start(
     from localbase import logs
     handle_stop_signals()
     settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
-                         access_log=access_log)
+                         access_log=access_log, node_id=node_id, db_read_urls=db_read_url)
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
     if settings.log_format == "json":
         return _start_json(settings, workers)

@@ -96,6 +96,9 @@ async def status(app) -> tuple[bool, dict]:
     ok, detail = await probe.check()
     body: dict = {"status": "ok", "database": "ok" if ok else "unavailable", "version": __version__,
                   "uptime": round(time.monotonic() - app.state.started_monotonic, 1)}
+    node = app.state.settings.nodes.node_id
+    if node:  # which node answered: behind a load balancer, any of them may
+        body["node"] = node
     worker = workers.current()
     if worker.several:  # which process answered: behind one port, any of them may
         body["worker"] = {"index": worker.index, "count": worker.count, "pid": os.getpid()}

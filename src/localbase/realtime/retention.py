@@ -8,7 +8,9 @@ Three pieces (docs/realtime.md has the whole story):
 - the replication slot's confirmed position, which never passes the oldest recorded position,
   so after a restart PostgreSQL resends every transaction any recorded subscription may miss.
 A join whose resume key (topic, bindings, role, user id) matches a disconnected position within
-the window takes it over and first receives the buffered changes after it.
+the window - or one still marked connected by a process that is gone (localbase.node_status: another
+node killed, its client now reconnected to this one) - takes it over and first receives the
+buffered changes after it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ insert into realtime.subscription_positions (id, key, lsn, seq, connected, owner
 select $1, $2, coalesce((select lsn from taken), pg_current_wal_insert_lsn()),
        coalesce((select seq from taken), -1), true, $4
 returning lsn::text, seq, (select count(*) from taken) > 0 as resumed
+"""
+
+# Before a claim: this key's subscriptions held by a process that is gone (another node killed,
+# say, its client now reconnected here) are disconnected as of when it was last seen, so the
+# claim below may resume them (nodes/reaper.py does the same for all, a moment later).
+RELEASE_GONE = """
+update realtime.subscription_positions p
+   set connected = false, updated_at = greatest(p.updated_at, n.seen_at)
+  from localbase.node_status n
+ where p.key = $1 and p.connected and p.owner <> $2 and n.slot = p.owner and not n.alive
 """
 
 CHECKPOINT = """
@@ -111,7 +123,8 @@ class Retention:
 
     async def claim(self, channel: Channel) -> tuple[tuple[int, int], bool]:
         """(position to start after, resumed?) for a joining channel."""
-        async with self.pool.acquire() as db:
+        async with self.pool.acquire() as db, db.transaction():
+            await db.execute(RELEASE_GONE, channel.resume_key, self.owner)
             row = await db.fetchrow(CLAIM, channel.position_id, channel.resume_key, self.window, self.owner)
         position = (parse_lsn(row["lsn"]), row["seq"])
         self._written[channel.position_id] = position

@@ -62,7 +62,7 @@ async def startup(app) -> None:
     if not config.enabled:
         log.info("realtime: disabled in config.toml")
         return
-    service = Realtime(app.state.settings, config)
+    service = Realtime(app.state.settings, config, getattr(app.state, "membership", None))
     await service.start()
     app.state.realtime = service
 

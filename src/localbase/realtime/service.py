@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -35,6 +35,9 @@ from localbase.realtime.fanout import Fanout
 from localbase.realtime.retention import Retention
 from localbase.security.api_keys import ApiKeys
 from localbase.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from localbase.nodes.membership import Membership
 
 log = logging.getLogger("localbase.realtime")
 ROLE = "supabase_realtime_admin"
@@ -94,14 +97,27 @@ def worker_slot(base: str, index: int) -> str:
     return base if index == 0 else f"{base[:59]}_w{index}"
 
 
+def node_slot(base: str, node: str) -> str:
+    """A named node's slots are `<base>_<node>` (then `_w<k>` for its workers k >= 1): each node
+    reads its own; an unnamed node keeps `base`. Never truncated (two nodes would share one)."""
+    if not node:
+        return base
+    name = f"{base}_{node}"
+    if len(name) > 60:
+        raise SettingsError(f"replication slot name {name} is too long (PostgreSQL allows 63 characters, with "
+                            f"room for a worker suffix): choose a shorter --node-id or [realtime] slot_name")
+    return name
+
+
 def realtime_dsn(settings: Settings) -> str:
     from localbase.database.cluster import Cluster
     return Cluster(settings).role_dsn(ROLE)
 
 
 class Realtime:
-    def __init__(self, settings: Settings, config: RealtimeConfig):
+    def __init__(self, settings: Settings, config: RealtimeConfig, membership: Membership | None = None):
         self.settings = settings
+        self.membership = membership  # this process's row in localbase.nodes (nodes/membership.py)
         self.api_keys = ApiKeys.from_settings(settings)
         self.config = config
         self.dsn = realtime_dsn(settings)
@@ -114,7 +130,7 @@ class Realtime:
         self.authorizer: Authorizer | None = None
         self.stream: ChangeStream | None = None
         self.fanout: Fanout | None = None
-        self.bus: Bus | None = None  # with several workers: broadcast and presence between them
+        self.bus: Bus | None = None  # with several workers or nodes: broadcast and presence between them
         self._tasks: list[asyncio.Task] = []
         self.slot = config.slot_name
 
@@ -135,8 +151,11 @@ class Realtime:
         worker = workers.current()
         gone: list[str] = []
         async with self.pool.acquire() as db:
-            base = slot_name(self.config.slot_name, await db.fetchval("select current_database()"))
+            base = node_slot(slot_name(self.config.slot_name, await db.fetchval("select current_database()")),
+                             self.settings.nodes.node_id)
             self.slot = worker_slot(base, worker.index)
+            if self.membership is not None:  # refused when another live node streams this slot
+                await self.membership.claim_slot(self.slot)
             if worker.first:  # positions recorded before owners existed ('') are released here too
                 gone = [*await drop_worker_slots(db, base, worker.count), ""]
             slot_lsn = await ensure_slot(db, self.slot)
@@ -147,7 +166,7 @@ class Realtime:
                                    on_relation=self.authorizer.forget, on_ddl=self.authorizer.forget)
         self.fanout = Fanout(self, self.authorizer, retention, self.stream)
         await self.stream.start()
-        if worker.several:
+        if worker.several or self.settings.nodes.named:
             self.bus = Bus(self, self.dsn)
             await self.bus.start()
         self._tasks = [asyncio.create_task(self._guard(self.fanout.run, "fan-out")),

@@ -1,0 +1,159 @@
+"""Membership: this process's row in localbase.nodes (see database/sql/50_nodes.sql), kept alive.
+
+One connection of its own (as supabase_realtime_admin) is the member session: while it is open
+and the lease (renewed every [nodes] heartbeat_seconds) runs, the process counts as alive. The
+same loop cleans up after processes that are gone (reaper.py), one process at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+
+import asyncpg
+
+from localbase import __version__, tasks, workers
+from localbase.nodes import reaper
+from localbase.nodes.config import NodeSettings
+
+log = logging.getLogger("localbase.nodes")
+RECONNECT_MAX_SECONDS = 5.0
+
+UPSERT = """
+insert into localbase.nodes as n (id, node, worker, slot, host, pid, api_url, backend_pid, backend_start, keys,
+                                  version, lease_until)
+select $1, $2, $3, $4, $5, $6, $7, pg_backend_pid(), a.backend_start, $8, $9, now() + make_interval(secs => $10)
+  from pg_stat_activity a where a.pid = pg_backend_pid()
+on conflict (id) do update
+   set slot = excluded.slot, backend_pid = excluded.backend_pid, backend_start = excluded.backend_start,
+       seen_at = now(), lease_until = excluded.lease_until
+"""
+# The same node and worker before this process (killed, or stopped): this one takes its place
+# (and its slot, named alike). Another live one is refused above (named nodes) or by the slot.
+SUPERSEDE = "delete from localbase.nodes n using localbase.node_status s " \
+            "where n.id = s.id and s.node = $1 and s.worker = $2 and not s.alive and n.id <> $3"
+RENEW = """
+update localbase.nodes set seen_at = now(), lease_until = now() + make_interval(secs => $2)
+ where id = $1 and backend_pid = pg_backend_pid()
+"""
+
+
+class NodeConflict(RuntimeError):
+    """Another running process already is this node (id and worker), or streams this slot."""
+
+
+class Membership:
+    def __init__(self, dsn: str, config: NodeSettings, *, api_url: str, keys: str, slot_prefix: str):
+        self.dsn = dsn
+        self.config = config
+        self.worker = workers.current()
+        self.api_url = api_url
+        self.keys = keys
+        self.slot_prefix = slot_prefix
+        self.slot: str | None = None
+        self.id = uuid.uuid4()
+        self.host = socket.gethostname()
+        self.conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+        self._last_reap = 0.0
+        self.stats = {"heartbeats": 0, "reconnects": 0, "slots_dropped": 0, "positions_released": 0}
+
+    @property
+    def node(self) -> str:
+        return self.config.node_id
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.conn = await self._connect()
+        holder = await self.conn.fetchrow(
+            "select host, pid from localbase.node_status where node = $1 and worker = $2 and alive",
+            self.node, self.worker.index) if self.node else None  # unnamed ones may share a database
+        if holder is not None:
+            await self._close()
+            raise NodeConflict(f"node {self.node} worker {self.worker.index} is already running on "
+                               f"{holder['host']} (pid {holder['pid']}): give each node its own --node-id")
+        await self.conn.execute(SUPERSEDE, self.node, self.worker.index, self.id)
+        await self._register()
+        self._task = asyncio.create_task(self._beat(), name="node-heartbeat")
+
+    async def claim_slot(self, slot: str) -> None:
+        """Record that this process streams `slot`; refuse when a live process of another node
+        streams it (two nodes without distinct --node-id)."""
+        assert self.conn is not None
+        other = await self.conn.fetchrow(
+            "select node, worker, host, pid from localbase.node_status where slot = $1 and alive and id <> $2",
+            slot, self.id)
+        if other is not None:
+            raise NodeConflict(f"replication slot {slot} is streamed by node {other['node'] or '(unnamed)'} worker "
+                               f"{other['worker']} on {other['host']} (pid {other['pid']}): every node on one "
+                               f"database needs its own --node-id")
+        self.slot = slot
+        await self._register()
+
+    async def stop(self) -> None:
+        """A clean stop ends the lease now: the row stays, so that a node that never comes back
+        still has its slots dropped after [nodes] drop_slots_after_seconds."""
+        await tasks.cancel(self._task)
+        if self.conn is not None and not self.conn.is_closed():
+            try:
+                await self.conn.execute("update localbase.nodes set lease_until = now() where id = $1", self.id)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("nodes: could not end this node's lease: %s", exc)
+        await self._close()
+
+    async def _close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 2)
+            except (TimeoutError, OSError, asyncpg.InterfaceError):
+                conn.terminate()
+
+    async def _connect(self) -> asyncpg.Connection:
+        # keepalives: when this host vanishes, PostgreSQL ends the member session within ~30 s
+        return await asyncpg.connect(self.dsn, server_settings={
+            "application_name": f"localbase-node {self.node or '-'}/{self.worker.index}",
+            "tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"})
+
+    async def _register(self) -> None:
+        assert self.conn is not None
+        await self.conn.execute(UPSERT, self.id, self.node, self.worker.index, self.slot, self.host, os.getpid(),
+                                self.api_url, self.keys, __version__, self.config.lease_seconds)
+
+    # -- the loop --------------------------------------------------------------------------------
+    async def _beat(self) -> None:
+        backoff = 0.1
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            try:
+                if self.conn is None or self.conn.is_closed():
+                    self.conn = await self._connect()
+                    self.stats["reconnects"] += 1
+                    await self._register()
+                elif await self.conn.execute(RENEW, self.id, self.config.lease_seconds) == "UPDATE 0":
+                    # our row was reaped (a long pause, or the database restarted: the table is unlogged)
+                    await self._register()
+                self.stats["heartbeats"] += 1
+                backoff = 0.1
+                await self._reap_if_due()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("nodes: heartbeat failed (%s); retrying", exc)
+                if self.conn is not None:
+                    self.conn.terminate()
+                    self.conn = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+
+    async def _reap_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap < max(self.config.heartbeat_seconds, 1.0):
+            return
+        self._last_reap = now
+        assert self.conn is not None
+        released, dropped = await reaper.reap(self.conn, self.slot_prefix, self.config.drop_slots_after_seconds)
+        self.stats["positions_released"] += released
+        self.stats["slots_dropped"] += len(dropped)
