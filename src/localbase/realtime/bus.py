@@ -1,10 +1,11 @@
-"""The Realtime bus: broadcast and presence shared by the API workers of one deployment, through
-PostgreSQL's LISTEN/NOTIFY (channel `localbase_realtime`, which is per database).
+"""The Realtime bus: broadcast and presence shared by the API workers of every node of one
+deployment, through PostgreSQL's LISTEN/NOTIFY (channel `localbase_realtime`, which is per
+database, so it spans the nodes that share it).
 
-Used only with several workers (`localbase start --workers N`); a single process needs nothing
-from it. Each worker delivers what its own clients send to its own clients at once, as without
-the bus, and publishes it; the others deliver it to theirs. Postgres changes need no bus: each
-worker reads its own replication slot.
+Used with several workers (`localbase start --workers N`) or a named node (`--node-id`); a single
+process needs nothing from it. Each worker delivers what its own clients send to its own clients
+at once, as without the bus, and publishes it; the others deliver it to theirs. Postgres changes
+need no bus: each worker of each node reads its own replication slot.
 
 A notification's payload is text: `<peer>\\t<kind>\\t<message id>\\t<part>\\t<parts>\\t<body>`, the
 body JSON. PostgreSQL caps a payload below 8000 bytes, so a longer body is sent in parts, which
@@ -27,13 +28,12 @@ import logging
 import os
 import time
 import uuid
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import orjson
 
 from localbase import tasks, workers
+from localbase.database.notify import NotifyChannel
 
 if TYPE_CHECKING:
     from localbase.realtime.service import Realtime
@@ -45,8 +45,6 @@ BEAT_SECONDS = 1.0
 EXPIRE_SECONDS = 5.0
 MAX_OUTBOX = 10_000
 BATCH = 200
-RECONNECT_MAX_SECONDS = 5.0
-SEND = "select pg_notify($1, p) from unnest($2::text[]) as p"
 
 Metas = dict[str, list[dict[str, Any]]]  # presence key -> metas
 
@@ -54,67 +52,28 @@ Metas = dict[str, list[dict[str, Any]]]  # presence key -> metas
 class Bus:
     def __init__(self, service: Realtime, dsn: str):
         self.service = service
-        self.dsn = dsn
-        self.peer = f"{workers.current().index}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+        node = service.settings.nodes.node_id or "-"
+        self.peer = f"{node}/{workers.current().index}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
         self.peers: dict[str, float] = {}  # peer -> when last heard (monotonic)
         self.remote: dict[str, dict[str, Metas]] = {}  # topic -> peer -> key -> metas
-        self.conn: asyncpg.Connection | None = None
-        self.outbox: deque[str] = deque()
-        self._wake = asyncio.Event()
+        self.link = NotifyChannel(dsn, CHANNEL, self._on_notify, name="bus", application_name="localbase-realtime-bus",
+                                  stats=service.stats, on_connect=self._announce, max_outbox=MAX_OUTBOX, batch=BATCH)
         self._parts: dict[tuple[str, str], list[str]] = {}
         self._ids = itertools.count(1)
-        self._tasks: list[asyncio.Task] = []
+        self._beat_task: asyncio.Task | None = None
         self.stats = service.stats
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        connected = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._connection(connected), name="realtime-bus"),
-                       asyncio.create_task(self._sender(), name="realtime-bus-sender"),
-                       asyncio.create_task(self._beats(), name="realtime-bus-beats")]
-        try:
-            await asyncio.wait_for(connected.wait(), 10)
-        except TimeoutError:
+        self._beat_task = asyncio.create_task(self._beats(), name="realtime-bus-beats")
+        if not await self.link.start(10):
             log.warning("realtime bus: no database connection yet; broadcast and presence stay on this "
                         "worker until there is one")
 
     async def stop(self) -> None:
         """After the sockets closed: send what they left (presence leaves), then disconnect."""
-        deadline = time.monotonic() + 2
-        while self.outbox and self.conn is not None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        for task in self._tasks:
-            await tasks.cancel(task)
-        if self.conn is not None:
-            self.conn.terminate()
-            self.conn = None
-
-    async def _connection(self, connected: asyncio.Event) -> None:
-        backoff = 0.1
-        while True:
-            lost = asyncio.Event()
-            try:
-                conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "localbase-realtime-bus"})
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("realtime bus: cannot connect (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
-                continue
-            try:
-                conn.add_termination_listener(lambda _c: lost.set())
-                await conn.add_listener(CHANNEL, self._on_notify)
-                self.conn = conn
-                backoff = 0.1
-                self._announce()
-                connected.set()
-                await lost.wait()
-                log.warning("realtime bus: lost the database; reconnecting")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("realtime bus: connection failed (%s); reconnecting", exc)
-            finally:
-                self.conn = None
-                conn.terminate()
-            await asyncio.sleep(backoff)
+        await tasks.cancel(self._beat_task)
+        await self.link.stop(2)
 
     def _announce(self) -> None:
         """(Re)connected: ask the others for their presence, and tell them ours."""
@@ -129,33 +88,18 @@ class Bus:
         self._publish("p", {"t": topic, "j": joins, "l": leaves})
 
     def _publish(self, kind: str, body: dict[str, Any]) -> None:
-        if self.conn is None:
+        if not self.link.connected:
             self.stats["bus_dropped"] += 1
             return
         text = orjson.dumps(body).decode()
         parts = [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)] or [""]
-        if len(self.outbox) + len(parts) > MAX_OUTBOX:
+        if not self.link.room(len(parts)):
             self.stats["bus_dropped"] += 1
             log.warning("realtime bus: outbox full; a %s message was dropped", kind)
             return
         msg_id = next(self._ids)
-        for n, part in enumerate(parts):
-            self.outbox.append(f"{self.peer}\t{kind}\t{msg_id}\t{n}\t{len(parts)}\t{part}")
+        self.link.send([f"{self.peer}\t{kind}\t{msg_id}\t{n}\t{len(parts)}\t{part}" for n, part in enumerate(parts)])
         self.stats["bus_sent"] += 1
-        self._wake.set()
-
-    async def _sender(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self.outbox and self.conn is not None:
-                batch = [self.outbox.popleft() for _ in range(min(BATCH, len(self.outbox)))]
-                try:
-                    await self.conn.execute(SEND, CHANNEL, batch)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    self.stats["bus_dropped"] += len(batch)
-                    log.warning("realtime bus: sending failed (%s); %d notification(s) dropped", exc, len(batch))
-                    break
 
     async def _beats(self) -> None:
         while True:
@@ -163,11 +107,11 @@ class Bus:
             self._publish("k", {})
             cutoff = time.monotonic() - EXPIRE_SECONDS
             for peer in [p for p, seen in self.peers.items() if seen < cutoff]:
-                log.warning("realtime bus: worker %s went silent; its presences leave", peer)
+                log.warning("realtime bus: peer %s (node/worker.pid) went silent; its presences leave", peer)
                 self._forget_peer(peer)
 
     # -- receiving -------------------------------------------------------------------------------
-    def _on_notify(self, _conn, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             peer, kind, msg_id, part, parts, text = payload.split("\t", 5)
             n, total = int(part), int(parts)
