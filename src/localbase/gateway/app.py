@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,6 +24,7 @@ from localbase.gateway import health, metrics, worker_metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
 from localbase.gateway.fastpath import RestFastPath
 from localbase.net import service as net_service
+from localbase.nodes import lifecycle as nodes
 from localbase.settings import Settings, load_settings
 
 log = logging.getLogger("localbase.gateway")
@@ -80,12 +82,16 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await db.open()
+        if app.state.reads is not None:
+            await app.state.reads.open()
         from localbase.rest.read_cache import ReadCache
         from localbase.rest.schema_cache import SchemaCache
         app.state.schema_cache = await SchemaCache.start(db, settings)
         app.state.rest_reads = ReadCache()
-        started = []
+        started: list[Any] = []  # modules with startup/shutdown
         try:
+            await nodes.startup(app)  # before Realtime, which records its slot in it
+            started.append(nodes)
             for module in modules.values():
                 if hasattr(module, "startup"):
                     await module.startup(app)
@@ -105,6 +111,8 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
                         log.exception("shutdown of %s failed", module.__name__)
             await app.state.schema_cache.stop()
             await app.state.health_probe.close()
+            if app.state.reads is not None:
+                await app.state.reads.close()
             await db.close()
 
     app = Starlette(
@@ -121,6 +129,7 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.reads = _read_router(settings, db)
     app.state.metrics = metrics.RequestMetrics()
     health.setup(app, db.rest_dsn)
     gateway = RestFastPath(app, settings, EXPOSED_HEADERS, app.state.metrics)
@@ -128,6 +137,17 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
         from localbase.logs import access_logger
         gateway.access_log = access_logger()
     return gateway
+
+
+def _read_router(settings: Settings, db: Database):
+    """With --db-read-url: the router that sends REST reads to fresh replicas (database/replicas.py)."""
+    if not settings.read_replicas.enabled:
+        return None
+    from localbase.database.replicas import ReadRouter
+    limits = settings.limits
+    return ReadRouter(db.rest_dsn, Cluster(settings).read_dsns("authenticator"), settings.read_replicas,
+                      pool_size=db.rest_pool_size, connect_timeout=limits.db_connect_timeout,
+                      pool_timeout=limits.db_pool_timeout)
 
 
 def app_from_env() -> RestFastPath:

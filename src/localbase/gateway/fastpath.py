@@ -18,6 +18,7 @@ from localbase.gateway.apikey import ApiKeys, reject
 from localbase.gateway.limits import call_with_body_limit, unknown_length
 from localbase.gateway.metrics import RequestMetrics, service_of
 from localbase.rest import routes as rest_routes
+from localbase.rest.replica_reads import mark_if_writing
 from localbase.settings import Settings
 
 PREFIX = "/rest/v1/"
@@ -33,6 +34,7 @@ class RestFastPath:
         self.observe = self.metrics.observe
         self.access_log = None  # a callable(scope, service, status, seconds) when access logs are on
         self.max_body = settings.limits.max_body_bytes
+        self.keyring = settings.keyring
 
     @property
     def state(self):
@@ -56,6 +58,7 @@ class RestFastPath:
             scope["app"] = self.app
             scope["path_params"] = {"path": scope["path"][len(PREFIX):]}
             response = await rest_routes.handle(Request(scope, receive))
+            mark_if_writing(self.app.state.reads, scope, self.keyring)  # committed; before the client hears it
             if any(name == b"origin" for name, _ in scope["headers"]):  # as CORSMiddleware (allow all)
                 response.headers["access-control-allow-origin"] = "*"
                 response.headers["access-control-expose-headers"] = self.expose
@@ -74,6 +77,7 @@ class RestFastPath:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                mark_if_writing(self.app.state.reads, scope, self.keyring)
             await send(message)
 
         service = service_of(scope["path"])

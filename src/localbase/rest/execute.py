@@ -40,6 +40,7 @@ class Caller:
     role: str
     claims_json: str
     authenticated: bool
+    session: str | None = None  # the JWT's session_id, else its sub: whose writes a read must see
 
 
 def caller_from(authorization: str | None, secret: str | KeyRing, anon_role: str = "anon") -> Caller:
@@ -76,8 +77,10 @@ def _verify_caller(authorization: str, secret: str | KeyRing, anon_role: str) ->
     if not isinstance(role, str):
         raise _jwt_error("JWT role claim must be a string", "PGRST303")
     exp = claims.get("exp")
-    return Caller(role, orjson.dumps(claims).decode(), role != anon_role), \
-        float(exp) if isinstance(exp, (int, float)) else None
+    session = claims.get("session_id") or claims.get("sub")
+    session = session if isinstance(session, str) else None
+    caller = Caller(role, orjson.dumps(claims).decode(), role != anon_role, session)
+    return caller, float(exp) if isinstance(exp, (int, float)) else None
 
 
 def _jwt_error(reason: str, code: str) -> RestError:

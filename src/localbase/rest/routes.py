@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from localbase.rest import execute, explain, openapi, respond, routines, sql, sql_call
+from localbase.rest import execute, explain, openapi, replica_reads, respond, routines, sql, sql_call
 from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
@@ -118,8 +118,10 @@ async def _handle(request: Request) -> Response:
                 return await explain.respond(db, caller, ctx, prepared.statement, req.explain, read_only=True,
                                              role_settings=schema.role_settings)
             reads.put(key, prepared)
-        return await _read(db, caller, ctx, prepared, schema.role_settings, schema.config.max_rows,
-                           head=request.method == "HEAD")
+        return await replica_reads.read(
+            app.state.reads, db, caller, request, cache.version,
+            lambda target: _read(target, caller, ctx, prepared, schema.role_settings, schema.config.max_rows,
+                                 head=request.method == "HEAD"))
     body = await _read_body(request)
     req = parse_request(request.method, path, _query_pairs(query), request.headers, body)
     req = _refuse_unproduced(req, request, schema)
@@ -220,12 +222,20 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
                         "used with handling=strict", None, None)
     st = sql_call.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
                   single=single, strip_nulls=strip_nulls, head=head, csv=req.csv, geojson=_geojson(req, schema))
-    db = request.app.state.db
+    app = request.app
+    db = app.state.db
     if req.explain is not None:
         return await explain.respond(db, caller, ctx, st, req.explain, read_only=call.read_only,
                                      role_settings=schema.role_settings)
-    row, planned = await execute.run(db, caller, ctx, st, read_only=call.read_only, rollback=rollback,
-                                     role_settings=schema.role_settings, check=_checks(single, req.preferences))
+
+    def run(target):
+        return execute.run(target, caller, ctx, st, read_only=call.read_only, rollback=rollback,
+                           role_settings=schema.role_settings, check=_checks(single, req.preferences))
+    if request.method in ("GET", "HEAD") and call.read_only:  # a replica may answer
+        row, planned = await replica_reads.read(app.state.reads, db, caller, request,
+                                                app.state.schema_cache.version, run)
+    else:
+        row, planned = await run(db)
     if plan.function.returns_void:
         return Response(b"", status_code=204)
     total = row["total"] if count in ("exact", "estimated") else None
