@@ -10,7 +10,8 @@ then use the fixtures `localbase_server`, `supabase_anon`, `supabase_service`,
 `async_supabase_anon`, `async_supabase_service` in tests.
 
 LOCALBASE_TEST_WORKERS=N runs these servers with `--workers N` (the same tests, several API
-processes behind the port).
+processes behind the port). LOCALBASE_TEST_NODES=N runs each as N nodes on one PostgreSQL behind a
+round-robin proxy (testing/nodes.py: the same tests, each request and socket on any node).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from localbase.testing.nodes import LocalbaseNodes
 from localbase.testing.server import LocalbaseProcess
 
 
@@ -28,14 +30,28 @@ def worker_args() -> list[str]:
     return ["--workers", workers] if workers and workers != "1" else []
 
 
+def test_nodes() -> int:
+    """LOCALBASE_TEST_NODES: how many nodes stand for each test server (0: one plain server)."""
+    raw = os.environ.get("LOCALBASE_TEST_NODES", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 1 else 0
+
+
+def new_server(project_dir: Path | str, env: dict[str, str] | None = None) -> LocalbaseProcess | LocalbaseNodes:
+    """A server for the tests as the environment asks: one process, N workers, or N nodes."""
+    count = test_nodes()
+    if count:
+        return LocalbaseNodes(project_dir, count, env=env, extra_args=worker_args())
+    # A temporary folder of its own (not under pytest's basetemp, which pytest keeps private
+    # with mode 0700: when run as root, PostgreSQL runs as a service user that must reach it).
+    return LocalbaseProcess(project_dir, env=env, extra_args=worker_args())
+
+
 def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = None, scope: str = "session"):
     """A fixture that starts Localbase on `project_dir` once per `scope` on a temporary data folder."""
 
     @pytest.fixture(scope=scope)
     def _server():
-        # A temporary folder of its own (not under pytest's basetemp, which pytest keeps private
-        # with mode 0700: when run as root, PostgreSQL runs as a service user that must reach it).
-        server = LocalbaseProcess(project_dir, env=env, extra_args=worker_args())
+        server = new_server(project_dir, env)
         server.start()
         try:
             yield server
@@ -55,7 +71,7 @@ def localbase_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def localbase_server(localbase_project):
-    server = LocalbaseProcess(localbase_project, extra_args=worker_args())
+    server = new_server(localbase_project)
     server.start()
     try:
         yield server

@@ -27,7 +27,7 @@ def free_port() -> int:
 class LocalbaseProcess:
     def __init__(self, project_dir: Path | str, data_dir: Path | str | None = None, *,
                  port: int | None = None, db_port: int | None = None, env: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, new_session: bool = False):
         self.project_dir = Path(project_dir).resolve()
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="localbase-")
         self.data_dir = Path(data_dir or self._tmp.name).resolve()  # type: ignore[union-attr]
@@ -35,6 +35,7 @@ class LocalbaseProcess:
         self.db_port = db_port or free_port()
         self.env = env or {}
         self.extra_args = extra_args or []
+        self.new_session = new_session  # a process group of its own (killed as a whole by LocalbaseNodes.kill)
         self.process: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log" if data_dir else \
             self.data_dir / "server.log"
@@ -93,7 +94,7 @@ class LocalbaseProcess:
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **self.env}
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env)
+                                        stdin=subprocess.DEVNULL, env=env, start_new_session=self.new_session)
         self.wait_healthy(timeout)
         return self
 
