@@ -1,0 +1,88 @@
+"""Starting several nodes on one database: migrations and the seed once, each node its own
+replication slot and membership row, the login roles' passwords agreed, and a node that would
+clash (same id, other keys) refused with the reason."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from localbase.testing.nodes import keys_env, shared_keys
+from localbase.testing.server import LocalbaseProcess
+from tests.localbase.nodes.conftest import FAST, PROJECT, sql
+
+
+async def test_nodes_started_together_apply_migrations_and_the_seed_once(nodes):
+    assert [r["version"] for r in await sql(nodes, "select version from supabase_migrations.schema_migrations")] \
+        == ["20250101000000"]
+    assert await sql(nodes, "select count(*) from public.seed_runs", fetch="fetchval") == 1
+    banners = [n.output() for n in nodes.nodes]
+    assert sum("(1 migration(s) applied, seed applied" in b for b in banners) == 1, banners
+    assert sum("(0 migration(s) applied)" in b for b in banners) == 2, banners
+
+
+async def test_each_node_streams_its_own_slot_and_agrees_on_the_keys(nodes):
+    members = await sql(nodes, "select node, worker, slot, alive, keys from localbase.node_status order by node")
+    assert [(m["node"], m["worker"], m["slot"], m["alive"]) for m in members] == [
+        ("n0", 0, "localbase_realtime_n0", True), ("n1", 0, "localbase_realtime_n1", True),
+        ("n2", 0, "localbase_realtime_n2", True)]
+    assert len({m["keys"] for m in members}) == 1
+    slots = await sql(nodes, "select slot_name, active from pg_replication_slots order by 1")
+    assert [(s["slot_name"], s["active"]) for s in slots] == [
+        ("localbase_realtime_n0", True), ("localbase_realtime_n1", True), ("localbase_realtime_n2", True)]
+
+
+def test_every_node_serves_rest_as_the_login_roles_whose_passwords_they_agree_on(nodes):
+    """Each node set the login roles' passwords as it started (derived from the database URL):
+    had they differed, the nodes started first could no longer connect."""
+    for node in nodes.nodes:
+        r = httpx.get(f"{node.url}/rest/v1/ticks?select=id&limit=1", headers={"apikey": nodes.anon_key})
+        assert r.status_code == 200, r.text
+        assert httpx.get(f"{node.url}/health").json()["node"] in ("n0", "n1", "n2")
+
+
+def _refused(nodes, tmp_path, env: dict[str, str]) -> str:
+    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**FAST, **env},
+                            extra_args=["--db-url", nodes.db_url])
+    with pytest.raises(RuntimeError) as refused:
+        node.start(timeout=90)
+    node.cleanup()
+    return str(refused.value)
+
+
+def test_a_node_with_other_keys_is_refused(nodes, tmp_path):
+    out = _refused(nodes, tmp_path, {**keys_env(shared_keys()), "LOCALBASE_NODE_ID": "n9"})
+    assert "keys differ from those of the running node(s)" in out and "LOCALBASE_JWT_SECRET" in out
+
+
+def test_a_second_node_with_a_running_nodes_id_is_refused(nodes, tmp_path):
+    out = _refused(nodes, tmp_path, {**keys_env(nodes.keys), "LOCALBASE_NODE_ID": "n1"})
+    assert "node n1 is already running" in out and "--node-id" in out
+
+
+def test_an_unnamed_node_beside_named_ones_gets_a_slot_of_its_own_and_serves(nodes, tmp_path):
+    """Unnamed (a single-node setup pointed at the database) it streams `localbase_realtime`,
+    which no named node uses, and serves with the shared keys."""
+    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**FAST, **keys_env(nodes.keys)},
+                            extra_args=["--db-url", nodes.db_url])
+    try:
+        node.start(timeout=90)
+        assert httpx.get(f"{node.url}/health").json()["status"] == "ok"
+    finally:
+        node.cleanup()
+
+
+def test_two_unnamed_nodes_on_one_database_are_refused_by_their_slot(tmp_path):
+    from localbase.testing.postgres import PostgresServer
+    with PostgresServer() as pg:
+        first = LocalbaseProcess(PROJECT, tmp_path / "a", extra_args=["--db-url", pg.url])
+        second = LocalbaseProcess(PROJECT, tmp_path / "b", extra_args=["--db-url", pg.url])
+        try:
+            first.start(timeout=90)
+            with pytest.raises(RuntimeError) as refused:
+                second.start(timeout=90)
+            assert "replication slot localbase_realtime is streamed by node (unnamed)" in str(refused.value)
+            assert "--node-id" in str(refused.value)
+        finally:
+            second.cleanup()
+            first.cleanup()
