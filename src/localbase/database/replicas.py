@@ -57,6 +57,15 @@ def session_key(session: str | None, client: str | None) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
 
 
+def fresh_as_of(samples, replayed: int) -> float:
+    """The latest sample time t whose primary position a replica that replayed `replayed` has
+    reached (it holds everything committed by t); -inf when it reached none of them."""
+    for taken, lsn in reversed(samples):
+        if lsn <= replayed:
+            return taken
+    return -math.inf
+
+
 class NotAReplica(RuntimeError):
     """A read URL names a server that is not in recovery (not a standby of the primary)."""
 
@@ -243,7 +252,23 @@ class ReadRouter:
             await self._disconnect(replica)
             return
         replica.replay_lsn = int(replayed or 0)
-        fresh = next((t for t, lsn in reversed(self.samples) if lsn <= replica.replay_lsn), None)
-        if fresh is not None and fresh > replica.fresh_as_of:
-            replica.fresh_as_of = fresh
+        replica.fresh_as_of = max(replica.fresh_as_of, fresh_as_of(self.samples, replica.replay_lsn))
         replica.healthy = True
+
+
+def collect(w, state) -> None:
+    """/metrics: where REST reads went, and how far behind each replica is (gateway.metrics)."""
+    router: ReadRouter | None = getattr(state, "reads", None)
+    if router is None:
+        return
+    w.family("localbase_rest_reads_total", "counter", "REST reads by the server that answered them.")
+    w.sample("localbase_rest_reads_total", router.stats["reads_primary"], target="primary")
+    w.sample("localbase_rest_reads_total", router.stats["reads_replica"], target="replica")
+    w.family("localbase_read_replica_fallbacks_total", "counter", "Replica reads retried on the primary.")
+    w.sample("localbase_read_replica_fallbacks_total", router.stats["reads_fallback"])
+    w.family("localbase_read_replica_lag_seconds", "gauge",
+             "How long ago the primary last stood where the replica has replayed to (-1: unavailable).")
+    now = time.monotonic()
+    for r in router.replicas:
+        lag = r.lag_seconds(now) if r.healthy and r.fresh_as_of > -math.inf else -1
+        w.sample("localbase_read_replica_lag_seconds", round(lag, 3), replica=str(r.index))

@@ -29,6 +29,7 @@ import httpx
 
 from localbase.doctor.access import check_db_password, check_listen, check_pg_hba
 from localbase.doctor.model import SEVERITIES, Check, Context  # noqa: F401 - re-exported
+from localbase.doctor.nodes import check_nodes
 from localbase.settings import Settings, load_settings
 
 # Secrets published in docs and templates: anyone can sign tokens with them.
@@ -228,7 +229,7 @@ def _ago(seconds: float) -> str:
 # Checks that need no database, then those that do (skipped, and said so, when it is unreachable).
 STATIC_CHECKS: list[CheckFn] = [check_api, check_jwt_secret, check_db_password, check_auth]
 DATABASE_CHECKS: list[CheckFn] = [check_migrations, check_rls, check_views, check_realtime, check_backups,
-                                  check_pg_hba, check_listen, check_kafka]
+                                  check_pg_hba, check_listen, check_kafka, check_nodes]
 CHECKS: list[CheckFn] = STATIC_CHECKS + DATABASE_CHECKS
 
 

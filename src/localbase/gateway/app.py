@@ -143,9 +143,10 @@ def _read_router(settings: Settings, db: Database):
     """With --db-read-url: the router that sends REST reads to fresh replicas (database/replicas.py)."""
     if not settings.read_replicas.enabled:
         return None
-    from localbase.database.replicas import ReadRouter
+    from localbase.database import replicas
+    metrics.add_collector(replicas.collect)
     limits = settings.limits
-    return ReadRouter(db.rest_dsn, Cluster(settings).read_dsns("authenticator"), settings.read_replicas,
+    return replicas.ReadRouter(db.rest_dsn, Cluster(settings).read_dsns("authenticator"), settings.read_replicas,
                       pool_size=db.rest_pool_size, connect_timeout=limits.db_connect_timeout,
                       pool_timeout=limits.db_pool_timeout)
 

@@ -6,6 +6,7 @@ sent to the replica would then miss the write."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 
@@ -73,6 +74,11 @@ async def test_reads_go_to_a_fresh_replica_and_writes_to_the_primary(replicated)
     hits = [served_by(cluster.url, reader) for _ in range(6)]  # both nodes: each request to the next
     assert all(hits), hits
     assert served_by(cluster.url, reader, prefer="tx=commit") is False  # Prefer: tx=... stays on the primary
+    text = httpx.get(f"{cluster.nodes[0].url}/metrics", headers={"apikey": cluster.service_role_key}).text
+    replica_reads = re.search(r'^localbase_rest_reads_total\{target="replica"\} (\S+)$', text, re.M)
+    assert replica_reads and float(replica_reads.group(1)) >= 3, text
+    lag = re.search(r'^localbase_read_replica_lag_seconds\{replica="0"\} (\S+)$', text, re.M)
+    assert lag and 0 <= float(lag.group(1)) < MAX_LAG, text
 
 
 async def test_a_session_reads_its_own_writes_and_staleness_is_bounded(replicated):

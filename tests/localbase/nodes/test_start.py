@@ -86,3 +86,23 @@ def test_two_unnamed_nodes_on_one_database_are_refused_by_their_slot(tmp_path):
         finally:
             second.cleanup()
             first.cleanup()
+
+
+async def test_a_node_with_several_workers_streams_a_slot_per_worker_and_ends_its_lease_when_stopped(nodes, tmp_path):
+    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**FAST, **keys_env(nodes.keys), "LOCALBASE_NODE_ID": "nw"},
+                            extra_args=["--db-url", nodes.db_url, "--workers", "2"])
+    try:
+        node.start(timeout=120)
+        rows = await sql(nodes, "select worker, slot, alive from localbase.node_status where node = 'nw' order by 1")
+        assert [tuple(r) for r in rows] == [(0, "localbase_realtime_nw", True), (1, "localbase_realtime_nw_w1", True)]
+        node.stop()
+        rows = await sql(nodes, "select alive from localbase.node_status where node = 'nw'")
+        assert [r["alive"] for r in rows] == [False, False]  # a clean stop ends the lease at once
+        slots = await sql(nodes, "select slot_name from pg_replication_slots "
+                                 "where slot_name like 'localbase_realtime_nw%'")
+        assert len(slots) == 2  # kept for its return (dropped by the others after drop_slots_after_seconds)
+    finally:
+        node.cleanup()
+        await sql(nodes, "delete from localbase.nodes where node = 'nw'")
+        await sql(nodes, "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                         "where slot_name like 'localbase_realtime_nw%' and not active")
