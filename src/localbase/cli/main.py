@@ -127,7 +127,8 @@ def _start_json(settings: Settings, workers: int) -> None:
     def ready(r: server.Ready) -> None:
         log.info("Localbase started", extra={
             "event": "started", "api_url": r.settings.api_url, "db_url": redact(r.db_url), "mode": r.settings.mode,
-            "workers": workers, "migrations_applied": [m.path.name for m in r.report.applied],
+            "workers": workers, "node": r.settings.nodes.node_id or None,
+            "migrations_applied": [m.path.name for m in r.report.applied],
             "seeded": r.report.seeded, "startup_seconds": round(r.started_in, 3)})
 
     try:
@@ -150,6 +151,8 @@ def _print_ready(r: server.Ready) -> None:
         what.append("seed applied")
     if r.workers > 1:
         what.append(f"{r.workers} API workers")
+    if s.nodes.node_id:
+        what.append(f"node {s.nodes.node_id}")
     console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
     hidden = {name: "(hidden in production mode: localbase status -o env)" for name in SECRET_VALUES}
     print_values(console, _status_values(s, r.db_url), hidden=hidden if s.mode == "production" else None)

@@ -66,6 +66,12 @@ class Membership:
     def node(self) -> str:
         return self.config.node_id
 
+    @property
+    def reap_seconds(self) -> float:
+        """How often this process looks for gone nodes: a few times per lease, at most every 5 s
+        (a client resuming on this node does not wait for it: retention.py releases at the join)."""
+        return max(self.config.heartbeat_seconds, min(5.0, self.config.lease_seconds / 2))
+
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.conn = await self._connect()
@@ -150,7 +156,7 @@ class Membership:
 
     async def _reap_if_due(self) -> None:
         now = time.monotonic()
-        if now - self._last_reap < max(self.config.heartbeat_seconds, 1.0):
+        if now - self._last_reap < self.reap_seconds:
             return
         self._last_reap = now
         assert self.conn is not None

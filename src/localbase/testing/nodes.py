@@ -21,7 +21,7 @@ from pathlib import Path
 from localbase.security.keys import PUBLISHABLE_PREFIX, SECRET_PREFIX, make_api_key, make_opaque_key
 from localbase.testing.postgres import PostgresServer
 from localbase.testing.proxy import RoundRobinProxy
-from localbase.testing.server import LocalbaseProcess
+from localbase.testing.server import LocalbaseProcess, ProjectKeys
 
 
 def shared_keys() -> dict[str, str]:
@@ -36,7 +36,7 @@ def keys_env(keys: dict[str, str]) -> dict[str, str]:
     return {f"LOCALBASE_{name.upper()}": value for name, value in keys.items()}
 
 
-class LocalbaseNodes:
+class LocalbaseNodes(ProjectKeys):
     def __init__(self, project_dir: Path | str, count: int = 3, *, env: dict[str, str] | None = None,
                  extra_args: list[str] | None = None, postgres: PostgresServer | None = None,
                  per_request: bool = True, node_env: dict[int, dict[str, str]] | None = None):
@@ -58,25 +58,8 @@ class LocalbaseNodes:
     def url(self) -> str:
         return self.proxy.url  # type: ignore[union-attr]
 
-    @property
-    def anon_key(self) -> str:
-        return self.keys["anon_key"]
-
-    @property
-    def service_role_key(self) -> str:
-        return self.keys["service_role_key"]
-
-    @property
-    def publishable_key(self) -> str:
-        return self.keys["publishable_key"]
-
-    @property
-    def secret_key(self) -> str:
-        return self.keys["secret_key"]
-
-    @property
-    def jwt_secret(self) -> str:
-        return self.keys["jwt_secret"]
+    def key_map(self) -> dict[str, str]:
+        return self.keys
 
     @property
     def db_url(self) -> str:

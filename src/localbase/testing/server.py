@@ -24,7 +24,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LocalbaseProcess:
+class ProjectKeys:
+    """A test server's keys by name, from its `key_map()` (keys.json, or a deployment's shared keys)."""
+
+    def key_map(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    @property
+    def anon_key(self) -> str:
+        return self.key_map()["anon_key"]
+
+    @property
+    def service_role_key(self) -> str:
+        return self.key_map()["service_role_key"]
+
+    @property
+    def publishable_key(self) -> str:
+        return self.key_map()["publishable_key"]
+
+    @property
+    def secret_key(self) -> str:
+        return self.key_map()["secret_key"]
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.key_map()["jwt_secret"]
+
+
+class LocalbaseProcess(ProjectKeys):
     def __init__(self, project_dir: Path | str, data_dir: Path | str | None = None, *,
                  port: int | None = None, db_port: int | None = None, env: dict[str, str] | None = None,
                  extra_args: list[str] | None = None, new_session: bool = False):
@@ -49,25 +76,8 @@ class LocalbaseProcess:
     def keys(self) -> dict[str, str]:
         return json.loads((self.data_dir / "keys.json").read_text())
 
-    @property
-    def anon_key(self) -> str:
-        return self.keys["anon_key"]
-
-    @property
-    def service_role_key(self) -> str:
-        return self.keys["service_role_key"]
-
-    @property
-    def publishable_key(self) -> str:
-        return self.keys["publishable_key"]
-
-    @property
-    def secret_key(self) -> str:
-        return self.keys["secret_key"]
-
-    @property
-    def jwt_secret(self) -> str:
-        return self.keys["jwt_secret"]
+    def key_map(self) -> dict[str, str]:
+        return self.keys
 
     @property
     def db_password(self) -> str:

@@ -17,8 +17,8 @@ async def test_nodes_started_together_apply_migrations_and_the_seed_once(nodes):
         == ["20250101000000"]
     assert await sql(nodes, "select count(*) from public.seed_runs", fetch="fetchval") == 1
     banners = [n.output() for n in nodes.nodes]
-    assert sum("(1 migration(s) applied, seed applied" in b for b in banners) == 1, banners
-    assert sum("(0 migration(s) applied)" in b for b in banners) == 2, banners
+    assert sum("(1 migration(s) applied, seed applied, node n" in b for b in banners) == 1, banners
+    assert sum("(0 migration(s) applied, node n" in b for b in banners) == 2, banners
 
 
 async def test_each_node_streams_its_own_slot_and_agrees_on_the_keys(nodes):
