@@ -30,7 +30,21 @@ def worker_args() -> list[str]:
     return ["--workers", workers] if workers and workers != "1" else []
 
 
-def test_nodes() -> int:
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "one_server: the test reads one server's own state (its counters, its "
+                            "process); skipped when LOCALBASE_TEST_NODES puts several nodes behind a proxy")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not nodes_count():
+        return
+    skip = pytest.mark.skip(reason="reads one server's own state: not meaningful behind a proxy of several nodes")
+    for item in items:
+        if item.get_closest_marker("one_server"):
+            item.add_marker(skip)
+
+
+def nodes_count() -> int:
     """LOCALBASE_TEST_NODES: how many nodes stand for each test server (0: one plain server)."""
     raw = os.environ.get("LOCALBASE_TEST_NODES", "").strip()
     return int(raw) if raw.isdigit() and int(raw) > 1 else 0
@@ -38,7 +52,7 @@ def test_nodes() -> int:
 
 def new_server(project_dir: Path | str, env: dict[str, str] | None = None) -> LocalbaseProcess | LocalbaseNodes:
     """A server for the tests as the environment asks: one process, N workers, or N nodes."""
-    count = test_nodes()
+    count = nodes_count()
     if count:
         return LocalbaseNodes(project_dir, count, env=env, extra_args=worker_args())
     # A temporary folder of its own (not under pytest's basetemp, which pytest keeps private

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.localbase.realtime.conftest import Inbox, client, new_user, subscribed, topic
 
 SETTLE = 0.4
@@ -109,6 +111,7 @@ async def test_a_revoke_applies_from_the_next_change(realtime_server, db, client
         await db.execute("revoke select (salary) on payroll from authenticated")
 
 
+@pytest.mark.one_server  # the realtime stats of the server that streamed the changes
 async def test_what_a_role_may_see_is_asked_once_not_per_change(realtime_server, db, clients):
     """The per-change path stays one query: the shape of (table, role) comes from the cache."""
     import httpx
