@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from localbase.testing.postgres import PostgresServer
 from localbase.testing.server import LocalbaseProcess
 from tests.localbase import system_postgres
 
@@ -34,7 +35,7 @@ def postgis_server(tmp_path_factory):
     bindir, why = system_postgres.find("postgis")
     if bindir is None:
         pytest.skip(why)
-    cluster = system_postgres.Cluster(bindir).start()
+    cluster = PostgresServer(bindir=bindir).start()
     project = tmp_path_factory.mktemp("postgis-project")
     (project / "supabase" / "migrations").mkdir(parents=True)
     (project / "supabase" / "migrations" / "20250101000000_shops.sql").write_text(MIGRATION)
