@@ -44,3 +44,11 @@ class Context:
     def required(self) -> str:
         """The severity of a production requirement in this mode."""
         return "error" if self.production else "warning"
+
+
+def wal_size(n: float) -> str:
+    """A number of bytes (of WAL, say) as a person reads it: 1.5 MB."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} bytes"

@@ -4,7 +4,7 @@ Realtime slots no node has recorded (they hold WAL until dropped)."""
 
 from __future__ import annotations
 
-from localbase.doctor.model import Check, Context
+from localbase.doctor.model import Check, Context, wal_size
 from localbase.nodes.reaper import realtime_slot
 
 NODES = """
@@ -22,15 +22,6 @@ select slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::fl
 LAG_WARNING_BYTES = 256 * 2**20  # a live node's slot this far behind: its Realtime is not keeping up
 
 
-def size(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit, factor in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
-        if n >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n:.0f} B"
-
-
 async def check_nodes(ctx: Context) -> list[Check]:
     if not await ctx.conn.fetchval("select to_regclass('localbase.node_status') is not null"):
         return [Check("nodes", True, "no node has run on this database yet", "info")]
@@ -43,13 +34,13 @@ async def check_nodes(ctx: Context) -> list[Check]:
         recorded.add(r["slot"])
         slot = "no slot (Realtime off)" if r["slot"] is None else \
             f"slot {r['slot']} missing" if r["active"] is None else \
-            f"slot {r['slot']} {'streaming' if r['active'] else 'idle'}, {size(r['lag_bytes'])} behind"
+            f"slot {r['slot']} {'streaming' if r['active'] else 'idle'}, {wal_size(r['lag_bytes'] or 0)} behind"
         if r["alive"]:
             lagging = r["lag_bytes"] is not None and r["lag_bytes"] > LAG_WARNING_BYTES
             checks.append(Check(name, not lagging, f"alive on {r['host']} ({r['api_url']}); {slot}",
                                 "warning" if lagging else "info"))
         else:
-            held = f"; its slot holds {size(r['retained_bytes'])} of WAL" if r["retained_bytes"] is not None else ""
+            held = f"; its slot holds {wal_size(r['retained_bytes'])} of WAL" if r["retained_bytes"] is not None else ""
             checks.append(Check(name, False, f"gone for {r['silent']:.0f}s (last on {r['host']}){held}; "
                                 f"the running nodes drop its slot after {drop_after:.0f}s", "warning"))
     for s in await ctx.conn.fetch(SLOTS):
@@ -57,6 +48,6 @@ async def check_nodes(ctx: Context) -> list[Check]:
             state = "streaming" if s["active"] else "idle"
             checks.append(Check(f"slot {s['slot_name']}", bool(s["active"]),
                                 f"a Localbase Realtime slot no node has recorded ({state}, holds "
-                                f"{size(s['retained_bytes'])} of WAL): start its node, or drop it with "
+                                f"{wal_size(s['retained_bytes'] or 0)} of WAL): start its node, or drop it with "
                                 f"select pg_drop_replication_slot('{s['slot_name']}')", "warning"))
     return checks or [Check("nodes", True, "no node recorded", "info")]
