@@ -44,6 +44,19 @@ class SigningKey:
         jwk.pop("key_ops", None)
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig", "key_ops": ["verify"], "ext": True}
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as JWKs (cryptography's key objects do not pickle): the settings holding the
+        keys go to every worker process that `--workers N` spawns."""
+        helper = ALGORITHMS[self.alg][1]
+        private = None if self.private is None else helper.to_jwk(self.private, as_dict=True)
+        return _unpickle, (self.kid, self.alg, helper.to_jwk(self.public, as_dict=True), private, self.signs)
+
+
+def _unpickle(kid: str, alg: str, public: dict[str, Any], private: dict[str, Any] | None, signs: bool) -> SigningKey:
+    def key(jwk: dict[str, Any]) -> Any:
+        return pyjwt.PyJWK(jwk, algorithm=alg).key
+    return SigningKey(kid, alg, key(public), None if private is None else key(private), signs)
+
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: verified tokens are cached per ring
 class KeyRing:

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import pickle
 
 import jwt as pyjwt
 import pytest
@@ -53,6 +54,15 @@ def test_the_current_key_signs_and_every_key_verifies(ring, es, rs):
     assert jwt.verify(jwt.sign(CLAIMS, SECRET), ring) == CLAIMS  # the shared secret too
     no_kid = pyjwt.encode(CLAIMS, pyjwt.PyJWK(es).key, algorithm="ES256")
     assert jwt.verify(no_kid, ring) == CLAIMS
+
+
+def test_keys_survive_pickling_as_to_a_spawned_worker(ring):
+    """--workers N pickles the settings (and their keys) to each worker process."""
+    copy = pickle.loads(pickle.dumps(ring.keys))
+    assert [(k.kid, k.alg, k.signs, k.public_jwk()) for k in copy] == \
+        [(k.kid, k.alg, k.signs, k.public_jwk()) for k in ring.keys]
+    signed_there = jwt.sign(CLAIMS, KeyRing(SECRET, copy))
+    assert jwt.verify(signed_there, ring) == CLAIMS and jwt.verify(jwt.sign(CLAIMS, ring), KeyRing(SECRET, copy))
 
 
 def test_a_ring_without_asymmetric_keys_signs_hs256():
