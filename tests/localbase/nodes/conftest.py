@@ -1,18 +1,21 @@
 """Several Localbase nodes (separate processes, data folders and ports) on one PostgreSQL server of
 their own, behind a round-robin proxy (localbase.testing.nodes), driven by the official clients.
 
-- `nodes`: three nodes shared by the tests that leave them running;
+- `nodes`: three nodes shared by the tests that leave them running, signing users' tokens with one
+  ES256 key ([auth] signing_keys_path: the same file on every node);
 - tests that kill a node or need replicas start nodes of their own.
 The nodes renew their lease every 0.5 s and count as gone after 3 s, so failures show quickly."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from localbase.security import signing_keys
 from localbase.testing.nodes import LocalbaseNodes
 from supabase import AsyncClientOptions, acreate_client
 
@@ -21,8 +24,10 @@ FAST = {"LOCALBASE_NODES_HEARTBEAT_SECONDS": "0.5", "LOCALBASE_NODES_LEASE_SECON
 
 
 @pytest.fixture(scope="session")
-def nodes():
-    cluster = LocalbaseNodes(PROJECT, 3, env=FAST)
+def nodes(tmp_path_factory):
+    keys = tmp_path_factory.mktemp("signing") / "signing_keys.json"
+    keys.write_text(json.dumps([signing_keys.generate("ES256")]))
+    cluster = LocalbaseNodes(PROJECT, 3, env={**FAST, "LOCALBASE_AUTH_SIGNING_KEYS_PATH": str(keys)})
     cluster.start()
     try:
         yield cluster

@@ -4,12 +4,16 @@ clash (same id, other keys) refused with the reason."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+import jwt
 import pytest
 
 from localbase.testing.nodes import keys_env, shared_keys
 from localbase.testing.server import LocalbaseProcess
-from tests.localbase.nodes.conftest import FAST, PROJECT, sql
+from supabase import ClientOptions, create_client
+from tests.localbase.nodes.conftest import PROJECT, sql
 
 
 async def test_nodes_started_together_apply_migrations_and_the_seed_once(nodes):
@@ -41,8 +45,30 @@ def test_every_node_serves_rest_as_the_login_roles_whose_passwords_they_agree_on
         assert httpx.get(f"{node.url}/health").json()["node"] in ("n0", "n1", "n2")
 
 
+def test_a_users_session_from_one_node_is_honoured_by_every_node(nodes):
+    """The nodes sign with the same [auth] signing key (ES256): a session started on one node is
+    verified by each node's Auth and REST, refreshed on another, and every node publishes one JWKS."""
+    first = create_client(nodes.nodes[0].url, nodes.anon_key,
+                          options=ClientOptions(auto_refresh_token=False, persist_session=False))
+    session = first.auth.sign_up({"email": f"node-{uuid.uuid4().hex[:8]}@example.com",
+                                  "password": "correct-horse-1"}).session
+    assert session is not None and jwt.get_unverified_header(session.access_token)["alg"] == "ES256"
+    jwks = [httpx.get(f"{node.url}/auth/v1/.well-known/jwks.json").json() for node in nodes.nodes]
+    assert jwks[0]["keys"] and jwks[1] == jwks[0] and jwks[2] == jwks[0]
+    for node in nodes.nodes:
+        headers = {"apikey": nodes.anon_key, "Authorization": f"Bearer {session.access_token}"}
+        assert httpx.get(f"{node.url}/auth/v1/user", headers=headers).json()["id"] == session.user.id
+        wrote = httpx.post(f"{node.url}/rest/v1/items", headers={**headers, "Prefer": "return=representation"},
+                           json={"body": node.url})
+        assert wrote.status_code == 201 and wrote.json()[0]["owner"] == session.user.id, wrote.text
+    last = create_client(nodes.nodes[2].url, nodes.anon_key,
+                         options=ClientOptions(auto_refresh_token=False, persist_session=False))
+    refreshed = last.auth.refresh_session(session.refresh_token).session
+    assert refreshed is not None and refreshed.user.id == session.user.id
+
+
 def _refused(nodes, tmp_path, env: dict[str, str]) -> str:
-    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**FAST, **env},
+    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**nodes.env, **env},
                             extra_args=["--db-url", nodes.db_url])
     with pytest.raises(RuntimeError) as refused:
         node.start(timeout=90)
@@ -63,7 +89,7 @@ def test_a_second_node_with_a_running_nodes_id_is_refused(nodes, tmp_path):
 def test_an_unnamed_node_beside_named_ones_gets_a_slot_of_its_own_and_serves(nodes, tmp_path):
     """Unnamed (a single-node setup pointed at the database) it streams `localbase_realtime`,
     which no named node uses, and serves with the shared keys."""
-    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**FAST, **keys_env(nodes.keys)},
+    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**nodes.env, **keys_env(nodes.keys)},
                             extra_args=["--db-url", nodes.db_url])
     try:
         node.start(timeout=90)
@@ -89,7 +115,8 @@ def test_two_unnamed_nodes_on_one_database_are_refused_by_their_slot(tmp_path):
 
 
 async def test_a_node_with_several_workers_streams_a_slot_per_worker_and_ends_its_lease_when_stopped(nodes, tmp_path):
-    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**FAST, **keys_env(nodes.keys), "LOCALBASE_NODE_ID": "nw"},
+    node = LocalbaseProcess(PROJECT, tmp_path / "data",
+                            env={**nodes.env, **keys_env(nodes.keys), "LOCALBASE_NODE_ID": "nw"},
                             extra_args=["--db-url", nodes.db_url, "--workers", "2"])
     try:
         node.start(timeout=120)

@@ -8,6 +8,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
 from localbase.database.cluster import derived_password
@@ -16,6 +17,8 @@ from localbase.nodes.agreement import fingerprint
 from localbase.nodes.config import NodeSettingsError, ReadReplicaSettings, node_settings, read_replica_settings
 from localbase.nodes.reaper import realtime_slot
 from localbase.realtime.service import node_slot, worker_slot
+from localbase.security import signing_keys
+from localbase.security.signing_keys import KeyRing
 from localbase.settings import SettingsError, load_settings
 from localbase.testing.nodes import keys_env, shared_keys
 from localbase.testing.proxy import close_after, is_upgrade
@@ -106,6 +109,10 @@ def test_key_fingerprints(tmp_path, monkeypatch):
     b = load_settings(tmp_path, data_dir=tmp_path / "b")  # another data folder, the same configured keys
     assert fingerprint(a) == fingerprint(b) and len(fingerprint(a)) == 16
     assert fingerprint(a) != fingerprint(replace(a, publishable_key="sb_publishable_other"))
+    signing = signing_keys.parse(orjson.dumps([signing_keys.generate("ES256")]).decode())
+    with_signing = replace(a, keyring=KeyRing(a.jwt_secret, signing))
+    assert fingerprint(with_signing) != fingerprint(a)  # asymmetric keys are part of what nodes agree on
+    assert fingerprint(with_signing) == fingerprint(replace(b, keyring=KeyRing(b.jwt_secret, signing)))
     assert a.jwt_secret not in fingerprint(a)
 
 
