@@ -23,6 +23,7 @@ LAG_WARNING_BYTES = 256 * 2**20  # a live node's slot this far behind: its Realt
 
 
 async def check_nodes(ctx: Context) -> list[Check]:
+    assert ctx.conn is not None  # a database check: run only with a connection
     if not await ctx.conn.fetchval("select to_regclass('localbase.node_status') is not null"):
         return [Check("nodes", True, "no node has run on this database yet", "info")]
     drop_after = ctx.settings.nodes.drop_slots_after_seconds
