@@ -86,32 +86,23 @@ def test_a_second_node_with_a_running_nodes_id_is_refused(nodes, tmp_path):
     assert "node n1 is already running" in out and "--node-id" in out
 
 
-def test_an_unnamed_node_beside_named_ones_gets_a_slot_of_its_own_and_serves(nodes, tmp_path):
+def test_an_unnamed_node_beside_named_ones_gets_a_slot_of_its_own_and_a_second_is_refused(nodes, tmp_path):
     """Unnamed (a single-node setup pointed at the database) it streams `localbase_realtime`,
-    which no named node uses, and serves with the shared keys."""
-    node = LocalbaseProcess(PROJECT, tmp_path / "data", env={**nodes.env, **keys_env(nodes.keys)},
-                            extra_args=["--db-url", nodes.db_url])
+    which no named node uses, and serves with the shared keys; a second unnamed node would stream
+    the same slot: refused."""
+    env = {**nodes.env, **keys_env(nodes.keys)}
+    node = LocalbaseProcess(PROJECT, tmp_path / "a", env=env, extra_args=["--db-url", nodes.db_url])
+    second = LocalbaseProcess(PROJECT, tmp_path / "b", env=env, extra_args=["--db-url", nodes.db_url])
     try:
         node.start(timeout=90)
         assert httpx.get(f"{node.url}/health").json()["status"] == "ok"
+        with pytest.raises(RuntimeError) as refused:
+            second.start(timeout=90)
+        assert "replication slot localbase_realtime is streamed by node (unnamed)" in str(refused.value)
+        assert "--node-id" in str(refused.value)
     finally:
+        second.cleanup()
         node.cleanup()
-
-
-def test_two_unnamed_nodes_on_one_database_are_refused_by_their_slot(tmp_path):
-    from localbase.testing.postgres import PostgresServer
-    with PostgresServer() as pg:
-        first = LocalbaseProcess(PROJECT, tmp_path / "a", extra_args=["--db-url", pg.url])
-        second = LocalbaseProcess(PROJECT, tmp_path / "b", extra_args=["--db-url", pg.url])
-        try:
-            first.start(timeout=90)
-            with pytest.raises(RuntimeError) as refused:
-                second.start(timeout=90)
-            assert "replication slot localbase_realtime is streamed by node (unnamed)" in str(refused.value)
-            assert "--node-id" in str(refused.value)
-        finally:
-            second.cleanup()
-            first.cleanup()
 
 
 async def test_a_node_with_several_workers_streams_a_slot_per_worker_and_ends_its_lease_when_stopped(nodes, tmp_path):
