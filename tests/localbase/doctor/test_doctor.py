@@ -195,13 +195,15 @@ def test_a_fixed_production_deployment_passes(project):
         (root / "supabase" / "localbase.toml").write_text(PRODUCTION.replace('["good"]', '["good", "locked"]'))
         code, checks = doctor(root, env=PRODUCTION_ENV)
         assert code == 1 and "missing public.locked" in checks["realtime publication"]["detail"]
-        # --strict fails on warnings: a backup schedule whose newest dump is long overdue
-        backups = root / "backups"
+        # --strict fails on warnings: a backup schedule whose newest dump is long overdue (a folder
+        # of its own: the running server's first scheduled dump, 30 s after start, lands in "backups")
+        backups = root / "backups-overdue"
         backups.mkdir(exist_ok=True)
         old = backups / "localbase-postgres-20200101T000000.000000Z.dump"
         old.write_bytes(b"PGDMP")
         os.utime(old, (1_600_000_000, 1_600_000_000))
-        (root / "supabase" / "localbase.toml").write_text(PRODUCTION)
+        overdue = PRODUCTION.replace('dir = "backups"', 'dir = "backups-overdue"')
+        (root / "supabase" / "localbase.toml").write_text(overdue)
         code, checks = doctor(root, env=PRODUCTION_ENV)
         assert code == 0 and checks["backups"]["status"] == "warn"
         code, _ = doctor(root, "--strict", env=PRODUCTION_ENV)
