@@ -28,6 +28,12 @@ class InvalidInput(HubError):
     status = 400
 
 
+class InvalidEvent(HubError):
+    """An event the catalogue does not allow (unknown type, delta out of its range)."""
+
+    status = 422
+
+
 class AuthenticationFailed(HubError):
     status = 401
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -38,8 +38,29 @@ class Clearance(str, Enum):
         return self.rank >= Clearance(other).rank
 
 
+class Recorder(StrEnum):
+    """Who recorded an event, as the database saw the inserting role (public.event_recorder)."""
+
+    self_ = "self"
+    supervisor = "supervisor"
+    monitor = "monitor"
+    service = "service"
+
+
 class Row(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class EventKind(Row):
+    """A row of the event catalogue (public.event_types), which the database enforces on every insert."""
+
+    event_type: str
+    description: str
+    min_delta: float
+    max_delta: float
+    recorded_by: list[Recorder]
+    self_daily_gain: float | None = Field(default=None, description="most points a day a citizen may add to "
+                                                                     "their own score with this type")
 
 
 class Citizen(Row):
@@ -64,6 +85,7 @@ class Event(Row):
     details: dict[str, Any] = {}
     score_after: float | None = None
     triggered_by: int | None = None
+    recorded_by: Recorder | None = None  # set by the database; None for events older than the catalogue
     created_at: datetime
 
 

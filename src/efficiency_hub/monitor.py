@@ -1,5 +1,8 @@
 """The live monitor: watches efficiency_events INSERTs over Realtime, prints a line per event, and
-answers a bad one (efficiency_delta below the threshold) with one `automated_intervention` event.
+answers a bad one (efficiency_delta below the threshold) with one `automated_intervention` event,
+which gives back the boost or what the event took, whichever is less: the event catalogue lets an
+intervention answer only an earlier negative event of the same citizen, never with more than it took
+(so recording bad events never raises a score).
 
 Exactly once per triggering event, across restarts and concurrent monitors: an intervention names
 its trigger in `triggered_by`, which is unique, so a second attempt is refused by the database
@@ -17,7 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from efficiency_hub.errors import Conflict, translated
+from efficiency_hub import catalogue
+from efficiency_hub.errors import Conflict, InvalidEvent, translated
 from efficiency_hub.models import INTERVENTION, Event
 from supabase import AsyncClient
 
@@ -28,6 +32,8 @@ class Monitor:
     def __init__(self, service: AsyncClient, *, threshold: float = -10.0, boost: float = 15.0,
                  catch_up: timedelta = timedelta(hours=24), console: Console | None = None,
                  on_intervention: Callable[[Event], None] | None = None):
+        if threshold > 0:
+            raise ValueError(f"threshold {threshold:g}: an intervention answers a negative event (use <= 0)")
         self.client = service
         self.threshold = threshold
         self.boost = boost
@@ -45,10 +51,15 @@ class Monitor:
     def needs_intervention(self, event: Event) -> bool:
         return event.event_type != INTERVENTION and event.efficiency_delta < self.threshold
 
+    def boost_for(self, event: Event) -> float:
+        """The boost, never more than the event took."""
+        return min(self.boost, -event.efficiency_delta)
+
     async def intervene(self, event: Event) -> Event | None:
         """Records the intervention for `event`; None if one exists already (another monitor, or
         this one before a restart, answered it)."""
-        row = {"citizen_id": str(event.citizen_id), "event_type": INTERVENTION, "efficiency_delta": self.boost,
+        row = {"citizen_id": str(event.citizen_id), "event_type": INTERVENTION,
+               "efficiency_delta": self.boost_for(event),
                "triggered_by": event.id,
                "details": {"reason": f"efficiency_delta {event.efficiency_delta:g} below {self.threshold:g}",
                            "triggering_event": event.id, "triggering_type": event.event_type}}
@@ -89,7 +100,13 @@ class Monitor:
 
     # -- the live loop -------------------------------------------------------------------------
     async def start(self) -> None:
-        """Subscribes and catches up; returns once live. Then call `process()` (or use `run`)."""
+        """Checks the boost against the event catalogue, subscribes and catches up; returns once
+        live. Then call `process()` (or use `run`)."""
+        kinds = await catalogue.load(self.client)
+        kind = kinds.check(INTERVENTION, self.boost)
+        if "monitor" not in kind.recorded_by:
+            raise InvalidEvent(f"the catalogue does not let the monitor record {INTERVENTION}",
+                               code="not_recordable")
         joined = asyncio.get_running_loop().create_future()
 
         def on_status(status, error) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from efficiency_hub import catalogue
+from efficiency_hub.catalogue import Catalogue
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Citizen, Clearance, Event, Metrics, OptimizationResult, Trend
 from supabase import AsyncClient
@@ -52,9 +54,14 @@ class Tracker:
         return [Citizen.model_validate(row) for row in rows]
 
     # -- events --------------------------------------------------------------------------------
+    async def event_types(self) -> Catalogue:
+        """The event catalogue: the types, their delta ranges and who may record them."""
+        return await catalogue.load(self.client)
+
     async def record_event(self, citizen_id: CitizenRef, event_type: str, efficiency_delta: float = 0,
                            details: dict[str, Any] | None = None) -> Event:
-        """Records an event; the database moves the citizen's score in the same transaction."""
+        """Records an event; the database checks it against the event catalogue (type, delta range,
+        who may record it) and moves the citizen's score in the same transaction."""
         citizen = await self._resolve(citizen_id)
         row = {"citizen_id": str(citizen.id), "event_type": event_type,
                "efficiency_delta": efficiency_delta, "details": details or {}}

@@ -30,10 +30,10 @@ async def test_own_rows_only(make_person, as_user):
     assert {e["citizen_id"] for e in events} == {str(alice.citizen.id)}
     with pytest.raises(NotFound):
         await Tracker(a).citizen(bob.citizen_id)
-    # writing another citizen's event is refused by RLS, whatever the payload says
+    # writing another citizen's event is refused by the database, whatever the payload says
     with pytest.raises(PermissionDenied), translated():
         await a.table("efficiency_events").insert(
-            {"citizen_id": str(bob.citizen.id), "event_type": "sabotage", "efficiency_delta": -50}).execute()
+            {"citizen_id": str(bob.citizen.id), "event_type": "outage", "efficiency_delta": -50}).execute()
 
 
 async def test_a_citizen_cannot_raise_their_own_score_or_clearance(make_person, as_user):
@@ -61,7 +61,7 @@ async def test_supervisors_see_their_subordinates_transitively(make_person, as_u
     assert await visible(await as_user(lead), "citizens", "citizen_id", everyone) == \
         {lead.citizen_id, worker.citizen_id}
     assert await visible(await as_user(worker), "citizens", "citizen_id", everyone) == {worker.citizen_id}
-    # the boss reads the worker's events and score, but cannot record events for them
+    # the boss reads the worker's events and score, but cannot record the worker's own events for them
     boss_tracker = Tracker(await as_user(boss))
     assert [e.event_type for e in await boss_tracker.events(worker.citizen_id)] == ["task_completed"]
     with pytest.raises(PermissionDenied):

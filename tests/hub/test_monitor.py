@@ -1,5 +1,5 @@
-"""The live monitor over Realtime: a bad event gets exactly one automated intervention (+15),
-while it runs, after a restart (catch-up), and with two monitors at once."""
+"""The live monitor over Realtime: a bad event gets exactly one automated intervention (+15, never
+more than the event took), while it runs, after a restart (catch-up), and with two monitors at once."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ async def test_a_bad_event_gets_one_intervention(make_person, as_user, settings,
     tracker = Tracker(await as_user(alice))
     async with Running(settings, out) as monitor:
         bad = await tracker.record_event(alice.citizen_id, "missed_deadline", -20, {"project": "x"})
-        fine = await tracker.record_event(alice.citizen_id, "small_slip", -5)
+        fine = await tracker.record_event(alice.citizen_id, "slip", -5)
         [intervention] = await wait_for_interventions(service, bad.id)
         await asyncio.sleep(0.5)
         assert await interventions_for(service, fine.id) == []
@@ -85,3 +85,6 @@ async def test_a_restarted_monitor_catches_up_exactly_once(make_person, as_user,
     for event in (first, missed, live):
         assert len(await interventions_for(service, event.id)) == 1
     assert float(answer["efficiency_delta"]) == 15
+    # -11 gets 11 back, not 15: recording bad events never raises a score
+    [small] = await interventions_for(service, live.id)
+    assert (float(small["efficiency_delta"]), small["recorded_by"]) == (11, "monitor")

@@ -4,13 +4,16 @@ which cost a third of the API's CPU under load."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import httpx
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from efficiency_hub import catalogue
 from efficiency_hub.accounts import Accounts
+from efficiency_hub.catalogue import Catalogue
 from efficiency_hub.clients import user_client
 from efficiency_hub.errors import AuthenticationFailed
 from efficiency_hub.settings import HubSettings
@@ -63,3 +66,18 @@ async def get_workspaces(client: UserClient) -> Workspaces:
 
 TrackerDep = Annotated[Tracker, Depends(get_tracker)]
 WorkspacesDep = Annotated[Workspaces, Depends(get_workspaces)]
+
+
+CATALOGUE_TTL_S = 60.0  # the catalogue changes by migration: read it once a minute, not per request
+
+
+async def get_catalogue(request: Request, client: UserClient) -> Catalogue:
+    """The event catalogue, read as the caller (any signed-in user may) and kept for a minute."""
+    cached = getattr(request.app.state, "catalogue", None)
+    now = time.monotonic()
+    if cached is None or cached[0] < now:
+        cached = request.app.state.catalogue = (now + CATALOGUE_TTL_S, await catalogue.load(client))
+    return cached[1]
+
+
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]

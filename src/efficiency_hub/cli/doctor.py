@@ -16,7 +16,7 @@ from efficiency_hub.settings import HubSettings
 from localbase.doctor import Check, Context
 
 HUB_TABLES = ("citizens", "efficiency_events", "organizational_hierarchy", "efficiency_workspaces",
-              "workspace_members", "efficiency_metrics")
+              "workspace_members", "efficiency_metrics", "event_types")
 STATE_FILE = "hub.json"  # written by `efficiency-hub up` beside Localbase's server.json
 
 

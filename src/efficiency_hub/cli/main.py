@@ -213,8 +213,8 @@ def monitor_command(workdir: Workdir = None,
 
     try:
         asyncio.run(watch())
-    except (HubError, MissingSettings, RuntimeError, TimeoutError, OSError) as exc:
-        raise _fail(str(exc)) from None
+    except (HubError, MissingSettings, RuntimeError, TimeoutError, OSError, ValueError) as exc:
+        raise _fail(f"{exc} ({exc.hint})" if isinstance(exc, HubError) and exc.hint else str(exc)) from None
 
 
 @app.command()

@@ -43,7 +43,7 @@ async def test_other_citizens_are_404_and_their_events_403(api, make_person):
     assert (await api.get(f"/citizens/{alice.citizen_id}", headers=me)).status_code == 200
     hidden = await api.get(f"/citizens/{bob.citizen_id}", headers=me)
     assert hidden.status_code == 404 and bob.citizen_id in hidden.json()["detail"]
-    forged = await api.post("/events", json={"citizen_id": bob.citizen_id, "event_type": "sabotage",
+    forged = await api.post("/events", json={"citizen_id": bob.citizen_id, "event_type": "outage",
                                              "efficiency_delta": -50}, headers=me)
     assert forged.status_code == 404  # not even visible
     reserved = await api.post("/events", json={"event_type": "automated_intervention", "efficiency_delta": 15},
@@ -61,9 +61,9 @@ async def test_a_supervisor_reads_subordinates_but_does_not_write_for_them(api, 
     assert {c["citizen_id"] for c in seen.json()} == {boss.citizen_id, worker.citizen_id}
     events = await api.get(f"/citizens/{worker.citizen_id}/events", headers=bearer(boss.token))
     assert [e["event_type"] for e in events.json()] == ["task_completed"]
-    refused = await api.post("/events", json={"citizen_id": worker.citizen_id, "event_type": "bonus",
+    refused = await api.post("/events", json={"citizen_id": worker.citizen_id, "event_type": "task_completed",
                                               "efficiency_delta": 10}, headers=bearer(boss.token))
-    assert refused.status_code == 403
+    assert refused.status_code == 403 and "not by supervisor" in refused.json()["detail"]
 
 
 async def test_bad_bodies_are_422_and_missing_tokens_401(api, make_person):
