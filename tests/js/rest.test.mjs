@@ -269,6 +269,22 @@ describe('write', () => {
     assert.equal(one.error, null)
     assert.deepEqual(one.data, [{ qty: 9 }])
   })
+
+  test('a limited update or delete needs an explicit order and changes only those rows (PostgREST 12)', async () => {
+    const tag = `${sku}-lim`
+    await db.from('items').insert([1, 2, 3].map((n) => ({ sku: `${tag}-${n}`, name: tag, qty: n })))
+    const unordered = await db.from('items').update({ qty: 0 }).eq('name', tag).limit(1)
+    assert.equal(unordered.status, 400)
+    assert.equal(unordered.error.code, 'PGRST109')
+    const first = await db.from('items').update({ qty: 0 }).eq('name', tag).order('sku').limit(1).select('sku')
+    assert.equal(first.error, null)
+    assert.deepEqual(first.data, [{ sku: `${tag}-1` }])
+    const wide = await db.from('items').delete().eq('name', tag).order('name').limit(1)
+    assert.equal(wide.status, 400)
+    assert.equal(wide.error.code, 'PGRST110')
+    const left = await db.from('items').select('qty').eq('name', tag).order('sku')
+    assert.deepEqual(left.data.map((r) => r.qty), [0, 2, 3])
+  })
 })
 
 describe('rpc', () => {

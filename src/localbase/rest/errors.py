@@ -98,3 +98,15 @@ def schema_not_exposed(schema: str, exposed: tuple[str, ...]) -> RestError:
     return RestError(406, "PGRST106", "Invalid schema: " + schema,
                      None, "Only the following schemas are exposed: " + ", ".join(exposed))
 
+
+def limit_without_order() -> RestError:
+    """PostgREST 12: a limited UPDATE/DELETE picks its rows by an explicit order, never at random."""
+    return RestError(400, "PGRST109", "A 'limit' was applied without an explicit 'order'", None,
+                     "Apply an 'order' using unique column(s)")
+
+
+def too_many_changed(changed: int, limit: int) -> RestError:
+    """PostgREST 12: a limited UPDATE/DELETE whose order was not unique changed more rows than its
+    limit; the transaction is rolled back."""
+    return RestError(400, "PGRST110", "The maximum number of rows allowed to change was surpassed",
+                     f"Results contain {changed} rows changed but the maximum number allowed is {limit}", None)

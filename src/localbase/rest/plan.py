@@ -213,6 +213,8 @@ class Planner:
         source = Source(table, table.columns, table.name)
         root = self.node(source, request, (), request.select)
         self._check_embedded_filters(request, root)
+        if kind in ("update", "delete") and (root.limit is not None or root.offset):
+            _check_limited_order(root)
         columns: tuple[str, ...] = ()
         if kind != "delete":
             columns = self._payload_columns(table, request)
@@ -287,6 +289,17 @@ class Planner:
         if fn.returns_set and self.max_rows is not None:
             limit = min(limit, self.max_rows) if limit is not None else self.max_rows
         return CallPlan(fn, args, raw, None, True, offset or 0, limit)
+
+
+def _check_limited_order(root: Node) -> None:
+    """A limited UPDATE/DELETE picks its rows by the table's own ordered columns (the parse stage
+    already refused a limit without an order)."""
+    if not root.order:
+        raise errors.limit_without_order()
+    for term in root.order:
+        if term.relation is not None:
+            raise RestError(400, "PGRST118", f"A related order on '{term.relation}' is not possible",
+                            "A limited update or delete orders by the table's own columns", None)
 
 
 def _last_key(field: Field) -> str:

@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from localbase.rest import execute, explain, openapi, replica_reads, respond, routines, sql, sql_call
+from localbase.rest import errors, execute, explain, openapi, replica_reads, respond, routines, sql, sql_call
 from localbase.rest.errors import RestError, internal_error
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
-from localbase.rest.types import ApiRequest, MediaType
+from localbase.rest.types import Action, ApiRequest, MediaType
 
 log = logging.getLogger("localbase.rest")
 RPC_PREFIX = "rpc/"
@@ -51,12 +51,13 @@ def _refuse_unproduced(req, request: Request, schema) -> ApiRequest:
     return explain.prepare(req, schema.config.plan_enabled, request.headers.get("accept", ""))
 
 
-def _checks(single: bool, prefs, *, max_affected: bool = True):
+def _checks(single: bool, prefs, *, max_affected: bool = True, changed_limit: int | None = None):
     """What must hold of the statement's row before its transaction commits (raising rolls it back):
     one row for a single object; with `handling=strict`, at most `max-affected` rows (PostgREST 13:
-    PATCH, DELETE and functions returning a set)."""
+    PATCH, DELETE and functions returning a set); a limited PATCH/DELETE changed at most `limit` rows
+    (PostgREST 12)."""
     limit = prefs.max_affected if max_affected and prefs.handling == "strict" else None
-    if not single and limit is None:
+    if not single and limit is None and changed_limit is None:
         return None
 
     def check(row) -> None:
@@ -65,6 +66,8 @@ def _checks(single: bool, prefs, *, max_affected: bool = True):
         if limit is not None and row["page_total"] > limit:
             raise RestError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
                             f"The query affects {row['page_total']} rows", None)
+        if changed_limit is not None and row["page_total"] > changed_limit:
+            raise errors.too_many_changed(row["page_total"], changed_limit)
     return check
 
 
@@ -136,6 +139,8 @@ async def _handle(request: Request) -> Response:
     if count:
         applied.append(f"count={count}")
     rollback = schema.config.tx_rollback(prefs.tx)
+    if req.action in (Action.INFO, Action.INFO_ROOT):
+        return _info(req, planner)
     if req.is_rpc:
         return await _call(request, req, planner, caller, ctx, count=count, single=single,
                            strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback, body=body)
@@ -161,7 +166,9 @@ async def _handle(request: Request) -> Response:
                                      role_settings=schema.role_settings)
     row, _ = await execute.run(db, caller, ctx, st, read_only=False, rollback=rollback,
                                role_settings=schema.role_settings,
-                               check=_checks(single, prefs, max_affected=kind in ("update", "delete")))
+                               check=_checks(single, prefs, max_affected=kind in ("update", "delete"),
+                                             changed_limit=plan.root.limit if kind in ("update", "delete")
+                                             else None))
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
                                      single=single, count_exact=count == "exact", preference_applied=applied,
                                      csv=req.csv, inserted=row["inserted"], put=request.method == "PUT",
@@ -177,6 +184,25 @@ def _search_path(schema_name: str, extra: tuple[str, ...]) -> str:
 def _geojson(req, schema) -> str | None:
     """PostGIS's ST_AsGeoJSON(record) when the client asked for GeoJSON."""
     return schema.geojson if req.accept is MediaType.GEOJSON else None
+
+
+def _info(req, planner: Planner) -> Response:
+    """OPTIONS: the methods a table, view or function takes, in `Allow`, as PostgREST answers."""
+    if req.action is Action.INFO_ROOT:
+        allowed = ["OPTIONS", "GET", "HEAD"]
+    elif req.is_rpc:
+        schema_name = planner.pick_schema(req.schema)
+        overloads = planner.schema.function_overloads(schema_name, req.target)
+        if not overloads:
+            raise routines.not_found(planner.schema, schema_name, req.target, [], None, False, [])
+        volatile = any(fn.volatility == "v" for fn in overloads)
+        allowed = ["OPTIONS", "POST"] if volatile else ["OPTIONS", "GET", "HEAD", "POST"]
+    else:
+        table = planner.table(planner.pick_schema(req.schema), req.target)
+        allowed = ["OPTIONS", "GET", "HEAD"] + ["POST"] * table.insertable \
+            + ["PUT"] * (table.insertable and table.updatable and bool(table.primary_key)) \
+            + ["PATCH"] * table.updatable + ["DELETE"] * table.deletable
+    return Response(b"", status_code=200, headers={"Allow": ",".join(allowed), "Access-Control-Allow-Origin": "*"})
 
 
 def _prepare_read(req, planner: Planner, max_rows: int | None, *, head: bool) -> PreparedRead:
@@ -251,4 +277,4 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
 
 
 def routes() -> list[Route]:
-    return [Route("/{path:path}", handle, methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"])]
+    return [Route("/{path:path}", handle, methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"])]

@@ -352,23 +352,50 @@ def _count_inserted(sign: str) -> str:
 INSERTED = "nullif(current_setting('pgrst.inserted', true), '')::int"
 
 
+LIMITED = '"pgrst_limited"'
+
+
+def _mutation_where(b: Builder, plan: MutatePlan, table: str) -> str:
+    """The rows an UPDATE/DELETE changes: its filters and, when limited (PostgREST 12's
+    `limit`/`offset` with an explicit `order`), only the first rows in that order, matched back by
+    the ordered columns. The filters apply outside too, so a non-unique order can never widen the
+    change beyond them; that it changed more rows than the limit is refused before commit (PGRST110)."""
+    root = plan.root
+    columns = root.source.columns
+    where = [b.condition(T0, columns, c) for c in root.filters]
+    if root.limit is not None or root.offset:
+        keys = list(dict.fromkeys(term.field.name for term in root.order))
+        inner = [b.condition(LIMITED, columns, c) for c in root.filters]
+        picked = f"select {', '.join(f'{LIMITED}.{ident(k)}' for k in keys)} from {table} as {LIMITED}"
+        if inner:
+            picked += " where " + " and ".join(inner)
+        picked += b._order(LIMITED, root)
+        if root.limit is not None:
+            picked += f" limit {b.param(root.limit, 'bigint')}"
+        if root.offset:
+            picked += f" offset {b.param(root.offset, 'bigint')}"
+        where.append(f"({', '.join(f'{T0}.{ident(k)}' for k in keys)}) in ({picked})")
+    return " and ".join(where) or "true"
+
+
 def mutate(plan: MutatePlan, body_text: str | None, *, single: bool, strip_nulls: bool,
            minimal: bool, csv: bool = False, geojson: str | None = None) -> Statement:
     b = Builder()
     table = qualified(plan.table)
     if plan.kind in ("insert", "upsert"):
         dml = _insert(b, plan, table, body_text or "[]")
+    elif plan.kind == "update" and not plan.columns:
+        # an empty object ({}, [] or [{}]) changes nothing: PostgREST answers it as a no-op
+        first = ident(next(iter(plan.table.columns)))
+        dml = f"update {table} as {T0} set {first} = {T0}.{first} where false"
     else:
-        where = " and ".join(b.condition(T0, plan.root.source.columns, c) for c in plan.root.filters) or "true"
+        where = _mutation_where(b, plan, table)
         if plan.kind == "delete":
             dml = f"delete from {table} as {T0} where {where}"
-        elif plan.columns:
+        else:
             sets = ", ".join(f'{ident(c)} = "_r".{ident(c)}' for c in plan.columns)
             dml = f'update {table} as {T0} set {sets} from json_populate_record(null::{table}, ' \
                   f'{b.param(body_text)}::json) as "_r" where {where}'
-        else:  # an empty object changes nothing
-            dml = f"update {table} as {T0} set {ident(next(iter(plan.table.columns)))} = " \
-                  f"{T0}.{ident(next(iter(plan.table.columns)))} where false"
     dml += f" returning {T0}.*"
     if minimal:
         sql = f"with {MUTATED} as ({dml}) select null::bigint as total, count(*) as page_total, null as body, " \

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from localbase.rest import errors
 from localbase.rest.parse.body import _content_type, _payload
 from localbase.rest.parse.conditions import (
     _embed_path_of,
@@ -59,6 +60,7 @@ _TABLE_ACTIONS = {"GET": Action.READ, "HEAD": Action.READ, "POST": Action.INSERT
 _RPC_ACTIONS = {"GET": Action.CALL, "HEAD": Action.CALL, "POST": Action.CALL, "OPTIONS": Action.INFO}
 _ROOT_ACTIONS = {"GET": Action.INFO_ROOT, "HEAD": Action.INFO_ROOT, "OPTIONS": Action.INFO_ROOT}
 _CONTENT_PROFILE_METHODS = frozenset(("POST", "PATCH", "PUT", "DELETE"))
+_LIMITED_METHODS = frozenset(("PATCH", "DELETE"))  # limit/offset need an order on these
 _BAD_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -126,6 +128,8 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
     if method == "PUT" and (ROOT in limits or ROOT in offsets):
         raise ApiRequestError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT",
                               None, None)
+    if method in _LIMITED_METHODS and (limits or offsets) and not orders.get(ROOT):
+        raise errors.limit_without_order()
     ranges: dict[EmbedPath, tuple[int, int | None]] = {}
     for where in limits.keys() | offsets.keys():
         if where != ROOT:
