@@ -25,10 +25,12 @@ ALGORITHM = "HS256"
 
 @dataclass(frozen=True)
 class JWTError(Exception):
-    """A token that must be refused. `reason` is safe to show the client (no secret, no token)."""
+    """A token that must be refused. `reason` is safe to show the client (no secret, no token).
+    `claims`: the signature held but a claim is invalid (PostgREST's PGRST303 rather than PGRST301)."""
 
     reason: str
     expired: bool = False
+    claims: bool = False
 
     def __str__(self) -> str:
         return self.reason
@@ -67,11 +69,28 @@ def verify(token: str, secret: str | KeyRing, *, leeway: int = 0) -> dict[str, A
         raise JWTError("No suitable key or wrong key type") from None
     except pyjwt.PyJWTError:
         raise JWTError("Invalid JWT") from None
+    _check_claim_types(claims)
     exp = claims.get("exp")
     if exp is not None and exp + leeway < time.time():
         # a cached verification may outlive the token
         raise JWTError("JWT expired", expired=True)
     return claims
+
+
+_NUMERIC_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _check_claim_types(claims: Any) -> None:
+    """PyJWT takes `"exp": "123"` (it calls int() on it); PostgREST and GoTrue take only a JSON
+    number. A token whose payload is not an object, or whose time claims are not numbers, is
+    refused as PostgREST words it."""
+    if not isinstance(claims, dict):
+        raise JWTError("Parsing claims failed", claims=True)
+    for name in _NUMERIC_CLAIMS:
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or value != value or value in (float("inf"), float("-inf"))):
+            raise JWTError(f"The JWT '{name}' claim must be a number", claims=True)
 
 
 @lru_cache(maxsize=4096)
