@@ -64,7 +64,26 @@ async def body(request: Request) -> dict[str, Any]:
         raise errors.bad_request("bad_json", "Could not parse request body as JSON") from None
     if not isinstance(data, dict):
         raise errors.bad_request("bad_json", "Request body must be a JSON object")
+    if b"\\u0000" in raw and _holds_nul(data):  # PostgreSQL's text cannot hold it: refused up front
+        raise errors.validation("Request body must not contain NUL characters (\\u0000)")
     return data
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether any string (key or value) of a parsed JSON document holds a NUL (iterative: JSON may
+    nest deeper than Python's recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _default(value: Any) -> Any:
