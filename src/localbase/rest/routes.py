@@ -158,7 +158,7 @@ async def _handle(request: Request) -> Response:
     minimal = returning != "representation"
     if returning:
         applied.insert(0, f"return={returning}")
-    body_text = body.decode() if body else None
+    body_text = body.decode() if body and kind != "delete" else None  # (the parse stage checked it is UTF-8)
     st = sql.mutate(plan, body_text, single=single, strip_nulls=strip_nulls, minimal=minimal, csv=req.csv,
                     geojson=_geojson(req, schema))
     if req.explain is not None:
