@@ -169,7 +169,15 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
         raise _unavailable(None)
     try:
         async with transaction(db, caller, ctx, read_only=read_only, rollback=rollback, timeout=timeout) as conn:
-            result = await work(conn)
+            try:
+                result = await work(conn)
+            except asyncpg.InterfaceError as exc:
+                if isinstance(exc, UNAVAILABLE) or conn.is_closed():
+                    raise
+                # the connection is fine but the statement could not be sent (its arguments do not
+                # fit it): a bug in this server, not an outage - a 503 would have clients retry it
+                log.error("statement refused by the driver: %s", exc)
+                raise errors.internal_error() from None
         return result
     except GateTimeout:
         raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.", None, None) from None
