@@ -20,7 +20,7 @@ import httpx
 from hypothesis import strategies as st
 
 # -- building blocks --------------------------------------------------------------------------------
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
 nasty = st.sampled_from(["", " ", "\x00", "a\x00b", "'", '"', "\\", "%", "%00", "null", "NaN", "-1", "1e400",
                          "9" * 40, "é", "🙂", "\u202e", "<script>", "${x}", "*", ",", "()", "a.b", "->>", "::text",
                          "; drop table countries; --"])
@@ -352,22 +352,37 @@ def check_auth(case: Case, answer: httpx.Response) -> str | None:
 
 
 # -- running a case ---------------------------------------------------------------------------------
-@dataclass
+SERVICES = {"rest": ("rest/v1", check_rest), "auth": ("auth/v1", check_auth)}
+
+
 class Target:
-    """A server and the tokens a case may carry."""
+    """A server's REST or Auth, the tokens a case may carry, and the check its answers must pass."""
 
-    url: str
-    anon_key: str
-    tokens: dict[str, str]  # user | service | bad0.. -> bearer token (anon: none, the apikey alone)
+    def __init__(self, server, user_token: str, service: str):
+        self.url, self.anon_key = server.url, server.anon_key
+        self.tokens = {"user": user_token, "service": server.service_role_key, **bad_tokens(server.jwt_secret)}
+        self.prefix, self.check = SERVICES[service]
+        self.client = httpx.Client(timeout=30)
 
-    def send(self, client: httpx.Client, service: str, case: Case) -> httpx.Response:
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.close()
+
+    def send(self, case: Case) -> httpx.Response:
         headers = {"apikey": self.anon_key, **case.headers}
-        token = self.tokens.get(case.token)
+        token = self.tokens.get(case.token)  # anon: none, the apikey alone
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         # header values go as UTF-8 bytes; HTTP/1.1 cannot carry control characters in them at all
-        raw = {name: _CONTROL.sub("", value).strip(" \t").encode() for name, value in headers.items()}
-        return client.request(case.method, case.url(f"{self.url}/{service}"), content=case.body, headers=raw)
+        raw = {name.encode(): _CONTROL.sub("", value).strip(" \t").encode() for name, value in headers.items()}
+        return self.client.request(case.method, case.url(f"{self.url}/{self.prefix}"), content=case.body,
+                                   headers=raw)
+
+    def problem(self, case: Case) -> str | None:
+        """What is wrong with the server's answer to this case, or None."""
+        return self.check(case, self.send(case))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
