@@ -246,7 +246,11 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
             and not plan.function.returns_set:
         raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
                         "used with handling=strict", None, None)
-    st = sql_call.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
+    # a JSON body of named arguments goes to PostgreSQL as sent (the parse stage checked it):
+    # re-encoding it would fail on nesting deeper than orjson writes, which PostgreSQL's json reads
+    args_json = body.decode() if call.args and req.method == "POST" and req.content_type is MediaType.JSON \
+        else orjson.dumps(call.args).decode()
+    st = sql_call.call(plan, args_json, count=count if count != "estimated" else "exact",
                   single=single, strip_nulls=strip_nulls, head=head, csv=req.csv, geojson=_geojson(req, schema))
     app = request.app
     db = app.state.db

@@ -60,3 +60,13 @@ def test_options_answers_the_allowed_methods_in_postgrest_shape(localbase_server
     assert options("").headers["allow"] == "OPTIONS,GET,HEAD"
     missing = options("nope")
     assert missing.status_code == 404 and missing.json()["code"] == "PGRST205"
+
+
+def test_a_deeply_nested_rpc_body_reaches_postgresql_instead_of_a_500(localbase_server):
+    deep = "[" * 600 + "1" + "]" * 600  # deeper than orjson writes (it once re-encoded the body: a 500)
+    url = f"{localbase_server.url}/rest/v1/rpc"
+    headers = {"apikey": localbase_server.anon_key, "Content-Type": "application/json"}
+    echoed = httpx.post(f"{url}/echo", content=f'{{"payload": {deep}}}', headers=headers)
+    assert echoed.status_code == 200 and echoed.text.replace(" ", "") == deep
+    unknown = httpx.post(f"{url}/numbers", content=f'{{"a": {deep}}}', headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "PGRST202"
