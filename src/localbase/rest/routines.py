@@ -64,8 +64,12 @@ def ambiguous(candidates: list[Function]) -> RestError:
 
 
 def not_found(schema: Schema, schema_name: str, name: str, keys: list[str], content_type, post: bool,
-              overloads: list[Function]) -> RestError:
+              overloads: list[Function], *, single_object: bool = False) -> RestError:
     qualified = f"{schema_name}.{name}"
+    if single_object:  # `Prefer: params=single-object` looks for one json/jsonb parameter only
+        return RestError(404, "PGRST202", f"Could not find the function {qualified} in the schema cache",
+                         f"Searched for the function {qualified} with a single json/jsonb parameter, but no "
+                         "matches were found in the schema cache.", None)
     listed = ", ".join(keys)
     raw_only = post and content_type in _RAW_ONLY
     signature = "" if raw_only else f"({listed})" if keys else " without parameters"
@@ -135,7 +139,8 @@ def resolve(schema: Schema, schema_name: str, req: ApiRequest, body: bytes) -> C
         fits = [fn for fn in schema.function_overloads(schema_name, req.target)
                 if len(fn.args) == 1 and fn.args[0].type in ("json", "jsonb")]
         if len(fits) != 1:
-            raise ambiguous(fits) if fits else not_found(schema, schema_name, req.target, [], content_type, post, [])
+            raise ambiguous(fits) if fits else not_found(schema, schema_name, req.target, [], content_type, post, [],
+                                                         single_object=True)
         fn = fits[0]
     else:
         fn = find(schema, schema_name, req.target, frozenset(args), content_type, post=post)
