@@ -74,7 +74,9 @@ class KafkaEvents:
             **settings.options)
 
     async def start(self) -> None:
-        """Joins the group and catches up on bad events without an intervention."""
+        """Checks the monitor's boost against the event catalogue, joins the group and catches up
+        on bad events without an intervention."""
+        await self.monitor.check_catalogue()
         await self.consumer.start()
         await self.monitor.catch_up()
         self.monitor.ready.set()

@@ -99,14 +99,19 @@ class Monitor:
         return answered
 
     # -- the live loop -------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Checks the boost against the event catalogue, subscribes and catches up; returns once
-        live. Then call `process()` (or use `run`)."""
+    async def check_catalogue(self) -> None:
+        """Refuses to start with a boost the event catalogue does not allow an intervention
+        (InvalidEvent with the allowed range), whatever feeds the monitor its events."""
         kinds = await catalogue.load(self.client)
         kind = kinds.check(INTERVENTION, self.boost)
         if "monitor" not in kind.recorded_by:
             raise InvalidEvent(f"the catalogue does not let the monitor record {INTERVENTION}",
                                code="not_recordable")
+
+    async def start(self) -> None:
+        """Checks the boost against the event catalogue, subscribes and catches up; returns once
+        live. Then call `process()` (or use `run`)."""
+        await self.check_catalogue()
         joined = asyncio.get_running_loop().create_future()
 
         def on_status(status, error) -> None:

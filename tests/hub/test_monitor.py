@@ -88,3 +88,25 @@ async def test_a_restarted_monitor_catches_up_exactly_once(make_person, as_user,
     # -11 gets 11 back, not 15: recording bad events never raises a score
     [small] = await interventions_for(service, live.id)
     assert (float(small["efficiency_delta"]), small["recorded_by"]) == (11, "monitor")
+
+
+async def test_a_monitor_with_a_boost_beyond_the_catalogue_refuses_to_start_whatever_feeds_it(settings):
+    """A boost the catalogue does not allow would have every intervention refused by the database:
+    the monitor says so at start, on Realtime and on Kafka alike (before joining any group)."""
+    from efficiency_hub.errors import InvalidEvent
+    from efficiency_hub.kafka_events import KafkaEvents, KafkaSettings
+
+    client = await service_client(settings)
+    monitor = Monitor(client, boost=60, console=Console(file=io.StringIO()))
+    kafka = KafkaEvents(monitor, KafkaSettings("127.0.0.1:9"))
+    try:
+        for start in (monitor.start, kafka.start):
+            try:
+                await start()
+            except InvalidEvent as exc:
+                assert (exc.code, exc.hint) == ("delta_out_of_range", "allowed: 0 to 25")
+            else:
+                raise AssertionError(f"{start} started with a boost of 60")
+    finally:
+        await kafka.close()
+        await client.realtime.close()
