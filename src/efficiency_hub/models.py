@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,7 +17,7 @@ EventType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$"),
 INTERVENTION = "automated_intervention"
 
 
-class Clearance(str, Enum):
+class Clearance(StrEnum):
     """The clearance ladder, lowest to highest."""
 
     infrared = "infrared"

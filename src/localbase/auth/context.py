@@ -128,7 +128,7 @@ def endpoint(fn: Handler) -> Handler:
         except MailError:
             return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
                                                                    "Error sending email"))
-        except UNAVAILABLE as exc:  # 503, which supabase-js and supabase-py treat as retryable  # the database is down or restarting: retryable, as REST's 503
+        except UNAVAILABLE as exc:  # the database is down or restarting: 503, retryable (as REST's)
             log.warning("auth %s %s: database unavailable (%s)", request.method, request.url.path,
                         type(exc).__name__)
             return errors.error_response(request, errors.AuthError(503, "unexpected_failure",

@@ -241,8 +241,8 @@ class Planner:
                if isinstance(c, Filter) and c.operator == "eq" and not c.negated and not c.field.json_path}
         payload = request.payload
         if not pk or set(eqs) != set(pk) or len(request.filters.get((), ())) != len(pk):
-            raise RestError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators",
-                            None, None)
+            raise RestError(405, "PGRST105",
+                            "Filters must include all and only primary key columns with 'eq' operators", None, None)
         if not isinstance(payload, dict) or any(str(payload.get(c)) != eqs[c] for c in pk):
             raise RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)", None, None)
 

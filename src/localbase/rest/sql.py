@@ -210,18 +210,18 @@ class Builder:
             jt = self.alias()
             to_parent, to_target = rel.fk, rel.junction_target_fk
             on = " and ".join(f"{jt}.{ident(c)} = {child}.{ident(r)}"
-                              for c, r in zip(to_target.columns, to_target.ref_columns))  # type: ignore[union-attr]
+                              for c, r in zip(to_target.columns, to_target.ref_columns, strict=True))  # type: ignore[union-attr]
             links = [f"{jt}.{ident(c)} = {parent_alias}.{ident(r)}"
-                     for c, r in zip(to_parent.columns, to_parent.ref_columns)]
+                     for c, r in zip(to_parent.columns, to_parent.ref_columns, strict=True)]
             from_sql = f"{qualified(rel.junction)} as {jt} join {source} as {child} on {on}"
             inner_sql = self.node_query(embed.node, source, child, links=links, from_sql=from_sql)
         else:
             if rel.outgoing:  # parent.fk_cols -> target.ref_cols
                 links = [f"{child}.{ident(r)} = {parent_alias}.{ident(c)}"
-                         for c, r in zip(rel.fk.columns, rel.fk.ref_columns)]
+                         for c, r in zip(rel.fk.columns, rel.fk.ref_columns, strict=True)]
             else:  # target.fk_cols -> parent.ref_cols
                 links = [f"{child}.{ident(c)} = {parent_alias}.{ident(r)}"
-                         for c, r in zip(rel.fk.columns, rel.fk.ref_columns)]
+                         for c, r in zip(rel.fk.columns, rel.fk.ref_columns, strict=True)]
             inner_sql = self.node_query(embed.node, source, child, links=links)
         if embed.hidden:
             return f'left join lateral (select 1 as "v" from ({inner_sql}) as "h" limit 1) as {join_alias} on true', \

@@ -20,6 +20,15 @@ def test_single_object_on_a_function_without_arguments_is_404_not_500(localbase_
         "code": "PGRST202", "message": "Could not find the function public.whoami in the schema cache",
         "details": "Searched for the function public.whoami with a single json/jsonb parameter, but no matches "
                    "were found in the schema cache.", "hint": None}
+    for name in ("add_them", "hello"):  # arguments, but none of them one json/jsonb: PGRST202 too
+        answer = httpx.post(f"{localbase_server.url}/rest/v1/rpc/{name}", json={"a": 1, "b": 2, "name": "x"},
+                            headers={"apikey": localbase_server.anon_key, "Prefer": "params=single-object"})
+        assert (answer.status_code, answer.json()["code"]) == (404, "PGRST202"), answer.text
+        assert "with a single json/jsonb parameter" in answer.json()["details"]
+    # a function of one json argument takes the whole body as it
+    echoed = httpx.post(f"{localbase_server.url}/rest/v1/rpc/echo", json={"a": [1, 2]},
+                        headers={"apikey": localbase_server.anon_key, "Prefer": "params=single-object"})
+    assert (echoed.status_code, echoed.json()) == (200, {"a": [1, 2]})
 
 
 def test_an_empty_patch_is_a_no_op_not_a_retryable_503(localbase_server, supabase_service):

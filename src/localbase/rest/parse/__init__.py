@@ -51,7 +51,8 @@ from localbase.rest.types import (
     SelectItem,
 )
 
-__all__ = ['parse_request', 'parse_filter', 'parse_logic_tree', 'parse_select', 'parse_order', 'parse_columns', 'parse_preferences', 'parse_accept', 'MAX_DEPTH']
+__all__ = ['parse_request', 'parse_filter', 'parse_logic_tree', 'parse_select', 'parse_order', 'parse_columns',
+           'parse_preferences', 'parse_accept', 'MAX_DEPTH']
 
 
 # -- the request --------------------------------------------------------------------------------
