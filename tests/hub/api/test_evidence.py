@@ -14,7 +14,7 @@ async def test_attach_list_download_through_the_api(api, make_person, admin):
     worker = await make_person(Clearance.orange)
     peer = await make_person(Clearance.orange)
     await admin.assign_supervisor(boss.citizen_id, worker.citizen_id)
-    event = (await api.post("/events", json={"event_type": "site_visit", "efficiency_delta": 2},
+    event = (await api.post("/events", json={"event_type": "report_filed", "efficiency_delta": 2},
                             headers=bearer(worker.token))).json()
     path = f"/events/{event['id']}/evidence"
     attached = await api.post(path, files={"file": ("visit notes.txt", b"checked 3 sites", "text/plain")},

@@ -195,7 +195,7 @@ async def test_evidence_panel_shows_what_the_bucket_policies_allow(dashboard_env
     stranger = await make_person(Clearance.green, name="Stranger")
     await admin.assign_supervisor(boss.citizen_id, worker.citizen_id)
     worker_client = await as_user(worker)
-    event = await Tracker(worker_client).record_event(worker.citizen_id, "site_visit", 2)
+    event = await Tracker(worker_client).record_event(worker.citizen_id, "report_filed", 2)
     await Evidence(worker_client).attach(event.id, "notes.txt", b"three sites checked", "text/plain")
 
     def evidence_table(at: AppTest) -> pd.DataFrame:

@@ -157,7 +157,7 @@ async def test_a_citizen_attaches_evidence_and_sees_the_preview(chromium, dashbo
     from playwright.async_api import async_playwright, expect
 
     worker = await make_person(Clearance.orange, name="Evidence Worker")
-    event = await Tracker(await as_user(worker)).record_event(worker.citizen_id, "site_visit", 2)
+    event = await Tracker(await as_user(worker)).record_event(worker.citizen_id, "report_filed", 2)
     picture = tmp_path / "site photo.png"
     image = Image.new("RGB", (120, 80), (20, 120, 200))
     out = io.BytesIO()
