@@ -27,6 +27,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from localbase.doctor import findings
 from localbase.doctor.access import check_db_password, check_listen, check_pg_hba
 from localbase.doctor.model import SEVERITIES, Check, Context  # noqa: F401 - re-exported
 from localbase.doctor.nodes import check_nodes
@@ -76,43 +77,48 @@ async def check_api(ctx: Context) -> Check:
 
 async def check_rls(ctx: Context) -> list[Check]:
     schemas = list(ctx.settings.api_schemas)
-    rows = await ctx.conn.fetch(
-        "select n.nspname as schema, c.relname as name, c.relrowsecurity as rls, "
-        "  (select count(*) from pg_policy p where p.polrelid = c.oid) as policies "
-        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where c.relkind in ('r', 'p') and n.nspname = any($1::text[]) and not c.relispartition "
-        "order by 1, 2", schemas)
-    failed = []
-    for r in rows:
-        name = f"rls {r['schema']}.{r['name']}"
-        if not r["rls"]:
-            failed.append(Check(name, False, "row level security is disabled: every row is open to whoever "
-                                "the grants allow (enable it and add policies)"))
-        elif not r["policies"]:
-            failed.append(Check(name, False, "row level security is on but the table has no policy: only "
-                                "service_role reaches it (add a policy, or move it out of the exposed schemas)"))
-    if failed:
-        return failed
-    return [Check("row level security", True, f"{len(rows)} table(s) in {', '.join(schemas)}: RLS on, "
+    found, tables = await findings.rls_findings(ctx.conn, schemas)
+    if found:
+        return [Check(f"rls {f.name}", False, f.message) for f in found]
+    return [Check("row level security", True, f"{tables} table(s) in {', '.join(schemas)}: RLS on, "
                   f"each with a policy")]
 
 
 async def check_views(ctx: Context) -> Check:
     """Views run with their owner's rights unless security_invoker is set: through one, anon or
     authenticated read the underlying rows without their RLS policies."""
-    rows = await ctx.conn.fetch(
-        "select n.nspname || '.' || c.relname as view from pg_class c "
-        "join pg_namespace n on n.oid = c.relnamespace "
-        "where c.relkind in ('v', 'm') and n.nspname = any($1::text[]) "
-        "and not coalesce('security_invoker=true' = any(c.reloptions) "
-        "                 or 'security_invoker=on' = any(c.reloptions), false) "
-        "and (has_table_privilege('anon', c.oid, 'select') or has_table_privilege('authenticated', c.oid, 'select')) "
-        "order by 1", list(ctx.settings.api_schemas))
-    if rows:
-        names = ", ".join(r["view"] for r in rows)
+    found = await findings.view_findings(ctx.conn, list(ctx.settings.api_schemas))
+    if found:
+        names = ", ".join(f.name for f in found)
         return Check("views", False, f"readable by anon/authenticated with their owner's rights (RLS bypassed): "
                      f"{names}; use `with (security_invoker = true)`", "warning")
     return Check("views", True, "no exposed view bypasses RLS")
+
+
+async def check_policy_indexes(ctx: Context) -> list[Check]:
+    """A policy that reads another table (`exists (select 1 from members where ...)`) runs for every
+    row a query touches: without an index on the columns it reads, each check scans that table."""
+    found = await findings.policy_join_findings(ctx.conn, list(ctx.settings.api_schemas))
+    if found:
+        return [Check(f"policy index {f.name}", False, f.message, "warning") for f in found]
+    return [Check("policy indexes", True, "every policy that reads another table finds an index")]
+
+
+async def check_studio(ctx: Context) -> Check:
+    """Studio runs any SQL as the database owner: it belongs on loopback."""
+    studio = ctx.settings.studio
+    if not studio.enabled:
+        return Check("studio", True, "disabled")
+    where = f"{studio.host}:{studio.port}"
+    if studio.loopback:
+        return Check("studio", True, f"on {where}, loopback only" + (" (password required)" if
+                                                                     studio.login_required else ""))
+    if not studio.login_required:
+        return Check("studio", False, f"listens on {where} without a password: it refuses to start so; set "
+                     "[studio] password_hash or keep it on 127.0.0.1")
+    return Check("studio", False, f"listens on {where}, reachable from other machines (password required); anyone "
+                 "who gets in runs any SQL as the database owner: keep it on 127.0.0.1 (reach it through an SSH "
+                 "tunnel) or disable it ([studio] enabled = false)", "warning")
 
 
 async def check_auth(ctx: Context) -> list[Check]:
@@ -227,9 +233,9 @@ def _ago(seconds: float) -> str:
 
 
 # Checks that need no database, then those that do (skipped, and said so, when it is unreachable).
-STATIC_CHECKS: list[CheckFn] = [check_api, check_jwt_secret, check_db_password, check_auth]
-DATABASE_CHECKS: list[CheckFn] = [check_migrations, check_rls, check_views, check_realtime, check_backups,
-                                  check_pg_hba, check_listen, check_kafka, check_nodes]
+STATIC_CHECKS: list[CheckFn] = [check_api, check_jwt_secret, check_db_password, check_auth, check_studio]
+DATABASE_CHECKS: list[CheckFn] = [check_migrations, check_rls, check_views, check_policy_indexes, check_realtime,
+                                  check_backups, check_pg_hba, check_listen, check_kafka, check_nodes]
 CHECKS: list[CheckFn] = STATIC_CHECKS + DATABASE_CHECKS
 
 

@@ -174,6 +174,38 @@ def test_checks_as_a_library_with_an_application_check(project):
     assert exit_code(checks) == 1 and exit_code([c for c in checks if c.ok]) == 0
 
 
+def test_a_policy_reading_another_table_wants_an_index(project):
+    root, server = project
+    sql(server, "create table teams (id int primary key)")
+    sql(server, "create table members (team_id int, user_id uuid)")
+    sql(server, "alter table teams enable row level security")
+    sql(server, "create policy mine on teams for select to authenticated using "
+                "(exists (select 1 from members m where m.team_id = teams.id and m.user_id = auth.uid()))")
+    sql(server, "alter table members enable row level security")
+    sql(server, "create policy own on members for select to authenticated using (user_id = auth.uid())")
+    try:
+        _, checks = doctor(root)
+        found = checks["policy index public.teams"]
+        assert found["status"] == "warn" and "reads public.members by (team_id, user_id)" in found["detail"]
+        sql(server, "create index on members (user_id)")
+        _, checks = doctor(root)
+        assert checks["policy indexes"]["status"] == "pass"
+    finally:
+        sql(server, "drop table teams, members")
+
+
+def test_studio_reachable_from_the_network_is_reported(project):
+    root, _ = project
+    _, checks = doctor(root)
+    assert checks["studio"]["status"] == "pass" and "loopback only" in checks["studio"]["detail"]
+    from localbase.studio.config import hash_password
+    exposed = {"LOCALBASE_STUDIO_HOST": "0.0.0.0", "LOCALBASE_STUDIO_PASSWORD_HASH": hash_password("long password")}
+    _, checks = doctor(root, "--production", env=exposed)
+    assert checks["studio"]["status"] == "warn" and "reachable from other machines" in checks["studio"]["detail"]
+    _, checks = doctor(root, env={"LOCALBASE_STUDIO": "false"})
+    assert checks["studio"]["status"] == "pass" and checks["studio"]["detail"] == "disabled"
+
+
 def test_a_fixed_production_deployment_passes(project):
     """Last: it changes the deployment and restarts its server."""
     root, server = project
