@@ -19,7 +19,7 @@ from localbase.database.cluster import Cluster, PrepareReport
 from localbase.database.supervisor import Supervisor
 from localbase.gateway.app import create_app
 from localbase.gateway.limits import http_protocol
-from localbase.settings import Settings
+from localbase.settings import Settings, SettingsError
 
 log = logging.getLogger("localbase")
 STATE_FILE = "server.json"
@@ -33,6 +33,7 @@ class Ready:
     report: PrepareReport
     started_in: float
     workers: int = 1
+    studio_url: str | None = None
 
 
 def state_path(settings: Settings) -> Path:
@@ -62,9 +63,24 @@ def read_state(settings: Settings) -> dict | None:
 
 def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], None] | None = None,
         on_phase: Callable[[str], None] | None = None) -> None:
+    from localbase.studio import serve as studio
     phase = on_phase or (lambda _msg: None)
     started = time.perf_counter()
+    try:
+        settings.studio.check()  # never serve Studio to the network without a password
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     _check_port_free(settings)  # before PostgreSQL starts and migrations run
+    studio_sock = studio.bind(settings.studio)
+    try:
+        _run(settings, workers, studio_sock, on_ready, phase, started)
+    finally:
+        if studio_sock is not None:
+            studio_sock.close()
+
+
+def _run(settings: Settings, workers: int, studio_sock, on_ready: Callable[[Ready], None] | None,
+         phase: Callable[[str], None], started: float) -> None:
     cluster = Cluster(settings)
     phase("starting PostgreSQL" if cluster.embedded else "connecting to the database")
     cluster.start()
@@ -72,13 +88,15 @@ def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], Non
         phase("applying bootstrap SQL and migrations")
         report = asyncio.run(_prepare(cluster, settings))
         phase("starting the API" if workers == 1 else f"starting {workers} API workers")
-        announce = lambda: _announce(settings, cluster, report, started, on_ready, workers)  # noqa: E731
+        def announce(studio_url: str | None) -> None:
+            _announce(settings, cluster, report, started, on_ready, workers, studio_url)
+
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             if workers > 1:
                 from localbase.worker_pool import WorkerPool
-                runner.run(WorkerPool(settings, cluster, workers).serve(announce))
+                runner.run(WorkerPool(settings, cluster, workers, studio_sock).serve(announce))
             else:
-                runner.run(_serve(settings, cluster, announce))
+                runner.run(_serve(settings, cluster, announce, studio_sock))
     finally:
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
@@ -103,9 +121,9 @@ def _check_port_free(settings: Settings) -> None:
 
 
 def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, started: float,
-              on_ready: Callable[[Ready], None] | None, workers: int = 1) -> None:
+              on_ready: Callable[[Ready], None] | None, workers: int = 1, studio_url: str | None = None) -> None:
     state = {"pid": os.getpid(), "api_url": settings.api_url, "db_url": cluster.public_url,
-             "db_port": settings.db_port, "started_at": time.time(), "workers": workers}
+             "db_port": settings.db_port, "started_at": time.time(), "workers": workers, "studio_url": studio_url}
     path = state_path(settings)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # DB_URL holds the password
@@ -113,7 +131,7 @@ def _announce(settings: Settings, cluster: Cluster, report: PrepareReport, start
         fh.write(json.dumps(state))
     os.replace(tmp, path)
     if on_ready:
-        on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started, workers))
+        on_ready(Ready(settings, cluster.public_url, report, time.perf_counter() - started, workers, studio_url))
 
 
 def loop_factory():
@@ -149,21 +167,40 @@ def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
                           h11_max_incomplete_event_size=settings.limits.max_header_bytes)
 
 
-async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[], None]) -> None:
+async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[str | None], None],
+                 studio_sock=None) -> None:
     quiet_signals()
     supervisor = Supervisor(cluster.embedded) if cluster.embedded else None
     if supervisor:
         supervisor.start()  # restarts the embedded PostgreSQL if it dies while we serve
-    server = uvicorn.Server(uvicorn_config(settings, create_app(settings, cluster.database())))
+    gateway = create_app(settings, cluster.database())
+    server = uvicorn.Server(uvicorn_config(settings, gateway))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.01)
+    studio = None
     if server.started:
-        announce()
+        studio = await start_studio(settings, gateway, studio_sock)
+        announce(studio_url(settings, studio, studio_sock))
     try:
         await task
     finally:
+        if studio is not None:
+            await studio.stop()
         if supervisor:
             await supervisor.stop()  # from here on, PostgreSQL stopping is expected
     if not server.started:
         raise SystemExit(f"could not serve on {settings.host}:{settings.port} (is the port in use?)")
+
+
+async def start_studio(settings: Settings, gateway, sock):
+    """Studio on its socket, in this process (None when disabled or it could not start)."""
+    if sock is None:
+        return None
+    from localbase.studio import serve
+    return await serve.start(settings, gateway, sock)
+
+
+def studio_url(settings: Settings, running, sock) -> str | None:
+    from localbase.studio import serve
+    return serve.url(settings.studio, sock) if running is not None else None

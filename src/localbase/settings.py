@@ -28,6 +28,7 @@ from localbase.nodes.config import (
 from localbase.security import signing_keys
 from localbase.security.keys import ProjectKeys, load_or_create
 from localbase.security.signing_keys import KeyRing
+from localbase.studio.config import StudioSettings, StudioSettingsError
 
 DEFAULT_API_PORT = 54321
 DEFAULT_DB_PORT = 54322
@@ -114,6 +115,7 @@ class Settings:
     # [db] role_secret / LOCALBASE_DB_ROLE_SECRET: an external database's login-role passwords are
     # derived from it (else from the --db-url's password; else generated per data folder)
     db_role_secret: str | None = None
+    studio: StudioSettings = field(default_factory=StudioSettings)  # [studio]: the admin web page
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -298,6 +300,9 @@ def load_settings(
     host: str | None = None,
     log_format: str | None = None,
     access_log: bool | None = None,
+    studio_port: int | None = None,
+    studio_host: str | None = None,
+    studio: bool | None = None,
     with_keys: bool = True,
     node_id: str | None = None,
     db_read_urls: list[str] | None = None,
@@ -318,6 +323,11 @@ def load_settings(
         access_log = _env_bool("LOCALBASE_ACCESS_LOG")
     if access_log is None:
         access_log = bool(local.get("access_log", log_format == "json"))
+    try:
+        studio_settings = StudioSettings.load(config.get("studio", {}), enabled=studio, host=studio_host,
+                                              port=studio_port)
+    except StudioSettingsError as exc:
+        raise SettingsError(str(exc)) from None
     settings = Settings(
         project_dir=project_dir,
         data_dir=data,
@@ -337,6 +347,7 @@ def load_settings(
         access_log=access_log,
         metrics_public=bool(local.get("metrics_public", False)) if metrics_public is None else metrics_public,
         limits=Limits.from_config(config),
+        studio=studio_settings,
         config=config,
     )
     from localbase.security.key_settings import check_fixed_keys, configured, fixed_keys, signing_keys_of

@@ -57,12 +57,13 @@ class _Slot:
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, cluster: Cluster, count: int):
+    def __init__(self, settings: Settings, cluster: Cluster, count: int, studio_sock: socket.socket | None = None):
         if not 2 <= count <= MAX_WORKERS:
             raise ValueError(f"a worker pool runs 2 to {MAX_WORKERS} workers (one runs without it)")
         self.settings = settings
         self.cluster = cluster
         self.count = count
+        self.studio_sock = studio_sock  # served by worker 0
         self.ctx = multiprocessing.get_context("spawn")
         self.board = StatusBoard(self.ctx)
         self.slots = [_Slot(i) for i in range(count)]
@@ -70,7 +71,7 @@ class WorkerPool:
         self.log_level = logging.getLevelName(logging.getLogger().level).lower()
 
     # -- the supervising loop ----------------------------------------------------------------------
-    async def serve(self, announce: Callable[[], None]) -> None:
+    async def serve(self, announce: Callable[[str | None], None]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -82,7 +83,8 @@ class WorkerPool:
             for slot in self.slots:
                 self._spawn(slot, sock)
             if await self._all_ready():
-                announce()
+                from localbase.studio import serve as studio
+                announce(studio.url(self.settings.studio, self.studio_sock))
                 await self._watch(sock)
         finally:
             await self._stop_all()
@@ -96,7 +98,8 @@ class WorkerPool:
         slot.ready = self.ctx.Event()
         slot.process = self.ctx.Process(
             target=_worker_main, name=f"localbase-worker-{slot.index}", daemon=False,
-            args=(self.settings, slot.index, self.count, sock, self.board, slot.ready, self.log_level, os.getpid()))
+            args=(self.settings, slot.index, self.count, sock, self.board, slot.ready, self.log_level, os.getpid(),
+                  self.studio_sock if slot.index == 0 else None))
         slot.started_at = time.monotonic()
         slot.process.start()
 
@@ -182,7 +185,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_main(settings: Settings, index: int, count: int, sock: socket.socket, board: StatusBoard,
-                 ready, log_level: str, parent: int) -> None:
+                 ready, log_level: str, parent: int, studio_sock: socket.socket | None = None) -> None:
     os.environ[workers.ENV_COUNT] = str(count)
     os.environ[workers.ENV_INDEX] = str(index)
     workers.current.cache_clear()
@@ -193,10 +196,11 @@ def _worker_main(settings: Settings, index: int, count: int, sock: socket.socket
     from localbase import server
     server.quiet_signals()
     with asyncio.Runner(loop_factory=server.loop_factory()) as runner:
-        runner.run(_worker_serve(settings, count, sock, ready))
+        runner.run(_worker_serve(settings, count, sock, ready, studio_sock))
 
 
-async def _worker_serve(settings: Settings, count: int, sock: socket.socket, ready) -> None:
+async def _worker_serve(settings: Settings, count: int, sock: socket.socket, ready,
+                        studio_sock: socket.socket | None = None) -> None:
     import uvicorn
 
     from localbase import server
@@ -206,8 +210,14 @@ async def _worker_serve(settings: Settings, count: int, sock: socket.socket, rea
     task = asyncio.create_task(srv.serve(sockets=[sock]))
     while not srv.started and not task.done():
         await asyncio.sleep(0.01)
+    studio = None
     if srv.started:
+        studio = await server.start_studio(settings, app, studio_sock)
         ready.set()
-    await task
+    try:
+        await task
+    finally:
+        if studio is not None:
+            await studio.stop()
     if not srv.started:
         raise SystemExit(1)

@@ -80,12 +80,18 @@ def start(
         help="text or json: one JSON object per line (or LOCALBASE_LOG_FORMAT) [default: text]")] = None,
     access_log: Annotated[bool | None, typer.Option(
         "--access-log/--no-access-log", help="One log line per request [default: on with json logs]")] = None,
+    studio_port: Annotated[int | None, typer.Option(help="Studio's port, 0 for any free one [default: 54323]")] = None,
+    studio_host: Annotated[str | None, typer.Option(
+        help="Studio's listen address; beyond loopback it needs [studio] password_hash [default: 127.0.0.1]")] = None,
+    studio: Annotated[bool | None, typer.Option("--studio/--no-studio", help="Serve Studio, the admin web page "
+                                                "[default: on; [studio] enabled]")] = None,
 ) -> None:
     """Start the stack in the foreground (Ctrl+C stops it cleanly)."""
     from localbase import logs
     handle_stop_signals()
     settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
-                         access_log=access_log, node_id=node_id, db_read_urls=db_read_url)
+                         access_log=access_log, node_id=node_id, db_read_urls=db_read_url,
+                         studio_port=studio_port, studio_host=studio_host, studio=studio)
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
     if settings.log_format == "json":
         return _start_json(settings, workers)
@@ -104,7 +110,7 @@ def start(
         server.run(settings, workers=workers, on_ready=ready, on_phase=lambda m: status.update(m + "…"))
     except (EmbeddedPostgresError, MigrationError, SettingsError, OSError) as exc:
         status.stop()
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")  # messages name config sections, [studio] ...
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         status.stop()
@@ -126,8 +132,8 @@ def _start_json(settings: Settings, workers: int) -> None:
 
     def ready(r: server.Ready) -> None:
         log.info("Localbase started", extra={
-            "event": "started", "api_url": r.settings.api_url, "db_url": redact(r.db_url), "mode": r.settings.mode,
-            "workers": workers, "node": r.settings.nodes.node_id or None,
+            "event": "started", "api_url": r.settings.api_url, "db_url": redact(r.db_url), "studio_url": r.studio_url,
+            "mode": r.settings.mode, "workers": workers, "node": r.settings.nodes.node_id or None,
             "migrations_applied": [m.path.name for m in r.report.applied],
             "seeded": r.report.seeded, "startup_seconds": round(r.started_in, 3)})
 
@@ -155,16 +161,17 @@ def _print_ready(r: server.Ready) -> None:
         what.append(f"node {s.nodes.node_id}")
     console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
     hidden = {name: "(hidden in production mode: localbase status -o env)" for name in SECRET_VALUES}
-    print_values(console, _status_values(s, r.db_url), hidden=hidden if s.mode == "production" else None)
+    print_values(console, _status_values(s, r.db_url, r.studio_url), hidden=hidden if s.mode == "production" else None)
     console.print("[dim]Press Ctrl+C to stop.[/dim]")
 
 
 SECRET_VALUES = ("JWT_SECRET", "SERVICE_ROLE_KEY", "SECRET_KEY", "DB_URL")  # DB_URL holds the superuser's password
 
 
-def _status_values(s: Settings, db_url: str) -> dict[str, str]:
+def _status_values(s: Settings, db_url: str, studio_url: str | None = None) -> dict[str, str]:
     return {
         "API_URL": s.api_url,
+        "STUDIO_URL": studio_url or "(off)",
         "REST_URL": f"{s.api_url}/rest/v1",
         "AUTH_URL": f"{s.api_url}/auth/v1",
         "REALTIME_URL": f"ws://{s.host}:{s.port}/realtime/v1",
@@ -197,7 +204,7 @@ def status(
     from urllib.parse import urlsplit
     api = urlsplit(state["api_url"])
     settings = replace(settings, host=api.hostname or settings.host, port=api.port or settings.port)
-    values = _status_values(settings, state["db_url"])
+    values = _status_values(settings, state["db_url"], state.get("studio_url"))
     if output == "env":
         for name, value in values.items():
             print(f'{name}="{value}"')
@@ -359,6 +366,7 @@ def functions_new(
 
 from localbase.cli import backup as _backup  # noqa: E402,F401 - registers `db dump` and `db restore`
 from localbase.cli import doctor as _doctor  # noqa: E402,F401 - registers `doctor`
+from localbase.cli import studio as _studio  # noqa: E402,F401 - registers `studio hash-password`
 
 if __name__ == "__main__":
     app()

@@ -101,6 +101,10 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
                 started.append(background)
             await worker_metrics.startup(app)
             started.append(worker_metrics)
+            if settings.studio.enabled:  # Studio's Logs page reads every worker's recent requests
+                from localbase.studio import logbook
+                await logbook.startup(app)
+                started.append(logbook)
             yield
         finally:
             for module in reversed(started):
@@ -136,6 +140,9 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
     if settings.access_log:
         from localbase.logs import access_logger
         gateway.access_log = access_logger()
+    if settings.studio.enabled:
+        from localbase.studio import logbook
+        logbook.attach(gateway)
     return gateway
 
 

@@ -54,12 +54,13 @@ class ProjectKeys:
 class LocalbaseProcess(ProjectKeys):
     def __init__(self, project_dir: Path | str, data_dir: Path | str | None = None, *,
                  port: int | None = None, db_port: int | None = None, env: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None, new_session: bool = False):
+                 extra_args: list[str] | None = None, new_session: bool = False, studio_port: int | None = None):
         self.project_dir = Path(project_dir).resolve()
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="localbase-")
         self.data_dir = Path(data_dir or self._tmp.name).resolve()  # type: ignore[union-attr]
         self.port = port or free_port()
         self.db_port = db_port or free_port()
+        self.studio_port = studio_port or free_port()  # Studio, the admin web page, on a port of its own
         self.env = env or {}
         self.extra_args = extra_args or []
         self.new_session = new_session  # a process group of its own (killed as a whole by LocalbaseNodes.kill)
@@ -71,6 +72,10 @@ class LocalbaseProcess(ProjectKeys):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def studio_url(self) -> str:
+        return f"http://127.0.0.1:{self.studio_port}"
 
     @property
     def keys(self) -> dict[str, str]:
@@ -100,7 +105,7 @@ class LocalbaseProcess(ProjectKeys):
     def start(self, timeout: float = 60.0) -> LocalbaseProcess:
         cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(self.project_dir),
                "--data-dir", str(self.data_dir), "--port", str(self.port), "--db-port", str(self.db_port),
-               *self.extra_args]
+               "--studio-port", str(self.studio_port), *self.extra_args]
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **self.env}
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,

@@ -1,0 +1,146 @@
+"""The SQL editor's runner: a script in one transaction, as the database owner or as a caller.
+
+As a caller (anon, a user, the service role) it takes a connection of REST's own pool through
+REST's gate, and sets the caller's role and claims with REST's own `execute.set_context` (and the
+role's statement_timeout, as REST does): what the script sees is what that caller's API request
+would see. Every statement but the last runs as it is; the last one's first `row_limit` rows are
+returned as a grid, with the elapsed time and the command's status."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+import asyncpg
+
+from localbase.database.gate import GateTimeout
+from localbase.database.pool import UNAVAILABLE
+from localbase.rest import execute
+from localbase.studio.splitter import line_col, split
+
+CONTEXT = execute.Context("POST", "/studio/sql", '{"user-agent":"localbase-studio"}')
+OWNER_TIMEOUT = "120s"  # the database owner's scripts run at most this long
+SCHEMA_CHANGES = frozenset(("create", "alter", "drop", "comment", "grant", "revoke", "do", "security"))
+
+
+class Unavailable(Exception):
+    """The database did not answer (down, restarting, or every connection busy)."""
+
+
+@dataclass
+class SqlError:
+    message: str
+    code: str = ""
+    detail: str | None = None
+    hint: str | None = None
+    statement: int = 1  # which statement of the script (1-based)
+    line: int | None = None  # where in the script (1-based), when PostgreSQL gave a position
+    column: int | None = None
+    excerpt: str = ""  # the script's line at that position
+
+
+@dataclass
+class Outcome:
+    columns: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    truncated: bool = False  # more rows than row_limit
+    status: str = ""  # the last statement's command status, e.g. "SELECT 3", "UPDATE 2"
+    statements: int = 0
+    elapsed_ms: float = 0.0
+    rolled_back: bool = False
+    error: SqlError | None = None
+    schema_changed: bool = False  # it committed a statement that may change what the API exposes
+
+
+async def run(db, owner_pool: asyncpg.Pool, script: str, caller: execute.Caller | None, *,
+              role_settings: dict[str, dict[str, str]] | None = None, row_limit: int = 500,
+              rollback: bool = False) -> Outcome:
+    """Run `script`; `caller` None runs it as the database owner."""
+    statements = split(script)
+    outcome = Outcome(statements=len(statements))
+    if not statements:
+        outcome.error = SqlError("nothing to run: the script holds no statement")
+        return outcome
+    started = perf_counter()
+    index = 0
+    async with _connection(db, owner_pool, caller) as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            if caller is not None:
+                await execute.set_context(conn, caller, CONTEXT, execute.role_timeout(caller, role_settings))
+            else:
+                await conn.execute(f"set local statement_timeout = '{OWNER_TIMEOUT}'")
+            for index, statement in enumerate(statements):
+                if index < len(statements) - 1:
+                    await conn.execute(statement.text)
+                else:
+                    await _last(conn, statement.text, row_limit, outcome)
+        except asyncpg.PostgresError as exc:
+            await tx.rollback()
+            outcome.error = _error(exc, script, statements[index].offset, index + 1)
+            outcome.rolled_back = True
+        except BaseException:
+            await tx.rollback()
+            raise
+        else:
+            if rollback:
+                await tx.rollback()
+                outcome.rolled_back = True
+            else:
+                await tx.commit()
+                outcome.schema_changed = any(_first_word(s.text) in SCHEMA_CHANGES for s in statements)
+    outcome.elapsed_ms = (perf_counter() - started) * 1000
+    return outcome
+
+
+def _first_word(text: str) -> str:
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    words = " ".join(lines).split(None, 1)
+    return words[0].lower() if words else ""
+
+
+async def _last(conn: asyncpg.Connection, text: str, row_limit: int, outcome: Outcome) -> None:
+    prepared = await conn.prepare(text)
+    attributes = prepared.get_attributes()
+    if attributes:
+        cursor = await prepared.cursor()
+        rows = await cursor.fetch(row_limit + 1)
+        outcome.columns = [a.name for a in attributes]
+        outcome.types = [a.type.name for a in attributes]
+        outcome.truncated = len(rows) > row_limit
+        outcome.rows = [tuple(r) for r in rows[:row_limit]]
+        outcome.status = f"{len(outcome.rows)}{'+' if outcome.truncated else ''} row(s)"
+    else:
+        await prepared.fetch()
+        outcome.status = prepared.get_statusmsg() or "done"
+
+
+@contextlib.asynccontextmanager
+async def _connection(db, owner_pool: asyncpg.Pool, caller: execute.Caller | None) -> AsyncIterator[Any]:
+    try:
+        if caller is None:
+            async with owner_pool.acquire() as conn:
+                yield conn
+        else:
+            async with db.rest_gate, db.rest_pool.acquire() as conn:
+                yield conn
+    except GateTimeout:
+        raise Unavailable("every database connection is busy; try again") from None
+    except UNAVAILABLE as exc:
+        raise Unavailable(f"the database is unavailable ({type(exc).__name__})") from None
+
+
+def _error(exc: asyncpg.PostgresError, script: str, offset: int, statement: int) -> SqlError:
+    err = SqlError(str(exc.args[0]) if exc.args else type(exc).__name__, getattr(exc, "sqlstate", "") or "",
+                   getattr(exc, "detail", None), getattr(exc, "hint", None), statement)
+    position = getattr(exc, "position", None)
+    if position and str(position).isdigit():
+        at = offset + int(position) - 1
+        err.line, err.column = line_col(script, at)
+        err.excerpt = script.splitlines()[err.line - 1] if script.splitlines() else ""
+    return err

@@ -1,0 +1,88 @@
+"""Serving Studio beside the API, once per deployment.
+
+`localbase start` binds Studio's socket before PostgreSQL starts (a port in use is a clear error
+at once, and port 0 picks a free one), then Studio runs as a second uvicorn server in the process
+that serves the API - the single process, or worker 0 of `--workers N` (the supervisor hands it
+the socket, so a restarted worker 0 serves it again) - sharing that process's database pools,
+schema cache and services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import uvicorn
+
+from localbase.settings import Settings
+from localbase.studio.config import StudioSettings, is_wildcard
+
+log = logging.getLogger("localbase.studio")
+STOP_SECONDS = 2  # open live views (server-sent events) get this long when the server stops
+
+
+def bind(studio: StudioSettings) -> socket.socket | None:
+    """Studio's listening socket (None when disabled)."""
+    if not studio.enabled:
+        return None
+    host = "0.0.0.0" if is_wildcard(studio.host) and ":" not in studio.host else studio.host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, studio.port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"port {studio.port} for Studio on {host} cannot be used ({exc.strerror}); choose another "
+                      "with --studio-port (or [studio] port), or start with --no-studio") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url(studio: StudioSettings, sock: socket.socket | None) -> str | None:
+    return studio.url(sock.getsockname()[1]) if sock is not None else None
+
+
+class _Server(uvicorn.Server):
+    """The API's server handles SIGINT/SIGTERM; this one is stopped by it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class Running:
+    def __init__(self, server: _Server, task: asyncio.Task) -> None:
+        self.server = server
+        self.task = task
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        try:
+            await self.task
+        except SystemExit:  # its lifespan failed at start; that was logged then
+            pass
+
+
+async def start(settings: Settings, gateway, sock: socket.socket) -> Running | None:
+    """Serve Studio on `sock` until stop(); None (and logged) when it cannot start, the API serving on."""
+    from localbase.studio.app import create_app
+    studio = settings.studio
+    app = create_app(settings, gateway)
+    config = uvicorn.Config(app, log_level=None, log_config=None, access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=STOP_SECONDS,
+                            ssl_certfile=studio.ssl_certfile or None, ssl_keyfile=studio.ssl_keyfile or None)
+    server = _Server(config)
+    app.state.server = server  # its live views end when the server stops
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if not server.started:
+        try:
+            await task
+        except BaseException as exc:  # noqa: BLE001 - Studio failing must not take the API down
+            log.error("Studio did not start: %s", exc)
+        return None
+    return Running(server, task)

@@ -1,0 +1,60 @@
+"""The logbook (unit): requests redacted when read, records formatted (and redacted) by the JSON
+formatter, and a worker's entries shared through its file for worker 0's Studio."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from localbase.studio import logbook
+
+
+def test_requests_are_redacted_when_read():
+    book = logbook.Logbook()
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    book.request({"method": "GET", "path": f"/auth/v1/verify/{token}", "query_string": f"apikey={token}&x=1".encode(),
+                  "client": ("10.0.0.1", 5)}, "auth", 401, 0.0123)
+    [entry] = book.entries()
+    assert token not in str(entry)
+    assert entry["query"] == "apikey=[REDACTED]&x=1" and entry["path"] == "/auth/v1/verify/[REDACTED]"
+    assert (entry["status"], entry["level"], entry["ms"], entry["client"]) == (401, "warning", 12.3, "10.0.0.1")
+
+
+def test_records_are_formatted_and_redacted():
+    book = logbook.Logbook()
+    record = logging.LogRecord("localbase.rest", logging.ERROR, __file__, 1, "connect to %s failed",
+                               ("postgresql://app:hunter2@db:5432/x",), None)
+    book.record(record)
+    [entry] = book.entries()
+    assert entry["kind"] == "log" and entry["level"] == "error" and "hunter2" not in entry["msg"]
+    assert entry["msg"] == "connect to postgresql://app:****@db:5432/x failed"
+
+
+def test_a_worker_shares_its_entries(tmp_path, as_worker):
+    as_worker(1, 2)
+    book = logbook.Logbook()
+    sharer = logbook.Sharer(book, logbook.folder(tmp_path) / "worker-1.jsonl")
+    sharer.path.parent.mkdir(parents=True)
+    book.request({"method": "GET", "path": "/rest/v1/a", "query_string": b""}, "rest", 200, 0.001)
+    sharer.flush()
+    book.request({"method": "POST", "path": "/rest/v1/b", "query_string": b""}, "rest", 201, 0.001)
+    sharer.flush()
+    sharer.flush()  # nothing new: nothing written twice
+    as_worker(0, 2)
+    shared = logbook.read_others(tmp_path)
+    assert [(e["path"], e["worker"]) for e in shared] == [("/rest/v1/a", 1), ("/rest/v1/b", 1)]
+
+
+def test_a_full_file_is_rotated(tmp_path, as_worker, monkeypatch):
+    as_worker(1, 2)
+    monkeypatch.setattr(logbook, "MAX_FILE_BYTES", 200)
+    book = logbook.Logbook()
+    sharer = logbook.Sharer(book, logbook.folder(tmp_path) / "worker-1.jsonl")
+    sharer.path.parent.mkdir(parents=True)
+    for i in range(6):
+        book.request({"method": "GET", "path": f"/rest/v1/t{i}", "query_string": b""}, "rest", 200, 0.001)
+        sharer.flush()
+    as_worker(0, 2)
+    paths = [e["path"] for e in logbook.read_others(tmp_path)]
+    assert paths[-1] == "/rest/v1/t5" and len(paths) < 6  # the oldest went with the rotated-out file
+    assert asyncio.iscoroutinefunction(logbook.startup)
