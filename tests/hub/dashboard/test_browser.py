@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +19,9 @@ from efficiency_hub.models import INTERVENTION, Clearance
 from efficiency_hub.tracker import Tracker
 from efficiency_hub.workspaces import Workspaces
 from localbase.testing.server import free_port
+from tests.chromium import chromium_or_skip
 from tests.hub.conftest import PASSWORD, ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = ROOT / "test-output" / "dashboard-live.png"
 EMAIL = "Email"
 
@@ -84,12 +83,7 @@ def bar_colours(png: bytes) -> tuple[int, int]:
 
 @pytest.fixture
 def chromium():
-    if not CHROMIUM.is_file():
-        message = (f"!!! {CHROMIUM} IS MISSING: THE DASHBOARD'S BROWSER TEST DID NOT RUN. "
-                   "Install it with `apt-get install -y chromium` (.ci/run does, as root). !!!")
-        print(f"\n{message}", file=sys.stderr)
-        pytest.skip(message)
-    return str(CHROMIUM)
+    return chromium_or_skip("THE DASHBOARD'S BROWSER TEST")
 
 
 async def test_an_event_appears_live_without_a_reload(chromium, dashboard_url, make_person, as_user, admin,

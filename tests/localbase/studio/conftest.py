@@ -5,19 +5,18 @@ test-output/studio-<page>.png."""
 from __future__ import annotations
 
 import re
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from localbase.testing.plugin import localbase_fixture
+from tests.chromium import chromium_or_skip
 from tests.localbase.helpers import sql
 
 PROJECT = Path(__file__).parent / "project"
 ROOT = Path(__file__).resolve().parents[3]
 SHOTS = ROOT / "test-output"
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Studio-Test-Pass-1"
 
 studio_server = localbase_fixture(PROJECT)
@@ -25,12 +24,7 @@ studio_server = localbase_fixture(PROJECT)
 
 @pytest.fixture(scope="session")
 def chromium():
-    if not CHROMIUM.is_file():
-        message = (f"!!! {CHROMIUM} IS MISSING: STUDIO'S BROWSER TESTS DID NOT RUN. "
-                   "Install it with `apt-get install -y chromium` (.ci/run does, as root). !!!")
-        print(f"\n{message}", file=sys.stderr)
-        pytest.skip(message)
-    return str(CHROMIUM)
+    return chromium_or_skip("STUDIO'S BROWSER TESTS")
 
 
 @pytest.fixture
