@@ -47,6 +47,7 @@ def up(workdir: Workdir = None,
        kafka: Annotated[str | None, typer.Option(
            help="Kafka's bootstrap servers (HOST:PORT): stream efficiency_events to the topic "
                 "efficiency.events and run the monitor as a Kafka consumer group (docs/kafka.md)")] = None,
+       studio_port: Annotated[int, typer.Option(help="Localbase Studio's port (the admin web page)")] = 54323,
        ) -> None:
     """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
     (Ctrl+C stops all)."""
@@ -68,6 +69,8 @@ def up(workdir: Workdir = None,
         check_port("127.0.0.1", port, "--port")
         if db_port is not None:
             check_port("127.0.0.1", db_port, "--db-port")
+        if studio_port:
+            check_port("127.0.0.1", studio_port, "--studio-port")
         check_port(host, api_port, "--api-port")
         if dashboard:
             check_port(host, dashboard_port, "--dashboard-port")
@@ -81,7 +84,8 @@ def up(workdir: Workdir = None,
     try:
         with console.status("starting Localbase (PostgreSQL, migrations, API)..."):
             settings = start_localbase(stack, port, data, logs / "localbase.log", workers=workers, db_port=db_port,
-                                       env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka} if kafka else None)
+                                       env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka} if kafka else None,
+                                       studio_port=studio_port)
         with console.status("starting the hub API..."):
             api = start_api(stack, settings, host, api_port, logs / "api.log")
         board = None
@@ -91,7 +95,8 @@ def up(workdir: Workdir = None,
         if monitor:
             start_monitor(stack, settings, ["--source", "kafka", "--kafka-bootstrap", kafka] if kafka else [])
         write_state(data, api_url=api.url, dashboard_url=board.url if board else None)
-        _announce(project, settings, api.url or "", board.url if board else None, logs, monitor)
+        _announce(project, settings, api.url or "", board.url if board else None, logs, monitor,
+                  f"http://127.0.0.1:{studio_port}")
         ended = stack.watch()
         if ended is not None:
             raise _fail(ended.failure())
@@ -109,7 +114,7 @@ def up(workdir: Workdir = None,
 
 
 def _announce(project: Path, settings: HubSettings, api_url: str, dashboard_url: str | None, logs: Path,
-              monitor: bool) -> None:
+              monitor: bool, studio_url: str) -> None:
     from localbase.cli.terminal import print_values
 
     table = Table.grid(padding=(0, 2))
@@ -118,6 +123,7 @@ def _announce(project: Path, settings: HubSettings, api_url: str, dashboard_url:
     rows = [("Hub API", f"{api_url}   (docs: {api_url}/docs)"),
             *([("Dashboard", dashboard_url)] if dashboard_url else []),
             ("Supabase URL", settings.supabase_url),
+            ("Studio", studio_url),
             ("Project", str(project)),
             ("Logs", str(logs))]
     for name, value in rows:

@@ -161,10 +161,11 @@ class Stack:
 
 
 def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, workers: int = 1,
-                    db_port: int | None = None, env: dict[str, str] | None = None) -> HubSettings:
+                    db_port: int | None = None, env: dict[str, str] | None = None,
+                    studio_port: int = 54323) -> HubSettings:
     argv = [sys.executable, "-m", "localbase", "start", "--workdir", str(stack.project),
             "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers),
-            *(["--db-port", str(db_port)] if db_port is not None else [])]
+            "--studio-port", str(studio_port), *(["--db-port", str(db_port)] if db_port is not None else [])]
     child = stack.spawn("localbase", argv, {"NO_COLOR": "1", **(env or {})}, f"http://127.0.0.1:{port}", log)
 
     def announced() -> bool:  # Localbase writes its state once every API worker serves

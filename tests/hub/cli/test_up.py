@@ -47,12 +47,12 @@ def test_up_serves_the_stack_and_stops_cleanly(workers, kafka, request):
     """With --kafka, the events reach the monitor through the Kafka bridge (a consumer group)."""
     import tempfile
     data = tempfile.mkdtemp(prefix="hub-up-")  # outside pytest's 0700 basetemp (PostgreSQL's user)
-    port, db_port, api_port = free_port(), free_port(), free_port()
+    port, db_port, api_port, studio_port = free_port(), free_port(), free_port(), free_port()
     log_path = Path(data) / "up.out"
     log = log_path.open("w")  # the child writes it; closed below
     proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                              "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port),
-                             "--db-port", str(db_port), "--workers", str(workers),
+                             "--db-port", str(db_port), "--workers", str(workers), "--studio-port", str(studio_port),
                              *(["--kafka", request.getfixturevalue("own_broker").bootstrap] if kafka else []),
                              "--no-dashboard"],  # the dashboard has a test of its own (tests/hub/dashboard)
                             stdout=log, stderr=subprocess.STDOUT, preexec_fn=ignore_sigint,
@@ -63,6 +63,8 @@ def test_up_serves_the_stack_and_stops_cleanly(workers, kafka, request):
         assert proc.poll() is None, output
         api = f"http://127.0.0.1:{api_port}"
         assert re.search(rf"│ Hub API +{api} ", output), output
+        assert re.search(rf"│ Studio +http://127.0.0.1:{studio_port} ", output), output
+        assert httpx.get(f"http://127.0.0.1:{studio_port}/tables").status_code == 200
         state = json.loads(Path(data, "lb", "server.json").read_text())
         assert state["db_port"] == db_port
         # the keys: whole, each on a line of its own outside the panel, to be copied (80 columns here)
