@@ -162,17 +162,53 @@ def share(app, data_dir: Path) -> Sharer | None:
     return Sharer(current(), folder(data_dir) / f"worker-{me.index}.jsonl")
 
 
-def read_others(data_dir: Path) -> list[dict[str, Any]]:
-    """The other workers' shared entries (each worker's older file, then its current one)."""
+def _other_files(data_dir: Path) -> list[Path]:
+    """The other workers' files, each worker's older one first."""
     me = workers.current()
-    found: list[dict[str, Any]] = []
+    paths = []
     for index in range(me.count):
-        if index == me.index:
-            continue
-        base = folder(data_dir) / f"worker-{index}.jsonl"
-        for path in (base.with_suffix(".jsonl.1"), base):
-            found.extend(_read_lines(path))
-    return found
+        if index != me.index:
+            base = folder(data_dir) / f"worker-{index}.jsonl"
+            paths += [base.with_suffix(".jsonl.1"), base]
+    return paths
+
+
+def read_others(data_dir: Path) -> list[dict[str, Any]]:
+    """The other workers' shared entries."""
+    return [e for path in _other_files(data_dir) for e in _read_lines(path)]
+
+
+class Follower:
+    """What is new since the last call - in this process's logbook and the other workers' files (a
+    file is read again only when it changed) - for a live view."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.book = current()
+        self.after = self.book.seq
+        self.stamps: dict[Path, tuple[int, int]] = {}
+        self.seen: dict[int, int] = {}  # worker -> the last seq seen
+        self.new()  # what is there now is not new
+
+    def new(self) -> list[dict[str, Any]]:
+        fresh = self.book.entries(self.after)
+        self.after = self.book.seq
+        for path in _other_files(self.data_dir):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            stamp = (info.st_size, info.st_mtime_ns)
+            if self.stamps.get(path) == stamp:
+                continue
+            self.stamps[path] = stamp
+            for e in _read_lines(path):
+                worker = e.get("worker", -1)
+                if e.get("seq", 0) > self.seen.get(worker, 0):
+                    self.seen[worker] = e["seq"]
+                    fresh.append(e)
+        fresh.sort(key=lambda e: e.get("ts", 0))
+        return fresh
 
 
 def _read_lines(path: Path) -> Iterable[dict[str, Any]]:

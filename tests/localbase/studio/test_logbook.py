@@ -58,3 +58,22 @@ def test_a_full_file_is_rotated(tmp_path, as_worker, monkeypatch):
     paths = [e["path"] for e in logbook.read_others(tmp_path)]
     assert paths[-1] == "/rest/v1/t5" and len(paths) < 6  # the oldest went with the rotated-out file
     assert asyncio.iscoroutinefunction(logbook.startup)
+
+
+def test_a_follower_hands_out_each_new_entry_once(tmp_path, as_worker):
+    as_worker(1, 2)
+    other = logbook.Logbook()
+    sharer = logbook.Sharer(other, logbook.folder(tmp_path) / "worker-1.jsonl")
+    sharer.path.parent.mkdir(parents=True)
+    other.request({"method": "GET", "path": "/old", "query_string": b""}, "rest", 200, 0.001)
+    sharer.flush()
+    as_worker(0, 2)
+    follower = logbook.Follower(tmp_path)
+    assert follower.new() == []  # what was there before is not new
+    as_worker(1, 2)
+    other.request({"method": "GET", "path": "/new", "query_string": b""}, "rest", 200, 0.001)
+    sharer.flush()
+    as_worker(0, 2)
+    logbook.current().request({"method": "GET", "path": "/mine", "query_string": b""}, "rest", 200, 0.001)
+    assert sorted(e["path"] for e in follower.new()) == ["/mine", "/new"]
+    assert follower.new() == []

@@ -74,22 +74,16 @@ async def stream(request: Request) -> Response:
     row = templates.get_template("_log_entry.html")
 
     async def events() -> AsyncIterator[str]:
-        seen = {_key(e) for e in _all(request)}
+        follower = logbook.Follower(request.app.state.settings.data_dir)
         while not (server is not None and server.should_exit):
             await asyncio.sleep(POLL_SECONDS)
-            fresh = [e for e in _all(request) if _key(e) not in seen]
+            fresh = [e for e in follower.new() if chosen.keeps(e)]
             for e in fresh:
-                seen.add(_key(e))
-                if chosen.keeps(e):
-                    yield f"data: {orjson.dumps({'html': row.render(e=e)}).decode()}\n\n"
+                yield f"data: {orjson.dumps({'html': row.render(e=e)}).decode()}\n\n"
             if not fresh:
                 yield ": keep-alive\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"x-accel-buffering": "no"})
-
-
-def _key(e: dict[str, Any]) -> tuple[Any, Any]:
-    return e.get("worker", -1), e.get("seq")
 
 
 def routes() -> list[Route]:
