@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from localbase.database.pool import UNAVAILABLE
 from localbase.settings import Settings
 from localbase.studio import render
 from localbase.studio.errors import StudioError
@@ -20,8 +21,6 @@ from localbase.studio.pages import PAGES
 from localbase.studio.runner import Unavailable
 from localbase.studio.services import ApiError, Services
 from localbase.studio.sessions import LoginLimiter, Sessions
-
-log = logging.getLogger("localbase.studio")
 
 
 def create_app(settings: Settings, gateway) -> Starlette:
@@ -43,6 +42,7 @@ def create_app(settings: Settings, gateway) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Guard, studio=settings.studio, sessions=sessions)],
                     exception_handlers={StudioError: _error, ApiError: _error, Unavailable: _error,
+                                        **dict.fromkeys(UNAVAILABLE, _error), Exception: _error,
                                         404: _error, 405: _error})
     app.state.settings = settings
     app.state.services = services
@@ -60,6 +60,10 @@ async def _error(request: Request, exc: Exception) -> Response:
         status, message = exc.status, exc.message
     elif isinstance(exc, Unavailable):
         status, message = 503, str(exc)
+    elif isinstance(exc, UNAVAILABLE):
+        status, message = 503, f"the database is unavailable ({type(exc).__name__}); try again shortly"
+    elif not isinstance(exc, HTTPException):  # a bug: the server logs it with its traceback
+        status, message = 500, f"unexpected error ({type(exc).__name__}); it is in the server's log"
     else:
         status = getattr(exc, "status_code", 500)
         message = "no such page" if status == 404 else "method not allowed" if status == 405 else "error"

@@ -32,6 +32,8 @@ async def test_browse_and_edit_a_row(studio, studio_server):
 
     await notes_row.get_by_role("link", name="notes").click()
     await expect(studio.locator("h1")).to_contain_text("public.notes")
+    await studio.locator("#grid th a", has_text="id").click()  # sorted by id already: now descending, newest first
+    await expect(studio.locator("#grid th a", has_text="id")).to_contain_text("▼")
     body = cell(studio, nid, "body")
     await expect(body.locator("summary")).to_have_text("{…} 2 keys")  # JSON folded ...
     await body.locator("summary").click()

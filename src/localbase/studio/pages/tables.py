@@ -76,7 +76,8 @@ def _query(request: Request, table) -> tuple[grid.GridQuery, dict[str, Any]]:
         raise StudioError(400, str(exc)) from None
     if (after and len(after) != len(keys)) or (before and len(before) != len(keys)):
         raise StudioError(400, "this page link is from another sort order; start from the first page")
-    offset = 0 if keyset else max(0, int(q.get("offset") or 0) if (q.get("offset") or "0").isdigit() else 0)
+    raw_offset = q.get("offset") or "0"
+    offset = int(raw_offset) if not keyset and raw_offset.isdigit() else 0
     state = {"sort": sort, "desc": "1" if descending else "", "limit": limit, "filters": filters}
     return grid.GridQuery(columns, keys, filters, limit, after, before, offset), state
 
