@@ -29,7 +29,8 @@ def chromium():
 
 @pytest.fixture
 async def browser(chromium):
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
+    expect.set_options(timeout=20_000)  # a loaded machine (CI, parallel runs) is slow, not wrong
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=chromium, headless=True)
         try:
