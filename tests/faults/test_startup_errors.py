@@ -25,7 +25,7 @@ def start(data_dir: Path, *, port: int | None = None, db_port: int | None = None
           timeout: float = 60) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "localbase", "start", "--workdir", str(PROJECT), "--data-dir", str(data_dir),
-         "--port", str(port or free_port()), "--db-port", str(db_port or free_port())],
+         "--port", str(port or free_port()), "--db-port", str(db_port or free_port()), "--studio-port", "0"],
         capture_output=True, text=True, env=ENV, timeout=timeout, check=False)
     return result
 

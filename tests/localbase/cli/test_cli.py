@@ -136,13 +136,15 @@ def test_port_in_use_is_a_clear_error(project: Path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        result = lb("start", "--db-port", str(port), "--port", str(free_port()), cwd=project, check=False)
+        result = lb("start", "--db-port", str(port), "--port", str(free_port()), "--studio-port", "0", cwd=project,
+                    check=False)
     assert result.returncode == 1 and f"port {port}" in result.stderr
 
 
 def test_bad_migration_stops_start_with_its_name(project: Path):
     _write_migration(project, "20250101000000_broken.sql", "create table oops (;")
-    result = lb("start", "--port", str(free_port()), "--db-port", str(free_port()), cwd=project, check=False)
+    result = lb("start", "--port", str(free_port()), "--db-port", str(free_port()), "--studio-port", "0", cwd=project,
+                check=False)
     assert result.returncode == 1 and "20250101000000_broken.sql" in result.stderr
 
 

@@ -61,3 +61,18 @@ def test_load_settings_says_which_setting(tmp_path, monkeypatch):
 def test_short_passwords_are_refused():
     with pytest.raises(ValueError, match="at least 8"):
         hash_password("short")
+
+
+def test_the_hash_password_command():
+    import subprocess
+    import sys
+
+    def run(password: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "localbase", "studio", "hash-password", "--stdin"],
+                              input=password + "\n", capture_output=True, text=True, timeout=60, check=False)
+
+    made = run("a long enough password")
+    assert made.returncode == 0 and verify_password("a long enough password", made.stdout.strip())
+    assert "a long enough password" not in made.stdout + made.stderr
+    refused = run("short")
+    assert refused.returncode == 2 and "at least 8" in refused.stderr
