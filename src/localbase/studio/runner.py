@@ -1,10 +1,10 @@
 """The SQL editor's runner: a script in one transaction, as the database owner or as a caller.
 
-As a caller (anon, a user, the service role) it takes a connection of REST's own pool through
-REST's gate, and sets the caller's role and claims with REST's own `execute.set_context` (and the
-role's statement_timeout, as REST does): what the script sees is what that caller's API request
-would see. Every statement but the last runs as it is; the last one's first `row_limit` rows are
-returned as a grid, with the elapsed time and the command's status."""
+As a caller (anon, a user, the service role) it runs in REST's own `execute.transaction`: a
+connection of REST's pool through REST's gate, the caller's role, claims and request context (and
+the role's statement_timeout) set as for an API request - what the script sees is what that
+caller's API request would see. Every statement but the last runs as it is; the last one's first
+`row_limit` rows are returned as a grid, with the elapsed time and the command's status."""
 
 from __future__ import annotations
 
@@ -66,36 +66,52 @@ async def run(db, owner_pool: asyncpg.Pool, script: str, caller: execute.Caller 
         outcome.error = SqlError("nothing to run: the script holds no statement")
         return outcome
     started = perf_counter()
-    index = 0
-    async with _connection(db, owner_pool, caller) as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            if caller is not None:
-                await execute.set_context(conn, caller, CONTEXT, execute.role_timeout(caller, role_settings))
-            else:
-                await conn.execute(f"set local statement_timeout = '{OWNER_TIMEOUT}'")
-            for index, statement in enumerate(statements):
-                if index < len(statements) - 1:
-                    await conn.execute(statement.text)
-                else:
-                    await _last(conn, statement.text, row_limit, outcome)
-        except asyncpg.PostgresError as exc:
-            await tx.rollback()
-            outcome.error = _error(exc, script, statements[index].offset, index + 1)
-            outcome.rolled_back = True
-        except BaseException:
-            await tx.rollback()
-            raise
-        else:
-            if rollback:
-                await tx.rollback()
-                outcome.rolled_back = True
-            else:
-                await tx.commit()
-                outcome.schema_changed = any(_first_word(s.text) in SCHEMA_CHANGES for s in statements)
+    done = 0  # statements that ran
+    try:
+        async with _transaction(db, owner_pool, caller, role_settings, rollback) as conn:
+            for statement in statements[:-1]:
+                await conn.execute(statement.text)
+                done += 1
+            await _last(conn, statements[-1].text, row_limit, outcome)
+    except asyncpg.PostgresError as exc:  # the script's own error (an outage is Unavailable)
+        outcome.error = _error(exc, script, statements[done].offset, done + 1)
+        outcome.rolled_back = True
+    else:
+        outcome.rolled_back = rollback
+        outcome.schema_changed = not rollback and any(_first_word(s.text) in SCHEMA_CHANGES for s in statements)
     outcome.elapsed_ms = (perf_counter() - started) * 1000
     return outcome
+
+
+@contextlib.asynccontextmanager
+async def _transaction(db, owner_pool: asyncpg.Pool, caller: execute.Caller | None,
+                       role_settings: dict[str, dict[str, str]] | None, rollback: bool) -> AsyncIterator[Any]:
+    """One transaction: as the caller through REST's own `execute.transaction` (REST's pool and
+    gate, role, claims, request context and the role's statement_timeout), or as the owner."""
+    try:
+        if caller is not None:
+            timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")  # as execute.run
+            async with execute.transaction(db, caller, CONTEXT, read_only=False, rollback=rollback,
+                                           timeout=timeout) as conn:
+                yield conn
+        else:
+            async with owner_pool.acquire() as conn:
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    await conn.execute(f"set local statement_timeout = '{OWNER_TIMEOUT}'")
+                    yield conn
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                if rollback:
+                    await tx.rollback()
+                else:
+                    await tx.commit()
+    except GateTimeout:
+        raise Unavailable("every database connection is busy; try again") from None
+    except UNAVAILABLE as exc:
+        raise Unavailable(f"the database is unavailable ({type(exc).__name__})") from None
 
 
 def _first_word(text: str) -> str:
@@ -118,21 +134,6 @@ async def _last(conn: asyncpg.Connection, text: str, row_limit: int, outcome: Ou
     else:
         await prepared.fetch()
         outcome.status = prepared.get_statusmsg() or "done"
-
-
-@contextlib.asynccontextmanager
-async def _connection(db, owner_pool: asyncpg.Pool, caller: execute.Caller | None) -> AsyncIterator[Any]:
-    try:
-        if caller is None:
-            async with owner_pool.acquire() as conn:
-                yield conn
-        else:
-            async with db.rest_gate, db.rest_pool.acquire() as conn:
-                yield conn
-    except GateTimeout:
-        raise Unavailable("every database connection is busy; try again") from None
-    except UNAVAILABLE as exc:
-        raise Unavailable(f"the database is unavailable ({type(exc).__name__})") from None
 
 
 def _error(exc: asyncpg.PostgresError, script: str, offset: int, statement: int) -> SqlError:
