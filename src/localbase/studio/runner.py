@@ -26,6 +26,10 @@ OWNER_TIMEOUT = "120s"  # the database owner's scripts run at most this long
 SCHEMA_CHANGES = frozenset(("create", "alter", "drop", "comment", "grant", "revoke", "do", "security"))
 
 
+class _RollBack(Exception):
+    """Raised inside the owner's transaction to end it without keeping anything."""
+
+
 class Unavailable(Exception):
     """The database did not answer (down, restarting, or every connection busy)."""
 
@@ -96,18 +100,14 @@ async def _transaction(db, owner_pool: asyncpg.Pool, caller: execute.Caller | No
                 yield conn
         else:
             async with owner_pool.acquire() as conn:
-                tx = conn.transaction()
-                await tx.start()
                 try:
-                    await conn.execute(f"set local statement_timeout = '{OWNER_TIMEOUT}'")
-                    yield conn
-                except BaseException:
-                    await tx.rollback()
-                    raise
-                if rollback:
-                    await tx.rollback()
-                else:
-                    await tx.commit()
+                    async with conn.transaction():  # commits, or rolls back on any exception
+                        await conn.execute(f"set local statement_timeout = '{OWNER_TIMEOUT}'")
+                        yield conn
+                        if rollback:
+                            raise _RollBack
+                except _RollBack:
+                    pass
     except GateTimeout:
         raise Unavailable("every database connection is busy; try again") from None
     except UNAVAILABLE as exc:

@@ -30,11 +30,17 @@ def test_records_are_formatted_and_redacted():
     assert entry["msg"] == "connect to postgresql://app:****@db:5432/x failed"
 
 
-def test_a_worker_shares_its_entries(tmp_path, as_worker):
+def worker_1(tmp_path, as_worker) -> tuple[logbook.Logbook, logbook.Sharer]:
+    """This process as worker 1 of 2, with its logbook and the sharer of its file."""
     as_worker(1, 2)
     book = logbook.Logbook()
     sharer = logbook.Sharer(book, logbook.folder(tmp_path) / "worker-1.jsonl")
     sharer.path.parent.mkdir(parents=True)
+    return book, sharer
+
+
+def test_a_worker_shares_its_entries(tmp_path, as_worker):
+    book, sharer = worker_1(tmp_path, as_worker)
     book.request({"method": "GET", "path": "/rest/v1/a", "query_string": b""}, "rest", 200, 0.001)
     sharer.flush()
     book.request({"method": "POST", "path": "/rest/v1/b", "query_string": b""}, "rest", 201, 0.001)
@@ -46,11 +52,8 @@ def test_a_worker_shares_its_entries(tmp_path, as_worker):
 
 
 def test_a_full_file_is_rotated(tmp_path, as_worker, monkeypatch):
-    as_worker(1, 2)
     monkeypatch.setattr(logbook, "MAX_FILE_BYTES", 200)
-    book = logbook.Logbook()
-    sharer = logbook.Sharer(book, logbook.folder(tmp_path) / "worker-1.jsonl")
-    sharer.path.parent.mkdir(parents=True)
+    book, sharer = worker_1(tmp_path, as_worker)
     for i in range(6):
         book.request({"method": "GET", "path": f"/rest/v1/t{i}", "query_string": b""}, "rest", 200, 0.001)
         sharer.flush()
@@ -61,10 +64,7 @@ def test_a_full_file_is_rotated(tmp_path, as_worker, monkeypatch):
 
 
 def test_a_follower_hands_out_each_new_entry_once(tmp_path, as_worker):
-    as_worker(1, 2)
-    other = logbook.Logbook()
-    sharer = logbook.Sharer(other, logbook.folder(tmp_path) / "worker-1.jsonl")
-    sharer.path.parent.mkdir(parents=True)
+    other, sharer = worker_1(tmp_path, as_worker)
     other.request({"method": "GET", "path": "/old", "query_string": b""}, "rest", 200, 0.001)
     sharer.flush()
     as_worker(0, 2)
