@@ -2,14 +2,18 @@
 
 Side by side in one run, on this machine:
   api    wrk against GET one row by primary key under RLS (as benchmarks/rest.py), on a server with
-         Studio (its per-request log hook on) and one with --no-studio, alternating rounds;
+         Studio (its per-request log hook on) and one with --no-studio, alternating rounds (and
+         which of the two goes first);
          prints `studio/no-studio` requests/s ratio (target >= 0.97)
+  hook   the per-request log hook alone (timeit), in microseconds and as a share of one request
+         at the measured rate without Studio - the cost the side-by-side ratio cannot resolve on
+         a busy machine (an A/A run of two --no-studio servers differs by as much there)
   pages  p50/p90 of each Studio page over --samples requests (one client, sequential), and the
          grid's first page against its page 400 rows deep in a 20,000-row table (keyset pages:
          ratio ~1, where OFFSET would grow with the depth)
 Writes benchmarks/results/studio.json.
 
-    python benchmarks/studio.py [--seconds 5] [--rounds 2] [--samples 30]
+    python benchmarks/studio.py [--seconds 5] [--rounds 4] [--samples 30]
 """
 
 from __future__ import annotations
@@ -52,6 +56,16 @@ def api_round(server: LocalbaseProcess, row_id: int, owner: uuid.UUID, seconds: 
                    connections=connections, seconds=seconds)["requests_per_s"]
 
 
+def hook_microseconds(n: int = 200_000) -> float:
+    import timeit
+
+    from localbase.studio.logbook import Logbook
+    book = Logbook()
+    scope = {"method": "GET", "path": "/rest/v1/bench_items", "query_string": b"select=*&id=eq.5",
+             "client": ("127.0.0.1", 5555)}
+    return timeit.timeit(lambda: book.request(scope, "rest", 200, 0.001), number=n) / n * 1e6
+
+
 def timed(client: httpx.Client, method: str, path: str, samples: int, **kw) -> dict:
     times = []
     for _ in range(samples):
@@ -73,7 +87,7 @@ def deep_link(client: httpx.Client, hops: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--samples", type=int, default=30)
     args = ap.parse_args()
@@ -85,10 +99,13 @@ def main() -> None:
         api_round(on, rows["on"], owner, 2, args.connections)  # warm-up
         api_round(off, rows["off"], owner, 2, args.connections)
         with_studio, without = [], []
-        for _ in range(args.rounds):  # alternating, so drift on a busy machine hits both
-            with_studio.append(api_round(on, rows["on"], owner, args.seconds, args.connections))
-            without.append(api_round(off, rows["off"], owner, args.seconds, args.connections))
+        for i in range(args.rounds):  # alternating, and which goes first too: drift on a busy machine hits both
+            order = [(on, "on", with_studio), (off, "off", without)]
+            for server, name, into in (order if i % 2 == 0 else order[::-1]):
+                into.append(api_round(server, rows[name], owner, args.seconds, args.connections))
         ratio = statistics.mean(with_studio) / statistics.mean(without)
+        hook_us = hook_microseconds()
+        hook_share = hook_us * statistics.mean(without) / 1e6
         pages = {}
         with httpx.Client(base_url=on.studio_url, timeout=60) as client:
             for name, path in PAGES.items():
@@ -111,9 +128,12 @@ def main() -> None:
     console.print(f"API with Studio / without: [bold]{ratio:.3f}[/bold] (target >= 0.97; "
                   f"{statistics.mean(with_studio):.0f} vs {statistics.mean(without):.0f} req/s); "
                   f"grid 400 rows deep / first page: [bold]{depth:.2f}[/bold] (keyset: ~1)")
+    console.print(f"the log hook alone: [bold]{hook_us:.2f} µs[/bold] a request, {hook_share:.2%} of one at "
+                  f"{statistics.mean(without):.0f} req/s")
     path = save("studio", {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections,
                            "api_with_studio_rps": with_studio, "api_without_studio_rps": without,
-                           "api_ratio": ratio, "pages": pages, "deep_page_ratio": depth})
+                           "api_ratio": ratio, "hook_us": hook_us, "hook_share": hook_share, "pages": pages,
+                           "deep_page_ratio": depth})
     console.print(f"[dim]written {path}[/dim]")
 
 
