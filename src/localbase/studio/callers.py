@@ -62,7 +62,7 @@ async def user_token(settings: Settings, auth_pool: asyncpg.Pool, user_id: str) 
         amr = [{"method": "password", "timestamp": int(time.time())}]
         claims = tokens.access_claims(config, user, str(uuid.uuid4()), amr)
         claims = await hooks.custom_claims(conn, config, claims, "password")
-    return jwt.sign(claims, config.jwt_secret)
+    return jwt.sign(claims, config.keys)  # as auth.sessions signs a session's access token
 
 
 async def token_for(identity: Identity, settings: Settings, auth_pool: asyncpg.Pool) -> str | None:
@@ -84,7 +84,7 @@ async def caller_for(identity: Identity, settings: Settings, auth_pool: asyncpg.
 
 def caller_of(token: str, settings: Settings) -> execute.Caller:
     """The role and claims REST takes from `Authorization: Bearer <token>` (REST's own stage)."""
-    return execute.caller_from("Bearer " + token, settings.jwt_secret)
+    return execute.caller_from("Bearer " + token, settings.keyring)
 
 
 async def resolve_user(auth_pool: asyncpg.Pool, text: str) -> str:

@@ -7,7 +7,8 @@
    every page but /login and /static needs an authenticated session (pages redirect to the login
    form, anything else answers 401); without one (loopback only) each browser gets one at once.
 3. Mutations (any method but GET/HEAD): the Origin (or else Referer) must be Studio's own, and the
-   session's CSRF token must come back in the X-CSRF-Token header or the csrf_token form field.
+   session's CSRF token must come back in the X-CSRF-Token header (studio.js sends it; the body then
+   streams through unread, uploads included) or the csrf_token field of a urlencoded form.
 4. Headers on every answer: a strict Content-Security-Policy (scripts from /static only, no
    framing), nosniff, no referrer across origins, and no caching of pages."""
 
@@ -74,12 +75,14 @@ class Guard:
                 return await _redirect(send, "/login?next=" + quote(target, safe=""))
             return await _plain(send, 401, "log in to Studio first")
         if mutation:
-            body, token = await _token(receive, headers)
-            if body is None:
-                return await _plain(send, 413, "request too large")
+            token = headers.get("x-csrf-token")
+            if token is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                body, token = await _form_token(receive)  # a plain form post (login, logout)
+                if body is None:
+                    return await _plain(send, 413, "request too large")
+                receive = _replay(body, receive)
             if session is None or not session.csrf_ok(token):
                 return await _plain(send, 403, "CSRF token missing or wrong: reload the page")
-            receive = _replay(body, receive)
         scope.setdefault("state", {})["studio_session"] = session
         cookie = _set_cookie(cookie_name(scope), new_cookie, secure) if new_cookie else None
         static = path.startswith(PUBLIC[1])
@@ -140,8 +143,8 @@ def login_cookie(name: str, value: str, secure: bool) -> str:
     return _set_cookie(name, value, secure).decode()
 
 
-async def _token(receive, headers: dict[str, str]) -> tuple[bytes | None, str | None]:
-    """The whole body (None past MAX_FORM_BYTES) and the CSRF token (header, else form field)."""
+async def _form_token(receive) -> tuple[bytes | None, str | None]:
+    """The whole form body (None past MAX_FORM_BYTES) and its csrf_token field."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -155,13 +158,10 @@ async def _token(receive, headers: dict[str, str]) -> tuple[bytes | None, str | 
         if not message.get("more_body"):
             break
     body = b"".join(chunks)
-    token = headers.get("x-csrf-token")
-    if token is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-            if key == "csrf_token":
-                token = value
-                break
-    return body, token
+    for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+        if key == "csrf_token":
+            return body, value
+    return body, None
 
 
 def _replay(body: bytes, original):

@@ -21,7 +21,7 @@ from localbase.database.pool import UNAVAILABLE
 from localbase.rest import execute
 from localbase.studio.splitter import line_col, split
 
-CONTEXT = execute.Context("POST", "/studio/sql", '{"user-agent":"localbase-studio"}')
+HEADERS = '{"user-agent":"localbase-studio"}'
 OWNER_TIMEOUT = "120s"  # the database owner's scripts run at most this long
 SCHEMA_CHANGES = frozenset(("create", "alter", "drop", "comment", "grant", "revoke", "do", "security"))
 
@@ -60,10 +60,19 @@ class Outcome:
     schema_changed: bool = False  # it committed a statement that may change what the API exposes
 
 
+def context(schema, extra_search_path: tuple[str, ...]) -> execute.Context:
+    """The request context REST sets for a request on the first exposed schema: its search_path
+    (REST's own function) and [api]/pgrst db-pre-request."""
+    from localbase.rest.routes import _search_path
+    return execute.Context("POST", "/studio/sql", HEADERS, _search_path(schema.exposed[0], extra_search_path),
+                           schema.config.pre_request)
+
+
 async def run(db, owner_pool: asyncpg.Pool, script: str, caller: execute.Caller | None, *,
-              role_settings: dict[str, dict[str, str]] | None = None, row_limit: int = 500,
-              rollback: bool = False) -> Outcome:
-    """Run `script`; `caller` None runs it as the database owner."""
+              ctx: execute.Context | None = None, role_settings: dict[str, dict[str, str]] | None = None,
+              row_limit: int = 500, rollback: bool = False) -> Outcome:
+    """Run `script`; `caller` None runs it as the database owner. `ctx` and `role_settings`: from
+    REST's schema cache (`context`, Schema.role_settings)."""
     statements = split(script)
     outcome = Outcome(statements=len(statements))
     if not statements:
@@ -72,7 +81,7 @@ async def run(db, owner_pool: asyncpg.Pool, script: str, caller: execute.Caller 
     started = perf_counter()
     done = 0  # statements that ran
     try:
-        async with _transaction(db, owner_pool, caller, role_settings, rollback) as conn:
+        async with _transaction(db, owner_pool, caller, ctx, role_settings, rollback) as conn:
             for statement in statements[:-1]:
                 await conn.execute(statement.text)
                 done += 1
@@ -88,14 +97,15 @@ async def run(db, owner_pool: asyncpg.Pool, script: str, caller: execute.Caller 
 
 
 @contextlib.asynccontextmanager
-async def _transaction(db, owner_pool: asyncpg.Pool, caller: execute.Caller | None,
+async def _transaction(db, owner_pool: asyncpg.Pool, caller: execute.Caller | None, ctx: execute.Context | None,
                        role_settings: dict[str, dict[str, str]] | None, rollback: bool) -> AsyncIterator[Any]:
     """One transaction: as the caller through REST's own `execute.transaction` (REST's pool and
     gate, role, claims, request context and the role's statement_timeout), or as the owner."""
     try:
         if caller is not None:
             timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")  # as execute.run
-            async with execute.transaction(db, caller, CONTEXT, read_only=False, rollback=rollback,
+            async with execute.transaction(db, caller, ctx or execute.Context("POST", "/studio/sql", HEADERS),
+                                           read_only=False, rollback=rollback,
                                            timeout=timeout) as conn:
                 yield conn
         else:

@@ -116,3 +116,26 @@ class Services:
     async def auth(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
         return await self.call(method, f"/auth/v1{path}", params=params, json=json,
                                headers={"content-type": "application/json"})
+
+    @property
+    def storage_enabled(self) -> bool:
+        return getattr(self.gateway.state, "storage", None) is not None
+
+    async def storage(self, method: str, path: str, *, json: Any = None) -> Any:
+        return await self.call(method, f"/storage/v1{path}", json=json, headers={"content-type": "application/json"})
+
+    async def upload(self, bucket: str, key: str, chunks: Any, content_type: str) -> Any:
+        """Store an object (replacing one of that name), its bytes streamed from `chunks`."""
+        response = await self.api.post(f"/storage/v1/object/{quote(bucket, safe='')}/{quote(key)}", content=chunks,
+                                       headers={"content-type": content_type or "application/octet-stream",
+                                                "x-upsert": "true"})
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, orjson.loads(response.content) if response.content else None)
+        return orjson.loads(response.content)
+
+    async def download(self, bucket: str, key: str) -> httpx.Response:
+        """An object's bytes and headers (read whole: the in-process transport does not stream)."""
+        response = await self.api.get(f"/storage/v1/object/{quote(bucket, safe='')}/{quote(key)}")
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, orjson.loads(response.content) if response.content else None)
+        return response

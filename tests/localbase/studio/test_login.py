@@ -23,7 +23,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def exposed():
     server = LocalbaseProcess(PROJECT, extra_args=["--studio-host", "0.0.0.0"],
-                              env={"LOCALBASE_STUDIO_PASSWORD_HASH": hash_password(PASSWORD)})
+                              env={"LOCALBASE_STUDIO_PASSWORD_HASH": hash_password(PASSWORD),
+                                   "LOCALBASE_STORAGE_ENABLED": "false"})  # and its Storage page says so
     server.start()
     try:
         yield server
@@ -81,6 +82,9 @@ async def test_log_in_and_csrf_refusal(browser, exposed):
     r = httpx.post(f"{exposed.studio_url}/tables/public/notes/insert", cookies=jar, data={"col:title": title},
                    headers={"x-csrf-token": token, "origin": "http://attacker.example"})
     assert r.status_code == 403 and "cross-origin" in r.text
+
+    await page.goto("/storage")
+    await expect(page.locator("#storage-disabled")).to_contain_text("Storage is not enabled")
 
     await page.get_by_role("button", name="Log out").click()
     await expect(page).to_have_url(re.compile(r"/login"))

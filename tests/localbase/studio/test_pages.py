@@ -62,9 +62,3 @@ async def test_api_docs_per_table_and_keys_only_on_reveal(studio, studio_server)
     await shot(studio, "api")
     await studio.goto("/api/rpc/public/note_count")
     await expect(studio.locator(".snippet-py")).to_contain_text("supabase.rpc('note_count', {}, get=True)")
-
-
-async def test_storage_says_it_is_not_enabled(studio):
-    await studio.goto("/storage")
-    await expect(studio.locator("#storage-disabled")).to_contain_text("Storage is not enabled")
-    await shot(studio, "storage")

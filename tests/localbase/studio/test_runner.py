@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from localbase.database.cluster import Cluster
+from localbase.rest.schema_cache import introspect
 from localbase.security import jwt
 from localbase.settings import load_settings
 from localbase.studio import callers, runner
@@ -42,8 +43,10 @@ async def via_rest(server, token: str) -> dict:
 
 async def via_runner(settings, db, owner, token: str) -> dict:
     caller = callers.caller_of(token, settings)
-    schema_roles = {"anon": {"statement_timeout": "3s"}, "authenticated": {"statement_timeout": "8s"}}
-    outcome = await runner.run(db, owner, "select public.whoami()", caller, role_settings=schema_roles)
+    async with owner.acquire() as conn:  # REST's schema cache, as the API loads it
+        schema = await introspect(conn, settings.api_schemas)
+    outcome = await runner.run(db, owner, "select public.whoami()", caller, role_settings=schema.role_settings,
+                               ctx=runner.context(schema, settings.extra_search_path))
     assert outcome.error is None, outcome.error
     value = outcome.rows[0][0]
     return orjson.loads(value) if isinstance(value, str) else value
@@ -63,6 +66,7 @@ async def test_role_and_claims_are_set_as_rest_sets_them(env, studio_server, mak
         assert studio["uid"] == user_id and studio["claims"]["sub"] == user_id
     if role == "anon":
         assert studio["statement_timeout"] == "3s"  # the role's own timeout, as REST applies it
+    assert studio["search_path"] == '"public", "public", "extensions"'  # as PostgREST sets it
 
 
 async def test_a_users_claims_are_those_of_a_sign_in(env, studio_server, make_user):

@@ -50,8 +50,11 @@ async def run(request: Request) -> HTMLResponse:
     except (ValueError, LookupError) as exc:
         return _result(request, error=str(exc))
     limit = int(text(data, "limit", "500")) if text(data, "limit", "500").isdigit() else 500
-    outcome = await runner.run(svc.db, svc.owner, text(data, "sql"), caller, role_settings=svc.schema.role_settings,
-                               row_limit=min(max(limit, 1), max(ROW_LIMITS)), rollback=bool(data.get("rollback")))
+    schema = svc.schema
+    outcome = await runner.run(svc.db, svc.owner, text(data, "sql"), caller,
+                               ctx=runner.context(schema, svc.settings.extra_search_path),
+                               role_settings=schema.role_settings, row_limit=min(max(limit, 1), max(ROW_LIMITS)),
+                               rollback=bool(data.get("rollback")))
     if outcome.schema_changed:
         await _reload_schema(svc)
     return _result(request, outcome=outcome, identity=identity)

@@ -51,7 +51,8 @@
       input.value = document.querySelector(input.dataset.copyFrom).value;
     });
     const method = (form.getAttribute("method") || "post").toUpperCase();
-    const body = new URLSearchParams(new FormData(form, event.submitter));
+    const multipart = form.enctype === "multipart/form-data";  // file uploads go as they are
+    const body = multipart ? new FormData(form, event.submitter) : new URLSearchParams(new FormData(form, event.submitter));
     const buttons = form.querySelectorAll("button");
     buttons.forEach((b) => { b.disabled = true; });
     form.classList.add("busy");

@@ -30,5 +30,6 @@ create function public.note_count() returns bigint language sql stable as $$ sel
 -- what REST's execute stage set for this request (the runner's unit tests compare it)
 create function public.whoami() returns jsonb language sql stable as $$
   select jsonb_build_object('role', current_user, 'claims', current_setting('request.jwt.claims', true)::jsonb,
-                            'uid', auth.uid(), 'statement_timeout', current_setting('statement_timeout'))
+                            'uid', auth.uid(), 'statement_timeout', current_setting('statement_timeout'),
+                            'search_path', current_setting('search_path'))
 $$;
