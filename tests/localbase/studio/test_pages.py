@@ -53,7 +53,10 @@ async def test_api_docs_per_table_and_keys_only_on_reveal(studio, studio_server)
     assert keys["anon_key"] not in await studio.content()
     await studio.locator("#reveal-anon").get_by_role("button").click()
     await expect(studio.locator('#key-anon [data-revealed="anon"]')).to_have_text(keys["anon_key"])
-    assert keys["service_role_key"] not in await studio.content()
+    content = await studio.content()
+    assert keys["service_role_key"] not in content and keys["secret_key"] not in content
+    await studio.locator("#reveal-secret").get_by_role("button").click()
+    await expect(studio.locator('#key-secret [data-revealed="secret"]')).to_have_text(keys["secret_key"])
     await studio.get_by_role("link", name="public.notes").click()
     await expect(studio.locator("#columns")).to_contain_text("what the note is about")
     await expect(studio.locator(".snippet-py").first).to_have_text('rows = supabase.table(\'notes\').select("*")'

@@ -13,8 +13,11 @@ from localbase.studio.errors import StudioError
 from localbase.studio.pages.common import services
 from localbase.studio.render import page
 
-KEYS = {"anon": ("anon key", "anon_key", "public: safe in a browser or app, with RLS on"),
-        "service_role": ("service_role key", "service_role_key", "secret: bypasses RLS; servers only")}
+KEYS = {"publishable": ("publishable key", "publishable_key", "public (the anon role): safe in a browser or app, "
+                         "with RLS on"),
+        "secret": ("secret key", "secret_key", "secret (the service_role role): bypasses RLS; servers only"),
+        "anon": ("anon key (legacy JWT)", "anon_key", "public, as the publishable key"),
+        "service_role": ("service_role key (legacy JWT)", "service_role_key", "secret, as the secret key")}
 
 
 async def index(request: Request) -> HTMLResponse:
