@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import orjson
 
+from localbase.auth.config import AuthConfig
 from localbase.settings import Settings
 
 OWNER_POOL_SIZE = 3
@@ -116,6 +117,15 @@ class Services:
     async def auth(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
         return await self.call(method, f"/auth/v1{path}", params=params, json=json,
                                headers={"content-type": "application/json"})
+
+    @property
+    def auth_config(self) -> AuthConfig:
+        """The auth service's settings, as it loaded them (config, environment) at its first request."""
+        from localbase.auth.context import AuthService
+        svc: AuthService | None = getattr(self.gateway.state, "auth_service", None)
+        if svc is None:
+            raise RuntimeError("the auth service has not answered a request yet")
+        return svc.config
 
     @property
     def storage_enabled(self) -> bool:

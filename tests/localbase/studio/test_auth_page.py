@@ -1,9 +1,12 @@
 """The Auth page in the browser: create a user, find them, ban (they can no longer sign in) and
-unban them, invite someone (the mail lands in the mailbox), reset MFA, delete - every action the
-Auth admin API's, checked through supabase-py as an app would see it."""
+unban them, invite someone (the mail lands in the mailbox), a magic link's code and a phone code read
+off the page sign in, reset MFA, delete - every action the Auth admin API's, checked through
+supabase-py as an app would see it."""
 
 from __future__ import annotations
 
+import random
+import re
 import uuid
 
 import pyotp
@@ -75,6 +78,43 @@ async def test_invite_lands_in_the_mailbox(studio, studio_server):
     assert invited.user.invited_at is not None
 
 
+async def test_a_magic_links_code_read_in_the_mailbox_signs_in(studio, studio_server, make_user):
+    _, email = make_user("grace")
+    anon(studio_server).auth.sign_in_with_otp({"email": email, "options": {"should_create_user": False}})
+    await studio.goto("/auth/mailbox?email=" + email)
+    mail = studio.locator(f'details.mail[data-recipient="{email}"]')
+    await expect(mail).to_have_count(1)
+    await expect(mail.locator("summary")).to_contain_text("Your Magic Link")
+    await expect(mail.locator("summary")).to_contain_text("magiclink")
+    code = (await mail.locator("code").text_content() or "").strip()
+    assert re.fullmatch(r"\d{6}", code), code
+    session = anon(studio_server).auth.verify_otp({"email": email, "token": code, "type": "email"}).session
+    assert session is not None and session.user.email == email
+
+
+async def test_a_phone_code_read_in_the_outbox_signs_in(studio, studio_server):
+    phone = f"+1555{random.randrange(10**6, 10**7)}"
+    anon(studio_server).auth.sign_in_with_otp({"phone": phone})
+    await studio.goto("/auth")
+    await studio.get_by_role("link", name="text messages").click()
+    await expect(studio.locator("h1")).to_contain_text("Text messages")
+    await studio.locator('input[name="phone"]').fill(phone)
+    await studio.get_by_role("button", name="Show").click()
+    rows = studio.locator("#texts tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(phone)
+    await expect(rows.first).to_contain_text("Your code is")
+    code = (await rows.first.locator("code").text_content() or "").strip()
+    session = anon(studio_server).auth.verify_otp({"phone": phone, "token": code, "type": "sms"}).session
+    assert session is not None and session.user.phone == phone.removeprefix("+")
+    await shot(studio, "texts")
+
+    await studio.goto("/auth?q=" + phone.removeprefix("+"))  # the user page links to their texts
+    await studio.locator("#users tbody a").first.click()
+    await studio.get_by_role("link", name="their texts").click()
+    await expect(studio.locator("#texts tbody tr")).to_have_count(1)
+
+
 async def test_reset_mfa_and_delete(studio, studio_server, make_user):
     user_id, email = make_user("frank")
     client = anon(studio_server)
@@ -91,5 +131,5 @@ async def test_reset_mfa_and_delete(studio, studio_server, make_user):
 
     studio.once("dialog", lambda d: d.accept())
     await studio.locator("#delete-user").get_by_role("button").click()
-    await expect(studio.locator("h1")).to_contain_text("Auth")
+    await expect(studio).to_have_url(re.compile(r"/auth$"))  # the user's page also says "Auth" in its heading
     assert sql(studio_server, "select count(*) from auth.users where id = $1::uuid", user_id)[0]["count"] == 0

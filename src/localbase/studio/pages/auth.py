@@ -1,6 +1,6 @@
 """Auth: users (search, create, invite, ban/unban, delete, reset MFA; identities, factors and
-sessions) and the local mailbox. Every change is a call to the Auth admin API, in-process, as the
-service role - the same code path as supabase.auth.admin.* in an app."""
+sessions), the local mailbox and the text messages' outbox. Every change is a call to the Auth admin
+API, in-process, as the service role - the same code path as supabase.auth.admin.* in an app."""
 
 from __future__ import annotations
 
@@ -86,17 +86,28 @@ async def delete(request: Request) -> HTMLResponse:
     return navigate("/auth")
 
 
+async def _local_messages(request: Request, box: str, by: str) -> tuple[str, list[dict]]:
+    """The last 100 messages of the auth service's local `box` (mailbox, outbox), to `by` if asked."""
+    recipient = request.query_params.get(by, "").strip()
+    params = {"limit": "100", **({by: recipient} if recipient else {})}
+    return recipient, (await services(request).auth("GET", f"/localbase/{box}", params=params))["messages"]
+
+
 async def mailbox(request: Request) -> HTMLResponse:
-    svc = services(request)
-    email = request.query_params.get("email", "").strip()
-    params = {"limit": "100", **({"email": email} if email else {})}
-    messages = (await svc.auth("GET", "/localbase/mailbox", params=params))["messages"]
+    email, messages = await _local_messages(request, "mailbox", "email")
     return page(request, "mailbox.html", title="Mailbox", active="auth", messages=messages, email=email,
-                smtp=bool(request.app.state.settings.section("auth.email.smtp")))
+                smtp=services(request).auth_config.smtp is not None)
+
+
+async def texts(request: Request) -> HTMLResponse:
+    """The text messages (phone codes) Localbase "sent": the outbox that stands in for an SMS provider."""
+    phone, messages = await _local_messages(request, "outbox", "phone")
+    return page(request, "outbox.html", title="Text messages", active="auth", messages=messages, phone=phone,
+                phone_signup=services(request).auth_config.sms.enable_signup)
 
 
 def routes() -> list[Route]:
-    return [Route("/auth", index), Route("/auth/mailbox", mailbox),
+    return [Route("/auth", index), Route("/auth/mailbox", mailbox), Route("/auth/texts", texts),
             Route("/auth/users", create, methods=["POST"]), Route("/auth/invite", invite, methods=["POST"]),
             Route("/auth/users/{user_id}", user),
             Route("/auth/users/{user_id}/ban", ban, methods=["POST"]),
