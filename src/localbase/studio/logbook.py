@@ -41,6 +41,7 @@ class Logbook:
         self.records: deque[dict[str, Any]] = deque(maxlen=RECORDS)
         self.seq = 0
         self.formatter = JsonFormatter()
+        self.readable: dict[int, dict[str, Any]] = {}  # seq -> a kept request as shown, redacted once
 
     def request(self, scope, service: str, status: int, seconds: float) -> None:
         """The gateway's per-request hook: cheap (a tuple), the redaction is done when read."""
@@ -60,11 +61,21 @@ class Logbook:
         self.records.append(entry)
 
     def entries(self, after: int = 0) -> list[dict[str, Any]]:
-        """This process's entries with seq > after, redacted, oldest first."""
-        found = [_request_entry(r) for r in self.requests if r[0] > after]
+        """This process's entries with seq > after, redacted, oldest first (read-only: a request's
+        entry is made once, when first read, and shared by later reads)."""
+        found = [self._readable(r) for r in self.requests if r[0] > after]
         found += [dict(e) for e in self.records if e["seq"] > after]
         found.sort(key=lambda e: e["seq"])
         return found
+
+    def _readable(self, r: tuple) -> dict[str, Any]:
+        entry = self.readable.get(r[0])
+        if entry is None:
+            if len(self.readable) >= 2 * REQUESTS:  # forget those the deque has dropped
+                oldest = self.requests[0][0]
+                self.readable = {seq: e for seq, e in self.readable.items() if seq >= oldest}
+            entry = self.readable[r[0]] = _request_entry(r)
+        return entry
 
 
 def _request_entry(r: tuple) -> dict[str, Any]:

@@ -20,6 +20,18 @@ def test_requests_are_redacted_when_read():
     assert (entry["status"], entry["level"], entry["ms"], entry["client"]) == (401, "warning", 12.3, "10.0.0.1")
 
 
+def test_a_request_is_made_readable_once_and_forgotten_with_the_deque(monkeypatch):
+    monkeypatch.setattr(logbook, "REQUESTS", 10)
+    book = logbook.Logbook()
+    scope = {"method": "GET", "path": "/rest/v1/notes", "query_string": b"id=eq.1", "client": None}
+    for _ in range(25):
+        book.request(scope, "rest", 200, 0.001)
+        book.entries()
+    assert [e["seq"] for e in book.entries()] == list(range(16, 26))  # the deque's last 10
+    assert book.entries()[0] is book.entries()[0]  # redacted once, not on every read
+    assert len(book.readable) <= 2 * logbook.REQUESTS and min(book.readable) >= 11
+
+
 def test_records_are_formatted_and_redacted():
     book = logbook.Logbook()
     record = logging.LogRecord("localbase.rest", logging.ERROR, __file__, 1, "connect to %s failed",
