@@ -47,6 +47,23 @@ async def test_logs_are_redacted_filterable_and_live(studio, studio_server):
     await expect(studio.locator("#log-rows tr", has_text=missing)).to_have_count(1)
 
 
+async def test_server_errors_show_among_the_logs(studio, studio_server):
+    tag = unique("boom")
+    r = httpx.post(f"{studio_server.url}/rest/v1/rpc/fail_internally", json={"tag": tag},
+                   headers={"apikey": studio_server.service_role_key,
+                            "authorization": f"Bearer {studio_server.service_role_key}"})
+    assert r.status_code == 500, r.text
+    await studio.goto("/logs?kind=log&level=error")
+    record = studio.locator("#log-rows tr.log-record", has_text=tag)
+    await expect(record).to_contain_text(f"database error XX000: internal failure {tag}")
+    await expect(record.locator("td").nth(1)).to_have_text("error")
+    await expect(studio.locator("#log-rows tr.log-request")).to_have_count(0)  # records only
+    await studio.goto(f"/logs?kind=request&q={tag}")  # the request itself: no tag in its path
+    await expect(studio.locator("#log-rows tr.log-record")).to_have_count(0)
+    await studio.goto("/logs?kind=request&q=fail_internally")
+    await expect(studio.locator("#log-rows tr.log-request", has_text="fail_internally").first).to_contain_text("500")
+
+
 async def test_api_docs_per_table_and_keys_only_on_reveal(studio, studio_server):
     await studio.goto("/api")
     keys = studio_server.keys

@@ -33,3 +33,9 @@ create function public.whoami() returns jsonb language sql stable as $$
                             'uid', auth.uid(), 'statement_timeout', current_setting('statement_timeout'),
                             'search_path', current_setting('search_path'))
 $$;
+
+-- an internal error (a 500 the server logs) for the Logs page's test
+create function public.fail_internally(tag text) returns void language plpgsql as $$
+begin
+  raise exception 'internal failure %', tag using errcode = 'XX000';
+end $$;
