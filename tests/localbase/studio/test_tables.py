@@ -24,7 +24,9 @@ async def test_browse_and_edit_a_row(studio, studio_server):
     nid = note(studio_server, None, title, '{"tags": ["a", "b"], "n": 1}')
     await studio.goto("/tables")
     notes_row = studio.locator('#tables tr[data-table="public.notes"]')
-    await expect(notes_row).to_contain_text("on")  # RLS
+    await expect(notes_row.locator("td").nth(3)).to_have_text("on")  # RLS
+    await expect(notes_row.locator("td").nth(4)).to_have_text("1")  # its policy, a link to it
+    await expect(studio.locator('#tables tr[data-table="public.open_table"] td').nth(4)).to_have_text("0")
     assert int((await notes_row.locator("td.num").first.inner_text()).split()[0].replace(",", "")) >= 1
     await expect(studio.locator('#tables tr[data-table="public.open_table"]')).to_contain_text("off")
     await expect(studio.locator('#tables tr[data-table="public.note_titles"]')).to_contain_text("owner")
