@@ -47,7 +47,8 @@ def up(workdir: Workdir = None,
        kafka: Annotated[str | None, typer.Option(
            help="Kafka's bootstrap servers (HOST:PORT): stream efficiency_events to the topic "
                 "efficiency.events and run the monitor as a Kafka consumer group (docs/kafka.md)")] = None,
-       studio_port: Annotated[int, typer.Option(help="Localbase Studio's port (the admin web page)")] = 54323,
+       studio_port: Annotated[int | None, typer.Option(
+           help="Localbase Studio's port, 0 for any free one [default: Localbase's, 54323]")] = None,
        ) -> None:
     """Start Localbase on the hub's project, the hub API, the live monitor and the dashboard
     (Ctrl+C stops all)."""
@@ -60,6 +61,7 @@ def up(workdir: Workdir = None,
         start_dashboard,
         start_localbase,
         start_monitor,
+        studio_url,
     )
     from localbase.cli.terminal import handle_stop_signals
 
@@ -96,7 +98,7 @@ def up(workdir: Workdir = None,
             start_monitor(stack, settings, ["--source", "kafka", "--kafka-bootstrap", kafka] if kafka else [])
         write_state(data, api_url=api.url, dashboard_url=board.url if board else None)
         _announce(project, settings, api.url or "", board.url if board else None, logs, monitor,
-                  f"http://127.0.0.1:{studio_port}")
+                  studio_url(data))
         ended = stack.watch()
         if ended is not None:
             raise _fail(ended.failure())
@@ -114,7 +116,7 @@ def up(workdir: Workdir = None,
 
 
 def _announce(project: Path, settings: HubSettings, api_url: str, dashboard_url: str | None, logs: Path,
-              monitor: bool, studio_url: str) -> None:
+              monitor: bool, studio_url: str | None) -> None:
     from localbase.cli.terminal import print_values
 
     table = Table.grid(padding=(0, 2))
@@ -123,7 +125,7 @@ def _announce(project: Path, settings: HubSettings, api_url: str, dashboard_url:
     rows = [("Hub API", f"{api_url}   (docs: {api_url}/docs)"),
             *([("Dashboard", dashboard_url)] if dashboard_url else []),
             ("Supabase URL", settings.supabase_url),
-            ("Studio", studio_url),
+            *([("Studio", studio_url)] if studio_url else []),
             ("Project", str(project)),
             ("Logs", str(logs))]
     for name, value in rows:

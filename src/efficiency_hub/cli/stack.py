@@ -162,10 +162,13 @@ class Stack:
 
 def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, workers: int = 1,
                     db_port: int | None = None, env: dict[str, str] | None = None,
-                    studio_port: int = 54323) -> HubSettings:
+                    studio_port: int | None = None) -> HubSettings:
+    """`localbase start` on the hub's project; Studio on `studio_port` (0: any free one), or where
+    Localbase's own settings put it (54323 by default)."""
     argv = [sys.executable, "-m", "localbase", "start", "--workdir", str(stack.project),
             "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers),
-            "--studio-port", str(studio_port), *(["--db-port", str(db_port)] if db_port is not None else [])]
+            *(["--db-port", str(db_port)] if db_port is not None else []),
+            *(["--studio-port", str(studio_port)] if studio_port is not None else [])]
     child = stack.spawn("localbase", argv, {"NO_COLOR": "1", **(env or {})}, f"http://127.0.0.1:{port}", log)
 
     def announced() -> bool:  # Localbase writes its state once every API worker serves
@@ -177,6 +180,11 @@ def start_localbase(stack: Stack, port: int, data_dir: Path, log: Path, *, worke
     stack.wait_serving(child, port, "/health", timeout=120, ready=announced)
     keys = json.loads((data_dir / "keys.json").read_text())
     return HubSettings(child.url or "", keys["anon_key"], keys["service_role_key"])
+
+
+def studio_url(data_dir: Path) -> str | None:
+    """Where the running Localbase serves Studio (as it announced it), None when Studio is off."""
+    return json.loads((data_dir / "server.json").read_text()).get("studio_url")
 
 
 def hub_env(settings: HubSettings, *, service: bool) -> dict[str, str]:

@@ -44,7 +44,8 @@ def stack():
         proc = subprocess.Popen([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                                  "--data-dir", str(data), "--port", str(free_port()), "--db-port", str(free_port()),
                                  "--api-port", str(api_port), "--no-dashboard", "--no-monitor"],
-                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "NO_COLOR": "1", "LOCALBASE_STUDIO_PORT": "0"})  # Studio: any port
     try:
         wait_for(lambda: "Efficiency Hub is up" in out.read_text() or proc.poll() is not None, 120, "up")
         assert proc.poll() is None, out.read_text()

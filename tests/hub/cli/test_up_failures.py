@@ -75,7 +75,8 @@ def up(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
     with tempfile.TemporaryDirectory(prefix="hub-up-fail-") as data:
         return subprocess.run([sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
                                "--data-dir", os.path.join(data, "lb"), "--no-dashboard", "--no-monitor", *args],
-                              env={**os.environ, "NO_COLOR": "1", "COLUMNS": "60", **(env or {})},
+                              env={**os.environ, "NO_COLOR": "1", "COLUMNS": "60", "LOCALBASE_STUDIO_PORT": "0",
+                                   **(env or {})},  # Studio: any free port
                               capture_output=True, text=True, timeout=180, check=False)
 
 

@@ -27,7 +27,8 @@ def test_up_serves_the_dashboard_and_stops_it():
             [sys.executable, "-m", "efficiency_hub.cli.main", "up", "--workdir", str(ROOT),
              "--data-dir", os.path.join(data, "lb"), "--port", str(port), "--api-port", str(api_port),
              "--dashboard-port", str(board_port), "--no-monitor"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "LOCALBASE_STUDIO_PORT": "0"})  # Studio: any port
         board = f"http://127.0.0.1:{board_port}"
         try:
             wait_for(lambda: "Efficiency Hub is up" in log_path.read_text() or proc.poll() is not None, 120, "up")

@@ -16,7 +16,8 @@ import pytest
 from localbase.testing.server import LocalbaseProcess, free_port
 from tests.localbase.helpers import run_sync
 
-ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+# Studio on any free port: parallel runs (and a developer's own Localbase) may hold 54323
+ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "LOCALBASE_STUDIO_PORT": "0"}
 
 
 def lb(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
