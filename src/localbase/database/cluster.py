@@ -139,8 +139,17 @@ class Cluster:
         conn = await self._connect_admin(database="template1")
         try:
             ident = await conn.fetchval("select quote_ident($1)", name)
-            await _drop_replication_slots(conn, name)
-            await conn.execute(f"drop database if exists {ident} with (force)")
+            exists = await conn.fetchval("select true from pg_database where datname = $1", name)
+            if exists:
+                # a running Localbase's Realtime would reconnect and re-create its slot between the
+                # slot's drop and the database's (which a slot blocks): no new connection meanwhile
+                await conn.execute(f"alter database {ident} allow_connections false")
+                try:
+                    await _drop_replication_slots(conn, name)
+                    await conn.execute(f"drop database {ident} with (force)")
+                except BaseException:
+                    await conn.execute(f"alter database {ident} allow_connections true")
+                    raise
             await conn.execute(f"create database {ident}")
         finally:
             await conn.close()
