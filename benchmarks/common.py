@@ -15,6 +15,7 @@ from rich.console import Console
 HERE = Path(__file__).parent
 PROJECT = HERE / "project"
 RESULTS = HERE / "results"
+WRK_SCRIPTS = HERE / "wrk"
 console = Console()
 
 
@@ -31,11 +32,22 @@ def ensure_wrk() -> str:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int, threads: int = 2) -> dict:
-    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+def run_wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float, threads: int = 2,
+            script: str | None = None, script_args: list[str] | tuple[str, ...] = (), timeout: float | None = None
+            ) -> dict:
+    """wrk against `url`; with `script`, a Lua script (benchmarks/wrk/*.lua) given `script_args`.
+    `ok_per_s`: answers with a 2xx/3xx status per second (wrk's requests/s counts every answer)."""
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    if timeout:
+        cmd.append(f"--timeout={timeout:g}s")
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    if script:
+        cmd += ["-s", str(WRK_SCRIPTS / script) if "/" not in script else script]
+    cmd.append(url)
+    if script_args:
+        cmd += ["--", *script_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {}
     for pct in ("50", "90", "99"):
@@ -43,8 +55,11 @@ def run_wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int
         lat[f"p{pct}_ms"] = float(m.group(1)) * _UNITS[m.group(2)] if m else None
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"requests_per_s": rps, **lat, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(0) if errors else None}
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    bad = int(non2xx.group(1)) if non2xx else 0
+    elapsed = float(done.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[done.group(3)]
+    return {"requests_per_s": rps, "ok_per_s": round((int(done.group(1)) - bad) / elapsed, 2), **lat,
+            "non_2xx": bad, "socket_errors": errors.group(0) if errors else None}
 
 
 def pct(values: list[float], p: float) -> float:

