@@ -36,8 +36,17 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
 def rest_pool_options(size: int, connect_timeout: float = 5.0) -> dict:
     """The REST pool's settings (shared with benchmarks/rest.py's baseline)."""
-    return {"min_size": 2, "max_size": size, "init": _init_connection, "reset": _no_reset,
+    return {"min_size": min(2, size), "max_size": size, "init": _init_connection, "reset": _no_reset,
             "timeout": connect_timeout, "server_settings": {"application_name": "localbase-rest"}}
+
+
+async def session_facts(conn: asyncpg.Connection) -> tuple[bool, str]:
+    """(direct, statement_timeout) of a REST connection. Direct: the backend that answers is the
+    one the connection opened with (a pooler in between hands out its own process ids), so what
+    a request sets for the session stays with its statements. statement_timeout: the value a role
+    without one of its own runs with."""
+    pid, timeout = await conn.fetchrow("select pg_backend_pid(), current_setting('statement_timeout')")
+    return pid == conn.get_server_pid(), timeout
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -56,11 +65,16 @@ class Database:
     rest_pool: asyncpg.Pool | None = field(default=None, init=False)
     rest_gate: FairGate | None = field(default=None, init=False)
     auth_pool: asyncpg.Pool | None = field(default=None, init=False)
+    # REST reads without a transaction block (rest/execute.py): only on a direct connection
+    session_reads: bool = field(default=False, init=False)
+    rest_statement_timeout: str = field(default="0", init=False)  # the REST role's own
 
     async def open(self) -> None:
         self.rest_pool = await asyncpg.create_pool(
             self.rest_dsn, **rest_pool_options(self.rest_pool_size, self.connect_timeout))
         self.rest_gate = FairGate(self.rest_pool_size, timeout=self.pool_timeout)
+        async with self.rest_pool.acquire() as conn:
+            self.session_reads, self.rest_statement_timeout = await session_facts(conn)
         self.auth_pool = await asyncpg.create_pool(
             self.auth_dsn, min_size=1, max_size=8, init=_init_connection, timeout=self.connect_timeout,
             server_settings={"application_name": "localbase-auth"})

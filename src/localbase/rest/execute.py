@@ -1,7 +1,16 @@
-"""Execute stage: one transaction per request, as the role named in the verified JWT.
+"""Execute stage: each request runs as the role named in the verified JWT.
 
 The role, the JWT claims (for auth.uid() / auth.jwt()), the request's method, path and headers are
-set transaction-locally, then the statement runs; PostgreSQL's grants and RLS decide the rows."""
+set first, then the statement runs; PostgreSQL's grants and RLS decide the rows.
+
+- Writes (and reads that need one): one transaction, the context set transaction-locally
+  (BEGIN; set context; statements; COMMIT).
+- Reads: no transaction block. The context is set for the session, read-only by default, and
+  each statement runs in its own implicit transaction: two round trips instead of four. Every use
+  of a REST connection sets the whole context first (this module is the only way to one), so what
+  a read leaves on the session is never seen by the next request. Needs a direct connection: behind
+  a transaction pooler two statements may reach two sessions, so a pooler (detected when the
+  connection is opened, see database/pool.py) keeps reads in transactions."""
 
 from __future__ import annotations
 
@@ -33,6 +42,14 @@ SET_CONTEXT = (
     "set_config('request.headers', $5, true), set_config('search_path', $6, true)"
 )
 SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $7, true)"
+# the same for the session, with the statement timeout always (the role's, else the connection's
+# own) and every transaction read-only until the next request sets its own context
+SET_READ_SESSION = (
+    "select set_config('role', $1, false), set_config('request.jwt.claims', $2, false), "
+    "set_config('request.method', $3, false), set_config('request.path', $4, false), "
+    "set_config('request.headers', $5, false), set_config('search_path', $6, false), "
+    "set_config('statement_timeout', $7, false), set_config('default_transaction_read_only', 'on', false)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +132,7 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
         return row, planned
 
     return await _in_transaction(db, caller, ctx, work, read_only=read_only, rollback=rollback,
-                                 role_settings=role_settings)
+                                 role_settings=role_settings, session=read_only)
 
 
 async def run_all(db, caller: Caller, ctx: Context, statement: Statement, *, read_only: bool,
@@ -134,11 +151,11 @@ async def transaction(db, caller: Caller, ctx: Context, *, read_only: bool, roll
     """A pooled connection inside one transaction as the caller: role, claims and request context
     set locally, so grants and RLS decide what every statement in it may touch. Commits when the
     block ends (rolls back with `rollback`, or when it raises). Errors are the caller's to map into
-    its protocol's shape (REST: _in_transaction below; Storage: storage/session.py)."""
+    its protocol's shape (REST: _in_transaction below; Storage: storage/session.py).
+    BEGIN names its access mode: a read may have left the session read-only by default."""
     async with db.rest_gate, db.rest_pool.acquire() as conn:
         try:
-            tx = conn.transaction(readonly=read_only)
-            await tx.start()
+            await conn.execute(BEGIN_READ_ONLY if read_only else BEGIN_READ_WRITE)
             try:
                 if timeout is None:
                     await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
@@ -150,34 +167,55 @@ async def transaction(db, caller: Caller, ctx: Context, *, read_only: bool, roll
                     await conn.execute(f"select {ctx.pre_request}()")
                 yield conn
             except BaseException:
-                await tx.rollback()
+                if not conn.is_closed():
+                    await conn.execute("ROLLBACK")
                 raise
-            if rollback:
-                await tx.rollback()
-            else:
-                await tx.commit()
+            await conn.execute("ROLLBACK" if rollback else "COMMIT")
         except asyncpg.InternalClientError:
             conn.terminate()  # cut mid-protocol (the server died under it): never hand it out again
             raise
 
 
+BEGIN_READ_ONLY = "BEGIN READ ONLY"
+BEGIN_READ_WRITE = "BEGIN READ WRITE"
+
+
+@contextlib.asynccontextmanager
+async def read_session(db, caller: Caller, ctx: Context, *, timeout: str | None = None
+                       ) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection as the caller for reads, without a transaction block: the context set
+    for the session (see the module's docstring), each statement then its own read-only implicit
+    transaction. Errors are the caller's to map, as with `transaction`."""
+    async with db.rest_gate, db.rest_pool.acquire() as conn:
+        try:
+            await conn.fetchval(SET_READ_SESSION, caller.role, caller.claims_json, ctx.method, ctx.path,
+                                ctx.headers_json, ctx.search_path, timeout or db.rest_statement_timeout)
+            yield conn
+        except asyncpg.InternalClientError:
+            conn.terminate()
+            raise
+
+
+def session_reads(db, ctx: Context) -> bool:
+    """Whether a read may run without a transaction block on `db`: a direct connection (no pooler),
+    and no db-pre-request (it runs in the request's transaction, before the statement)."""
+    return ctx.pre_request is None and getattr(db, "session_reads", False)
+
+
 async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[T]], *,
-                          read_only: bool, rollback: bool, role_settings: dict[str, dict[str, str]] | None) -> T:
-    """One transaction as the caller (`transaction`), work(conn) in it, errors in PostgREST's shape."""
+                          read_only: bool, rollback: bool, role_settings: dict[str, dict[str, str]] | None,
+                          session: bool = False) -> T:
+    """work(conn) as the caller, errors in PostgREST's shape: in one transaction (`transaction`), or
+    with `session` (a read) and where it may, on a read session (`read_session`)."""
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
     if database_down():  # the embedded PostgreSQL is being restarted: answer now, do not pile up
         raise _unavailable(None)
     try:
+        if session and session_reads(db, ctx):
+            async with read_session(db, caller, ctx, timeout=timeout) as conn:
+                return await _sent(conn, work)
         async with transaction(db, caller, ctx, read_only=read_only, rollback=rollback, timeout=timeout) as conn:
-            try:
-                result = await work(conn)
-            except asyncpg.InterfaceError as exc:
-                if isinstance(exc, UNAVAILABLE) or conn.is_closed():
-                    raise
-                # the connection is fine but the statement could not be sent (its arguments do not
-                # fit it): a bug in this server, not an outage - a 503 would have clients retry it
-                log.error("statement refused by the driver: %s", exc)
-                raise errors.internal_error() from None
+            result = await _sent(conn, work)
         return result
     except GateTimeout:
         raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.", None, None) from None
@@ -188,6 +226,18 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
     except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError) as exc:
         # InternalClientError: a connection cut mid-protocol (the server died under it)
         raise _unavailable(exc) from None
+
+
+async def _sent(conn: asyncpg.Connection, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    try:
+        return await work(conn)
+    except asyncpg.InterfaceError as exc:
+        if isinstance(exc, UNAVAILABLE) or conn.is_closed():
+            raise
+        # the connection is fine but the statement could not be sent (its arguments do not fit
+        # it): a bug in this server, not an outage - a 503 would have clients retry it
+        log.error("statement refused by the driver: %s", exc)
+        raise errors.internal_error() from None
 
 
 _last_unavailable_log = 0.0
