@@ -58,7 +58,8 @@ def run_wrk(url: str, headers: dict[str, str], *, connections: int, seconds: flo
     done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     bad = int(non2xx.group(1)) if non2xx else 0
     elapsed = float(done.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[done.group(3)]
-    return {"requests_per_s": rps, "ok_per_s": round((int(done.group(1)) - bad) / elapsed, 2), **lat,
+    ok = int(done.group(1)) - bad
+    return {"requests_per_s": rps, "ok_per_s": round(ok / elapsed, 2), "ok": ok, **lat,
             "non_2xx": bad, "socket_errors": errors.group(0) if errors else None}
 
 

@@ -2,7 +2,7 @@
 
 Side by side in one run, on this machine:
   rest  wrk -c64 against Localbase's /rest/v1 (HTTP, JWT, parse, plan, transaction, JSON)
-  raw   the same statement sequence (begin; set role + claims; the same SELECT; commit) run
+  raw   the same statement sequence (set role + claims for the session; the same SELECT) run
         directly with asyncpg by 64 concurrent tasks on a pool of the same size as the server's
 Prints `rest/raw ratio`, requests/s and p99 for both; writes benchmarks/results/rest.json.
 
@@ -26,7 +26,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).parent))
 from common import PROJECT, console, run_wrk, save  # noqa: E402
 
-from localbase.database.pool import rest_pool_options  # noqa: E402
+from localbase.database.pool import rest_pool_options, session_facts  # noqa: E402
 from localbase.rest import execute, sql  # noqa: E402
 from localbase.rest.parse import parse_request  # noqa: E402
 from localbase.rest.plan import Planner  # noqa: E402
@@ -63,19 +63,29 @@ async def raw_baseline(server: LocalbaseProcess, token: str, row_id: int, *, sec
     rest_dsn = f"postgresql://authenticator@127.0.0.1:{server.db_port}/postgres"
     # the server reaches PostgreSQL over its Unix socket; so does the baseline
     socket_dir = server.data_dir / "run"
-    dsn = f"postgresql://authenticator@/postgres?host={socket_dir}&port={server.db_port}" if socket_dir.exists() else rest_dsn
+    dsn = (f"postgresql://authenticator@/postgres?host={socket_dir}&port={server.db_port}"
+           if socket_dir.exists() else rest_dsn)
     pool = await asyncpg.create_pool(dsn, **{**rest_pool_options(POOL_SIZE), "min_size": POOL_SIZE})
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
+
+    async with pool.acquire() as conn:
+        session, _ = await session_facts(conn)
+    timeout = "8s"  # the authenticated role's statement_timeout (as on Supabase)
 
     async def worker() -> None:
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
             async with pool.acquire() as conn:
-                async with conn.transaction(readonly=True):
-                    await conn.fetchval(execute.SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json,
-                                        ctx.method, ctx.path, ctx.headers_json, ctx.search_path, "8s")
+                if session:  # as the server reads on a direct connection (execute.read_session)
+                    await conn.fetchval(execute.SET_READ_SESSION, caller.role, caller.claims_json, ctx.method,
+                                        ctx.path, ctx.headers_json, ctx.search_path, timeout)
                     row = await conn.fetchrow(st.sql, *st.args)
+                else:
+                    async with conn.transaction(readonly=True):
+                        await conn.fetchval(execute.SET_CONTEXT_WITH_TIMEOUT, caller.role, caller.claims_json,
+                                            ctx.method, ctx.path, ctx.headers_json, ctx.search_path, timeout)
+                        row = await conn.fetchrow(st.sql, *st.args)
             assert row["page_total"] == 1
             latencies.append(time.perf_counter() - t0)
 

@@ -26,6 +26,7 @@ clients ask no count)."""
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -40,7 +41,7 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks import vs_raw  # noqa: E402
+from benchmarks import cpu, vs_raw  # noqa: E402
 from benchmarks.common import console, run_wrk, save  # noqa: E402
 from benchmarks.pocketbase import SUPERUSER, binary  # noqa: E402
 from benchmarks.startup import idle_rss_mb, time_to_first_200  # noqa: E402
@@ -76,7 +77,8 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
     tables = table_names(args.big)
     rng = random.Random(14)
     lb, pb = LocalbaseSide(tables, args.users), PocketBaseSide(tables, args.users)
-    results: dict[str, dict[str, list[dict]]] = {w: {"localbase": [], "pocketbase": [], "raw": []}
+    before = LocalbaseSide(tables, args.users, args.against) if args.against else None
+    results: dict[str, dict[str, list[dict]]] = {w: {"localbase": [], "pocketbase": [], "raw": [], "before": []}
                                                  for w in workloads}
     try:
         with console.status("PocketBase: collections, users, rows…"):
@@ -85,32 +87,52 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
         with console.status("Localbase: tables, users, rows…"):
             lb.start()
             lb.requests(rng)
+        if before is not None:
+            with console.status(f"Localbase from {args.against}: tables, users, rows…"):
+                before.start()
+                before.requests(random.Random(14))
         with console.status("raw asyncpg: the server's statements for every read…"):
             import asyncio
             prepared = {w: asyncio.run(vs_raw.prepare(lb.server, lb.files[_file(w, args)].read_text().splitlines()))
                         for w in workloads if w in RAW}
         sides: list[tuple[str, object]] = [("localbase", lb), ("pocketbase", pb), ("raw", None)]
+        sides += [("before", before)] if before is not None else []
         for w in workloads:  # warm-up: caches, statement caches, pools at size
             for name, side in sides:
                 if name != "raw":
                     run_side(side, _file(w, args), argparse.Namespace(**{**vars(args), "seconds": 1}))
         for r in range(args.rounds):
-            order = sides[r % 3:] + sides[:r % 3]
+            order = sides[r % len(sides):] + sides[:r % len(sides)]
             for w in workloads:
                 for name, side in order:
                     if name == "raw" and w not in RAW:
                         continue
                     with console.status(f"round {r + 1}/{args.rounds}: {label(w, args.big)} → {name}"):
+                        pids = _pids(side if side is not None else lb, raw=side is None)
+                        before_cpu = cpu.snapshot(pids)
                         if side is None:
                             out = vs_raw.replay(lb.server, prepared[w], args.seconds, args.connections)
                         else:
                             out = run_side(side, _file(w, args), args)
+                        used = cpu.used(before_cpu, cpu.snapshot(pids))
+                    out["cpu_ms_per_ok"] = round(1000 * used / out["ok"], 4) if out["ok"] else None
                     results[w][name].append(out)
             console.print(round_table(results, r, args.big))
     finally:
         lb.stop()
         pb.stop()
+        if before is not None:
+            before.stop()
     return results
+
+
+def _pids(side: Side, *, raw: bool = False) -> list[int]:
+    """The processes whose CPU a side's answers cost: Localbase's server and its PostgreSQL (for raw
+    asyncpg, this process and that PostgreSQL), PocketBase's one process."""
+    found = cpu.descendants(side.pid)
+    if raw:
+        return [os.getpid(), *(pid for pid, name in found.items() if name.startswith("postgres"))]
+    return list(found)
 
 
 def _file(workload: str, args) -> str:
@@ -131,16 +153,18 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def round_table(results, r: int, big: int) -> Table:
     table = Table(title=f"round {r + 1}: requests/s (32 connections)")
-    for col in ("workload", "Localbase", "PocketBase", "raw asyncpg", "LB/PB", "LB/raw", "LB p99 ms", "PB p99 ms",
-                "non-2xx LB/PB"):
+    for col in ("workload", "Localbase", "PocketBase", "raw asyncpg", "LB/PB", "LB/raw", "LB/before", "LB p99 ms",
+                "PB p99 ms", "non-2xx LB/PB"):
         table.add_column(col, justify="left" if col == "workload" else "right")
     for w, res in results.items():
         if len(res["localbase"]) <= r:
             continue
-        lb, pb, raw = (rps(res, s, r) if len(res[s]) > r else None for s in ("localbase", "pocketbase", "raw"))
+        lb, pb, raw, old = (rps(res, s, r) if len(res[s]) > r else None
+                            for s in ("localbase", "pocketbase", "raw", "before"))
         one, other = res["localbase"][r], res["pocketbase"][r]
         table.add_row(label(w, big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(ratio(lb, pb), 2), _fmt(ratio(lb, raw), 2),
-                      _fmt(one["p99_ms"], 1), _fmt(other["p99_ms"], 1), f"{one['non_2xx']}/{other['non_2xx']}")
+                      _fmt(ratio(lb, old), 2), _fmt(one["p99_ms"], 1), _fmt(other["p99_ms"], 1),
+                      f"{one['non_2xx']}/{other['non_2xx']}")
     return table
 
 
@@ -211,6 +235,7 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=1_000_000, help="rows of the big table")
     ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up and memory rounds")
+    ap.add_argument("--against", type=Path, help="also run Localbase from another checkout (before/after)")
     args = ap.parse_args()
     console.width = max(console.width, 120)
     workloads = [w for w in WORKLOADS if not args.only or w in args.only.split(",")]
@@ -224,16 +249,19 @@ def main() -> None:
             startup = startup_rounds(args.rounds, project)
     summary = Table(title=f"Localbase vs PocketBase and raw asyncpg: medians of {args.rounds} rounds "
                           f"({args.connections} connections, {args.seconds:g}s each)")
-    for col in ("workload", "Localbase /s", "PocketBase /s", "raw /s", "LB/PB", "per round", "LB/raw", "target"):
+    for col in ("workload", "Localbase /s", "PocketBase /s", "raw /s", "LB/PB", "per round", "LB/raw", "LB/before",
+                "target"):
         summary.add_column(col, justify="left" if col in ("workload", "per round") else "right")
     ratios: dict[str, dict] = {}
     for w, res in results.items():
         lb, pb, raw = rps(res, "localbase"), rps(res, "pocketbase"), rps(res, "raw")
         per_round = [ratio(rps(res, "localbase", r), rps(res, "pocketbase", r)) for r in range(args.rounds)]
-        ratios[w] = {"lb_over_pb": ratio(lb, pb), "lb_over_pb_rounds": per_round, "lb_over_raw": ratio(lb, raw)}
+        ratios[w] = {"lb_over_pb": ratio(lb, pb), "lb_over_pb_rounds": per_round, "lb_over_raw": ratio(lb, raw),
+                     "lb_over_before": ratio(lb, rps(res, "before"))}
         target = TARGETS.get(w)
         summary.add_row(label(w, args.big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(ratio(lb, pb), 2),
                         " ".join(_fmt(x, 2) for x in per_round), _fmt(ratio(lb, raw), 2),
+                        _fmt(ratios[w]["lb_over_before"], 2),
                         "" if target is None else f"≥{target[0]}" + (f" / ≥{target[1]}" if target[1] else ""))
     console.print(summary)
     if startup:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 import asyncpg
 import orjson
 
-from localbase.database.pool import rest_pool_options
+from localbase.database.pool import rest_pool_options, session_facts
 from localbase.rest import execute, sql
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
@@ -31,6 +31,7 @@ class Prepared:
     caller: execute.Caller
     ctx: execute.Context
     statement: sql.Statement
+    timeout: str | None  # the role's statement_timeout, as the server sets it
 
 
 async def prepare(server: LocalbaseProcess, lines: list[str]) -> list[Prepared]:
@@ -49,7 +50,8 @@ async def prepare(server: LocalbaseProcess, lines: list[str]) -> list[Prepared]:
         statement = sql.read(planner.read(req), count=None, single=req.single, strip_nulls=False, head=False)
         wire_headers = {**headers, "host": "127.0.0.1"}
         ctx = execute.Context(method, "/" + path, orjson.dumps(wire_headers).decode())
-        out.append(Prepared(execute.caller_from(headers.get("authorization"), server.jwt_secret), ctx, statement))
+        caller = execute.caller_from(headers.get("authorization"), server.jwt_secret)
+        out.append(Prepared(caller, ctx, statement, schema.role_settings.get(caller.role, {}).get("statement_timeout")))
     return out
 
 
@@ -63,9 +65,21 @@ def dsn(server: LocalbaseProcess) -> str:
 
 async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
     pool = await asyncpg.create_pool(dsn(server), **{**rest_pool_options(POOL_SIZE), "min_size": POOL_SIZE})
+    async with pool.acquire() as conn:
+        session, timeout = await session_facts(conn)
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
     gate = asyncio.Semaphore(POOL_SIZE)
+
+    async def read(conn: asyncpg.Connection, p: Prepared) -> asyncpg.Record:
+        if session:  # as execute.read_session: the context for the session, then the statement alone
+            await conn.fetchval(execute.SET_READ_SESSION, p.caller.role, p.caller.claims_json, p.ctx.method,
+                                p.ctx.path, p.ctx.headers_json, p.ctx.search_path, p.timeout or timeout)
+            return await conn.fetchrow(p.statement.sql, *p.statement.args)
+        async with conn.transaction(readonly=True):  # as execute.transaction
+            await conn.fetchval(execute.SET_CONTEXT_WITH_TIMEOUT, p.caller.role, p.caller.claims_json, p.ctx.method,
+                                p.ctx.path, p.ctx.headers_json, p.ctx.search_path, p.timeout or timeout)
+            return await conn.fetchrow(p.statement.sql, *p.statement.args)
 
     async def worker(start: int) -> None:
         i = start
@@ -73,10 +87,8 @@ async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: f
             p = requests[i % len(requests)]
             i += 1
             t0 = time.perf_counter()
-            async with gate, pool.acquire() as conn, conn.transaction(readonly=True):
-                await conn.fetchval(execute.SET_CONTEXT, p.caller.role, p.caller.claims_json, p.ctx.method,
-                                    p.ctx.path, p.ctx.headers_json, p.ctx.search_path)
-                row = await conn.fetchrow(p.statement.sql, *p.statement.args)
+            async with gate, pool.acquire() as conn:
+                row = await read(conn, p)
             if row["page_total"] < 1:
                 raise AssertionError("the baseline read no row: not the server's workload")
             latencies.append(time.perf_counter() - t0)
@@ -90,7 +102,7 @@ async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: f
     latencies.sort()
     pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 3)  # noqa: E731
     per_s = round(len(latencies) / elapsed, 1)
-    return {"requests_per_s": per_s, "ok_per_s": per_s, "p50_ms": pick(0.5), "p90_ms": pick(0.9),
+    return {"requests_per_s": per_s, "ok_per_s": per_s, "ok": len(latencies), "p50_ms": pick(0.5), "p90_ms": pick(0.9),
             "p99_ms": pick(0.99), "non_2xx": 0}
 
 

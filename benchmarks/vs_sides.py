@@ -84,15 +84,17 @@ class Side:
 
 
 class LocalbaseSide(Side):
-    def __init__(self, tables: dict[str, int], users: int):
+    def __init__(self, tables: dict[str, int], users: int, checkout: Path | None = None):
+        """`checkout`: run the server from another checkout's src/ (a before/after comparison)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="vs-pb-lb-")
         folder = Path(self._tmp.name)
         project = self.write_project(folder / "project", tables)
-        self.server = LocalbaseProcess(project, folder / "data", env=NO_LIMITS)
+        env = {**NO_LIMITS, **({"PYTHONPATH": str(Path(checkout).resolve() / "src")} if checkout else {})}
+        self.server = LocalbaseProcess(project, folder / "data", env=env)
         self.tables, self.n_users = tables, users
         self.emails: list[str] = []
         self.rows: dict[str, dict[str, list[int]]] = {}  # table -> user id -> some of their row ids
-        super().__init__("localbase", "", folder)
+        super().__init__("before" if checkout else "localbase", "", folder)
 
     @staticmethod
     def write_project(project: Path, tables: dict[str, int]) -> Path:
