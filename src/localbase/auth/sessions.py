@@ -104,53 +104,77 @@ async def amr_of(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[dict[s
     return [{"method": r["authentication_method"], "timestamp": int(r["created_at"].timestamp())} for r in rows]
 
 
+# A refresh is one transaction of two statements: the presented token (locked), its session, the
+# session's AMR claims and its user, read at once; then the rotation (the token spent, its child
+# issued, the session marked refreshed) in one statement. Reuse of a spent token revokes the family
+# in one statement too.
+REFRESH_SELECT = f"""
+with t as (select rt.id, rt.revoked, rt.updated_at, rt.session_id, s.user_id, s.not_after
+           from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
+           where rt.token = $1 for update of rt)
+select t.id as token_id, t.revoked as token_revoked, t.updated_at as token_updated_at,
+       t.session_id as token_session_id, t.not_after as session_not_after,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                  'method', c.authentication_method,
+                  'timestamp', floor(extract(epoch from c.created_at))::bigint) order by c.created_at), '[]')
+          from auth.mfa_amr_claims c where c.session_id = t.session_id) as session_amr,
+       u.*
+from t left join lateral ({users.USER_SELECT} where u.id = t.user_id) u on true
+"""
+_TOKEN_COLUMNS = ("token_id", "token_revoked", "token_updated_at", "token_session_id", "session_not_after",
+                  "session_amr")
+REFRESH_MARK = ("update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now() "
+                "where id = $1")
+REFRESH_ROTATE = """
+with r as (update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1 and revoked = false),
+     s as (update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now() where id = $5)
+insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
+values ('00000000-0000-0000-0000-000000000000', $2, $3, false, now(), now(), $4, $5)
+"""
+REVOKE_FAMILY = """
+with r as (update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1 and revoked = false)
+update auth.sessions set not_after = now(), updated_at = now() where id = $1
+"""
+
+
 async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) -> dict[str, Any]:
+    """grant_type=refresh_token: BEGIN, REFRESH_SELECT, REFRESH_ROTATE (or REVOKE_FAMILY), COMMIT."""
     if not presented:
         raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
     digest = tokens.digest(presented)
     failure: errors.AuthError | None = None
     async with conn.transaction():
-        row = await conn.fetchrow(
-            """select rt.id, rt.revoked, rt.updated_at, rt.session_id, s.user_id, s.not_after
-               from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
-               where rt.token = $1 for update of rt""", digest)
-        if row is None:
+        found = await conn.fetchrow(REFRESH_SELECT, digest)
+        if found is None:
             raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
-        user = await users.by_id(conn, row["user_id"])
+        row = {k: found[k] for k in _TOKEN_COLUMNS}
+        user = None if found["id"] is None else {k: v for k, v in found.items() if k not in _TOKEN_COLUMNS}
         if user is None or user.get("deleted_at") is not None:
             raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
         if users.is_banned(user):
             raise errors.bad_request("user_banned", "User is banned")
-        if row["not_after"] is not None and row["not_after"] < users.now():
-            if row["revoked"]:  # a family revoked for reuse: every token of it is "already used"
+        session_id = row["token_session_id"]
+        if row["session_not_after"] is not None and row["session_not_after"] < users.now():
+            if row["token_revoked"]:  # a family revoked for reuse: every token of it is "already used"
                 raise errors.bad_request("refresh_token_already_used", USED_MSG)
             raise errors.bad_request("session_expired", "Session expired")
-        if row["revoked"]:
-            reuse_until = row["updated_at"] + timedelta(seconds=config.refresh_token_reuse_interval)
+        if row["token_revoked"]:
+            reuse_until = row["token_updated_at"] + timedelta(seconds=config.refresh_token_reuse_interval)
             if not config.enable_refresh_token_rotation or users.now() > reuse_until:
                 # Reuse of a spent token: revoke the whole family (every token of the session).
-                await conn.execute("update auth.refresh_tokens set revoked = true, updated_at = now() "
-                                   "where session_id = $1 and revoked = false", row["session_id"])
-                await conn.execute("update auth.sessions set not_after = now(), updated_at = now() "
-                                   "where id = $1", row["session_id"])
+                await conn.execute(REVOKE_FAMILY, session_id)
                 failure = errors.bad_request("refresh_token_already_used", USED_MSG)
         if failure is None:
             if config.enable_refresh_token_rotation:
                 new_token = tokens.new_refresh_token()
-                await conn.execute(
-                    """with r as (update auth.refresh_tokens set revoked = true, updated_at = now()
-                                  where id = $1 and revoked = false)
-                       insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at,
-                                                        updated_at, parent, session_id)
-                       values ('00000000-0000-0000-0000-000000000000', $2, $3, false, now(), now(), $4, $5)""",
-                    row["id"], tokens.digest(new_token), str(row["user_id"]), digest, row["session_id"])
+                await conn.execute(REFRESH_ROTATE, row["token_id"], tokens.digest(new_token), str(user["id"]),
+                                   digest, session_id)
             else:
                 new_token = presented
-            await conn.execute("update auth.sessions set refreshed_at = now() at time zone 'utc', "
-                               "updated_at = now() where id = $1", row["session_id"])
-            amr = await amr_of(conn, row["session_id"])
+                await conn.execute(REFRESH_MARK, session_id)
             # inside the transaction: a hook refusing the token leaves the presented one unspent
-            answer = await session_json(conn, config, user, row["session_id"], new_token, amr, "token_refresh")
+            answer = await session_json(conn, config, user, session_id, new_token, row["session_amr"],
+                                        "token_refresh")
     if failure is not None:  # raised after commit, so the family revocation sticks
         raise failure
     return answer
