@@ -1,13 +1,17 @@
 """Password hashing (bcrypt, GoTrue-compatible $2a$/$2b$ hashes) and the password policy.
 
-bcrypt runs in a worker thread (it releases the GIL) so the event loop never blocks. A sign-in
+bcrypt runs on the hashing threads, one per core (it releases the GIL, so sign-ins hash on every
+core at once, and a hash never waits behind other blocking work such as a mail being sent); the
+event loop never blocks. A sign-in
 for an unknown email, or a user without a password, still costs one bcrypt verification against
 a dummy hash of the same cost, so timing does not reveal whether an account exists."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import string
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import bcrypt
@@ -58,8 +62,15 @@ def _verify_sync(password: str, hashed: str) -> bool:
         return False
 
 
+_hashing = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bcrypt")
+
+
+async def _hashing_thread(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(_hashing, fn, *args)
+
+
 async def hash_password(password: str, cost: int) -> str:
-    return await asyncio.to_thread(_hash_sync, password, cost)
+    return await _hashing_thread(_hash_sync, password, cost)
 
 
 @lru_cache(maxsize=8)
@@ -70,14 +81,19 @@ def _dummy_hash(cost: int) -> str:
 async def verify_password(password: str, hashed: str | None, cost: int) -> bool:
     """Constant work whether or not `hashed` exists; bcrypt's own comparison is constant-time."""
     if not hashed or not hashed.startswith("$2"):
-        await asyncio.to_thread(_verify_sync, password, _dummy_hash(cost))
+        await _hashing_thread(_verify_dummy, password, cost)
         return False
-    ok = await asyncio.to_thread(_verify_sync, password, hashed)
+    ok = await _hashing_thread(_verify_sync, password, hashed)
     return ok and len(password.encode()) <= MAX_BYTES
 
 
+def _verify_dummy(password: str, cost: int) -> None:
+    _verify_sync(password, _dummy_hash(cost))
+
+
 def warm_up(cost: int) -> None:
-    _dummy_hash(cost)
+    """The dummy hash made ahead, on a hashing thread (the event loop does not wait for it)."""
+    _hashing.submit(_dummy_hash, cost)
 
 
 def valid_hash(hashed: str) -> bool:

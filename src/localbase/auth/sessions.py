@@ -7,6 +7,7 @@ the session is revoked, so the family can no longer be refreshed."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from datetime import timedelta
@@ -45,12 +46,13 @@ async def session_json(conn: asyncpg.Connection, config: AuthConfig, user: dict[
 async def start(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], method: str, *,
                 ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
     """A new session for `user` signed in by `method` (password, otp, anonymous, ...): one
-    transaction for the session, its first refresh token, the AMR claim and last_sign_in_at, and
-    the access token (a hook refusing it rolls the session back, as GoTrue does)."""
+    statement for the session, its first refresh token, the AMR claim and last_sign_in_at; with an
+    access token hook, in one transaction with the hook (a hook refusing the token rolls the
+    session back, as GoTrue does)."""
     session_id = uuid.uuid4()
     refresh = tokens.new_refresh_token()
     ts = users.now()
-    async with conn.transaction():
+    async with conn.transaction() if config.access_token_hook is not None else contextlib.nullcontext():
         await conn.execute(
             """with s as (insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip)
                           values ($1, $2, $3, $3, 'aal1', $4, $5::inet)),
