@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from efficiency_hub.clients import Client
 from efficiency_hub.errors import InvalidEvent, translated
 from efficiency_hub.models import EventKind
-from supabase import AsyncClient
 
 
 class Catalogue:
@@ -31,7 +31,7 @@ class Catalogue:
         return kind
 
 
-async def load(client: AsyncClient) -> Catalogue:
+async def load(client: Client) -> Catalogue:
     """The catalogue as the client may read it (signed-in users and the service role)."""
     with translated():
         rows = (await client.table("event_types").select("*").order("event_type").execute()).data

@@ -3,7 +3,14 @@ as the service role (admin tasks and the monitor only)."""
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 import httpx
+from httpx import Headers
+from postgrest import AsyncRequestBuilder, AsyncRPCFilterRequestBuilder
+from storage3 import AsyncStorageClient
+from supabase_functions import AsyncFunctionsClient
 
 from efficiency_hub.settings import HubSettings
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
@@ -32,3 +39,48 @@ async def user_client(settings: HubSettings, access_token: str,
 async def service_client(settings: HubSettings, http: httpx.AsyncClient | None = None) -> AsyncClient:
     key = settings.require_service_role()
     return await acreate_client(settings.supabase_url, key, options=_options(None, http))
+
+
+class CallerClient:
+    """The process's one shared supabase client, acting as one caller: every request it builds
+    carries the caller's JWT instead of the key's, so RLS decides what they see. Per request only
+    the caller's headers are made (no client, no auth or realtime client); the shared client's
+    pooled HTTP connections carry the requests. The part of supabase-py's client the hub uses:
+    table / from_, rpc, storage, functions."""
+
+    def __init__(self, shared: AsyncClient, access_token: str):
+        self.shared = shared
+        self.authorization = f"Bearer {access_token}"
+        self._rest_headers = Headers(shared.postgrest.headers)
+        self._rest_headers["Authorization"] = self.authorization
+
+    def table(self, table_name: str) -> AsyncRequestBuilder:
+        builder = self.shared.postgrest.from_(table_name)
+        builder.headers = self._rest_headers  # read, not changed, by the query it builds
+        return builder
+
+    from_ = table
+
+    def rpc(self, fn: str, params: dict[Any, Any] | None = None, count: Any = None, head: bool = False,
+            get: bool = False) -> AsyncRPCFilterRequestBuilder:
+        builder = self.shared.postgrest.rpc(fn, params or {}, count, head, get)
+        builder.request.headers["Authorization"] = self.authorization  # the call's own copy of the headers
+        return builder
+
+    @cached_property
+    def _headers(self) -> dict[str, str]:
+        return {**self.shared.options.headers, "Authorization": self.authorization}
+
+    @cached_property
+    def storage(self) -> AsyncStorageClient:
+        return AsyncStorageClient(str(self.shared.storage_url), self._headers,
+                                  http_client=self.shared.options.httpx_client)
+
+    @cached_property
+    def functions(self) -> AsyncFunctionsClient:
+        return AsyncFunctionsClient(str(self.shared.functions_url), self._headers,
+                                    http_client=self.shared.options.httpx_client)
+
+
+# what the hub's domain classes (Tracker, Workspaces, Evidence) act through
+Client = AsyncClient | CallerClient

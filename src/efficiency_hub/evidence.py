@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from efficiency_hub.clients import Client
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Event, Row
-from supabase import AsyncClient
 
 BUCKET = "efficiency-evidence"
 LINK_SECONDS = 300  # signed links to evidence expire after five minutes
@@ -35,7 +35,7 @@ def safe_name(filename: str) -> str:
 
 
 class Evidence:
-    def __init__(self, client: AsyncClient):
+    def __init__(self, client: Client):
         self.client = client
 
     @property

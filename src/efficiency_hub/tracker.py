@@ -8,9 +8,9 @@ from typing import Any
 
 from efficiency_hub import catalogue
 from efficiency_hub.catalogue import Catalogue
+from efficiency_hub.clients import Client
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Citizen, Clearance, Event, Metrics, OptimizationResult, Trend
-from supabase import AsyncClient
 
 OPTIMIZER = "efficiency-optimizer"
 
@@ -19,7 +19,7 @@ CitizenRef = str | Citizen  # a public citizen id, or a citizen already read
 
 
 class Tracker:
-    def __init__(self, client: AsyncClient):
+    def __init__(self, client: Client):
         self.client = client
 
     async def _resolve(self, citizen: CitizenRef) -> Citizen:

@@ -3,13 +3,13 @@ clearance it requires (RLS decides); owners add members by their public citizen 
 
 from __future__ import annotations
 
+from efficiency_hub.clients import Client
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Clearance, Workspace, WorkspaceMember
-from supabase import AsyncClient
 
 
 class Workspaces:
-    def __init__(self, client: AsyncClient):
+    def __init__(self, client: Client):
         self.client = client
 
     async def create(self, name: str, clearance_requirement: Clearance = Clearance.infrared,

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from efficiency_hub import __version__
 from efficiency_hub.api.routes import auth, citizens, events, evidence, protected, workspaces
+from efficiency_hub.clients import anon_client
 from efficiency_hub.errors import HubError
 from efficiency_hub.settings import HubSettings
 
@@ -30,6 +31,8 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits, http2=False,
                                      follow_redirects=True) as http:
             app.state.http = http
+            # the one supabase client of the process; requests act as their callers through it
+            app.state.supabase = await anon_client(app.state.settings, http)
             yield
 
     app = FastAPI(title="Efficiency Hub", version=__version__, description=DESCRIPTION, lifespan=lifespan)

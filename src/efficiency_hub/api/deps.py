@@ -1,6 +1,6 @@
-"""Dependencies: settings, the pooled HTTP client, the caller's bearer token and a supabase client
-acting as the caller. All are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
-which cost a third of the API's CPU under load."""
+"""Dependencies: settings, the pooled HTTP client, the caller's bearer token and the process's one
+supabase client acting as the caller (clients.CallerClient). All are `async def`: FastAPI runs a
+plain `def` dependency in a worker thread, which cost a third of the API's CPU under load."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from efficiency_hub import catalogue
 from efficiency_hub.accounts import Accounts
 from efficiency_hub.catalogue import Catalogue
-from efficiency_hub.clients import user_client
+from efficiency_hub.clients import CallerClient
 from efficiency_hub.errors import AuthenticationFailed
 from efficiency_hub.settings import HubSettings
 from efficiency_hub.tracker import Tracker
 from efficiency_hub.workspaces import Workspaces
-from supabase import AsyncClient
 
 _bearer = HTTPBearer(auto_error=False, description="the access token from /auth/login")
 
@@ -47,12 +46,13 @@ async def get_accounts(settings: Settings, http: Http) -> Accounts:
     return Accounts(settings, http)
 
 
-async def get_user_client(settings: Settings, http: Http, token: Token) -> AsyncClient:
-    """A supabase client carrying the caller's JWT: RLS, not this service, decides what they see."""
-    return await user_client(settings, token, http)
+async def get_user_client(request: Request, token: Token) -> CallerClient:
+    """The process's supabase client acting as the caller (their JWT): RLS, not this service,
+    decides what they see. Nothing is constructed per request but the caller's headers."""
+    return CallerClient(request.app.state.supabase, token)
 
 
-UserClient = Annotated[AsyncClient, Depends(get_user_client)]
+UserClient = Annotated[CallerClient, Depends(get_user_client)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from efficiency_hub.api.deps import AccountsDep, Http, Settings, Token
+from efficiency_hub.api.deps import AccountsDep, Token, UserClient
 from efficiency_hub.api.schemas import LoginRequest, Profile, RefreshRequest, RegisterRequest, RegisterResponse
-from efficiency_hub.clients import user_client
 from efficiency_hub.errors import NotFound
 from efficiency_hub.models import Session
 from efficiency_hub.tracker import Tracker
@@ -43,10 +42,10 @@ async def logout(token: Token, accounts: AccountsDep) -> None:
 
 
 @router.get("/profile", response_model=Profile)
-async def profile(token: Token, accounts: AccountsDep, settings: Settings, http: Http) -> Profile:
+async def profile(token: Token, accounts: AccountsDep, client: UserClient) -> Profile:
     user = await accounts.user(token)
     try:
-        citizen = await Tracker(await user_client(settings, token, http)).me()
+        citizen = await Tracker(client).me()
     except NotFound:
         citizen = None
     return Profile(user_id=user["id"], email=user.get("email"), last_sign_in_at=user.get("last_sign_in_at"),

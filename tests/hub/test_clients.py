@@ -1,0 +1,43 @@
+"""One shared supabase client per process (clients.CallerClient): concurrent callers through the
+same client each act as themselves (their JWT, so RLS decides), in tables, RPCs and writes, and
+the shared client's own headers are never changed by them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from efficiency_hub.clients import CallerClient, anon_client
+from efficiency_hub.errors import PermissionDenied, translated
+from efficiency_hub.tracker import Tracker
+
+
+async def test_callers_sharing_one_client_each_see_their_own_rows(make_person, settings):
+    people = [await make_person() for _ in range(3)]
+    async with httpx.AsyncClient() as http:
+        shared = await anon_client(settings, http)
+        headers_before = dict(shared.postgrest.headers)
+
+        async def sees(person) -> tuple[set[str], str]:
+            me = CallerClient(shared, person.token)
+            ids = sorted(p.citizen_id for p in people)
+            found: set[str] = set()
+            for _ in range(5):  # interleaved with the other callers' requests on the same client
+                rows = (await me.table("citizens").select("citizen_id").in_("citizen_id", ids).execute()).data
+                found |= {r["citizen_id"] for r in rows}
+                await asyncio.sleep(0)
+            return found, (await Tracker(me).me()).citizen_id  # me(): the current_citizen_id() RPC
+
+        results = await asyncio.gather(*(sees(p) for p in people))
+        assert results == [({p.citizen_id}, p.citizen_id) for p in people]
+        # writes go as the caller: their own event is recorded, another citizen's is refused by RLS
+        alice = CallerClient(shared, people[0].token)
+        await Tracker(alice).record_event(people[0].citizen_id, "task_completed", 1)
+        with pytest.raises(PermissionDenied), translated():
+            await alice.table("efficiency_events").insert(
+                {"citizen_id": str(people[1].citizen.id), "event_type": "sabotage", "efficiency_delta": -5}).execute()
+        assert dict(shared.postgrest.headers) == headers_before  # still the anon key's, untouched
+        with pytest.raises(PermissionDenied), translated():  # and the shared client itself is still anon
+            await shared.table("citizens").select("citizen_id").execute()
