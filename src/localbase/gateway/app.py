@@ -1,5 +1,5 @@
-"""One ASGI app: the services mounted under Supabase's paths, behind the key check and CORS;
-/health and /metrics beside them."""
+"""One ASGI app: the services under Supabase's paths, behind the key check and CORS; /health and
+/metrics beside them. The stages every request passes: gateway/stack.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,7 +21,7 @@ from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
 from localbase.gateway import health, metrics, worker_metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
-from localbase.gateway.fastpath import RestFastPath
+from localbase.gateway.stack import BodyLimit, Observe, Services
 from localbase.net import service as net_service
 from localbase.nodes import lifecycle as nodes
 from localbase.settings import Settings, load_settings
@@ -43,8 +42,9 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
 
 
-# Services mounted under Supabase's paths. A service module exposes `routes()`, and may expose
-# `async startup(app)` / `async shutdown(app)` for background work (listeners, consumers).
+# Services mounted under Supabase's paths (REST, the hot path, is the stack's own stage). A service
+# module exposes `routes()`, and may expose `async startup(app)` / `async shutdown(app)` for
+# background work (listeners, consumers).
 SERVICES = {
     "/auth/v1": "localbase.auth.routes",
     "/realtime/v1": "localbase.realtime.routes",
@@ -54,28 +54,16 @@ SERVICES = {
 
 
 def _service_modules() -> dict[str, object]:
-    """Each service contributes its routes; a service not built yet contributes nothing."""
+    """Every service's module: one that cannot be imported stops the server (never skipped)."""
     import importlib
-    found = {}
-    for prefix, name in SERVICES.items():
-        try:
-            found[prefix] = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):  # a real import error inside a service
-                raise
-    return found
+    return {prefix: importlib.import_module(name) for prefix, name in SERVICES.items()}
 
 
 def _service_routes(modules: dict[str, object]) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    from localbase.rest import routes as rest_routes
-    routes.append(Mount("/rest/v1", routes=rest_routes.routes()))
-    for prefix, module in modules.items():
-        routes.append(Mount(prefix, routes=module.routes()))  # type: ignore[attr-defined]
-    return routes
+    return [Mount(prefix, routes=module.routes()) for prefix, module in modules.items()]  # type: ignore[attr-defined]
 
 
-def create_app(settings: Settings, database: Database | None = None) -> RestFastPath:
+def create_app(settings: Settings, database: Database | None = None) -> Observe:
     db = database or Cluster(settings).database()
     modules = _service_modules()
 
@@ -123,11 +111,6 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
         routes=[Route("/health", health.endpoint, methods=["GET", "HEAD"]),
                 Route("/metrics", metrics.endpoint, methods=["GET"]),
                 *_service_routes(modules)],
-        middleware=[
-            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-                       expose_headers=EXPOSED_HEADERS, max_age=86400),
-            Middleware(ApiKeyMiddleware, settings=settings),
-        ],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found},
     )
@@ -136,7 +119,9 @@ def create_app(settings: Settings, database: Database | None = None) -> RestFast
     app.state.reads = _read_router(settings, db)
     app.state.metrics = metrics.RequestMetrics()
     health.setup(app, db.rest_dsn)
-    gateway = RestFastPath(app, settings, EXPOSED_HEADERS, app.state.metrics)
+    cors = CORSMiddleware(ApiKeyMiddleware(Services(app, settings.keyring), settings=settings), allow_origins=["*"],
+                          allow_methods=["*"], allow_headers=["*"], expose_headers=EXPOSED_HEADERS, max_age=86400)
+    gateway = Observe(BodyLimit(cors, settings.limits.max_body_bytes), app.state.metrics, app.state)
     if settings.access_log:
         from localbase.logs import access_logger
         gateway.access_log = access_logger()
@@ -158,6 +143,6 @@ def _read_router(settings: Settings, db: Database):
                       pool_timeout=limits.db_pool_timeout)
 
 
-def app_from_env() -> RestFastPath:
+def app_from_env() -> Observe:
     """Factory for `uvicorn --factory` and multi-worker runs: settings from LOCALBASE_* variables."""
     return create_app(load_settings(Path(os.environ.get("LOCALBASE_PROJECT_DIR", "."))))
