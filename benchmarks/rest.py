@@ -25,6 +25,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import PROJECT, console, run_wrk, save  # noqa: E402
+from cpu import cpu_seconds  # noqa: E402
 
 from localbase.database.pool import rest_pool_options, session_facts  # noqa: E402
 from localbase.rest import execute, sql  # noqa: E402
@@ -120,7 +121,12 @@ def main() -> None:
                       f"{args.seconds}s each, {args.workers} API worker(s)")
         run_wrk(url, headers, connections=args.connections, seconds=2)  # warm-up
         with console.status("wrk → Localbase…"):
+            used = cpu_seconds(server.process.pid)
             rest = run_wrk(url, headers, connections=args.connections, seconds=args.seconds)
+            used = cpu_seconds(server.process.pid) - used
+        # the API process's CPU per answer: steadier than requests/s on a busy machine
+        one = args.workers == 1 and rest["ok"]  # (with --workers N the pid is the supervisor's)
+        rest["server_cpu_us_per_request"] = round(1e6 * used / rest["ok"], 1) if one else None
         with console.status("asyncpg → PostgreSQL (baseline)…"):
             import uvloop  # the server runs on uvloop; so does the baseline
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -135,7 +141,8 @@ def main() -> None:
         table.add_row(name, f"{r['requests_per_s']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}")
     console.print(table)
     console.print(f"rest/raw ratio: [bold]{ratio:.2f}[/bold] (target >= 0.6); rest p99 {rest['p99_ms']:.2f} ms "
-                  f"(target < 25 ms); non-2xx: {rest['non_2xx']}")
+                  f"(target < 25 ms); non-2xx: {rest['non_2xx']}; API process CPU per request: "
+                  f"{rest['server_cpu_us_per_request']} µs")
     name = "rest" if args.workers == 1 else f"rest-workers{args.workers}"
     path = save(name, {"connections": args.connections, "seconds": args.seconds, "workers": args.workers,
                        "rest": rest, "raw": raw, "ratio": ratio})
