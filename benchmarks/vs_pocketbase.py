@@ -118,12 +118,19 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
                     out["cpu_ms_per_ok"] = round(1000 * used / out["ok"], 4) if out["ok"] else None
                     results[w][name].append(out)
             console.print(round_table(results, r, args.big))
+            # kept after every round: a run cut short (a busy machine) keeps the rounds it finished
+            save("vs_pocketbase", {**_header(args), "complete": False, "rounds_done": r + 1, "workloads": results})
     finally:
         lb.stop()
         pb.stop()
         if before is not None:
             before.stop()
     return results
+
+
+def _header(args) -> dict:
+    return {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections, "users": args.users,
+            "rows": table_names(args.big)}
 
 
 def _pids(side: Side, *, raw: bool = False) -> list[int]:
@@ -272,8 +279,7 @@ def main() -> None:
                       f"(target ≤ 0.5 s); idle PSS: [bold]{med['localbase']['idle_pss_mb']:.0f} MB[/] vs "
                       f"{med['pocketbase']['idle_pss_mb']:.0f} MB (target ≤ 80 MB)")
     path = save("vs_pocketbase", {
-        "rounds": args.rounds, "seconds": args.seconds, "connections": args.connections, "users": args.users,
-        "rows": table_names(args.big), "workloads": results, "ratios": ratios,
+        **_header(args), "complete": True, "rounds_done": args.rounds, "workloads": results, "ratios": ratios,
         "startup": startup and {"runs": startup, "medians": {s: {k: statistics.median(v) for k, v in d.items()}
                                                              for s, d in startup.items()}}})
     console.print(f"[dim]written {path}[/dim]")
