@@ -36,8 +36,8 @@ async def test_callers_sharing_one_client_each_see_their_own_rows(make_person, s
         alice = CallerClient(shared, people[0].token)
         await Tracker(alice).record_event(people[0].citizen_id, "task_completed", 1)
         with pytest.raises(PermissionDenied), translated():
-            await alice.table("efficiency_events").insert(
-                {"citizen_id": str(people[1].citizen.id), "event_type": "sabotage", "efficiency_delta": -5}).execute()
+            other = {"citizen_id": str(people[1].citizen.id), "event_type": "task_completed", "efficiency_delta": 1}
+            await alice.table("efficiency_events").insert(other).execute()
         assert dict(shared.postgrest.headers) == headers_before  # still the anon key's, untouched
         with pytest.raises(PermissionDenied), translated():  # and the shared client itself is still anon
             await shared.table("citizens").select("citizen_id").execute()
