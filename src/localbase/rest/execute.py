@@ -157,6 +157,8 @@ async def transaction(db, caller: Caller, ctx: Context, *, read_only: bool, roll
         try:
             await conn.execute(BEGIN_READ_ONLY if read_only else BEGIN_READ_WRITE)
             try:
+                # a read's session may have left its role's statement_timeout: always set this one's
+                timeout = timeout or getattr(db, "rest_statement_timeout", None)
                 if timeout is None:
                     await conn.fetchval(SET_CONTEXT, caller.role, caller.claims_json, ctx.method, ctx.path,
                                         ctx.headers_json, ctx.search_path)

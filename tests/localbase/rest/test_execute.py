@@ -92,6 +92,15 @@ async def test_a_roles_statement_timeout_applies_to_its_reads_and_no_further(one
     assert timeouts == ["1234ms", one_connection.rest_statement_timeout, "1234ms"]
 
 
+async def test_a_write_after_a_read_does_not_inherit_the_reads_statement_timeout(one_connection):
+    settings = {"anon": {"statement_timeout": "1234ms"}}
+    row, _ = await execute.run(one_connection, _caller("anon"), _ctx(), WHO, read_only=True, role_settings=settings)
+    assert row["timeout"] == "1234ms"
+    row, _ = await execute.run(one_connection, _caller("service_role"), _ctx("POST"), WHO, read_only=False,
+                               role_settings=settings)
+    assert row["timeout"] == one_connection.rest_statement_timeout
+
+
 async def test_a_failed_read_leaves_nothing_behind(one_connection, two_users):
     a, _ = two_users
     broken = Statement("select 1/0 as body", [])
