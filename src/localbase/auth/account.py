@@ -32,17 +32,17 @@ async def update_user(request: Request) -> Response:
     new_hash = None
     if password is not None:
         if not isinstance(password, str) or not password:
-            raise errors.unprocessable("validation_failed", "Password update requires a valid password")
+            raise errors.VALIDATION_FAILED_UNPROCESSABLE("Password update requires a valid password")
         passwords.check_policy(password, cfg)
         if cfg.secure_password_change:
             await _check_reauthentication(request, claims, user, data.get("nonce"))
         if user.get("encrypted_password") and await passwords.verify_password(
                 password, user["encrypted_password"], cfg.bcrypt_cost):
-            raise errors.unprocessable("same_password", "New password should be different from the old password.")
+            raise errors.SAME_PASSWORD()
         new_hash = await passwords.hash_password(password, cfg.bcrypt_cost)
     meta = data.get("data")
     if meta is not None and not isinstance(meta, dict):
-        raise errors.validation("data must be a JSON object")
+        raise errors.VALIDATION_FAILED("data must be a JSON object")
     new_email = users.normalize_email(data["email"]) if data.get("email") else None
     redirect = redirect_target(cfg, request.query_params.get("redirect_to"))
     async with pool(request).acquire() as conn:
@@ -68,9 +68,9 @@ async def reauthenticate(request: Request) -> Response:
     async with pool(request).acquire() as conn:
         user = await sessions.current(conn, claims)
         if not user.get("email"):
-            raise errors.unprocessable("validation_failed", "Reauthentication requires the user to have an email")
+            raise errors.VALIDATION_FAILED_UNPROCESSABLE("Reauthentication requires the user to have an email")
         await svc.limiter.hit("email_sent", user["email"], limits.email_sent, 3600,
-                              "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
+                              errors.OVER_EMAIL_SEND_RATE_LIMIT, conn=conn)
         async with conn.transaction():
             await otp.issue(conn, cfg, user, "reauthentication", cfg.site_url)
     return json({})
@@ -89,14 +89,13 @@ async def _check_reauthentication(request: Request, claims: dict, user: dict, no
         if fresh:
             return
         if not nonce or not isinstance(nonce, str):
-            raise errors.bad_request("reauthentication_needed", "Password update requires reauthentication")
+            raise errors.REAUTHENTICATION_NEEDED()
         try:
             async with conn.transaction():
                 await otp.consume(conn, service(request).config, "reauthentication", email=user.get("email"),
                                   otp=nonce, nonce=True)
         except errors.AuthError:
-            raise errors.unprocessable("reauthentication_not_valid",
-                                       "Verification code is invalid or expired") from None
+            raise errors.REAUTHENTICATION_NOT_VALID() from None
 
 
 async def _change_email(conn, request: Request, user: dict, new_email: str, redirect: str, data: dict) -> None:
@@ -104,12 +103,12 @@ async def _change_email(conn, request: Request, user: dict, new_email: str, redi
     cfg, limits = svc.config, svc.config.rate_limits
     taken = await users.by_email(conn, new_email)
     if taken is not None and taken["id"] != user["id"]:
-        raise errors.unprocessable("email_exists", "A user with this email address has already been registered")
+        raise errors.EMAIL_EXISTS()
     if cfg.autoconfirm:
         await users.set_email(conn, user["id"], new_email, confirmed=True)
         return
     await svc.limiter.hit("email_sent", new_email, limits.email_sent, 3600,
-                    "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
+                    errors.OVER_EMAIL_SEND_RATE_LIMIT, conn=conn)
     await otp.issue(conn, cfg, user, "email_change", redirect, address=new_email, pkce=otp.pkce_params(data))
 
 
@@ -118,7 +117,7 @@ async def logout(request: Request) -> Response:
     cfg = service(request).config
     scope = request.query_params.get("scope", "global")
     if scope not in SCOPES:
-        raise errors.bad_request("validation_failed", f"Unsupported logout scope {scope!r}")
+        raise errors.VALIDATION_FAILED(f"Unsupported logout scope {scope!r}")
     claims = tokens.bearer_claims(request.headers.get("authorization"), cfg)
     async with pool(request).acquire() as conn:
         user = await sessions.current(conn, claims)

@@ -19,15 +19,13 @@ from localbase.auth.context import body, endpoint, json, pool, redirect_target, 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-_MAX_DURATION_S = (2**63 - 1) / 1e9  # about 292 years, the longest Go duration
-EMAIL_EXISTS = "A user with this email address has already been registered"
 ADMIN_ROLES = ("service_role", "supabase_admin")  # GoTrue's default admin roles
 
 
 def require_admin(request: Request) -> None:
     claims = tokens.bearer_claims(request.headers.get("authorization"), service(request).config)
     if claims.get("role") not in ADMIN_ROLES:
-        raise errors.forbidden("not_admin", "User not allowed")
+        raise errors.NOT_ADMIN()
 
 
 def ban_until(duration: Any) -> Any:
@@ -37,25 +35,22 @@ def ban_until(duration: Any) -> Any:
     text = str(duration)
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise errors.validation("invalid format for ban duration: " + text[:40])
-    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds > _MAX_DURATION_S:  # Go's time.ParseDuration refuses what overflows int64 nanoseconds
-        raise errors.validation(f'invalid format for ban duration: time: invalid duration "{text[:40]}"')
-    return users.now() + timedelta(seconds=seconds)
+        raise errors.VALIDATION_FAILED("invalid format for ban duration: " + text[:40])
+    return users.now() + timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
 def _user_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["user_id"])
     except ValueError:
-        raise errors.not_found("user_not_found", "User not found") from None
+        raise errors.USER_NOT_FOUND() from None
 
 
 def _dict(value: Any, name: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise errors.validation(f"{name} must be a JSON object")
+        raise errors.VALIDATION_FAILED(f"{name} must be a JSON object")
     return value
 
 
@@ -64,7 +59,7 @@ async def _password_hash(data: dict[str, Any], cost: int) -> str | None:
     if data.get("password_hash"):
         hashed = str(data["password_hash"])
         if not await asyncio.to_thread(passwords.valid_hash, hashed):
-            raise errors.unprocessable("validation_failed", "Invalid password hash format (bcrypt expected)")
+            raise errors.VALIDATION_FAILED_UNPROCESSABLE("Invalid password hash format (bcrypt expected)")
         return hashed
     if data.get("password"):
         return await passwords.hash_password(str(data["password"]), cfg_cost)
@@ -86,13 +81,13 @@ async def create_user(request: Request) -> Response:
     try:
         user_id = uuid.UUID(str(data["id"])) if data.get("id") else None
     except ValueError:
-        raise errors.validation("id must be a UUID") from None
+        raise errors.VALIDATION_FAILED("id must be a UUID") from None
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             if email and await users.by_email(conn, email) is not None:
-                raise errors.unprocessable("email_exists", EMAIL_EXISTS)
+                raise errors.EMAIL_EXISTS()
             if number and await users.by_phone(conn, number) is not None:
-                raise errors.unprocessable("phone_exists", users.PHONE_EXISTS)
+                raise errors.PHONE_EXISTS()
             try:
                 user = await users.create(conn, email=email, phone=number, encrypted_password=hashed,
                                           user_metadata=meta, app_metadata=app_meta,
@@ -100,7 +95,7 @@ async def create_user(request: Request) -> Response:
                                           phone_confirmed=bool(data.get("phone_confirm")),
                                           role=str(data.get("role") or "authenticated"), user_id=user_id)
             except asyncpg.UniqueViolationError:
-                raise errors.unprocessable("user_already_exists", "User already registered") from None
+                raise errors.USER_ALREADY_EXISTS() from None
             if data.get("ban_duration"):
                 await conn.execute("update auth.users set banned_until = $2 where id = $1",
                                    user["id"], ban_until(data["ban_duration"]))
@@ -133,7 +128,8 @@ def page_param(request: Request, name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isascii() or not raw.isdigit():
-        raise errors.validation(f'Bad Pagination Parameters: strconv.ParseUint: parsing "{raw[:40]}": invalid syntax')
+        raise errors.VALIDATION_FAILED(
+            f'Bad Pagination Parameters: strconv.ParseUint: parsing "{raw[:40]}": invalid syntax')
     return int(raw)
 
 
@@ -143,7 +139,7 @@ async def get_user(request: Request) -> Response:
     async with pool(request).acquire() as conn:
         user = await users.by_id(conn, _user_id(request))
     if user is None:
-        raise errors.not_found("user_not_found", "User not found")
+        raise errors.USER_NOT_FOUND()
     return json(users.to_json(user))
 
 
@@ -162,13 +158,13 @@ async def update_user(request: Request) -> Response:
         async with conn.transaction():
             user = await users.by_id(conn, uid)
             if user is None:
-                raise errors.not_found("user_not_found", "User not found")
+                raise errors.USER_NOT_FOUND()
             if data.get("email"):
                 email = users.normalize_email(data["email"])
                 if email != user.get("email"):
                     other = await users.by_email(conn, email)
                     if other is not None and other["id"] != uid:
-                        raise errors.unprocessable("email_exists", EMAIL_EXISTS)
+                        raise errors.EMAIL_EXISTS()
                     await users.set_email(conn, uid, email, confirmed=bool(data.get("email_confirm"))
                                           or user.get("email_confirmed_at") is not None)
             if data.get("email_confirm"):
@@ -177,7 +173,7 @@ async def update_user(request: Request) -> Response:
                 number = phone.validate_phone(data["phone"])
                 other = await users.by_phone(conn, number)
                 if other is not None and other["id"] != uid:
-                    raise errors.unprocessable("phone_exists", users.PHONE_EXISTS)
+                    raise errors.PHONE_EXISTS()
                 if number != (user.get("phone") or ""):
                     await users.set_phone(conn, uid, number)  # an admin's change needs no code
             if data.get("phone_confirm"):
@@ -212,7 +208,7 @@ async def delete_user(request: Request) -> Response:
         async with conn.transaction():
             user = await users.by_id(conn, uid)
             if user is None:
-                raise errors.not_found("user_not_found", "User not found")
+                raise errors.USER_NOT_FOUND()
             if data.get("should_soft_delete"):
                 # As GoTrue: keep the row (foreign keys to it survive), make it unusable and anonymous.
                 tag = hashlib.sha256(str(uid).encode()).hexdigest()[:16]
@@ -239,7 +235,7 @@ async def generate_link(request: Request) -> Response:
     kinds = {"signup": "signup", "invite": "invite", "magiclink": "magiclink", "recovery": "recovery",
              "email_change_current": "email_change", "email_change_new": "email_change"}
     if kind not in kinds:
-        raise errors.validation("Invalid email action link type requested: " + str(kind)[:40])
+        raise errors.VALIDATION_FAILED("Invalid email action link type requested: " + str(kind)[:40])
     email = users.normalize_email(data.get("email"))
     redirect = redirect_target(cfg, request.query_params.get("redirect_to") or data.get("redirect_to"))
     meta = _dict(data.get("data"), "data")
@@ -248,22 +244,22 @@ async def generate_link(request: Request) -> Response:
             user = await users.by_email(conn, email)
             if user is None:
                 if kind not in ("signup", "invite", "magiclink"):
-                    raise errors.not_found("user_not_found", "User with this email not found")
+                    raise errors.USER_NOT_FOUND("User with this email not found")
                 hashed = None
                 if kind == "signup":
                     if not data.get("password"):
-                        raise errors.unprocessable("validation_failed", "Signup requires a valid password")
+                        raise errors.VALIDATION_FAILED_UNPROCESSABLE("Signup requires a valid password")
                     passwords.check_policy(str(data["password"]), cfg)
                     hashed = await passwords.hash_password(str(data["password"]), cfg.bcrypt_cost)
                 user = await users.create(conn, email=email, encrypted_password=hashed, user_metadata=meta,
                                           invited=kind == "invite")
             elif kind in ("signup", "invite") and user.get("email_confirmed_at") is not None:
-                raise errors.unprocessable("email_exists", EMAIL_EXISTS)
+                raise errors.EMAIL_EXISTS()
             address = None
             if kinds[kind] == "email_change":
                 address = users.normalize_email(data.get("new_email"))
                 if await users.by_email(conn, address) is not None:
-                    raise errors.unprocessable("email_exists", EMAIL_EXISTS)
+                    raise errors.EMAIL_EXISTS()
             props = await otp.issue(conn, cfg, user, kinds[kind], redirect, address=address, send=False)
             props["verification_type"] = kind
             user = await users.by_id(conn, user["id"])
@@ -281,7 +277,7 @@ async def invite(request: Request) -> Response:
         async with conn.transaction():
             user = await users.by_email(conn, email)
             if user is not None and user.get("email_confirmed_at") is not None:
-                raise errors.unprocessable("email_exists", EMAIL_EXISTS)
+                raise errors.EMAIL_EXISTS()
             if user is None:  # invited_at is the invite's sending time, set by otp.issue
                 user = await users.create(conn, email=email, encrypted_password=None,
                                           user_metadata=_dict(data.get("data"), "data"))

@@ -33,13 +33,13 @@ def _factor_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["factor_id"])
     except ValueError:
-        raise errors.not_found("validation_failed", "factor_id must be an UUID") from None
+        raise errors.VALIDATION_FAILED_NOT_FOUND() from None
 
 
 async def _existing_user(conn, request: Request) -> uuid.UUID:
     uid = _user_id(request)
     if await conn.fetchval("select 1 from auth.users where id = $1", uid) is None:
-        raise errors.not_found("user_not_found", "User not found")
+        raise errors.USER_NOT_FOUND()
     return uid
 
 
@@ -59,7 +59,7 @@ async def update_factor(request: Request) -> Response:
     data = await body(request)
     name = data.get("friendly_name")
     if name is not None and (not isinstance(name, str) or len(name) > 255):
-        raise errors.validation("friendly_name must be a string of at most 255 characters")
+        raise errors.VALIDATION_FAILED("friendly_name must be a string of at most 255 characters")
     async with pool(request).acquire() as conn:
         uid = await _existing_user(conn, request)
         factor_id = _factor_id(request)
@@ -68,7 +68,7 @@ async def update_factor(request: Request) -> Response:
             f"updated_at = case when coalesce($3, '') = '' then updated_at else now() end "
             f"where id = $1 and user_id = $2 returning {FACTOR_COLUMNS}", factor_id, uid, name)
     if row is None:
-        raise errors.not_found("mfa_factor_not_found", "Factor not found")
+        raise errors.MFA_FACTOR_NOT_FOUND()
     return json(factor_json(row))
 
 
@@ -82,6 +82,6 @@ async def delete_factor(request: Request) -> Response:
             owned = await conn.fetchval("select 1 from auth.mfa_factors where id = $1 and user_id = $2 for update",
                                         factor_id, uid)
             if owned is None:
-                raise errors.not_found("mfa_factor_not_found", "Factor not found")
+                raise errors.MFA_FACTOR_NOT_FOUND()
             row = await mfa.remove_factor(conn, factor_id)
     return json(factor_json(row))

@@ -61,11 +61,9 @@ async def body(request: Request) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise errors.bad_request("bad_json", "Could not parse request body as JSON") from None
+        raise errors.BAD_JSON("Could not parse request body as JSON") from None
     if not isinstance(data, dict):
-        raise errors.bad_request("bad_json", "Request body must be a JSON object")
-    if b"\\u0000" in raw and _holds_nul(data):  # PostgreSQL's text cannot hold it: refused up front
-        raise errors.validation("Request body must not contain NUL characters (\\u0000)")
+        raise errors.BAD_JSON()
     return data
 
 
@@ -126,20 +124,16 @@ def endpoint(fn: Handler) -> Handler:
         except errors.AuthError as exc:
             return errors.error_response(request, exc)
         except MailError:
-            return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
-                                                                   "Error sending email"))
-        except UNAVAILABLE as exc:  # the database is down or restarting: 503, retryable (as REST's)
+            return errors.error_response(request, errors.UNEXPECTED_FAILURE("Error sending email"))
+        except UNAVAILABLE as exc:  # the database is down or restarting: 503, which the clients retry (as REST's)
             log.warning("auth %s %s: database unavailable (%s)", request.method, request.url.path,
                         type(exc).__name__)
-            return errors.error_response(request, errors.AuthError(503, "unexpected_failure",
-                                                                   "Database unavailable, retry shortly"))
+            return errors.error_response(request, errors.UNEXPECTED_FAILURE_UNAVAILABLE())
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             log.exception("auth %s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-            return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
-                                                                   "Database error"))
+            return errors.error_response(request, errors.UNEXPECTED_FAILURE("Database error"))
         except Exception as exc:  # a bug: logged with its traceback, answered 500 in GoTrue's shape
             log.exception("auth %s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-            return errors.error_response(request, errors.AuthError(500, "unexpected_failure",
-                                                                   "Unexpected failure"))
+            return errors.error_response(request, errors.UNEXPECTED_FAILURE())
 
     return wrapper

@@ -20,7 +20,7 @@ def _metadata(data: dict[str, Any]) -> dict[str, Any]:
     if meta is None:
         return {}
     if not isinstance(meta, dict):
-        raise errors.validation("data must be a JSON object")
+        raise errors.VALIDATION_FAILED("data must be a JSON object")
     return meta
 
 
@@ -36,14 +36,14 @@ async def signup(request: Request) -> Response:
     if data.get("phone"):
         return await phone.signup(request, data)
     if not cfg.enable_signup:
-        raise errors.unprocessable("signup_disabled", "Signups not allowed for this instance")
+        raise errors.SIGNUP_DISABLED()
     if not cfg.enable_email_signup:
-        raise errors.unprocessable("email_provider_disabled", "Email signups are disabled")
+        raise errors.EMAIL_PROVIDER_DISABLED()
     email = users.normalize_email(email)
     await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
     await svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
     if not isinstance(password, str) or not password:
-        raise errors.unprocessable("validation_failed", "Signup requires a valid password")
+        raise errors.VALIDATION_FAILED_UNPROCESSABLE("Signup requires a valid password")
     passwords.check_policy(password, cfg)
     meta = _metadata(data)
     pkce = otp.pkce_params(data)
@@ -54,12 +54,12 @@ async def signup(request: Request) -> Response:
             existing = await users.by_email(conn, email)
             if existing is not None:
                 if cfg.autoconfirm:
-                    raise errors.unprocessable("user_already_exists", "User already registered")
+                    raise errors.USER_ALREADY_EXISTS()
                 if existing.get("email_confirmed_at") is not None:
                     # confirmations on: answer as for a new address, so sign-up reveals no account
                     return json(_obfuscated_user(email, meta))
                 await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
-                                "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
+                                errors.OVER_EMAIL_SEND_RATE_LIMIT, conn=conn)
                 await otp.issue(conn, cfg, existing, "signup", redirect, pkce=pkce)
                 return json(users.to_json(await users.by_id(conn, existing["id"])))
             user = await users.create(conn, email=email, encrypted_password=hashed, user_metadata=meta,
@@ -69,7 +69,7 @@ async def signup(request: Request) -> Response:
                                                user_agent=request.headers.get("user-agent"))
                 return json(session)
             await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
-                            "over_email_send_rate_limit", "Email rate limit exceeded", conn=conn)
+                            errors.OVER_EMAIL_SEND_RATE_LIMIT, conn=conn)
             await otp.issue(conn, cfg, user, "signup", redirect, pkce=pkce)
             return json(users.to_json(await users.by_id(conn, user["id"])))
 
@@ -86,7 +86,7 @@ async def _anonymous(request: Request, data: dict[str, Any]) -> Response:
     svc = service(request)
     cfg, limits = svc.config, svc.config.rate_limits
     if not cfg.enable_anonymous_sign_ins:
-        raise errors.unprocessable("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+        raise errors.ANONYMOUS_PROVIDER_DISABLED()
     ip = client_ip(request)
     await svc.limiter.hit("anonymous_users", ip, limits.anonymous_users, 3600)
     meta = _metadata(data)
@@ -115,7 +115,7 @@ async def token(request: Request) -> Response:
         return json(session)
     if grant == "pkce":
         return await _pkce(request)
-    raise errors.bad_request("validation_failed", "unsupported_grant_type")
+    raise errors.VALIDATION_FAILED("unsupported_grant_type")
 
 
 async def _password(request: Request) -> Response:
@@ -125,12 +125,12 @@ async def _password(request: Request) -> Response:
     email, password = data.get("email"), data.get("password")
     ip = client_ip(request)
     if data.get("phone") and email:
-        raise errors.validation("Only an email address or phone number should be provided on login.")
+        raise errors.VALIDATION_FAILED("Only an email address or phone number should be provided on login.")
     if data.get("phone"):
         return await phone.password_grant(request, data)
     await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
     if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
-        raise errors.bad_request("validation_failed", "missing email or phone")
+        raise errors.VALIDATION_FAILED("missing email or phone")
     email = email.lower()
     await svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
     async with pool(request).acquire() as conn:
@@ -138,11 +138,11 @@ async def _password(request: Request) -> Response:
     ok = await passwords.verify_password(password, user["encrypted_password"] if user else None,
                                          cfg.bcrypt_cost)
     if not ok or user is None or user.get("deleted_at") is not None:
-        raise errors.bad_request("invalid_credentials", INVALID_CREDENTIALS)
+        raise errors.INVALID_CREDENTIALS(INVALID_CREDENTIALS)
     if users.is_banned(user):
-        raise errors.bad_request("user_banned", "User is banned")
+        raise errors.USER_BANNED()
     if cfg.enable_confirmations and user.get("email_confirmed_at") is None:
-        raise errors.bad_request("email_not_confirmed", "Email not confirmed")
+        raise errors.EMAIL_NOT_CONFIRMED()
     async with pool(request).acquire() as conn:
         session = await sessions.start(conn, cfg, user, "password", ip=ip,
                                        user_agent=request.headers.get("user-agent"))
@@ -158,9 +158,9 @@ async def _pkce(request: Request) -> Response:
             user_id, method = await otp.exchange(conn, str(code or ""), str(verifier or ""))
             user = await users.by_id(conn, user_id)
             if user is None:
-                raise errors.not_found("user_not_found", "User not found")
+                raise errors.USER_NOT_FOUND()
             if users.is_banned(user):
-                raise errors.bad_request("user_banned", "User is banned")
+                raise errors.USER_BANNED()
             session = await sessions.start(conn, svc.config, user, method, ip=client_ip(request),
                                            user_agent=request.headers.get("user-agent"))
     return json(session)

@@ -27,18 +27,18 @@ async def custom_claims(conn: asyncpg.Connection, config: AuthConfig, claims: di
     try:
         raw = await conn.fetchval(f"select {function}($1::text::jsonb)::text", orjson.dumps(event).decode())
     except asyncpg.PostgresError as exc:
-        raise errors.AuthError(500, "unexpected_failure", f"Error running hook URI: {exc}") from None
+        raise errors.UNEXPECTED_FAILURE(f"Error running hook URI: {exc}") from None
     result = orjson.loads(raw) if raw else None
     if not isinstance(result, dict):
-        raise errors.AuthError(500, "unexpected_failure", "Invalid payload sent to hook: a JSON object is expected")
+        raise errors.UNEXPECTED_FAILURE("Invalid payload sent to hook: a JSON object is expected")
     failure = result.get("error")
     if isinstance(failure, dict):
         status = failure.get("http_code")
         status = status if isinstance(status, int) and 400 <= status < 600 else 400
-        raise errors.AuthError(status, "unexpected_failure", str(failure.get("message") or "Hook refused the request"))
+        raise errors.HOOK_REFUSED(str(failure.get("message") or errors.HOOK_REFUSED.msg), status=status)
     out = result.get("claims")
     if not isinstance(out, dict) or any(key not in out for key in REQUIRED):
         missing = [k for k in REQUIRED if not isinstance(out, dict) or k not in out]
-        raise errors.AuthError(500, "unexpected_failure",
-                               f"output claims do not conform to the expected schema: missing {', '.join(missing)}")
+        raise errors.UNEXPECTED_FAILURE(
+            f"output claims do not conform to the expected schema: missing {', '.join(missing)}")
     return out

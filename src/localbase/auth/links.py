@@ -20,7 +20,7 @@ async def _limit_mail(request: Request, email: str) -> None:
     limits = svc.config.rate_limits
     await svc.limiter.hit("otp_and_recovery", client_ip(request), limits.otp_and_recovery, limits.window_s)
     await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
-                    "over_email_send_rate_limit", "Email rate limit exceeded")
+                    errors.OVER_EMAIL_SEND_RATE_LIMIT)
 
 
 @endpoint
@@ -28,7 +28,7 @@ async def send_otp(request: Request) -> Response:
     cfg = service(request).config
     data = await body(request)
     if data.get("phone") and data.get("email"):
-        raise errors.validation("Only an email address or phone number should be provided")
+        raise errors.VALIDATION_FAILED("Only an email address or phone number should be provided")
     if data.get("phone"):
         return await phone.send_otp(request, data)
     email = users.normalize_email(data.get("email"))
@@ -41,10 +41,10 @@ async def send_otp(request: Request) -> Response:
             user = await users.by_email(conn, email)
             if user is None:
                 if data.get("create_user") is False or not (cfg.enable_signup and cfg.enable_email_signup):
-                    raise errors.unprocessable("otp_disabled", "Signups not allowed for otp")
+                    raise errors.OTP_DISABLED()
                 user = await users.create(conn, email=email, encrypted_password=None, user_metadata=meta)
             if users.is_banned(user):
-                raise errors.bad_request("user_banned", "User is banned")
+                raise errors.USER_BANNED()
             await otp.issue(conn, cfg, user, "magiclink", redirect, pkce=pkce)
     return json({"message_id": None})
 
@@ -71,7 +71,7 @@ async def resend(request: Request) -> Response:
     data = await body(request)
     kind = data.get("type")
     if kind not in ("signup", "email_change", "sms", "phone_change"):
-        raise errors.validation("Missing one of these types: signup, email_change, sms, phone_change")
+        raise errors.VALIDATION_FAILED("Missing one of these types: signup, email_change, sms, phone_change")
     if kind in ("sms", "phone_change"):
         return await phone.resend(request, data, kind)
     email = users.normalize_email(data.get("email"))
@@ -104,9 +104,9 @@ async def _verify(request: Request, verify_type: str, *, token_hash: str | None 
                 conn, svc.config, verify_type, token_hash=token_hash, email=email, otp=code)
             user = await users.by_id(conn, user_id)
             if user is None:
-                raise errors.forbidden("otp_expired", otp.INVALID_MSG)
+                raise errors.OTP_EXPIRED()
             if users.is_banned(user):
-                raise errors.bad_request("user_banned", "User is banned")
+                raise errors.USER_BANNED()
             if token_type == "email_change_token_new":
                 await users.set_email(conn, user_id, user.get("email_change") or relates_to, confirmed=True)
             else:
@@ -126,7 +126,7 @@ async def verify_post(request: Request) -> Response:
     if data.get("phone") and not data.get("token_hash"):
         return await phone.verify(request, data)
     if not isinstance(verify_type, str):
-        raise errors.validation("Verify requires a verification type")
+        raise errors.VALIDATION_FAILED("Verify requires a verification type")
     token_hash = data.get("token_hash")
     email = data.get("email")
     code = data.get("token")
@@ -150,7 +150,7 @@ async def verify_get(request: Request) -> Response:
             async with pool(request).acquire() as conn:
                 code = await otp.flow_code(conn, user_id, verify_type)
             if not code:
-                raise errors.not_found("flow_state_not_found", "invalid flow state, no valid flow state found")
+                raise errors.FLOW_STATE_NOT_FOUND()
             return RedirectResponse(_with(redirect, "?", {"code": code}), status_code=303)
         fragment = {k: session[k] for k in ("access_token", "expires_at", "expires_in", "refresh_token",
                                             "token_type")}
@@ -161,7 +161,7 @@ async def verify_get(request: Request) -> Response:
             return errors.error_response(request, exc)
         fragment = {"error": "access_denied", "error_code": exc.error_code,
                     "error_description": "Email link is invalid or has expired"
-                    if exc.error_code == "otp_expired" else exc.msg}
+                    if exc.error_code == errors.OTP_EXPIRED.error_code else exc.msg}
         return RedirectResponse(_with(redirect, "#", fragment), status_code=303)
 
 

@@ -44,13 +44,13 @@ def _factor_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["factor_id"])
     except ValueError:
-        raise errors.AuthError(404, "mfa_factor_not_found", "Factor not found") from None
+        raise errors.MFA_FACTOR_NOT_FOUND() from None
 
 
 async def _own_factor(conn, user: dict[str, Any], factor_id: uuid.UUID):
     factor = await conn.fetchrow("select * from auth.mfa_factors where id = $1 and user_id = $2", factor_id, user["id"])
     if factor is None:
-        raise errors.AuthError(404, "mfa_factor_not_found", "Factor not found")
+        raise errors.MFA_FACTOR_NOT_FOUND()
     return factor
 
 
@@ -64,25 +64,24 @@ async def enroll(request: Request) -> Response:
     data = await body(request)
     kind = data.get("factor_type")
     if kind in ("phone", "webauthn"):
-        raise errors.unprocessable(f"mfa_{kind}_enroll_not_enabled", f"MFA enroll is disabled for {kind.title()}")
+        raise errors.MFA_PHONE_ENROLL_NOT_ENABLED() if kind == "phone" else errors.MFA_WEBAUTHN_ENROLL_NOT_ENABLED()
     if kind != "totp":
-        raise errors.bad_request("validation_failed", "factor_type needs to be totp, phone or webauthn")
+        raise errors.VALIDATION_FAILED("factor_type needs to be totp, phone or webauthn")
     name = data.get("friendly_name") or ""
     if not isinstance(name, str) or len(name) > 255:
-        raise errors.bad_request("validation_failed", "friendly_name must be a string of at most 255 characters")
+        raise errors.VALIDATION_FAILED("friendly_name must be a string of at most 255 characters")
     issuer = data.get("issuer") or urlsplit(cfg.site_url).hostname or "localbase"
     if not isinstance(issuer, str):
-        raise errors.bad_request("validation_failed", "issuer must be a string")
+        raise errors.VALIDATION_FAILED("issuer must be a string")
     async with pool(request).acquire() as conn:
         claims, user = await _caller(request, conn)
         if _verified(user) and claims.get("aal") != "aal2":
-            raise errors.unprocessable("insufficient_aal", "AAL2 required to enroll a new factor")
+            raise errors.INSUFFICIENT_AAL()
         if len(user.get("factors") or []) >= MAX_FACTORS:
-            raise errors.unprocessable("too_many_enrolled_mfa_factors",
-                                       "Maximum number of enrolled factors reached, unenroll to continue")
+            raise errors.TOO_MANY_ENROLLED_MFA_FACTORS()
         if name.strip() and any(f.get("friendly_name") == name for f in user.get("factors") or []):
-            raise errors.unprocessable("mfa_factor_name_conflict",
-                                       f'A factor with the friendly name "{name}" for this user already exists')
+            raise errors.MFA_FACTOR_NAME_CONFLICT(
+                f'A factor with the friendly name "{name}" for this user already exists')
         secret = pyotp.random_base32()
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.get("email") or str(user["id"]), issuer_name=issuer)
         factor_id, ts = uuid.uuid4(), users.now()
@@ -119,11 +118,11 @@ async def verify(request: Request) -> Response:
     data = await body(request)
     code, challenge_id = data.get("code"), data.get("challenge_id")
     if not isinstance(code, str) or not isinstance(challenge_id, str):
-        raise errors.bad_request("validation_failed", "challenge_id and code are required")
+        raise errors.VALIDATION_FAILED("challenge_id and code are required")
     try:
         challenge_uuid = uuid.UUID(challenge_id)
     except ValueError:
-        raise errors.bad_request("validation_failed", "challenge_id must be a UUID") from None
+        raise errors.VALIDATION_FAILED("challenge_id must be a UUID") from None
     async with pool(request).acquire() as conn:
         claims, user = await _caller(request, conn)
         async with conn.transaction():
@@ -131,21 +130,19 @@ async def verify(request: Request) -> Response:
             found = await conn.fetchrow("select * from auth.mfa_challenges where id = $1 and factor_id = $2 for update",
                                         challenge_uuid, factor_id)
             if found is None:
-                raise errors.AuthError(404, "mfa_challenge_not_found",
-                                       "MFA factor with the provided challenge ID not found")
+                raise errors.MFA_CHALLENGE_NOT_FOUND()
             now = users.now()
             if found["verified_at"] is not None or found["created_at"] + timedelta(seconds=CHALLENGE_SECONDS) < now:
-                raise errors.unprocessable(
-                    "mfa_challenge_expired",
+                raise errors.MFA_CHALLENGE_EXPIRED(
                     f"MFA challenge {challenge_id} has expired, verify against another challenge or create a new "
                     "challenge.")
             if not pyotp.TOTP(factor["secret"]).verify(code.strip(), valid_window=VERIFY_WINDOW):
-                raise errors.unprocessable("mfa_verification_failed", "Invalid TOTP code entered")
+                raise errors.MFA_VERIFICATION_FAILED()
             await conn.execute("update auth.mfa_challenges set verified_at = $2 where id = $1", challenge_uuid, now)
             await conn.execute("update auth.mfa_factors set status = 'verified', updated_at = $2 where id = $1",
                                factor_id, now)
             if not claims.get("session_id"):
-                raise errors.forbidden("bad_jwt", "invalid claim: missing session_id claim")
+                raise errors.BAD_JWT()
             session_id = uuid.UUID(str(claims["session_id"]))
             refresh = await sessions.upgrade(conn, session_id, user["id"], factor_id, "totp", now)
             # as GoTrue: other sessions below aal2 end, leftover unverified factors go
@@ -167,7 +164,7 @@ async def unenroll(request: Request) -> Response:
         factor_id = _factor_id(request)
         factor = await _own_factor(conn, user, factor_id)
         if factor["status"] == "verified" and claims.get("aal") != "aal2":
-            raise errors.unprocessable("insufficient_aal", "AAL2 required to unenroll verified factor")
+            raise errors.INSUFFICIENT_AAL("AAL2 required to unenroll verified factor")
         async with conn.transaction():
             await remove_factor(conn, factor_id)
     return json({"id": str(factor_id)})

@@ -36,7 +36,7 @@ COLUMNS = ("id, client_type::text, redirect_uris, token_endpoint_auth_method, gr
 def _enabled(request: Request) -> None:
     require_admin(request)
     if not service(request).config.oauth_server:
-        raise errors.not_found("feature_disabled", "OAuth server is disabled")
+        raise errors.FEATURE_DISABLED()
 
 
 def client_json(row: Any, secret: str | None = None) -> dict[str, Any]:
@@ -64,13 +64,14 @@ def _redirect_uris(value: Any, required: bool) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, list) or not value:
-        raise errors.validation("redirect_uris is required" if value is None else "redirect_uris cannot be empty")
+        raise errors.VALIDATION_FAILED("redirect_uris is required" if value is None
+                                       else "redirect_uris cannot be empty")
     if len(value) > 10:
-        raise errors.validation("redirect_uris cannot exceed 10 items")
+        raise errors.VALIDATION_FAILED("redirect_uris cannot exceed 10 items")
     for uri in value:
         problem = _redirect_problem(uri)
         if problem:
-            raise errors.validation(f"invalid redirect_uri '{str(uri)[:200]}': {problem}")
+            raise errors.VALIDATION_FAILED(f"invalid redirect_uri '{str(uri)[:200]}': {problem}")
     return ",".join(value)
 
 
@@ -96,9 +97,9 @@ def _redirect_problem(uri: Any) -> str | None:
 
 def _grant_types(value: Any) -> str:
     if not isinstance(value, list) or not value:
-        raise errors.validation("grant_types cannot be empty")
+        raise errors.VALIDATION_FAILED("grant_types cannot be empty")
     if any(g not in GRANT_TYPES for g in value):
-        raise errors.validation("grant_types must only contain 'authorization_code' and/or 'refresh_token'")
+        raise errors.VALIDATION_FAILED("grant_types must only contain 'authorization_code' and/or 'refresh_token'")
     return ",".join(value)
 
 
@@ -107,11 +108,11 @@ def _text(data: dict[str, Any], name: str, limit: int, url: bool = False) -> str
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit:
-        raise errors.validation(f"{name} cannot exceed {limit} characters")
+        raise errors.VALIDATION_FAILED(f"{name} cannot exceed {limit} characters")
     if url and value:
         parts = urlsplit(value)
         if not (parts.scheme or value.startswith("/")) or " " in value:
-            raise errors.validation(f"{name} must be a valid URL")
+            raise errors.VALIDATION_FAILED(f"{name} must be a valid URL")
     return value
 
 
@@ -119,21 +120,21 @@ def _client_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["client_id"])
     except ValueError:
-        raise errors.validation("invalid client_id format") from None
+        raise errors.VALIDATION_FAILED("invalid client_id format") from None
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
         return await body(request)
     except errors.AuthError:
-        raise errors.bad_request("bad_json", "Invalid JSON body") from None
+        raise errors.BAD_JSON("Invalid JSON body") from None
 
 
 async def _load(conn: Any, client_id: uuid.UUID) -> Any:
     row = await conn.fetchrow(f"select {COLUMNS} from auth.oauth_clients where id = $1 and deleted_at is null",
                               client_id)
     if row is None:
-        raise errors.not_found("oauth_client_not_found", "OAuth client not found")
+        raise errors.OAUTH_CLIENT_NOT_FOUND()
     return row
 
 
@@ -147,12 +148,12 @@ async def create(request: Request) -> Response:
     client_uri, logo_uri = _text(data, "client_uri", 2048, url=True), _text(data, "logo_uri", 2048, url=True)
     kind, method = data.get("client_type") or "", data.get("token_endpoint_auth_method") or ""
     if kind and kind not in ("public", "confidential"):
-        raise errors.validation("client_type must be 'public' or 'confidential'")
+        raise errors.VALIDATION_FAILED("client_type must be 'public' or 'confidential'")
     if method and method not in AUTH_METHODS:
-        raise errors.validation(f"token_endpoint_auth_method must be one of: [{' '.join(AUTH_METHODS)}]")
+        raise errors.VALIDATION_FAILED(f"token_endpoint_auth_method must be one of: [{' '.join(AUTH_METHODS)}]")
     if kind and method and AUTH_METHODS[method] != kind:
-        raise errors.validation(f"client_type '{kind}' is inconsistent with token_endpoint_auth_method "
-                                f"'{method}' (expected client_type '{AUTH_METHODS[method]}')")
+        raise errors.VALIDATION_FAILED(f"client_type '{kind}' is inconsistent with token_endpoint_auth_method "
+                                       f"'{method}' (expected client_type '{AUTH_METHODS[method]}')")
     kind = kind or (AUTH_METHODS[method] if method else "confidential")
     method = method or ("none" if kind == "public" else "client_secret_basic")
     secret, digest = _new_secret() if kind == "confidential" else (None, None)
@@ -201,7 +202,7 @@ async def update(request: Request) -> Response:
     data = await _json_body(request)
     fields = ("redirect_uris", "grant_types", "client_name", "client_uri", "logo_uri", "token_endpoint_auth_method")
     if all(data.get(f) is None for f in fields):
-        raise errors.validation("No fields provided for update")
+        raise errors.VALIDATION_FAILED("No fields provided for update")
     changes: dict[str, Any] = {}
     if data.get("redirect_uris") is not None:
         changes["redirect_uris"] = _redirect_uris(data["redirect_uris"], required=False)
@@ -217,8 +218,9 @@ async def update(request: Request) -> Response:
             if method is not None:
                 valid = [m for m, kind in AUTH_METHODS.items() if kind == row["client_type"]]
                 if method not in valid:
-                    raise errors.validation(f"token_endpoint_auth_method '{method}' is not valid for client_type "
-                                            f"'{row['client_type']}'; valid methods: [{' '.join(valid)}]")
+                    raise errors.VALIDATION_FAILED(
+                        f"token_endpoint_auth_method '{method}' is not valid for client_type "
+                        f"'{row['client_type']}'; valid methods: [{' '.join(valid)}]")
                 changes["token_endpoint_auth_method"] = method
             assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(changes, 2))  # names from `fields`
             row = await conn.fetchrow(f"update auth.oauth_clients set {assignments}, updated_at = now() "
@@ -233,7 +235,7 @@ async def regenerate_secret(request: Request) -> Response:
     async with pool(request).acquire() as conn:
         row = await _load(conn, client_id)
         if row["client_type"] != "confidential":
-            raise errors.validation("Cannot regenerate secret for public client")
+            raise errors.VALIDATION_FAILED("Cannot regenerate secret for public client")
         secret, digest = _new_secret()
         row = await conn.fetchrow(f"update auth.oauth_clients set client_secret_hash = $2, updated_at = now() "
                                   f"where id = $1 returning {COLUMNS}", client_id, digest)

@@ -43,7 +43,6 @@ AUTH_METHODS = {"signup": "email/signup", "invite": "invite", "magiclink": "magi
                 "recovery": "recovery", "email_change": "email_change", "email": "email"}
 FLOW_EXPIRY_S = 300
 PKCE_PREFIX = "pkce_"
-INVALID_MSG = "Token has expired or is invalid"
 
 
 async def issue(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], mail_type: str,
@@ -53,7 +52,7 @@ async def issue(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
     properties. `address` is where the mail goes (the new address for email_change)."""
     to = (address or user["email"]).lower()
     if send:
-        await check_frequency(conn, user["id"], mail_type, config.max_frequency_s, "over_email_send_rate_limit")
+        await check_frequency(conn, user["id"], mail_type, config.max_frequency_s, errors.OVER_EMAIL_SEND_RATE_LIMIT)
     otp = tokens.new_otp(config.otp_length)
     hashed = tokens.token_hash(to, otp)
     await store(conn, user["id"], mail_type, hashed, to)
@@ -68,7 +67,8 @@ async def issue(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, An
             "verification_type": mail_type}
 
 
-async def check_frequency(conn: asyncpg.Connection, user_id: Any, kind: str, seconds: int, code: str) -> None:
+async def check_frequency(conn: asyncpg.Connection, user_id: Any, kind: str, seconds: int,
+                          code: errors.Code) -> None:
     """429 when a token of this kind went to the user less than `seconds` ago."""
     if seconds <= 0:
         return
@@ -77,7 +77,7 @@ async def check_frequency(conn: asyncpg.Connection, user_id: Any, kind: str, sec
         f"select {sent_column} > now() - make_interval(secs => $2) from auth.users where id = $1",
         user_id, float(seconds))
     if too_soon:
-        raise errors.rate_limited(code, f"For security purposes, you can only request this after {seconds} seconds.")
+        raise code(f"For security purposes, you can only request this after {seconds} seconds.")
 
 
 async def store(conn: asyncpg.Connection, user_id: Any, kind: str, hashed: str, relates_to: str) -> None:
@@ -108,7 +108,7 @@ async def consume(conn: asyncpg.Connection, config: AuthConfig, verify_type: str
     allowed = REAUTHENTICATION.get(verify_type) if nonce else \
         PHONE_TYPES.get(verify_type) if phone else VERIFY_TYPES.get(verify_type)
     if allowed is None:
-        raise errors.validation(f"Verify requires a verification type (one of {', '.join(VERIFY_TYPES)})")
+        raise errors.VALIDATION_FAILED(f"Verify requires a verification type (one of {', '.join(VERIFY_TYPES)})")
     if token_hash:
         if token_hash.startswith(PKCE_PREFIX):
             token_hash = token_hash[len(PKCE_PREFIX):]
@@ -116,7 +116,7 @@ async def consume(conn: asyncpg.Connection, config: AuthConfig, verify_type: str
     elif email and otp:
         lookup, relates_to = tokens.token_hash(email.lower(), otp), email.lower()
     else:
-        raise errors.validation("Verify requires either a token or a token hash")
+        raise errors.VALIDATION_FAILED("Verify requires either a token or a token hash")
     row = await conn.fetchrow(
         """delete from auth.one_time_tokens
            where token_hash = $1 and token_type::text = any($2::text[])
@@ -125,7 +125,7 @@ async def consume(conn: asyncpg.Connection, config: AuthConfig, verify_type: str
                      created_at > (now() at time zone 'utc') - make_interval(secs => $4) as fresh""",
         lookup, list(allowed), relates_to, float(config.sms.otp_expiry if phone else config.otp_expiry))
     if row is None or not row["fresh"]:
-        raise errors.forbidden("otp_expired", INVALID_MSG)
+        raise errors.OTP_EXPIRED()
     await conn.execute(f"update auth.users set {row['token_type']} = '' where id = $1", row["user_id"])
     return row["user_id"], row["token_type"], row["relates_to"]
 
@@ -136,7 +136,7 @@ def pkce_params(body: dict[str, Any]) -> tuple[str, str] | None:
         return None
     method = str(body.get("code_challenge_method") or "plain").lower()
     if method not in ("s256", "plain") or not isinstance(challenge, str) or not 43 <= len(challenge) <= 128:
-        raise errors.validation("Invalid code_challenge or code_challenge_method")
+        raise errors.VALIDATION_FAILED("Invalid code_challenge or code_challenge_method")
     return challenge, method
 
 
@@ -161,16 +161,16 @@ async def flow_code(conn: asyncpg.Connection, user_id: uuid.UUID, verify_type: s
 async def exchange(conn: asyncpg.Connection, auth_code: str, verifier: str) -> tuple[uuid.UUID, str]:
     """Consume a flow state: (user_id, authentication_method), or GoTrue's errors."""
     if not auth_code or not verifier:
-        raise errors.validation("invalid request: both auth code and code verifier should be non-empty")
+        raise errors.VALIDATION_FAILED("invalid request: both auth code and code verifier should be non-empty")
     row = await conn.fetchrow(
         """delete from auth.flow_state where auth_code = $1 and auth_code_issued_at is not null
            returning user_id, code_challenge, code_challenge_method::text as method, authentication_method,
                      auth_code_issued_at > now() - make_interval(secs => $2) as fresh""",
         auth_code, float(FLOW_EXPIRY_S))
     if row is None or row["user_id"] is None:
-        raise errors.not_found("flow_state_not_found", "invalid flow state, no valid flow state found")
+        raise errors.FLOW_STATE_NOT_FOUND()
     if not row["fresh"]:
-        raise errors.bad_request("flow_state_expired", "invalid flow state, flow state has expired")
+        raise errors.FLOW_STATE_EXPIRED()
     if not tokens.pkce_matches(row["method"], row["code_challenge"], verifier):
-        raise errors.forbidden("bad_code_verifier", "code challenge does not match previously saved code verifier")
+        raise errors.BAD_CODE_VERIFIER()
     return row["user_id"], row["authentication_method"]

@@ -32,7 +32,7 @@ _CHARSETS = {
 def check_policy(password: str, config: AuthConfig) -> None:
     """Raise GoTrue's weak_password (422) or validation error for a password that breaks policy."""
     if len(password.encode()) > MAX_BYTES:
-        raise errors.unprocessable("validation_failed", f"Password cannot be longer than {MAX_BYTES} characters")
+        raise errors.VALIDATION_FAILED_UNPROCESSABLE(f"Password cannot be longer than {MAX_BYTES} characters")
     reasons: list[str] = []
     messages: list[str] = []
     if len(password) < config.minimum_password_length:
@@ -44,8 +44,7 @@ def check_policy(password: str, config: AuthConfig) -> None:
         messages.append("Password should contain at least one character of each: "
                         + ", ".join(sets) + ".")
     if reasons:
-        raise errors.unprocessable("weak_password", " ".join(messages),
-                                   {"weak_password": {"reasons": reasons}})
+        raise errors.WEAK_PASSWORD(" ".join(messages), extra={"weak_password": {"reasons": reasons}})
 
 
 def _hash_sync(password: str, cost: int) -> str:

@@ -36,28 +36,29 @@ def format_phone(raw: Any) -> str:
 def validate_phone(raw: Any) -> str:
     phone = format_phone(raw)
     if not E164.fullmatch(phone):
-        raise errors.validation(INVALID_PHONE)
+        raise errors.VALIDATION_FAILED(INVALID_PHONE)
     return phone
 
 
 def _check_channel(data: dict[str, Any]) -> None:
     if data.get("channel") not in (None, "", "sms"):  # WhatsApp needs a Twilio provider
-        raise errors.validation(INVALID_CHANNEL)
+        raise errors.VALIDATION_FAILED(INVALID_CHANNEL)
 
 
-def _provider_on(svc: AuthService, message: str, status: int = 400) -> None:
+def _provider_on(svc: AuthService, message: str,
+                 code: errors.Code = errors.PHONE_PROVIDER_DISABLED) -> None:
     if not svc.config.sms.enable_signup:
-        raise errors.AuthError(status, "phone_provider_disabled", message)
+        raise code(message)
 
 
 async def send_code(conn, svc: AuthService, user: dict[str, Any], kind: str, phone: str) -> str:
     """A new code of `kind` (sms, phone_change) to `phone`; returns the message id."""
     cfg = svc.config
-    await otp.check_frequency(conn, user["id"], kind, cfg.sms.max_frequency_s, "over_sms_send_rate_limit")
+    await otp.check_frequency(conn, user["id"], kind, cfg.sms.max_frequency_s, errors.OVER_SMS_SEND_RATE_LIMIT)
     code = cfg.sms.test_code(phone)
     if code is None:
-        await svc.limiter.hit("sms_sent", phone, cfg.rate_limits.sms_sent, 3600, "over_sms_send_rate_limit",
-                              "SMS rate limit exceeded", conn=conn)
+        await svc.limiter.hit("sms_sent", phone, cfg.rate_limits.sms_sent, 3600, errors.OVER_SMS_SEND_RATE_LIMIT,
+                              conn=conn)
         code = tokens.new_otp(cfg.sms.otp_length)
         message_id = await sms.send(conn, cfg, to=phone, sms_type=kind, otp=code)
     else:
@@ -70,14 +71,14 @@ async def _reload(conn, user_id: Any) -> dict[str, Any]:
     """The user as the transaction left it (it exists: the caller found or made it)."""
     user = await users.by_id(conn, user_id)
     if user is None:
-        raise errors.forbidden("user_not_found", "User not found")
+        raise errors.USER_NOT_FOUND_FORBIDDEN()
     return user
 
 
 def _metadata(data: dict[str, Any]) -> dict[str, Any]:
     meta = data.get("data")
     if meta is not None and not isinstance(meta, dict):
-        raise errors.validation("data must be a JSON object")
+        raise errors.VALIDATION_FAILED("data must be a JSON object")
     return meta or {}
 
 
@@ -85,9 +86,9 @@ async def signup(request: Request, data: dict[str, Any]) -> Response:
     svc = service(request)
     cfg = svc.config
     if data.get("email"):
-        raise errors.validation("Only an email address or phone number should be provided on signup.")
+        raise errors.VALIDATION_FAILED("Only an email address or phone number should be provided on signup.")
     if not cfg.enable_signup:
-        raise errors.unprocessable("signup_disabled", "Signups not allowed for this instance")
+        raise errors.SIGNUP_DISABLED()
     _provider_on(svc, "Phone signups are disabled")
     _check_channel(data)
     phone = validate_phone(data.get("phone"))
@@ -95,7 +96,7 @@ async def signup(request: Request, data: dict[str, Any]) -> Response:
                           cfg.rate_limits.window_s)
     password = data.get("password")
     if not isinstance(password, str) or not password:
-        raise errors.unprocessable("validation_failed", "Signup requires a valid password")
+        raise errors.VALIDATION_FAILED_UNPROCESSABLE("Signup requires a valid password")
     passwords.check_policy(password, cfg)
     meta = _metadata(data)
     hashed = await passwords.hash_password(password, cfg.bcrypt_cost)
@@ -104,7 +105,7 @@ async def signup(request: Request, data: dict[str, Any]) -> Response:
             user = await users.by_phone(conn, phone)
             if user is not None and user.get("phone_confirmed_at") is not None:
                 if cfg.sms.autoconfirm or cfg.autoconfirm:
-                    raise errors.unprocessable("user_already_exists", "User already registered")
+                    raise errors.USER_ALREADY_EXISTS()
                 return json(_obfuscated_user(phone, meta))  # reveals no account
             if user is None:
                 user = await users.create(conn, email=None, phone=phone, encrypted_password=hashed,
@@ -145,11 +146,11 @@ async def send_otp(request: Request, data: dict[str, Any]) -> Response:
             user = await users.by_phone(conn, phone)
             if user is None:
                 if data.get("create_user") is False or not cfg.enable_signup:
-                    raise errors.unprocessable("otp_disabled", "Signups not allowed for otp")
+                    raise errors.OTP_DISABLED()
                 user = await users.create(conn, email=None, phone=phone, encrypted_password=None,
                                           user_metadata=_metadata(data), phone_confirmed=cfg.sms.autoconfirm)
             if users.is_banned(user):
-                raise errors.bad_request("user_banned", "User is banned")
+                raise errors.USER_BANNED()
             message_id = await send_code(conn, svc, user, "sms", phone)
     return json({"message_id": message_id})
 
@@ -157,9 +158,9 @@ async def send_otp(request: Request, data: dict[str, Any]) -> Response:
 async def resend(request: Request, data: dict[str, Any], kind: str) -> Response:
     svc = service(request)
     if data.get("email"):
-        raise errors.validation("Only an email address or phone number should be provided.")
+        raise errors.VALIDATION_FAILED("Only an email address or phone number should be provided.")
     if not data.get("phone"):
-        raise errors.validation("Type provided requires a phone number")
+        raise errors.VALIDATION_FAILED("Type provided requires a phone number")
     _provider_on(svc, "Phone logins are disabled")
     phone = await _code_request(request, data, svc)
     async with pool(request).acquire() as conn:
@@ -178,10 +179,10 @@ async def verify(request: Request, data: dict[str, Any]) -> Response:
     cfg = svc.config
     kind, code = data.get("type"), data.get("token")
     if not isinstance(kind, str) or not kind:
-        raise errors.validation("Verify requires a verification type")
+        raise errors.VALIDATION_FAILED("Verify requires a verification type")
     phone = validate_phone(data.get("phone"))
     if not isinstance(code, str) or not code:
-        raise errors.validation("Verify requires either a token or a token hash")
+        raise errors.VALIDATION_FAILED("Verify requires either a token or a token hash")
     await svc.limiter.hit("token_verifications", client_ip(request), cfg.rate_limits.token_verifications,
                           cfg.rate_limits.window_s)
     async with pool(request).acquire() as conn:
@@ -189,15 +190,15 @@ async def verify(request: Request, data: dict[str, Any]) -> Response:
             column = {"sms": "phone", "phone_change": "phone_change"}.get(kind)
             found = await conn.fetchval(f"select id from auth.users where {column} = $1", phone) if column else None
             if found is None:
-                raise errors.forbidden("otp_expired", otp.INVALID_MSG)
+                raise errors.OTP_EXPIRED()
             test_code = cfg.sms.test_code(phone)
             if test_code is None or not tokens.same(code, test_code):
                 user_id, _, _ = await otp.consume(conn, cfg, kind, email=phone, otp=code, phone=True)
                 if user_id != found:
-                    raise errors.forbidden("otp_expired", otp.INVALID_MSG)
+                    raise errors.OTP_EXPIRED()
             user = await users.by_id(conn, found)
             if user is None or users.is_banned(user):
-                raise errors.forbidden("user_banned", "User is banned")
+                raise errors.USER_BANNED_FORBIDDEN()
             if kind == "sms":
                 await users.confirm_phone(conn, found)
             else:
@@ -210,10 +211,10 @@ async def verify(request: Request, data: dict[str, Any]) -> Response:
 async def password_grant(request: Request, data: dict[str, Any]) -> Response:
     svc = service(request)
     cfg = svc.config
-    _provider_on(svc, "Phone logins are disabled", status=422)
+    _provider_on(svc, "Phone logins are disabled", errors.PHONE_PROVIDER_DISABLED_UNPROCESSABLE)
     phone, password = format_phone(data.get("phone")), data.get("password")
     if not phone or not isinstance(password, str) or not password:
-        raise errors.bad_request("validation_failed", "missing email or phone")
+        raise errors.VALIDATION_FAILED("missing email or phone")
     limits = cfg.rate_limits
     await svc.limiter.hit("sign_in_sign_ups", client_ip(request), limits.sign_in_sign_ups, limits.window_s)
     await svc.limiter.hit("sign_in_sign_ups_email", phone, limits.sign_in_sign_ups_per_email, limits.window_s)
@@ -221,11 +222,11 @@ async def password_grant(request: Request, data: dict[str, Any]) -> Response:
         user = await users.by_phone(conn, phone)
     ok = await passwords.verify_password(password, user["encrypted_password"] if user else None, cfg.bcrypt_cost)
     if not ok or user is None or user.get("deleted_at") is not None:
-        raise errors.bad_request("invalid_credentials", "Invalid login credentials")
+        raise errors.INVALID_CREDENTIALS()
     if users.is_banned(user):
-        raise errors.bad_request("user_banned", "User is banned")
+        raise errors.USER_BANNED()
     if user.get("phone_confirmed_at") is None:
-        raise errors.bad_request("phone_not_confirmed", "Phone not confirmed")
+        raise errors.PHONE_NOT_CONFIRMED()
     async with pool(request).acquire() as conn:
         return json(await sessions.start(conn, cfg, user, "password", ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent")))
@@ -234,14 +235,14 @@ async def password_grant(request: Request, data: dict[str, Any]) -> Response:
 async def change(conn, svc: AuthService, user: dict[str, Any], data: dict[str, Any]) -> None:
     """PUT /user {phone} inside the caller's transaction: a code to the new number, or (SMS
     confirmations off) the new number at once."""
-    _provider_on(svc, "Phone updates are disabled", status=422)
+    _provider_on(svc, "Phone updates are disabled", errors.PHONE_PROVIDER_DISABLED_UNPROCESSABLE)
     _check_channel(data)
     phone = validate_phone(data.get("phone"))
     if phone == (user.get("phone") or ""):
         return
     taken = await users.by_phone(conn, phone)
     if taken is not None and taken["id"] != user["id"]:
-        raise errors.unprocessable("phone_exists", users.PHONE_EXISTS)
+        raise errors.PHONE_EXISTS()
     if svc.config.sms.autoconfirm:
         await users.set_phone(conn, user["id"], phone)
     else:

@@ -38,7 +38,7 @@ class RateLimiter:
         self._last_sweep = time.monotonic()
 
     async def hit(self, bucket: str, key: str | None, limit: int, window_s: int,
-                  code: str = "over_request_rate_limit", msg: str = "Request rate limit reached",
+                  code: errors.Code = errors.OVER_REQUEST_RATE_LIMIT,
                   *, conn: asyncpg.Connection | None = None) -> None:
         """Count one request; raise 429 when `key` went over `limit` in the current window.
         A limit of 0 or less disables the check. `conn`: a connection the caller holds (the hit
@@ -52,7 +52,7 @@ class RateLimiter:
         else:
             hits, left = await conn.fetchrow(HIT, bucket, key, float(window_s))
         if hits > limit:
-            raise errors.rate_limited(code, msg, retry_after=max(1, int(left + 0.999)))
+            raise code(retry_after=max(1, int(left + 0.999)))
 
     async def _sweep_if_due(self, conn: asyncpg.Connection) -> None:
         now = time.monotonic()

@@ -43,17 +43,17 @@ async def jwks(request: Request) -> Response:
 @endpoint
 async def saml_disabled(request: Request) -> Response:
     """POST /sso and the SAML endpoints, as GoTrue answers them with SAML SSO off."""
-    raise errors.not_found("saml_provider_disabled", "SAML 2.0 is disabled")
+    raise errors.SAML_PROVIDER_DISABLED()
 
 
 def _local_box(request: Request, what: str) -> int:
     """The service_role key is required; returns the `limit` of messages to read."""
     if apikey_role(request) != "service_role":
-        raise errors.forbidden("not_admin", f"The {what} needs the service_role key")
+        raise errors.NOT_ADMIN(f"The {what} needs the service_role key")
     try:
         return min(500, max(1, int(request.query_params.get("limit") or 50)))
     except ValueError:
-        raise errors.validation("limit must be an integer") from None
+        raise errors.VALIDATION_FAILED("limit must be an integer") from None
 
 
 @endpoint

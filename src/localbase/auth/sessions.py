@@ -19,10 +19,6 @@ from localbase.auth import errors, hooks, tokens, users
 from localbase.auth.config import AuthConfig
 from localbase.security import jwt
 
-NOT_FOUND_MSG = "Invalid Refresh Token: Refresh Token Not Found"
-USED_MSG = "Invalid Refresh Token: Already Used"
-
-
 MFA_METHODS = frozenset(("totp", "phone", "webauthn"))
 
 
@@ -142,30 +138,30 @@ update auth.sessions set not_after = now(), updated_at = now() where id = $1
 async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) -> dict[str, Any]:
     """grant_type=refresh_token: BEGIN, REFRESH_SELECT, REFRESH_ROTATE (or REVOKE_FAMILY), COMMIT."""
     if not presented:
-        raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
+        raise errors.REFRESH_TOKEN_NOT_FOUND()
     digest = tokens.digest(presented)
     failure: errors.AuthError | None = None
     async with conn.transaction():
         found = await conn.fetchrow(REFRESH_SELECT, digest)
         if found is None:
-            raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
+            raise errors.REFRESH_TOKEN_NOT_FOUND()
         row = {k: found[k] for k in _TOKEN_COLUMNS}
         user = None if found["id"] is None else {k: v for k, v in found.items() if k not in _TOKEN_COLUMNS}
         if user is None or user.get("deleted_at") is not None:
-            raise errors.bad_request("refresh_token_not_found", NOT_FOUND_MSG)
+            raise errors.REFRESH_TOKEN_NOT_FOUND()
         if users.is_banned(user):
-            raise errors.bad_request("user_banned", "User is banned")
+            raise errors.USER_BANNED()
         session_id = row["token_session_id"]
         if row["session_not_after"] is not None and row["session_not_after"] < users.now():
             if row["token_revoked"]:  # a family revoked for reuse: every token of it is "already used"
-                raise errors.bad_request("refresh_token_already_used", USED_MSG)
-            raise errors.bad_request("session_expired", "Session expired")
+                raise errors.REFRESH_TOKEN_ALREADY_USED()
+            raise errors.SESSION_EXPIRED()
         if row["token_revoked"]:
             reuse_until = row["token_updated_at"] + timedelta(seconds=config.refresh_token_reuse_interval)
             if not config.enable_refresh_token_rotation or users.now() > reuse_until:
                 # Reuse of a spent token: revoke the whole family (every token of the session).
                 await conn.execute(REVOKE_FAMILY, session_id)
-                failure = errors.bad_request("refresh_token_already_used", USED_MSG)
+                failure = errors.REFRESH_TOKEN_ALREADY_USED()
         if failure is None:
             if config.enable_refresh_token_rotation:
                 new_token = tokens.new_refresh_token()
@@ -187,21 +183,21 @@ async def current(conn: asyncpg.Connection, claims: dict[str, Any]) -> dict[str,
     names one) the session must still exist."""
     sub = claims.get("sub")
     if not sub:
-        raise errors.forbidden("bad_jwt", "invalid claim: missing sub claim")
+        raise errors.BAD_JWT("invalid claim: missing sub claim")
     user = await users.by_id(conn, sub)
     if user is None or user.get("deleted_at") is not None:
-        raise errors.forbidden("user_not_found", "User from sub claim in JWT does not exist")
+        raise errors.USER_NOT_FOUND_FORBIDDEN("User from sub claim in JWT does not exist")
     session_id = claims.get("session_id")
     if session_id:
         try:
             sid = uuid.UUID(str(session_id))
         except ValueError:
-            raise errors.forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID") from None
+            raise errors.BAD_JWT("invalid claim: session_id claim must be a UUID") from None
         exists = await conn.fetchval(
             "select 1 from auth.sessions where id = $1 and user_id = $2 and (not_after is null or not_after > now())",
             sid, user["id"])
         if not exists:
-            raise errors.forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
+            raise errors.SESSION_NOT_FOUND()
     return user
 
 

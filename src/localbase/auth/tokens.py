@@ -39,12 +39,12 @@ def access_claims(config: AuthConfig, user: dict[str, Any], session_id: str, amr
 def bearer_claims(authorization: str | None, config: AuthConfig) -> dict[str, Any]:
     """Verify the request's `Authorization: Bearer <jwt>`; GoTrue's errors when missing or bad."""
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise errors.unauthorized("no_authorization", "This endpoint requires a valid Bearer token")
+        raise errors.NO_AUTHORIZATION()
     token = authorization[7:].strip()
     try:
         claims = jwt.verify(token, config.keys)
     except jwt.JWTError as exc:
-        raise errors.forbidden("bad_jwt", f"invalid JWT: unable to parse or verify signature, {exc.reason}") from None
+        raise errors.BAD_JWT(f"invalid JWT: unable to parse or verify signature, {exc.reason}") from None
     return claims
 
 

@@ -14,7 +14,6 @@ import asyncpg
 from localbase.auth import errors
 
 log = logging.getLogger("localbase.auth")
-PHONE_EXISTS = "A user with this phone number has already been registered"
 
 USER_SELECT = """
 select u.id, u.aud, u.role, u.email, u.encrypted_password, u.email_confirmed_at, u.invited_at,
@@ -48,7 +47,7 @@ EMAIL_FORMAT = re.compile(r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA
 
 def normalize_email(email: Any) -> str:
     if not isinstance(email, str) or len(email) > 255 or not EMAIL_FORMAT.fullmatch(email):
-        raise errors.validation("Unable to validate email address: invalid format")
+        raise errors.VALIDATION_FAILED("Unable to validate email address: invalid format")
     return email.lower()
 
 
@@ -145,11 +144,10 @@ async def create(conn: asyncpg.Connection, *, email: str | None, phone: str | No
             app_metadata_for(provider, app_metadata), user_metadata or {}, ts, is_anonymous,
             ts if invited else None)
     except asyncpg.UniqueViolationError:
-        raise errors.unprocessable("user_already_exists" if email else "phone_exists",
-                                   "User already registered") from None
+        raise (errors.USER_ALREADY_EXISTS if email else errors.PHONE_EXISTS)("User already registered") from None
     except asyncpg.PostgresError as exc:  # e.g. a sign-up trigger of the project failed
         log.error("saving a new user failed: %s: %s", type(exc).__name__, exc)
-        raise errors.AuthError(500, "unexpected_failure", "Database error saving new user") from None
+        raise errors.UNEXPECTED_FAILURE("Database error saving new user") from None
     if email:
         await add_identity(conn, uid, "email", email, email_confirmed, ts)
     if phone:
@@ -205,7 +203,7 @@ async def set_phone(conn: asyncpg.Connection, user_id: uuid.UUID, phone: str) ->
                        else raw_app_meta_data end
                where id = $1""", user_id, phone)
     except asyncpg.UniqueViolationError:
-        raise errors.unprocessable("phone_exists", PHONE_EXISTS) from None
+        raise errors.PHONE_EXISTS() from None
     await add_phone_identity(conn, user_id, phone, True)
 
 
@@ -230,8 +228,7 @@ async def set_email(conn: asyncpg.Connection, user_id: uuid.UUID, email: str, co
                        else raw_app_meta_data end
                where id = $1""", user_id, email, confirmed)
     except asyncpg.UniqueViolationError:
-        raise errors.unprocessable("email_exists",
-                                   "A user with this email address has already been registered") from None
+        raise errors.EMAIL_EXISTS() from None
     await add_identity(conn, user_id, "email", email, confirmed)
 
 

@@ -19,13 +19,15 @@ import logging
 
 import orjson
 
+from localbase.auth import errors as auth_errors
+from localbase.rest import errors as rest_errors
 from localbase.settings import Limits
 
 log = logging.getLogger("localbase.gateway")
 
 LINGER_SECONDS = 2.0
 REASONS = {413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
-_AUTH_CODES = {413: "request_too_large", 414: "request_too_large", 431: "request_too_large"}
+_REST_CODES = {413: rest_errors.PAYLOAD_TOO_LARGE, 414: rest_errors.URI_TOO_LONG, 431: rest_errors.HEADERS_TOO_LARGE}
 _FUNCTION_CODES = {413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE"}
 STORAGE_PREFIX = "/storage/v1"
 
@@ -33,9 +35,10 @@ STORAGE_PREFIX = "/storage/v1"
 def error_body(path: str, status: int, message: str) -> bytes:
     """`message` in the error shape of the service at `path`."""
     if path.startswith("/rest/v1"):
-        body = {"code": f"PGRST{status}", "details": message, "hint": None, "message": REASONS.get(status, message)}
+        body = {"code": _REST_CODES[status].code, "details": message, "hint": None,
+                "message": REASONS.get(status, message)}
     elif path.startswith("/auth/v1"):
-        body = {"code": status, "error_code": _AUTH_CODES.get(status, "validation_failed"), "msg": message}
+        body = {"code": status, "error_code": auth_errors.REQUEST_TOO_LARGE.error_code, "msg": message}
     elif path.startswith(STORAGE_PREFIX):
         body = {"statusCode": str(status), "code": "EntityTooLarge" if status == 413 else "InvalidRequest",
                 "error": REASONS.get(status, "Bad Request"), "message": message}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import asyncpg
 import orjson
@@ -75,38 +76,73 @@ def _custom_pgrst(message: str, details: str | None) -> RestError:
                          body.get("details"), body.get("hint"),
                          {str(k): str(v) for k, v in (meta.get("headers") or {}).items()})
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-        return RestError(500, "PGRST121", "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
-                         message, None)
+        return RAISE_JSON(details=message)
 
 
-def internal_error() -> RestError:
-    return RestError(500, "PGRST000", "Internal server error", None, "The server logged the cause.")
+# -- the catalogue: every error Localbase answers in PostgREST's name -----------------------------
+@dataclass(frozen=True, slots=True)
+class Code:
+    """One PostgREST error: its code, HTTP status and message template (`str.format` fields, filled
+    when raised); call it to get the error, e.g. `raise SINGULAR(details=...)`."""
+
+    code: str
+    status: int
+    message: str
+    hint: str | None = None
+
+    def __call__(self, details: str | None = None, hint: str | None = None,
+                 headers: dict[str, str] | None = None, **fields: object) -> RestError:
+        shown = hint if hint is not None else self.hint.format(**fields) if self.hint else None
+        return RestError(self.status, self.code, self.message.format(**fields), details, shown, headers)
 
 
-# PostgREST's own errors, named once here so every stage words them the same way.
-def table_not_found(schema: str, name: str) -> RestError:
-    return RestError(404, "PGRST205", f"Could not find the table '{schema}.{name}' in the schema cache",
-                     None, None)
+# Group 0: connection
+INTERNAL = Code("PGRST000", 500, "Internal server error", "The server logged the cause.")
+CONNECTION = Code("PGRST001", 503, "Database client error. Retrying the connection.")
+POOL_TIMEOUT = Code("PGRST003", 504, "Timed out acquiring connection from connection pool.")
+# Group 1: the request
+QUERY_PARSE = Code("PGRST100", 400, "{message}")  # the parser words each failure (what, where)
+RPC_METHOD = Code("PGRST101", 405, "Cannot use the {method} method on RPC")
+INVALID_BODY = Code("PGRST102", 400, "{message}")
+RANGE_NOT_SATISFIABLE = Code("PGRST103", 416, "Requested range not satisfiable")
+PUT_FILTERS = Code("PGRST105", 405, "Filters must include all and only primary key columns with 'eq' operators")
+SCHEMA_NOT_EXPOSED = Code("PGRST106", 406, "Invalid schema: {schema}",
+                          "Only the following schemas are exposed: {exposed}")
+MEDIA_TYPE = Code("PGRST107", 406, "None of these media types are available: {accept}")
+NOT_EMBEDDED = Code("PGRST108", 400, "'{path}' is not an embedded resource in this request",
+                    "Verify that '{path}' is included in the 'select' query parameter.")
+PUT_LIMIT = Code("PGRST114", 400, "limit/offset querystring parameters are not allowed for PUT")
+PUT_KEY_MISMATCH = Code("PGRST115", 400, "Payload values do not match URL in primary key column(s)")
+SINGULAR = Code("PGRST116", 406, "Cannot coerce the result to a single JSON object")
+UNSUPPORTED_METHOD = Code("PGRST117", 405, "Unsupported HTTP method: {method}")
+RELATED_ORDER = Code("PGRST118", 400, "A related order on '{relation}' is not possible")
+VIEW_NOT_WRITABLE = Code("PGRST120", 405, "cannot {kind} into relation \"{name}\"")
+TABLE_NOT_WRITABLE = Code("42809", 405, "cannot {kind} into relation \"{name}\"")  # PostgreSQL's wrong_object_type
+RAISE_JSON = Code("PGRST121", 500, "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error")
+STRICT_PREFERENCES = Code("PGRST122", 400, "Invalid preferences given with handling=strict")
+AGGREGATES_DISABLED = Code("PGRST123", 400, "Use of aggregate functions is not allowed")
+MAX_AFFECTED = Code("PGRST124", 400, "Query result exceeds max-affected preference constraint")
+UPSERT_WITHOUT_KEY = Code("PGRST124", 400, "'{table}' has no primary key to upsert on",
+                          "Add on_conflict=<columns> to the request.")
+INVALID_PATH = Code("PGRST125", 404, "Invalid path specified in request URL")
+RPC_MAX_AFFECTED = Code("PGRST128", 400, "Function must return SETOF or TABLE when max-affected preference is "
+                        "used with handling=strict")
+UNDEFINED_COLUMN = Code("42703", 400, "column {table}.{name} does not exist")  # as PostgreSQL words it
+# Group 2: the schema cache
+NO_RELATIONSHIP = Code("PGRST200", 400, "Could not find a relationship between '{parent}' and '{child}' in the "
+                       "schema cache")
+AMBIGUOUS_EMBED = Code("PGRST201", 300, "Could not embed because more than one relationship was found for "
+                       "'{parent}' and '{child}'")
+FUNCTION_NOT_FOUND = Code("PGRST202", 404, "Could not find the function {name}{signature} in the schema cache")
+AMBIGUOUS_FUNCTION = Code("PGRST203", 300, "Could not choose the best candidate function between: {candidates}")
+COLUMN_NOT_FOUND = Code("PGRST204", 400, "Could not find the '{column}' column of '{table}' in the schema cache")
+TABLE_NOT_FOUND = Code("PGRST205", 404, "Could not find the table '{schema}.{name}' in the schema cache")
+# Group 3: the JWT (`reason` words what failed)
+JWT_INVALID = Code("PGRST301", 401, "{reason}")
+JWT_CLAIMS = Code("PGRST303", 401, "{reason}")
+# Localbase's own: the size limits (PostgREST leaves them to a proxy in front)
+PAYLOAD_TOO_LARGE = Code("PGRST413", 413, "Payload too large")
+URI_TOO_LONG = Code("PGRST414", 414, "URI Too Long")  # answered by the HTTP layer (gateway/limits)
+HEADERS_TOO_LARGE = Code("PGRST431", 431, "Request Header Fields Too Large")
 
-
-def column_not_found(table: str, column: str) -> RestError:
-    return RestError(400, "PGRST204", f"Could not find the '{column}' column of '{table}' in the schema cache",
-                     None, None)
-
-
-def schema_not_exposed(schema: str, exposed: tuple[str, ...]) -> RestError:
-    return RestError(406, "PGRST106", "Invalid schema: " + schema,
-                     None, "Only the following schemas are exposed: " + ", ".join(exposed))
-
-
-def limit_without_order() -> RestError:
-    """PostgREST 12: a limited UPDATE/DELETE picks its rows by an explicit order, never at random."""
-    return RestError(400, "PGRST109", "A 'limit' was applied without an explicit 'order'", None,
-                     "Apply an 'order' using unique column(s)")
-
-
-def too_many_changed(changed: int, limit: int) -> RestError:
-    """PostgREST 12: a limited UPDATE/DELETE whose order was not unique changed more rows than its
-    limit; the transaction is rolled back."""
-    return RestError(400, "PGRST110", "The maximum number of rows allowed to change was surpassed",
-                     f"Results contain {changed} rows changed but the maximum number allowed is {limit}", None)
+CATALOGUE: dict[str, Code] = {name: value for name, value in globals().items() if isinstance(value, Code)}

@@ -70,7 +70,7 @@ def caller_from(authorization: str | None, secret: str | KeyRing, anon_role: str
         caller, exp = cached
         if exp is None or exp > time.time():
             return caller
-        raise _jwt_error("JWT expired", "PGRST303")
+        raise _jwt_error("JWT expired", errors.JWT_CLAIMS)
     caller, exp = _verify_caller(authorization, secret, anon_role)
     if len(_callers) >= _CALLER_CACHE_SIZE:
         _callers.pop(next(iter(_callers)))
@@ -85,14 +85,14 @@ _callers: dict[tuple[str, str | KeyRing], tuple[Caller, float | None]] = {}
 def _verify_caller(authorization: str, secret: str | KeyRing, anon_role: str) -> tuple[Caller, float | None]:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _jwt_error("Invalid Authorization header: expected 'Bearer <token>'", "PGRST301")
+        raise _jwt_error("Invalid Authorization header: expected 'Bearer <token>'", errors.JWT_INVALID)
     try:
         claims = jwt.verify(token.strip(), secret)
     except jwt.JWTError as exc:
-        raise _jwt_error(exc.reason, "PGRST303" if exc.expired or exc.claims else "PGRST301") from None
+        raise _jwt_error(exc.reason, errors.JWT_CLAIMS if exc.expired else errors.JWT_INVALID) from None
     role = claims.get("role") or anon_role
     if not isinstance(role, str):
-        raise _jwt_error("JWT role claim must be a string", "PGRST303")
+        raise _jwt_error("JWT role claim must be a string", errors.JWT_CLAIMS)
     exp = claims.get("exp")
     session = claims.get("session_id") or claims.get("sub")
     session = session if isinstance(session, str) else None
@@ -100,9 +100,9 @@ def _verify_caller(authorization: str, secret: str | KeyRing, anon_role: str) ->
     return caller, float(exp) if isinstance(exp, (int, float)) else None
 
 
-def _jwt_error(reason: str, code: str) -> RestError:
-    return RestError(401, code, reason, None, None,
-                     {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'})
+def _jwt_error(reason: str, code: errors.Code) -> RestError:
+    return code(headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
+                reason=reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +220,7 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
             result = await _sent(conn, work)
         return result
     except GateTimeout:
-        raise RestError(504, "PGRST003", "Timed out acquiring connection from connection pool.", None, None) from None
+        raise errors.POOL_TIMEOUT() from None
     except UNAVAILABLE as exc:  # before PostgresError: shut down, crashed, starting up are 503, not a query's error
         raise _unavailable(exc) from None
     except asyncpg.PostgresError as exc:
@@ -253,4 +253,4 @@ def _unavailable(exc: BaseException | None) -> RestError:
     if now - _last_unavailable_log > 1.0:
         _last_unavailable_log = now
         log.warning("database unavailable: %s", exc if exc is not None else "PostgreSQL is restarting")
-    return RestError(503, "PGRST001", "Database client error. Retrying the connection.", None, None)
+    return errors.CONNECTION()

@@ -14,8 +14,7 @@ from dataclasses import replace
 import orjson
 from starlette.responses import Response
 
-from localbase.rest import execute
-from localbase.rest.errors import RestError
+from localbase.rest import errors, execute
 from localbase.rest.sql import Statement
 from localbase.rest.types import ApiRequest, Explain, MediaType
 
@@ -29,8 +28,7 @@ def prepare(req: ApiRequest, enabled: bool, accept_header: str) -> ApiRequest:
     if req.explain is None:
         return req
     if not enabled:
-        raise RestError(406, "PGRST107", "None of these media types are available: " + accept_header.strip(),
-                        None, None)
+        raise errors.MEDIA_TYPE(accept=accept_header.strip())
     return replace(req, accept=req.explain.for_media)
 
 

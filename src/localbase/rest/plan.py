@@ -92,7 +92,7 @@ LEGACY_COUNT = "count"
 
 
 def column_error(label: str, name: str) -> RestError:
-    return RestError(400, "42703", f"column {label}.{name} does not exist", None, None)
+    return errors.UNDEFINED_COLUMN(table=label, name=name)
 
 
 class Planner:
@@ -105,13 +105,13 @@ class Planner:
         if requested is None:
             return self.schema.exposed[0]
         if requested not in self.schema.exposed:
-            raise errors.schema_not_exposed(requested, self.schema.exposed)
+            raise errors.SCHEMA_NOT_EXPOSED(schema=requested, exposed=", ".join(self.schema.exposed))
         return requested
 
     def table(self, schema_name: str, name: str) -> Table:
         table = self.schema.table(schema_name, name)
         if table is None:
-            raise errors.table_not_found(schema_name, name)
+            raise errors.TABLE_NOT_FOUND(schema=schema_name, name=name)
         return table
 
     # -- select trees --------------------------------------------------------------------------
@@ -136,7 +136,7 @@ class Planner:
         name = item.field.name
         if item.aggregate:
             if not self.schema.config.aggregates_enabled:  # PostgREST's default: db-aggregates-enabled = false
-                raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed", None, None)
+                raise errors.AGGREGATES_DISABLED()
             column = None if name == STAR else self._column(source, name)
             return SelectCol(item.field, column, item.alias or item.aggregate,
                              _cast_type(item.cast) if item.cast else None, item.aggregate,
@@ -153,8 +153,7 @@ class Planner:
 
     def _embed(self, source: Source, request, path: tuple[str, ...], embed: Embed) -> EmbedNode:
         if source.table is None:
-            raise RestError(400, "PGRST200", f"Could not find a relationship between '{source.label}' and "
-                            f"'{embed.relation}' in the schema cache", None, None)
+            raise errors.NO_RELATIONSHIP(parent=source.label, child=embed.relation)
         rel = resolve(self.schema, source.table, embed.relation, embed.hint)
         name = embed.alias or embed.relation
         # labelled as PostgREST aliases an embedded table (its errors name `cities_1.x`)
@@ -199,17 +198,14 @@ class Planner:
         for mapping in (request.filters, request.orders, request.ranges):
             for path in mapping:
                 if path not in known:
-                    raise RestError(400, "PGRST108",
-                                    f"'{'.'.join(path)}' is not an embedded resource in this request", None,
-                                    f"Verify that '{'.'.join(path)}' is included in the 'select' query parameter.")
+                    raise errors.NOT_EMBEDDED(path=".".join(path))
 
     # -- mutations -----------------------------------------------------------------------------
     def mutate(self, request, kind: str) -> MutatePlan:
         table = self.table(self.pick_schema(request.schema), request.target)
         if kind in ("insert", "upsert") and not table.insertable or kind == "update" and not table.updatable \
                 or kind == "delete" and not table.deletable:
-            raise RestError(405, "PGRST120" if table.is_view else "42809",
-                            f"cannot {kind} into relation \"{table.name}\"", None, None)
+            raise (errors.VIEW_NOT_WRITABLE if table.is_view else errors.TABLE_NOT_WRITABLE)(kind=kind, name=table.name)
         source = Source(table, table.columns, table.name)
         root = self.node(source, request, (), request.select)
         self._check_embedded_filters(request, root)
@@ -227,8 +223,7 @@ class Planner:
             for name in on_conflict:
                 self._column(source, name)
             if not on_conflict:
-                raise RestError(400, "PGRST124", f"'{table.name}' has no primary key to upsert on",
-                                None, "Add on_conflict=<columns> to the request.")
+                raise errors.UPSERT_WITHOUT_KEY(table=table.name)
         return MutatePlan(kind, table, root, columns, on_conflict,
                           merge=getattr(prefs, "resolution", None) != "ignore-duplicates",
                           missing_default=getattr(prefs, "missing", None) == "default")
@@ -241,10 +236,9 @@ class Planner:
                if isinstance(c, Filter) and c.operator == "eq" and not c.negated and not c.field.json_path}
         payload = request.payload
         if not pk or set(eqs) != set(pk) or len(request.filters.get((), ())) != len(pk):
-            raise RestError(405, "PGRST105",
-                            "Filters must include all and only primary key columns with 'eq' operators", None, None)
+            raise errors.PUT_FILTERS()
         if not isinstance(payload, dict) or any(str(payload.get(c)) != eqs[c] for c in pk):
-            raise RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)", None, None)
+            raise errors.PUT_KEY_MISMATCH()
 
     def _payload_columns(self, table: Table, request) -> tuple[str, ...]:
         payload = request.payload
@@ -257,17 +251,17 @@ class Planner:
                 names = ()
             else:
                 if not all(isinstance(row, dict) for row in payload):
-                    raise RestError(400, "PGRST102", "All object keys must match", None, None)
+                    raise errors.INVALID_BODY(message="All object keys must match")
                 first = tuple(payload[0])
                 keyset = set(first)
                 if any(set(row) != keyset for row in payload[1:]):
-                    raise RestError(400, "PGRST102", "All object keys must match", None, None)
+                    raise errors.INVALID_BODY(message="All object keys must match")
                 names = first
         else:
-            raise RestError(400, "PGRST102", "Empty or invalid json", None, None)
+            raise errors.INVALID_BODY(message="Empty or invalid json")
         for name in names:
             if name not in table.columns:
-                raise errors.column_not_found(table.name, name)
+                raise errors.COLUMN_NOT_FOUND(table=table.name, column=name)
         return names
 
     # -- functions -----------------------------------------------------------------------------
@@ -325,8 +319,8 @@ def _cast_type(name: str) -> str:
     array = key.endswith("[]")
     base = _CASTS.get(key[:-2] if array else key)
     if base is None:
-        raise RestError(400, "PGRST100", f"unsupported cast type \"{name}\"", None,
-                        "Use one of: " + ", ".join(sorted(_CASTS)))
+        raise errors.QUERY_PARSE(hint="Use one of: " + ", ".join(sorted(_CASTS)),
+                                 message=f"unsupported cast type \"{name}\"")
     return base + ("[]" if array else "")
 
 

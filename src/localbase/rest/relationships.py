@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from localbase.rest import fuzzy
-from localbase.rest.errors import RestError
+from localbase.rest import errors, fuzzy
 from localbase.rest.schema_cache import ForeignKey, Schema, Table
 
 _RANK = {"one-to-many": 0, "many-to-one": 1, "one-to-one": 2, "many-to-many": 3}
@@ -170,18 +169,16 @@ def resolve(schema: Schema, parent: Table, name: str, hint: str | None) -> Relat
     found = [rel for rel in everything if _matches(rel, name, hint)]
     if not found:
         using = f"' using the hint '{hint}" if hint else ""
-        raise RestError(
-            400, "PGRST200", f"Could not find a relationship between '{parent.name}' and '{name}' in the schema cache",
+        raise errors.NO_RELATIONSHIP(
             f"Searched for a foreign key relationship between '{parent.name}' and '{name}{using}' in the schema "
-            f"'{parent.schema}', but no matches were found.", _no_relationship_hint(schema, parent, name, everything))
+            f"'{parent.schema}', but no matches were found.", _no_relationship_hint(schema, parent, name, everything),
+            parent=parent.name, child=name)
     if len(found) > 1:
         options = ", ".join(f"'{name}!{rel.hint_name()}'" for rel in found)
-        raise RestError(
-            300, "PGRST201",
-            f"Could not embed because more than one relationship was found for '{parent.name}' and '{name}'",
+        raise errors.AMBIGUOUS_EMBED(
             [rel.describe() for rel in found],  # type: ignore[arg-type]
             f"Try changing '{name}' to one of the following: {options}. Find the desired relationship in the "
-            f"'details' key.")
+            f"'details' key.", parent=parent.name, child=name)
     return found[0]
 
 

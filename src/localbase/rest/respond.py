@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from localbase.rest import errors
 from localbase.rest.errors import RestError
 
 JSON = "application/json; charset=utf-8"
@@ -26,8 +27,7 @@ def content_range(offset: int, page_total: int, total: int | None) -> str:
 
 def single_check(page_total: int) -> None:
     if page_total != 1:
-        raise RestError(406, "PGRST116", "Cannot coerce the result to a single JSON object",
-                        f"The result contains {page_total} rows", None)
+        raise errors.SINGULAR(details=f"The result contains {page_total} rows")
 
 
 def _media(single: bool, csv: bool, geojson: bool = False) -> str:
@@ -37,9 +37,8 @@ def _media(single: bool, csv: bool, geojson: bool = False) -> str:
 def read_response(body: str | None, *, offset: int, page_total: int, total: int | None, head: bool,
                   single: bool, preference_applied: list[str], csv: bool = False, geojson: bool = False) -> Response:
     if total is not None and offset > 0 and offset >= total and page_total == 0 and total > 0:
-        raise RestError(416, "PGRST103", "Requested range not satisfiable",
-                        f"An offset of {offset} was requested, but there are only {total} rows.", None,
-                        {"Content-Range": f"*/{total}"})
+        raise errors.RANGE_NOT_SATISFIABLE(f"An offset of {offset} was requested, but there are only {total} rows.",
+                                           headers={"Content-Range": f"*/{total}"})
     status = 206 if total is not None and page_total < total and page_total > 0 else 200
     headers = {"Content-Range": content_range(offset, page_total, total)}
     if preference_applied:

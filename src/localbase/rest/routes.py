@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from localbase.rest import errors, execute, explain, openapi, replica_reads, respond, routines, sql, sql_call
-from localbase.rest.errors import RestError, internal_error
+from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
@@ -32,12 +32,12 @@ async def _read_body(request: Request) -> bytes:
     limit = request.app.state.settings.limits.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {limit} bytes", None)
+        raise errors.PAYLOAD_TOO_LARGE(f"The body exceeds {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RestError(413, "PGRST413", "Payload too large", f"The body exceeds {limit} bytes", None)
+            raise errors.PAYLOAD_TOO_LARGE(f"The body exceeds {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -46,8 +46,7 @@ def _refuse_unproduced(req, request: Request, schema) -> ApiRequest:
     """The request as the later stages see it: a plan request shaped as the one it explains (EXPLAIN
     plans answer 406 unless enabled, as on Supabase by default; GeoJSON needs PostGIS)."""
     if req.accept is MediaType.GEOJSON and schema.geojson is None:
-        raise RestError(406, "PGRST107", "None of these media types are available: " +
-                        request.headers.get("accept", "").strip(), None, None)
+        raise errors.MEDIA_TYPE(accept=request.headers.get("accept", "").strip())
     return explain.prepare(req, schema.config.plan_enabled, request.headers.get("accept", ""))
 
 
@@ -64,10 +63,7 @@ def _checks(single: bool, prefs, *, max_affected: bool = True, changed_limit: in
         if single:
             respond.single_check(row["page_total"])
         if limit is not None and row["page_total"] > limit:
-            raise RestError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
-                            f"The query affects {row['page_total']} rows", None)
-        if changed_limit is not None and row["page_total"] > changed_limit:
-            raise errors.too_many_changed(row["page_total"], changed_limit)
+            raise errors.MAX_AFFECTED(f"The query affects {row['page_total']} rows")
     return check
 
 
@@ -75,8 +71,7 @@ def _query_pairs(raw: bytes) -> list[tuple[str, str]]:
     try:
         return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise RestError(400, "PGRST100", "Invalid query string: not valid UTF-8 after percent-decoding",
-                        None, None) from None
+        raise errors.QUERY_PARSE(message="Invalid query string: not valid UTF-8 after percent-decoding") from None
 
 
 async def handle(request: Request) -> Response:
@@ -86,7 +81,7 @@ async def handle(request: Request) -> Response:
         return respond.error_response(err)
     except Exception:  # noqa: BLE001 - logged with the traceback, answered as PostgREST's 500 shape
         log.exception("unexpected error in %s %s", request.method, request.url.path)
-        return respond.error_response(internal_error())
+        return respond.error_response(errors.INTERNAL())
 
 
 async def _handle(request: Request) -> Response:
@@ -146,7 +141,7 @@ async def _handle(request: Request) -> Response:
                            strip_nulls=strip_nulls, head=head, applied=applied, rollback=rollback, body=body)
     kind = {"insert": "insert", "update": "update", "delete": "delete", "upsert": "upsert"}.get(action)
     if kind is None:
-        raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}", None, None)
+        raise errors.UNSUPPORTED_METHOD(method=request.method)
     resolution = prefs.resolution
     if kind == "insert" and resolution:
         kind = "upsert"
@@ -240,17 +235,11 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, *, count, 
     plan = planner.call(req, call.function, call.args, call.raw)
     geo = req.accept is MediaType.GEOJSON
     if (req.csv or geo) and plan.root is None:  # CSV, GeoJSON need rows with columns: a function returning rows
-        raise RestError(406, "PGRST107", "None of these media types are available: " +
-                        request.headers.get("accept", "").strip(), None, None)
+        raise errors.MEDIA_TYPE(accept=request.headers.get("accept", "").strip())
     if req.preferences.handling == "strict" and req.preferences.max_affected is not None \
             and not plan.function.returns_set:
-        raise RestError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is "
-                        "used with handling=strict", None, None)
-    # a JSON body of named arguments goes to PostgreSQL as sent (the parse stage checked it):
-    # re-encoding it would fail on nesting deeper than orjson writes, which PostgreSQL's json reads
-    args_json = body.decode() if call.args and req.method == "POST" and req.content_type is MediaType.JSON \
-        else orjson.dumps(call.args).decode()
-    st = sql_call.call(plan, args_json, count=count if count != "estimated" else "exact",
+        raise errors.RPC_MAX_AFFECTED()
+    st = sql_call.call(plan, orjson.dumps(call.args).decode(), count=count if count != "estimated" else "exact",
                   single=single, strip_nulls=strip_nulls, head=head, csv=req.csv, geojson=_geojson(req, schema))
     app = request.app
     db = app.state.db

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from localbase.rest import fuzzy
+from localbase.rest import errors, fuzzy
 from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_filter, parse_logic_tree
 from localbase.rest.plan import NOT_RAW
@@ -59,8 +59,7 @@ def find(schema: Schema, schema_name: str, name: str, keys: frozenset[str], cont
 def ambiguous(candidates: list[Function]) -> RestError:
     shown = ", ".join(f"{fn.schema}.{fn.name}({', '.join(f'{a.name} => {a.type}' for a in fn.args)})"
                       for fn in candidates)
-    return RestError(300, "PGRST203", "Could not choose the best candidate function between: " + shown, None,
-                     _AMBIGUOUS_HINT)
+    return errors.AMBIGUOUS_FUNCTION(None, _AMBIGUOUS_HINT, candidates=shown)
 
 
 def not_found(schema: Schema, schema_name: str, name: str, keys: list[str], content_type, post: bool,
@@ -83,9 +82,8 @@ def not_found(schema: Schema, schema_name: str, name: str, keys: list[str], cont
     elif post and content_type is MediaType.JSON:
         searched += " or with a single unnamed json/jsonb parameter"
     hint = None if raw_only else _hint(schema, schema_name, name, keys, overloads)
-    return RestError(404, "PGRST202", f"Could not find the function {qualified}{signature} in the schema cache",
-                     f"Searched for the function {qualified}{searched}, but no matches were found in the schema "
-                     "cache.", hint)
+    return errors.FUNCTION_NOT_FOUND(f"Searched for the function {qualified}{searched}, but no matches were "
+                                     "found in the schema cache.", hint, name=qualified, signature=signature)
 
 
 def _hint(schema: Schema, schema_name: str, name: str, keys: list[str], overloads: list[Function]) -> str | None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from localbase.rest import errors
 from localbase.rest.plan import STAR, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
 from localbase.rest.schema_cache import Column, Table
 from localbase.rest.sql_aggregate import GROUPED, Grouping, aggregated, output_names
@@ -182,9 +183,8 @@ class Builder:
             if term.relation is not None:
                 embed = next((e for e in node.select if isinstance(e, EmbedNode) and e.name == term.relation), None)
                 if embed is None or not embed.rel.to_one:
-                    from localbase.rest.errors import RestError
-                    raise RestError(400, "PGRST118", f"A related order on '{term.relation}' is not possible",
-                                    "Only to-one embedded resources can be used for ordering", None)
+                    raise errors.RELATED_ORDER("Only to-one embedded resources can be used for ordering",
+                                               relation=term.relation)
                 expr = f"({self._embed_alias(embed)}.\"v\"::jsonb->{self.param(term.field.name)})"
             else:
                 expr, _ = self.column(alias, term.field, node.source.columns.get(term.field.name))

@@ -17,25 +17,25 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from localbase.rest import errors
-from localbase.rest.parse.body import _content_type, _payload
+from localbase.rest.parse.body import read_payload, request_content_type
 from localbase.rest.parse.conditions import (
-    _embed_path_of,
-    _non_negative,
+    embed_path_of,
+    non_negative,
     parse_columns,
     parse_filter,
     parse_logic_tree,
     parse_order,
 )
 from localbase.rest.parse.constants import (
-    _RESERVED,
     MAX_DEPTH,  # noqa: F401 - public
+    RESERVED,
 )
 from localbase.rest.parse.headers import (
-    _header_range,
-    _header_values,
-    _root_range,
+    header_values,
     parse_accept,
     parse_preferences,
+    parse_range_header,
+    root_range,
 )
 from localbase.rest.parse.select import parse_select
 from localbase.rest.types import (
@@ -43,7 +43,6 @@ from localbase.rest.types import (
     STAR_SELECT,
     Action,
     ApiRequest,
-    ApiRequestError,
     Condition,
     EmbedPath,
     MediaType,
@@ -72,13 +71,13 @@ def _target(method: str, path: str) -> tuple[Action, str, bool]:
     elif len(parts) == 2 and parts[0] == "rpc" and parts[1] and not _BAD_PATH_CHARS.search(parts[1]):
         action, target, is_rpc = _RPC_ACTIONS.get(method), parts[1], True
         if action is None and method in _TABLE_ACTIONS:
-            raise ApiRequestError(405, "PGRST101", f"Cannot use the {method} method on RPC", None, None)
+            raise errors.RPC_METHOD(method=method)
     elif not parts:
         action, target, is_rpc = _ROOT_ACTIONS.get(method), "", False
     else:
-        raise ApiRequestError(404, "PGRST125", "Invalid path specified in request URL", None, None)
+        raise errors.INVALID_PATH()
     if action is None:
-        raise ApiRequestError(405, "PGRST117", f"Unsupported HTTP method: {method}", None, None)
+        raise errors.UNSUPPORTED_METHOD(method=method)
     return action, target, is_rpc
 
 
@@ -101,7 +100,7 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
     for key, value in query:
         if key == "apikey":  # the gateway's (as Supabase's gateway strips it): never a column filter
             continue
-        if key in _RESERVED:
+        if key in RESERVED:
             if key == "select":
                 select = parse_select(value)
             elif key == "columns":
@@ -111,11 +110,11 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
             continue
         last = key.rpartition(".")[2]
         if last == "order":
-            orders.setdefault(_embed_path_of(key), parse_order(value))
+            orders.setdefault(embed_path_of(key), parse_order(value))
         elif last == "limit":
-            limits[_embed_path_of(key)] = _non_negative(key, value)
+            limits[embed_path_of(key)] = non_negative(key, value)
         elif last == "offset":
-            offsets[_embed_path_of(key)] = _non_negative(key, value)
+            offsets[embed_path_of(key)] = non_negative(key, value)
         elif last == "and" or last == "or":
             where, tree = parse_logic_tree(key, value)
             filters.setdefault(where, []).append(tree)
@@ -125,21 +124,18 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
             where, flt = parse_filter(key, value)
             filters.setdefault(where, []).append(flt)
 
-    header_range = _header_range(headers.get("range")) if method == "GET" else None
+    range_header = parse_range_header(headers.get("range")) if method == "GET" else None
     if method == "PUT" and (ROOT in limits or ROOT in offsets):
-        raise ApiRequestError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT",
-                              None, None)
-    if method in _LIMITED_METHODS and (limits or offsets) and not orders.get(ROOT):
-        raise errors.limit_without_order()
+        raise errors.PUT_LIMIT()
     ranges: dict[EmbedPath, tuple[int, int | None]] = {}
     for where in limits.keys() | offsets.keys():
         if where != ROOT:
             offset = offsets.get(where, 0)
             ranges[where] = (offset, limits.get(where))
-    if ROOT in limits or ROOT in offsets or header_range is not None:
-        ranges[ROOT] = _root_range(offsets.get(ROOT), limits.get(ROOT), header_range, method)
+    if ROOT in limits or ROOT in offsets or range_header is not None:
+        ranges[ROOT] = root_range(offsets.get(ROOT), limits.get(ROOT), range_header, method)
 
-    preferences = parse_preferences(_header_values(headers, "prefer"))
+    preferences = parse_preferences(header_values(headers, "prefer"))
     accept, explain = parse_accept(headers.get("accept"), action, is_rpc)
     profile = headers.get("content-profile" if method in _CONTENT_PROFILE_METHODS else "accept-profile")
     schema = str(profile).strip() if profile is not None else None
@@ -147,8 +143,8 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
     content_type: MediaType | str = MediaType.JSON
     payload = None
     if action in (Action.INSERT, Action.UPDATE, Action.UPSERT) or (is_rpc and method == "POST"):
-        content_type = _content_type(headers)
-        payload = _payload(body, content_type, action, is_rpc, columns is not None)
+        content_type = request_content_type(headers)
+        payload = read_payload(body, content_type, action, is_rpc, columns is not None)
 
     return ApiRequest(
         action=action, method=method, target=target, is_rpc=is_rpc, schema=schema or None, select=select,

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from localbase.rest import errors
 from localbase.rest.parse.constants import (
-    _FTS_OPS,
-    _IS_ORDER,
-    _LOWER,
-    _MAX_INT_DIGITS,
-    _OP_EXPECT,
-    _QUANT_OPS,
-    _SIMPLE_OPS,
+    FTS_OPS,
+    IS_ORDER,
+    LOWER,
     MAX_DEPTH,
+    MAX_INT_DIGITS,
+    OP_EXPECT,
+    QUANT_OPS,
+    SIMPLE_OPS,
 )
-from localbase.rest.parse.scanner import _Fail, _qp_error, _Scanner
+from localbase.rest.parse.scanner import Fail, Scanner, qp_error
 from localbase.rest.types import (
     ROOT,
-    ApiRequestError,
     Condition,
     EmbedPath,
     Field,
@@ -26,7 +26,7 @@ from localbase.rest.types import (
 
 
 # -- filters ------------------------------------------------------------------------------------
-def _list_value(sc: _Scanner) -> tuple[str, ...]:
+def _list_value(sc: Scanner) -> tuple[str, ...]:
     sc.ws()
     sc.expect("(")
     sc.ws()
@@ -46,7 +46,7 @@ def _list_value(sc: _Scanner) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _element(sc: _Scanner, arrays: bool = False) -> str:
+def _element(sc: Scanner, arrays: bool = False) -> str:
     """A list/logic-tree value: "quoted" (only if followed by , ) or end), {array}, or raw."""
     s, n = sc.s, sc.n
     start = sc.i
@@ -55,7 +55,7 @@ def _element(sc: _Scanner, arrays: bool = False) -> str:
             value = sc.quoted()
             if sc.i >= n or s[sc.i] in ",)":
                 return value
-        except _Fail:
+        except Fail:
             pass
         sc.i = start
     elif arrays and start < n and s[start] == "{":
@@ -71,14 +71,14 @@ def _element(sc: _Scanner, arrays: bool = False) -> str:
     return s[start:i]
 
 
-def _op_expr(sc: _Scanner, field: Field, in_tree: bool) -> Filter:
+def _op_expr(sc: Scanner, field: Field, in_tree: bool) -> Filter:
     s = sc.s
     negated = False
     if s.startswith("not.", sc.i):
         negated = True
         sc.i += 4
     start = sc.i
-    m = _LOWER.match(s, start)
+    m = LOWER.match(s, start)
     op = m.group() if m else ""
     sc.i = start + len(op)
     quantifier = language = None
@@ -88,22 +88,22 @@ def _op_expr(sc: _Scanner, field: Field, in_tree: bool) -> Filter:
     if op == "is" and sc.peek() == ".":
         sc.i += 1
         head = s[sc.i:sc.i + 8].lower()
-        word = next((v for v in _IS_ORDER if head.startswith(v)), "")
+        word = next((v for v in IS_ORDER if head.startswith(v)), "")
         if not word:
             raise sc.fail("null or trilean value (unknown, true, false)")
         sc.i += len(word)
         return Filter(field, "is", negated, word)
-    if op in _FTS_OPS:
+    if op in FTS_OPS:
         if sc.peek() == "(":
             sc.i += 1
             language = sc.identifier()
             sc.expect(")")
-    elif op in _QUANT_OPS:
+    elif op in QUANT_OPS:
         if s.startswith("(any)", sc.i) or s.startswith("(all)", sc.i):
             quantifier = s[sc.i + 1:sc.i + 4]
             sc.i += 5
-    elif op not in _SIMPLE_OPS and op != "isdistinct":
-        raise sc.fail(_OP_EXPECT, start)
+    elif op not in SIMPLE_OPS and op != "isdistinct":
+        raise sc.fail(OP_EXPECT, start)
     sc.expect(".", "delimiter (.)")
     if in_tree:
         value = _element(sc, arrays=True)
@@ -115,7 +115,7 @@ def _op_expr(sc: _Scanner, field: Field, in_tree: bool) -> Filter:
     return Filter(field, op, negated, value, quantifier, language)  # type: ignore[arg-type]
 
 
-def _tree_path(sc: _Scanner) -> tuple[EmbedPath, Field]:
+def _tree_path(sc: Scanner) -> tuple[EmbedPath, Field]:
     names = [sc.field_name()]
     while sc.peek() == ".":
         sc.i += 1
@@ -125,12 +125,12 @@ def _tree_path(sc: _Scanner) -> tuple[EmbedPath, Field]:
 
 
 def _parse_key(key: str) -> tuple[EmbedPath, Field]:
-    sc = _Scanner(key)
+    sc = Scanner(key)
     try:
         result = _tree_path(sc)
         sc.end('delimiter (.), "->", "->>" or end of input')
-    except _Fail as fail:
-        raise _qp_error("tree path", key, fail) from None
+    except Fail as fail:
+        raise qp_error("tree path", key, fail) from None
     return result
 
 
@@ -139,35 +139,35 @@ def parse_filter(key: str, value: str) -> tuple[EmbedPath, Filter]:
 
     Public for the planner: on GET/HEAD rpc calls it parses the query pairs that are not arguments."""
     path, field = _parse_key(key)
-    sc = _Scanner(value)
+    sc = Scanner(value)
     try:
         flt = _op_expr(sc, field, False)
         sc.end()
-    except _Fail as fail:
-        raise _qp_error("filter", value, fail) from None
+    except Fail as fail:
+        raise qp_error("filter", value, fail) from None
     return path, flt
 
 
 # -- logic trees --------------------------------------------------------------------------------
-def _logic_tree(sc: _Scanner, depth: int) -> Condition:
+def _logic_tree(sc: Scanner, depth: int) -> Condition:
     if depth > MAX_DEPTH:
         raise sc.fail(f"at most {MAX_DEPTH} levels of nested and/or")
     start = sc.i
-    first: _Fail | None = None
+    first: Fail | None = None
     try:
         field = sc.field()
         sc.expect(".", "delimiter (.)")
         return _op_expr(sc, field, True)
-    except _Fail as fail:
+    except Fail as fail:
         first = fail
         sc.i = start
     try:
         return _logic_group(sc, depth)
-    except _Fail as fail:
+    except Fail as fail:
         raise fail if fail.pos >= first.pos else first from None
 
 
-def _logic_group(sc: _Scanner, depth: int) -> LogicTree:
+def _logic_group(sc: Scanner, depth: int) -> LogicTree:
     s = sc.s
     negated = s.startswith("not.", sc.i)
     if negated:
@@ -196,7 +196,7 @@ def _logic_group(sc: _Scanner, depth: int) -> LogicTree:
 
 def parse_logic_tree(key: str, value: str) -> tuple[EmbedPath, LogicTree]:
     """Parse `[rel.][not.]or|and=(...)` into (embed path, LogicTree)."""
-    sc = _Scanner(key)
+    sc = Scanner(key)
     names: list[str] = []
     try:
         names.append(sc.field_name())
@@ -205,25 +205,25 @@ def parse_logic_tree(key: str, value: str) -> tuple[EmbedPath, LogicTree]:
             names.append(sc.field_name())
         sc.end('delimiter (.) or end of input')
         if names[-1] not in ("and", "or"):
-            raise _Fail(len(key), "logic operator (and, or)")
-    except _Fail as fail:
-        raise _qp_error("logic path", key, fail) from None
+            raise Fail(len(key), "logic operator (and, or)")
+    except Fail as fail:
+        raise qp_error("logic path", key, fail) from None
     negated = "not" in names[:-1]
     path = tuple(n for n in names[:-1] if n != "not")
     text = ("not." if negated else "") + names[-1] + value
-    sc = _Scanner(text)
+    sc = Scanner(text)
     try:
         tree = _logic_group(sc, 0)
         sc.end()
-    except _Fail as fail:
+    except Fail as fail:
         fail.pos = max(0, fail.pos - (len(text) - len(value)))
-        raise _qp_error("logic tree", value, fail) from None
+        raise qp_error("logic tree", value, fail) from None
     return path, tree
 
 
 # -- order= -------------------------------------------------------------------------------------
 def parse_order(value: str) -> tuple[OrderTerm, ...]:
-    sc = _Scanner(value)
+    sc = Scanner(value)
     terms = []
     try:
         while True:
@@ -232,20 +232,20 @@ def parse_order(value: str) -> tuple[OrderTerm, ...]:
                 break
             sc.i += 1
         sc.end('"," or end of input')
-    except _Fail as fail:
-        raise _qp_error("order", value, fail) from None
+    except Fail as fail:
+        raise qp_error("order", value, fail) from None
     return tuple(terms)
 
 
-def _dotted_word(sc: _Scanner) -> str | None:
+def _dotted_word(sc: Scanner) -> str | None:
     """The lower-case word after a '.' at the cursor (not consumed), or None without a '.'."""
     if sc.peek() != ".":
         return None
-    m = _LOWER.match(sc.s, sc.i + 1)
+    m = LOWER.match(sc.s, sc.i + 1)
     return m.group() if m else ""
 
 
-def _order_term(sc: _Scanner) -> OrderTerm:
+def _order_term(sc: Scanner) -> OrderTerm:
     sc.ws()
     start = sc.i
     relation = sc.try_field_name()
@@ -279,7 +279,7 @@ def _order_term(sc: _Scanner) -> OrderTerm:
 
 # -- columns / on_conflict ----------------------------------------------------------------------
 def parse_columns(value: str, what: str = "columns parameter") -> tuple[str, ...]:
-    sc = _Scanner(value)
+    sc = Scanner(value)
     names = []
     try:
         while True:
@@ -290,34 +290,33 @@ def parse_columns(value: str, what: str = "columns parameter") -> tuple[str, ...
                 break
             sc.i += 1
         sc.end('"," or end of input')
-    except _Fail as fail:
-        raise _qp_error(what, value, fail) from None
+    except Fail as fail:
+        raise qp_error(what, value, fail) from None
     return tuple(names)
 
 
-def _embed_path_of(key: str) -> EmbedPath:
+def embed_path_of(key: str) -> EmbedPath:
     """`a.b.limit` -> ('a', 'b'); the last name is the reserved word."""
     if "." not in key:
         return ROOT
-    sc = _Scanner(key)
+    sc = Scanner(key)
     try:
         names = [sc.field_name()]
         while sc.peek() == ".":
             sc.i += 1
             names.append(sc.field_name())
         sc.end('delimiter (.) or end of input')
-    except _Fail as fail:
-        raise _qp_error("tree path", key, fail) from None
+    except Fail as fail:
+        raise qp_error("tree path", key, fail) from None
     return tuple(names[:-1])
 
 
-def _non_negative(key: str, value: str) -> int:
+def non_negative(key: str, value: str) -> int:
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > _MAX_INT_DIGITS:
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_INT_DIGITS:
         if text.startswith("-") and text[1:].isascii() and text[1:].isdigit() and key.endswith("limit"):
-            raise ApiRequestError(416, "PGRST103", "Requested range not satisfiable",
-                                  "Limit should be greater than or equal to zero.", None)
+            raise errors.RANGE_NOT_SATISFIABLE("Limit should be greater than or equal to zero.")
         word = "limit" if key.endswith("limit") else "offset"
-        raise ApiRequestError(400, "PGRST100", f'"failed to parse {word} parameter ({value})"',
-                              f"{word} must be a non-negative integer", None)
+        raise errors.QUERY_PARSE(f"{word} must be a non-negative integer",
+                                 message=f'"failed to parse {word} parameter ({value})"')
     return int(text)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from localbase.rest.parse.constants import _MAX_INT_DIGITS
+from localbase.rest import errors
+from localbase.rest.parse.constants import MAX_INT_DIGITS
 from localbase.rest.types import (
     Action,
-    ApiRequestError,
     Explain,
     MediaType,
     Preferences,
@@ -29,7 +29,7 @@ _PREFS: dict[str, tuple[str, str]] = {
 }
 
 
-def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
+def header_values(headers: Mapping[str, str], name: str) -> list[str]:
     getlist = getattr(headers, "getlist", None) or getattr(headers, "get_list", None)
     if getlist is not None:
         return [str(v) for v in getlist(name)]
@@ -50,7 +50,7 @@ def parse_preferences(values: list[str]) -> Preferences:
             if known is not None:
                 found.setdefault(known[0], known[1])
             elif pref.startswith("max-affected=") and pref[13:].isascii() and pref[13:].isdigit() \
-                    and len(pref) - 13 <= _MAX_INT_DIGITS:
+                    and len(pref) - 13 <= MAX_INT_DIGITS:
                 found.setdefault("max_affected", int(pref[13:]))
             elif pref.startswith("timezone=") and len(pref) > 9:
                 found.setdefault("timezone", pref[9:])
@@ -58,12 +58,11 @@ def parse_preferences(values: list[str]) -> Preferences:
                 invalid.append(pref)
     prefs = Preferences(**found, invalid=tuple(invalid))  # type: ignore[arg-type]
     if invalid and prefs.handling == "strict":
-        raise ApiRequestError(400, "PGRST122", "Invalid preferences given with handling=strict",
-                              "Invalid preferences: " + ", ".join(invalid), None)
+        raise errors.STRICT_PREFERENCES("Invalid preferences: " + ", ".join(invalid))
     return prefs
 
 
-def _split_media(text: str) -> tuple[str, dict[str, str]]:
+def split_media(text: str) -> tuple[str, dict[str, str]]:
     """`type/sub; a=b; c="d"` -> ('type/sub', {'a': 'b', 'c': 'd'}), names lower-cased."""
     parts = text.split(";")
     params = {}
@@ -83,7 +82,7 @@ _PLAN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
 _ANY = "*/*"
 
 
-def _decode_media(mime: str, params: dict[str, str]) -> MediaType | str:
+def decode_media(mime: str, params: dict[str, str]) -> MediaType | str:
     """A media type PostgREST knows, or the mime string itself ('*/*' included)."""
     simple = _SIMPLE_TYPES.get(mime)
     if simple is not None:
@@ -115,7 +114,7 @@ def parse_accept(value: str | None, action: Action, is_rpc: bool) -> tuple[Media
         return default, None
     offered: list[tuple[float, int, str, dict[str, str]]] = []
     for n, item in enumerate(value.split(",")):
-        mime, params = _split_media(item)
+        mime, params = split_media(item)
         if not mime:
             continue
         try:
@@ -128,14 +127,14 @@ def parse_accept(value: str | None, action: Action, is_rpc: bool) -> tuple[Media
     offered.sort(key=lambda o: (o[0], o[1]))
     allowed = {MediaType.OPENAPI, MediaType.JSON} if root else (_READABLE | _RPC_EXTRA if is_rpc else _READABLE)
     for _, _, mime, params in offered:
-        media = _decode_media(mime, params)
+        media = decode_media(mime, params)
         if media == _ANY:
             return default, None
         if media in allowed:
             media = MediaType(media)
             if media in (MediaType.PLAN_TEXT, MediaType.PLAN_JSON):
                 target = params.get("for")
-                for_media = _decode_media(*_split_media(target)) if target else MediaType.JSON
+                for_media = decode_media(*split_media(target)) if target else MediaType.JSON
                 if for_media == _ANY or for_media not in _READABLE - {MediaType.PLAN_TEXT, MediaType.PLAN_JSON}:
                     for_media = MediaType.JSON
                 options = params.get("options", "").split("|")
@@ -143,23 +142,23 @@ def parse_accept(value: str | None, action: Action, is_rpc: bool) -> tuple[Media
                                       tuple(o for o in _PLAN_OPTIONS if o in options))
             return media, None
     shown = ", ".join(mime for _, _, mime, _ in offered) or value.strip()
-    raise ApiRequestError(406, "PGRST107", "None of these media types are available: " + shown, None, None)
+    raise errors.MEDIA_TYPE(accept=shown)
 
 
 # -- ranges -------------------------------------------------------------------------------------
-def _header_range(value: str | None) -> tuple[int, int | None] | None:
+def parse_range_header(value: str | None) -> tuple[int, int | None] | None:
     """`Range: 0-9` -> (0, 9); `10-` -> (10, None); anything else is ignored (None), as PostgREST."""
     if not value:
         return None
     lower, dash, upper = value.strip().partition("-")
-    if not dash or not lower.isascii() or not lower.isdigit() or len(lower) > _MAX_INT_DIGITS:
+    if not dash or not lower.isascii() or not lower.isdigit() or len(lower) > MAX_INT_DIGITS:
         return None
-    if upper and (not upper.isascii() or not upper.isdigit() or len(upper) > _MAX_INT_DIGITS):
+    if upper and (not upper.isascii() or not upper.isdigit() or len(upper) > MAX_INT_DIGITS):
         return None
     return int(lower), (int(upper) if upper else None)
 
 
-def _root_range(offset: int | None, limit: int | None, header: tuple[int, int | None] | None,
+def root_range(offset: int | None, limit: int | None, header: tuple[int, int | None] | None,
                 method: str) -> tuple[int, int | None]:
     low = offset or 0
     high = None if limit is None else low + limit - 1
@@ -168,12 +167,10 @@ def _root_range(offset: int | None, limit: int | None, header: tuple[int, int | 
     if header is not None:
         h_low, h_high = header
         if h_high is not None and h_low > h_high:
-            raise ApiRequestError(416, "PGRST103", "Requested range not satisfiable",
-                                  "The lower boundary must be lower than or equal to the upper boundary in the "
-                                  "Range header.", None)
+            raise errors.RANGE_NOT_SATISFIABLE("The lower boundary must be lower than or equal to the upper "
+                                                   "boundary in the Range header.")
         low = max(low, h_low)
         high = h_high if high is None else (high if h_high is None else min(high, h_high))
         if high is not None and low > high:
-            raise ApiRequestError(416, "PGRST103", "Requested range not satisfiable",
-                                  "Limit should be greater than or equal to zero.", None)
+            raise errors.RANGE_NOT_SATISFIABLE("Limit should be greater than or equal to zero.")
     return low, (None if high is None else high - low + 1)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
+from localbase.rest import errors
 from localbase.rest.parse.constants import (
-    _DIGITS,
-    _IDENT,
-    _INT32,
-    _JSON_KEY,
-    _NAME_EXPECT,
-    _WS,
+    DIGITS,
+    IDENT,
+    INT32,
+    JSON_KEY,
+    NAME_EXPECT,
+    WS,
 )
 from localbase.rest.types import (
     ApiRequestError,
@@ -20,7 +21,7 @@ from localbase.rest.types import (
 
 
 # -- errors -------------------------------------------------------------------------------------
-class _Fail(Exception):
+class Fail(Exception):
     __slots__ = ("pos", "expecting")
 
     def __init__(self, pos: int, expecting: str):
@@ -28,24 +29,23 @@ class _Fail(Exception):
         self.expecting = expecting
 
 
-def _qp_error(what: str, text: str, fail: _Fail) -> ApiRequestError:
+def qp_error(what: str, text: str, fail: Fail) -> ApiRequestError:
     pos = fail.pos
     unexpected = "end of input" if pos >= len(text) else _show(text[pos])
     details = f"unexpected {unexpected} expecting {fail.expecting}" if fail.expecting else f"unexpected {unexpected}"
-    return ApiRequestError(400, "PGRST100", f'"failed to parse {what} ({text})" (line 1, column {pos + 1})',
-                           details, None)
+    return errors.QUERY_PARSE(details, message=f'"failed to parse {what} ({text})" (line 1, column {pos + 1})')
 
 
 def _show(ch: str) -> str:
     return '"' + ch.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _invalid_body(message: str, details: str | None = None) -> ApiRequestError:
-    return ApiRequestError(400, "PGRST102", message, details, None)
+def invalid_body(message: str, details: str | None = None) -> ApiRequestError:
+    return errors.INVALID_BODY(details, message=message)
 
 
 # -- the scanner --------------------------------------------------------------------------------
-class _Scanner:
+class Scanner:
     __slots__ = ("s", "i", "n")
 
     def __init__(self, s: str):
@@ -53,15 +53,15 @@ class _Scanner:
         self.i = 0
         self.n = len(s)
 
-    def fail(self, expecting: str, pos: int | None = None) -> _Fail:
-        return _Fail(self.i if pos is None else pos, expecting)
+    def fail(self, expecting: str, pos: int | None = None) -> Fail:
+        return Fail(self.i if pos is None else pos, expecting)
 
     def peek(self) -> str:
         return self.s[self.i] if self.i < self.n else ""
 
     def ws(self) -> None:
         s, i, n = self.s, self.i, self.n
-        while i < n and s[i] in _WS:
+        while i < n and s[i] in WS:
             i += 1
         self.i = i
 
@@ -123,18 +123,18 @@ class _Scanner:
     def field_name(self) -> str:
         if self.peek() == '"':
             return self.quoted()
-        return self._dashed(_IDENT, _NAME_EXPECT)
+        return self._dashed(IDENT, NAME_EXPECT)
 
     def try_field_name(self) -> str | None:
         start = self.i
         try:
             return self.field_name()
-        except _Fail:
+        except Fail:
             self.i = start
             return None
 
     def identifier(self, expecting: str = "letter or digit") -> str:
-        m = _IDENT.match(self.s, self.i)
+        m = IDENT.match(self.s, self.i)
         if m is None or not m.group().strip():
             raise self.fail(expecting)
         self.i = m.end()
@@ -154,17 +154,17 @@ class _Scanner:
     def _json_operand(self) -> str | int:
         s, i, n = self.s, self.i, self.n
         j = i + 1 if i < n and s[i] == "-" else i
-        m = _DIGITS.match(s, j)
+        m = DIGITS.match(s, j)
         if m is not None:
             k = m.end()
             if k >= n or s[k] in ".,)" or s.startswith("->", k) or s.startswith("::", k):
-                if k - j > 9 or abs(int(s[i:k])) >= _INT32:
+                if k - j > 9 or abs(int(s[i:k])) >= INT32:
                     raise self.fail("a JSON array index within 32 bits", i)
                 self.i = k
                 return int(s[i:k])
         if i < n and s[i] == '"':
             return self.quoted()
-        return self._dashed(_JSON_KEY, "any non reserved character different from: .,>()")
+        return self._dashed(JSON_KEY, "any non reserved character different from: .,>()")
 
     def field(self) -> Field:
         """lexeme(field name + JSON path)."""

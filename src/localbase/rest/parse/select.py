@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from localbase.rest.parse.constants import _AGGREGATES, _LOWER, MAX_DEPTH
-from localbase.rest.parse.scanner import _Fail, _qp_error, _Scanner
+from localbase.rest.parse.constants import AGGREGATES, LOWER, MAX_DEPTH
+from localbase.rest.parse.scanner import Fail, Scanner, qp_error
 from localbase.rest.types import (
     STAR_SELECT,
     Embed,
@@ -14,7 +14,7 @@ from localbase.rest.types import (
 
 
 # -- select= ------------------------------------------------------------------------------------
-def _select_forest(sc: _Scanner, depth: int) -> tuple[SelectItem, ...]:
+def _select_forest(sc: Scanner, depth: int) -> tuple[SelectItem, ...]:
     if depth > MAX_DEPTH:
         raise sc.fail(f"at most {MAX_DEPTH} levels of embedding")
     sc.ws()
@@ -28,13 +28,13 @@ def _select_forest(sc: _Scanner, depth: int) -> tuple[SelectItem, ...]:
     return tuple(items)
 
 
-def _item_end(sc: _Scanner) -> None:
+def _item_end(sc: Scanner) -> None:
     sc.ws()
     if sc.i < sc.n and sc.s[sc.i] not in ",)":
         raise sc.fail('"," or end of input' if sc.s[sc.i] != "(" else '"::", "," or end of input')
 
 
-def _embed_params(sc: _Scanner) -> tuple[str | None, str | None]:
+def _embed_params(sc: Scanner) -> tuple[str | None, str | None]:
     hint = join = None
     for _ in range(2):
         if sc.peek() != "!":
@@ -50,7 +50,7 @@ def _embed_params(sc: _Scanner) -> tuple[str | None, str | None]:
     return hint, join
 
 
-def _embed_body(sc: _Scanner, depth: int) -> tuple[SelectItem, ...]:
+def _embed_body(sc: Scanner, depth: int) -> tuple[SelectItem, ...]:
     sc.expect("(")
     inner = _select_forest(sc, depth + 1)
     sc.expect(")", '"," or ")"')
@@ -58,7 +58,7 @@ def _embed_body(sc: _Scanner, depth: int) -> tuple[SelectItem, ...]:
     return inner
 
 
-def _select_item(sc: _Scanner, depth: int) -> SelectItem:
+def _select_item(sc: Scanner, depth: int) -> SelectItem:
     sc.ws()
     s = sc.s
     if s.startswith("...", sc.i):
@@ -94,8 +94,8 @@ def _select_item(sc: _Scanner, depth: int) -> SelectItem:
     cast = _cast(sc)
     aggregate = agg_cast = None
     if sc.peek() == ".":
-        m = _LOWER.match(s, sc.i + 1)
-        if m is None or m.group() not in _AGGREGATES or not s.startswith("()", m.end()):
+        m = LOWER.match(s, sc.i + 1)
+        if m is None or m.group() not in AGGREGATES or not s.startswith("()", m.end()):
             raise sc.fail("an aggregate (sum, avg, count, max, min)", sc.i + 1)
         aggregate = m.group()
         sc.i = m.end() + 2
@@ -104,7 +104,7 @@ def _select_item(sc: _Scanner, depth: int) -> SelectItem:
     return SelectField(Field(name, path), alias, cast, aggregate, agg_cast)
 
 
-def _cast(sc: _Scanner) -> str | None:
+def _cast(sc: Scanner) -> str | None:
     if not sc.s.startswith("::", sc.i):
         return None
     sc.i += 2
@@ -112,10 +112,10 @@ def _cast(sc: _Scanner) -> str | None:
 
 
 def parse_select(value: str) -> tuple[SelectItem, ...]:
-    sc = _Scanner(value)
+    sc = Scanner(value)
     try:
         items = _select_forest(sc, 0)
         sc.end('"," or end of input')
-    except _Fail as fail:
-        raise _qp_error("select parameter", value, fail) from None
+    except Fail as fail:
+        raise qp_error("select parameter", value, fail) from None
     return items
