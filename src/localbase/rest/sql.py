@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localbase.rest import errors
+from localbase.rest.operators import IS_VALUES, OPERATORS, Form
 from localbase.rest.plan import STAR, EmbedNode, MutatePlan, Node, ReadPlan, SelectCol
 from localbase.rest.schema_cache import Column, Table
 from localbase.rest.sql_aggregate import GROUPED, Grouping, aggregated, output_names
@@ -29,14 +30,6 @@ def qualified(table: Table) -> str:
 def qualified_function(schema_and_name: tuple[str, str]) -> str:
     return f"{ident(schema_and_name[0])}.{ident(schema_and_name[1])}"
 
-
-_COMPARE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
-            "like": "like", "ilike": "ilike", "match": "~", "imatch": "~*",
-            "cs": "@>", "cd": "<@", "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-",
-            "isdistinct": "is distinct from"}
-_TEXT_OPS = {"like", "ilike", "match", "imatch"}
-_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
-_IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false": "is false", "unknown": "is unknown"}
 
 
 @dataclass
@@ -89,19 +82,19 @@ class Builder:
 
     def _filter(self, alias: str, columns: dict[str, Column], f: Filter) -> str:
         lhs, vtype = self.column(alias, f.field, columns.get(f.field.name))
-        op = f.operator
+        operator = OPERATORS[f.operator]
         value = f.value
-        if op == "is":
-            return f"({lhs} {_IS[str(value).lower()]})"
-        if op == "in":
+        if operator.form is Form.IS:
+            return f"({lhs} {IS_VALUES[str(value).lower()]})"
+        if operator.form is Form.IN:
             items = list(value) if isinstance(value, (tuple, list)) else [value]
             return f"({lhs} = any({self.param(items, 'text[]')}::{vtype}[]))"
-        if op in _FTS:
+        if operator.form is Form.FULL_TEXT:
             lang = f"{self.param(f.language)}::regconfig, " if f.language else ""
             target = lhs if vtype == "tsvector" else f"to_tsvector({lang}{lhs})"
-            return f"({target} @@ {_FTS[op]}({lang}{self.param(value)}))"
-        sql_op = _COMPARE[op]
-        cast = "text" if op in _TEXT_OPS else vtype
+            return f"({target} @@ {operator.sql}({lang}{self.param(value)}))"
+        sql_op = operator.sql
+        cast = "text" if operator.text else vtype
         if f.quantifier:
             items = list(value) if isinstance(value, (tuple, list)) else None
             arr = self.param(items, "text[]") if items is not None else self.param(value) + "::text[]"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from localbase.rest import errors
+from localbase.rest.operators import IS_VALUES, OPERATORS, Form
 from localbase.rest.parse.constants import (
-    FTS_OPS,
-    IS_ORDER,
     LOWER,
     MAX_DEPTH,
     MAX_INT_DIGITS,
     OP_EXPECT,
-    QUANT_OPS,
-    SIMPLE_OPS,
 )
 from localbase.rest.parse.scanner import Fail, Scanner, qp_error
 from localbase.rest.types import (
@@ -88,21 +85,22 @@ def _op_expr(sc: Scanner, field: Field, in_tree: bool) -> Filter:
     if op == "is" and sc.peek() == ".":
         sc.i += 1
         head = s[sc.i:sc.i + 8].lower()
-        word = next((v for v in IS_ORDER if head.startswith(v)), "")
+        word = next((v for v in IS_VALUES if head.startswith(v)), "")
         if not word:
             raise sc.fail("null or trilean value (unknown, true, false)")
         sc.i += len(word)
         return Filter(field, "is", negated, word)
-    if op in FTS_OPS:
+    form = operator.form if (operator := OPERATORS.get(op)) else None
+    if form is Form.FULL_TEXT:
         if sc.peek() == "(":
             sc.i += 1
             language = sc.identifier()
             sc.expect(")")
-    elif op in QUANT_OPS:
+    elif form is Form.QUANTIFIABLE:
         if s.startswith("(any)", sc.i) or s.startswith("(all)", sc.i):
             quantifier = s[sc.i + 1:sc.i + 4]
             sc.i += 5
-    elif op not in SIMPLE_OPS and op != "isdistinct":
+    elif form is not Form.PLAIN:
         raise sc.fail(OP_EXPECT, start)
     sc.expect(".", "delimiter (.)")
     if in_tree:

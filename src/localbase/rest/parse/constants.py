@@ -12,10 +12,6 @@ DIGITS = re.compile(r"[0-9]+")
 LOWER = re.compile(r"[a-z]+")
 WS = " \t"
 
-QUANT_OPS = frozenset(("eq", "gte", "gt", "lte", "lt", "like", "ilike", "match", "imatch"))
-SIMPLE_OPS = frozenset(("neq", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"))
-FTS_OPS = frozenset(("fts", "plfts", "phfts", "wfts"))
-IS_ORDER = ("not_null", "null", "unknown", "true", "false")
 AGGREGATES = frozenset(("sum", "avg", "count", "max", "min"))
 RESERVED = frozenset(("select", "columns", "on_conflict"))
 OP_EXPECT = '"not" or operator (eq, gt, ...)'
