@@ -131,3 +131,14 @@ def test_verifying_ends_other_aal1_sessions_and_unenrolling_downgrades(auth_serv
     session = c.auth.get_session()
     c.auth.mfa.unenroll({"factor_id": factor.id})
     assert _aal(c.auth.refresh_session(session.refresh_token).session) == "aal1"
+
+
+def test_an_unknown_challenge_answers_as_gotrue(auth_server):
+    """GoTrue (mfa.go) answers 422 mfa_factor_not_found for a challenge id it does not know."""
+    c, signup = signed_up(auth_server)
+    c.auth.set_session(signup.session.access_token, signup.session.refresh_token)
+    factor, totp = _enrolled(c)
+    with pytest.raises(AuthApiError) as info:
+        c.auth.mfa.verify({"factor_id": factor.id, "challenge_id": "00000000-0000-4000-8000-000000000000",
+                           "code": totp.now()})
+    assert (info.value.status, info.value.code) == (422, "mfa_factor_not_found")
