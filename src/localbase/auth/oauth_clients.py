@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from localbase.auth import errors
-from localbase.auth.admin import page_param, require_admin
+from localbase.auth.admin import page_param
 from localbase.auth.context import body, endpoint, json, pool, service
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -34,7 +34,6 @@ COLUMNS = ("id, client_type::text, redirect_uris, token_endpoint_auth_method, gr
 
 
 def _enabled(request: Request) -> None:
-    require_admin(request)
     if not service(request).config.oauth_server:
         raise errors.FEATURE_DISABLED()
 

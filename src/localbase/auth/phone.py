@@ -92,8 +92,6 @@ async def signup(request: Request, data: dict[str, Any]) -> Response:
     _provider_on(svc, "Phone signups are disabled")
     _check_channel(data)
     phone = validate_phone(data.get("phone"))
-    await svc.limiter.hit("sign_in_sign_ups", client_ip(request), cfg.rate_limits.sign_in_sign_ups,
-                          cfg.rate_limits.window_s)
     password = data.get("password")
     if not isinstance(password, str) or not password:
         raise errors.VALIDATION_FAILED_UNPROCESSABLE("Signup requires a valid password")
@@ -127,20 +125,12 @@ def _obfuscated_user(phone: str, meta: dict[str, Any]) -> dict[str, Any]:
             "user_metadata": meta, "identities": [], "created_at": now, "updated_at": now, "is_anonymous": False}
 
 
-async def _code_request(request: Request, data: dict[str, Any], svc: AuthService) -> str:
-    """The number a code is asked for, validated and counted (`otp_and_recovery` per IP)."""
-    phone = validate_phone(data.get("phone"))
-    limits = svc.config.rate_limits
-    await svc.limiter.hit("otp_and_recovery", client_ip(request), limits.otp_and_recovery, limits.window_s)
-    return phone
-
-
 async def send_otp(request: Request, data: dict[str, Any]) -> Response:
     svc = service(request)
     cfg = svc.config
     _provider_on(svc, "Unsupported phone provider")
     _check_channel(data)
-    phone = await _code_request(request, data, svc)
+    phone = validate_phone(data.get("phone"))
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             user = await users.by_phone(conn, phone)
@@ -162,7 +152,7 @@ async def resend(request: Request, data: dict[str, Any], kind: str) -> Response:
     if not data.get("phone"):
         raise errors.VALIDATION_FAILED("Type provided requires a phone number")
     _provider_on(svc, "Phone logins are disabled")
-    phone = await _code_request(request, data, svc)
+    phone = validate_phone(data.get("phone"))
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             user = await users.by_phone(conn, phone)
@@ -183,8 +173,6 @@ async def verify(request: Request, data: dict[str, Any]) -> Response:
     phone = validate_phone(data.get("phone"))
     if not isinstance(code, str) or not code:
         raise errors.VALIDATION_FAILED("Verify requires either a token or a token hash")
-    await svc.limiter.hit("token_verifications", client_ip(request), cfg.rate_limits.token_verifications,
-                          cfg.rate_limits.window_s)
     async with pool(request).acquire() as conn:
         async with conn.transaction():
             column = {"sms": "phone", "phone_change": "phone_change"}.get(kind)
@@ -216,7 +204,6 @@ async def password_grant(request: Request, data: dict[str, Any]) -> Response:
     if not phone or not isinstance(password, str) or not password:
         raise errors.VALIDATION_FAILED("missing email or phone")
     limits = cfg.rate_limits
-    await svc.limiter.hit("sign_in_sign_ups", client_ip(request), limits.sign_in_sign_ups, limits.window_s)
     await svc.limiter.hit("sign_in_sign_ups_email", phone, limits.sign_in_sign_ups_per_email, limits.window_s)
     async with pool(request).acquire() as conn:
         user = await users.by_phone(conn, phone)

@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from localbase.auth import account, admin, admin_mfa, errors, grants, links, mail, mfa, oauth_clients, phone, sms
-from localbase.auth.context import apikey_role, endpoint, json, pool, service
+from localbase.auth.access import PUBLIC, Access, Limit, anonymous_sign_up, grant_is, guarded, named_sign_up
+from localbase.auth.context import Handler, endpoint, json, pool, service
 
 VERSION = "v2.170.0-localbase"
 PROVIDERS = ("apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab",
@@ -46,10 +47,8 @@ async def saml_disabled(request: Request) -> Response:
     raise errors.SAML_PROVIDER_DISABLED()
 
 
-def _local_box(request: Request, what: str) -> int:
-    """The service_role key is required; returns the `limit` of messages to read."""
-    if apikey_role(request) != "service_role":
-        raise errors.NOT_ADMIN(f"The {what} needs the service_role key")
+def _box_limit(request: Request) -> int:
+    """The `limit` of messages to read."""
     try:
         return min(500, max(1, int(request.query_params.get("limit") or 50)))
     except ValueError:
@@ -59,7 +58,7 @@ def _local_box(request: Request, what: str) -> int:
 @endpoint
 async def mailbox(request: Request) -> Response:
     """Localbase only: the mails that would have been sent (service_role key required)."""
-    limit = _local_box(request, "mailbox")
+    limit = _box_limit(request)
     email = request.query_params.get("email") or None
     async with pool(request).acquire() as conn:
         if request.method == "DELETE":
@@ -70,7 +69,7 @@ async def mailbox(request: Request) -> Response:
 @endpoint
 async def outbox(request: Request) -> Response:
     """Localbase only: the text messages (phone codes) that would have been sent."""
-    limit = _local_box(request, "outbox")
+    limit = _box_limit(request)
     number = phone.format_phone(request.query_params.get("phone")) or None
     async with pool(request).acquire() as conn:
         if request.method == "DELETE":
@@ -78,47 +77,65 @@ async def outbox(request: Request) -> Response:
         return json({"messages": await sms.outbox(conn, number, limit)})
 
 
+# Who may call what, and how often (per client IP; see auth/access.py). GoTrue limits the same routes.
+ADMIN = Access(admin=True)
+LOCAL_BOX = Access(service_key=True)
+SIGN_UP = Access(limits=(Limit("sign_in_sign_ups", when=named_sign_up),
+                         Limit("anonymous_users", window_s=3600, when=anonymous_sign_up)))
+TOKEN = Access(limits=(Limit("sign_in_sign_ups", when=grant_is("password")),
+                       Limit("token_refresh", when=grant_is("refresh_token"))))
+MAIL = Access(limits=(Limit("otp_and_recovery"),))
+VERIFY = Access(limits=(Limit("token_verifications"),))
+
+# Paths the gateway lets through without an API key (GoTrue's browser-facing ones, and health).
+PUBLIC_PATHS = ("/verify", "/callback", "/authorize", "/health", "/.well-known/")
+
+
+def route(path: str, handler: Handler, methods: list[str], access: Access = PUBLIC) -> Route:
+    return Route(path, guarded(handler, access), methods=methods)
+
+
 def routes() -> list[BaseRoute]:
     return [
-        Route("/health", health, methods=["GET", "HEAD"]),
-        Route("/settings", settings, methods=["GET"]),
-        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
-        Route("/signup", grants.signup, methods=["POST"]),
-        Route("/token", grants.token, methods=["POST"]),
-        Route("/user", account.get_user, methods=["GET"]),
-        Route("/user", account.update_user, methods=["PUT"]),
-        Route("/logout", account.logout, methods=["POST"]),
-        Route("/reauthenticate", account.reauthenticate, methods=["GET"]),
-        Route("/factors", mfa.enroll, methods=["POST"]),
-        Route("/factors/{factor_id}/challenge", mfa.challenge, methods=["POST"]),
-        Route("/factors/{factor_id}/verify", mfa.verify, methods=["POST"]),
-        Route("/factors/{factor_id}", mfa.unenroll, methods=["DELETE"]),
-        Route("/otp", links.send_otp, methods=["POST"]),
-        Route("/magiclink", links.send_otp, methods=["POST"]),
-        Route("/recover", links.recover, methods=["POST"]),
-        Route("/resend", links.resend, methods=["POST"]),
-        Route("/verify", links.verify_post, methods=["POST"]),
-        Route("/verify", links.verify_get, methods=["GET"]),
-        Route("/invite", admin.invite, methods=["POST"]),
-        Route("/admin/users", admin.list_users, methods=["GET"]),
-        Route("/admin/users", admin.create_user, methods=["POST"]),
-        Route("/admin/users/{user_id}", admin.get_user, methods=["GET"]),
-        Route("/admin/users/{user_id}", admin.update_user, methods=["PUT"]),
-        Route("/admin/users/{user_id}", admin.delete_user, methods=["DELETE"]),
-        Route("/admin/users/{user_id}/factors", admin_mfa.list_factors, methods=["GET"]),
-        Route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.update_factor, methods=["PUT"]),
-        Route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.delete_factor, methods=["DELETE"]),
-        Route("/admin/generate_link", admin.generate_link, methods=["POST"]),
-        Route("/admin/oauth/clients", oauth_clients.list_clients, methods=["GET"]),
-        Route("/admin/oauth/clients", oauth_clients.create, methods=["POST"]),
-        Route("/admin/oauth/clients/{client_id}", oauth_clients.get, methods=["GET"]),
-        Route("/admin/oauth/clients/{client_id}", oauth_clients.update, methods=["PUT"]),
-        Route("/admin/oauth/clients/{client_id}", oauth_clients.delete, methods=["DELETE"]),
-        Route("/admin/oauth/clients/{client_id}/regenerate_secret", oauth_clients.regenerate_secret,
-              methods=["POST"]),
-        Route("/sso", saml_disabled, methods=["POST"]),
-        Route("/sso/saml/metadata", saml_disabled, methods=["GET"]),
-        Route("/sso/saml/acs", saml_disabled, methods=["POST"]),
-        Route("/localbase/mailbox", mailbox, methods=["GET", "DELETE"]),
-        Route("/localbase/outbox", outbox, methods=["GET", "DELETE"]),
+        route("/health", health, ["GET", "HEAD"]),
+        route("/settings", settings, ["GET"]),
+        route("/.well-known/jwks.json", jwks, ["GET"]),
+        route("/signup", grants.signup, ["POST"], SIGN_UP),
+        route("/token", grants.token, ["POST"], TOKEN),
+        route("/user", account.get_user, ["GET"]),
+        route("/user", account.update_user, ["PUT"]),
+        route("/logout", account.logout, ["POST"]),
+        route("/reauthenticate", account.reauthenticate, ["GET"]),
+        route("/factors", mfa.enroll, ["POST"]),
+        route("/factors/{factor_id}/challenge", mfa.challenge, ["POST"]),
+        route("/factors/{factor_id}/verify", mfa.verify, ["POST"], VERIFY),
+        route("/factors/{factor_id}", mfa.unenroll, ["DELETE"]),
+        route("/otp", links.send_otp, ["POST"], MAIL),
+        route("/magiclink", links.send_otp, ["POST"], MAIL),
+        route("/recover", links.recover, ["POST"], MAIL),
+        route("/resend", links.resend, ["POST"], MAIL),
+        route("/verify", links.verify_post, ["POST"], VERIFY),
+        route("/verify", links.verify_get, ["GET"], VERIFY),
+        route("/invite", admin.invite, ["POST"], ADMIN),
+        route("/admin/users", admin.list_users, ["GET"], ADMIN),
+        route("/admin/users", admin.create_user, ["POST"], ADMIN),
+        route("/admin/users/{user_id}", admin.get_user, ["GET"], ADMIN),
+        route("/admin/users/{user_id}", admin.update_user, ["PUT"], ADMIN),
+        route("/admin/users/{user_id}", admin.delete_user, ["DELETE"], ADMIN),
+        route("/admin/users/{user_id}/factors", admin_mfa.list_factors, ["GET"], ADMIN),
+        route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.update_factor, ["PUT"], ADMIN),
+        route("/admin/users/{user_id}/factors/{factor_id}", admin_mfa.delete_factor, ["DELETE"], ADMIN),
+        route("/admin/generate_link", admin.generate_link, ["POST"], ADMIN),
+        route("/admin/oauth/clients", oauth_clients.list_clients, ["GET"], ADMIN),
+        route("/admin/oauth/clients", oauth_clients.create, ["POST"], ADMIN),
+        route("/admin/oauth/clients/{client_id}", oauth_clients.get, ["GET"], ADMIN),
+        route("/admin/oauth/clients/{client_id}", oauth_clients.update, ["PUT"], ADMIN),
+        route("/admin/oauth/clients/{client_id}", oauth_clients.delete, ["DELETE"], ADMIN),
+        route("/admin/oauth/clients/{client_id}/regenerate_secret", oauth_clients.regenerate_secret, ["POST"],
+              ADMIN),
+        route("/sso", saml_disabled, ["POST"]),
+        route("/sso/saml/metadata", saml_disabled, ["GET"]),
+        route("/sso/saml/acs", saml_disabled, ["POST"]),
+        route("/localbase/mailbox", mailbox, ["GET", "DELETE"], LOCAL_BOX),
+        route("/localbase/outbox", outbox, ["GET", "DELETE"], LOCAL_BOX),
     ]

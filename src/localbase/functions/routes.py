@@ -77,6 +77,10 @@ async def run_function(request: Request) -> Response:
     return await invoke(fn, request, timeout=deno.request_timeout)
 
 
+# The gateway asks no API key here: a function verifies the caller's JWT itself (verify_jwt).
+PUBLIC_PATHS = ("/",)
+
+
 def routes() -> list[BaseRoute]:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return [Route("/{name}", run_function, methods=methods),

@@ -1,5 +1,6 @@
 """The API gateway's key check, as Supabase's gateway does it: every request names one of the
-project's API keys in the `apikey` header (or `?apikey=`); a few public paths need none. Which
+project's API keys in the `apikey` header (or `?apikey=`); the public paths each service declares
+(`PUBLIC_PATHS` beside its routes, gathered by gateway/app.py) need none. Which
 keys, and the `Authorization` the services then get: security.api_keys.
 
 Pure ASGI (no BaseHTTPMiddleware) so it costs next to nothing per request."""
@@ -12,18 +13,6 @@ import orjson
 
 from localbase.security.api_keys import ApiKeys as KeyTable
 from localbase.settings import Settings
-
-PUBLIC_PREFIXES = (
-    "/health",
-    "/metrics",
-    "/auth/v1/verify",
-    "/auth/v1/callback",
-    "/auth/v1/authorize",
-    "/auth/v1/health",
-    "/auth/v1/.well-known/",
-    "/functions/v1/",  # functions verify the caller's JWT themselves
-    "/storage/v1/",  # as Supabase's gateway: Storage verifies JWTs itself; public and signed URLs need none
-)
 
 
 class ApiKeys:
@@ -60,15 +49,16 @@ class ApiKeys:
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app, settings: Settings):
+    def __init__(self, app, settings: Settings, public: tuple[str, ...]):
         self.app = app
         self.keys = ApiKeys(settings)
+        self.public = public  # path prefixes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         path: str = scope["path"]
-        if scope.get("method") == "OPTIONS" or path.startswith(PUBLIC_PREFIXES):
+        if scope.get("method") == "OPTIONS" or path.startswith(self.public):
             return await self.app(scope, receive, send)
         verdict = self.keys.check(scope)
         if isinstance(verdict, tuple):

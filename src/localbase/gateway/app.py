@@ -15,16 +15,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
+from localbase.auth import routes as auth_routes
 from localbase.backup import scheduler as backup_scheduler
 from localbase.bridge import service as bridge_service
 from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
+from localbase.functions import routes as functions_routes
 from localbase.gateway import health, metrics, worker_metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
 from localbase.gateway.stack import BodyLimit, Observe, Services
 from localbase.net import service as net_service
 from localbase.nodes import lifecycle as nodes
+from localbase.realtime import routes as realtime_routes
 from localbase.settings import Settings, load_settings
+from localbase.storage import routes as storage_routes
 
 log = logging.getLogger("localbase.gateway")
 
@@ -42,30 +46,30 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
 
 
-# Services mounted under Supabase's paths (REST, the hot path, is the stack's own stage). A service
-# module exposes `routes()`, and may expose `async startup(app)` / `async shutdown(app)` for
-# background work (listeners, consumers).
-SERVICES = {
-    "/auth/v1": "localbase.auth.routes",
-    "/realtime/v1": "localbase.realtime.routes",
-    "/functions/v1": "localbase.functions.routes",
-    "/storage/v1": "localbase.storage.routes",
+# Services mounted under Supabase's paths (REST, the hot path, is the stack's own stage), imported by
+# name: a missing one is an import error, never skipped. A service module exposes `routes()` and
+# `PUBLIC_PATHS` (those the gateway lets through without an API key), and may expose
+# `async startup(app)` / `async shutdown(app)` for background work (listeners, consumers).
+SERVICES: dict[str, Any] = {
+    "/auth/v1": auth_routes,
+    "/realtime/v1": realtime_routes,
+    "/functions/v1": functions_routes,
+    "/storage/v1": storage_routes,
 }
+PUBLIC_PATHS = ("/health", "/metrics")  # the gateway's own
 
 
-def _service_modules() -> dict[str, object]:
-    """Every service's module: one that cannot be imported stops the server (never skipped)."""
-    import importlib
-    return {prefix: importlib.import_module(name) for prefix, name in SERVICES.items()}
+def public_paths() -> tuple[str, ...]:
+    return PUBLIC_PATHS + tuple(prefix + path for prefix, module in SERVICES.items() for path in module.PUBLIC_PATHS)
 
 
-def _service_routes(modules: dict[str, object]) -> list[BaseRoute]:
-    return [Mount(prefix, routes=module.routes()) for prefix, module in modules.items()]  # type: ignore[attr-defined]
+def _service_routes() -> list[BaseRoute]:
+    return [Mount(prefix, routes=module.routes()) for prefix, module in SERVICES.items()]
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Observe:
     db = database or Cluster(settings).database()
-    modules = _service_modules()
+    modules = SERVICES
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -110,7 +114,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
     app = Starlette(
         routes=[Route("/health", health.endpoint, methods=["GET", "HEAD"]),
                 Route("/metrics", metrics.endpoint, methods=["GET"]),
-                *_service_routes(modules)],
+                *_service_routes()],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found},
     )
@@ -119,7 +123,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
     app.state.reads = _read_router(settings, db)
     app.state.metrics = metrics.RequestMetrics()
     health.setup(app, db.rest_dsn)
-    cors = CORSMiddleware(ApiKeyMiddleware(Services(app, settings.keyring), settings=settings), allow_origins=["*"],
+    keyed = ApiKeyMiddleware(Services(app, settings.keyring), settings=settings, public=public_paths())
+    cors = CORSMiddleware(keyed, allow_origins=["*"],
                           allow_methods=["*"], allow_headers=["*"], expose_headers=EXPOSED_HEADERS, max_age=86400)
     gateway = Observe(BodyLimit(cors, settings.limits.max_body_bytes), app.state.metrics, app.state)
     if settings.access_log:

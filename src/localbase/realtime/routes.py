@@ -47,6 +47,9 @@ async def stats(request: Request) -> JSONResponse:
     return JSONResponse(service.snapshot())
 
 
+PUBLIC_PATHS: tuple[str, ...] = ()  # every socket names an API key
+
+
 def routes() -> list[BaseRoute]:
     return [
         WebSocketRoute("/websocket", websocket),

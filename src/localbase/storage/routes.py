@@ -265,6 +265,11 @@ async def tus_upload(request: Request, svc: StorageService) -> Response:
 KEY = "{bucket}/{key:path}"
 
 
+# As Supabase's gateway: no API key asked here; Storage verifies JWTs itself, public and signed URLs
+# need none.
+PUBLIC_PATHS = ("/",)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/bucket", list_buckets, methods=["GET"]),
