@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from localbase.config_values import SettingsError, choice, env_bool, env_int, parse_bool
 from localbase.nodes.config import (
     NodeSettings,
     NodeSettingsError,
@@ -36,10 +37,6 @@ DEFAULT_SCHEMAS = ("public", "graphql_public")
 MODES = ("development", "production")
 LOG_FORMATS = ("text", "json")
 LOCALBASE_TOML = "localbase.toml"
-
-
-class SettingsError(Exception):
-    """A configuration problem the user must fix; the message says which file or variable."""
 
 
 @dataclass(frozen=True)
@@ -176,34 +173,6 @@ def read_config_toml(project_dir: Path) -> dict[str, Any]:
     return _merge(_read_toml(folder / "config.toml"), _read_toml(folder / LOCALBASE_TOML))
 
 
-def _env_bool(name: str) -> bool | None:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return None
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    text = str(value).lower()
-    if text not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return text
-
-
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
-
-
 def _db_password(db: dict[str, Any], mode: str) -> str | None:
     raw = os.environ.get("LOCALBASE_DB_PASSWORD") or db.get("password")
     if raw is None or raw == "":
@@ -315,14 +284,13 @@ def load_settings(
     data = Path(data_dir or os.environ.get("LOCALBASE_DATA_DIR") or project_dir / ".localbase").resolve()
     local = config.get("localbase", {})
     max_rows = api.get("max_rows", 1000)
-    metrics_public = _env_bool("LOCALBASE_METRICS_PUBLIC")
-    log_format = _choice("--log-format / LOCALBASE_LOG_FORMAT / [localbase] log_format",
-                         log_format or os.environ.get("LOCALBASE_LOG_FORMAT") or local.get("log_format", "text"),
-                         LOG_FORMATS)
+    metrics_public = env_bool("LOCALBASE_METRICS_PUBLIC")
+    log_format = choice(log_format or os.environ.get("LOCALBASE_LOG_FORMAT") or local.get("log_format", "text"),
+                        "--log-format / LOCALBASE_LOG_FORMAT / [localbase] log_format", LOG_FORMATS)
     if access_log is None:
-        access_log = _env_bool("LOCALBASE_ACCESS_LOG")
+        access_log = env_bool("LOCALBASE_ACCESS_LOG")
     if access_log is None:
-        access_log = bool(local.get("access_log", log_format == "json"))
+        access_log = parse_bool(local.get("access_log", log_format == "json"), "[localbase] access_log")
     try:
         studio_settings = StudioSettings.load(config.get("studio", {}), enabled=studio, host=studio_host,
                                               port=studio_port)
@@ -332,20 +300,21 @@ def load_settings(
         project_dir=project_dir,
         data_dir=data,
         host=host or os.environ.get("LOCALBASE_HOST") or "127.0.0.1",
-        port=_port(_first(port, _env_int("LOCALBASE_PORT"), int(api.get("port", DEFAULT_API_PORT))),
+        port=_port(_first(port, env_int("LOCALBASE_PORT"), int(api.get("port", DEFAULT_API_PORT))),
                    "--port / LOCALBASE_PORT / [api] port"),
-        db_port=_port(_first(db_port, _env_int("LOCALBASE_DB_PORT"), int(db.get("port", DEFAULT_DB_PORT))),
+        db_port=_port(_first(db_port, env_int("LOCALBASE_DB_PORT"), int(db.get("port", DEFAULT_DB_PORT))),
                       "--db-port / LOCALBASE_DB_PORT / [db] port"),
         db_url=_database_url(db_url or os.environ.get("DATABASE_URL"), "--db-url" if db_url else "DATABASE_URL"),
-        jwt_expiry=_env_int("LOCALBASE_JWT_EXPIRY") or int(auth.get("jwt_expiry", 3600)),
+        jwt_expiry=env_int("LOCALBASE_JWT_EXPIRY") or int(auth.get("jwt_expiry", 3600)),
         api_schemas=tuple(api.get("schemas", DEFAULT_SCHEMAS)),
         extra_search_path=tuple(api.get("extra_search_path", ("public", "extensions"))),
         max_rows=int(max_rows) if max_rows else None,
-        mode=_choice("LOCALBASE_MODE / [localbase] mode",
-                     os.environ.get("LOCALBASE_MODE") or local.get("mode", "development"), MODES),
+        mode=choice(os.environ.get("LOCALBASE_MODE") or local.get("mode", "development"),
+                    "LOCALBASE_MODE / [localbase] mode", MODES),
         log_format=log_format,
         access_log=access_log,
-        metrics_public=bool(local.get("metrics_public", False)) if metrics_public is None else metrics_public,
+        metrics_public=parse_bool(local.get("metrics_public", False), "[localbase] metrics_public")
+        if metrics_public is None else metrics_public,
         limits=Limits.from_config(config),
         studio=studio_settings,
         config=config,

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from localbase.config_values import choice, parse_bool, parse_seconds
 from localbase.security.signing_keys import KeyRing
 from localbase.settings import Settings, SettingsError
 
@@ -113,31 +114,33 @@ def _env(name: str) -> str | None:
 
 
 def _pick(section: dict[str, Any], key: str, env_prefix: str, default: Any) -> Any:
-    raw = _env(f"{env_prefix}{key.upper()}")
-    if raw is None:
-        return section.get(key, default)
+    """`key` of a config.toml section, or its environment variable (which wins), as the default's type."""
+    name = f"{env_prefix}{key.upper()}"
+    raw = _env(name)
+    value = section.get(key, default) if raw is None else raw
+    where = name if raw is not None else \
+        f"supabase/config.toml [{env_prefix.removeprefix('LOCALBASE_').rstrip('_').lower().replace('_', '.', 1)}] {key}"
     if isinstance(default, bool):
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise SettingsError(f"{env_prefix}{key.upper()} must be true or false, got {raw!r}")
+        return parse_bool(value, where)
     if isinstance(default, int):
         try:
-            return int(raw)
-        except ValueError:
-            raise SettingsError(f"{env_prefix}{key.upper()} must be an integer, got {raw!r}") from None
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where} must be an integer, got {value!r}") from None
     if isinstance(default, tuple):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    return raw
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if not isinstance(value, (list, tuple)):
+            raise SettingsError(f"{where} must be a list, got {value!r}")
+        return tuple(str(v) for v in value)
+    return value
 
 
 def _pick_email(section: dict[str, Any], key: str, default: Any) -> Any:
     """[auth.email] keys: LOCALBASE_AUTH_EMAIL_<KEY>, or the shorter LOCALBASE_AUTH_<KEY>."""
-    for prefix in ("LOCALBASE_AUTH_EMAIL_", "LOCALBASE_AUTH_"):
-        if _env(f"{prefix}{key.upper()}") is not None:
-            return _pick({}, key, prefix, default)
-    return section.get(key, default)
+    if _env(f"LOCALBASE_AUTH_{key.upper()}") is not None and _env(f"LOCALBASE_AUTH_EMAIL_{key.upper()}") is None:
+        return _pick({}, key, "LOCALBASE_AUTH_", default)
+    return _pick(section, key, "LOCALBASE_AUTH_EMAIL_", default)
 
 
 def _smtp(settings: Settings) -> SmtpConfig | None:
@@ -171,9 +174,9 @@ def load_auth_config(settings: Settings) -> AuthConfig:
     rl = RateLimits()
     rate_limits = RateLimits(**{name: int(_pick(limits, name, r, getattr(rl, name)))
                                 for name in RateLimits.__dataclass_fields__})
-    requirements = str(_pick(auth, "password_requirements", a, ""))
-    if requirements not in PASSWORD_REQUIREMENTS:
-        raise SettingsError(f"[auth] password_requirements must be one of {PASSWORD_REQUIREMENTS}")
+    requirements = choice(_pick(auth, "password_requirements", a, ""),
+                          "LOCALBASE_AUTH_PASSWORD_REQUIREMENTS" if _env("LOCALBASE_AUTH_PASSWORD_REQUIREMENTS")
+                          else "supabase/config.toml [auth] password_requirements", PASSWORD_REQUIREMENTS)
     return AuthConfig(
         jwt_secret=settings.jwt_secret,
         jwt_expiry=settings.jwt_expiry,
@@ -214,7 +217,8 @@ def _sms(settings: Settings) -> SmsConfig:
     test_otp = tuple((str(k).strip().lstrip("+").replace(" ", ""), str(v).strip()) for k, v in pairs.items())
     return SmsConfig(enable_signup=bool(_pick(section, "enable_signup", e, d.enable_signup)),
                      enable_confirmations=bool(_pick(section, "enable_confirmations", e, d.enable_confirmations)),
-                     max_frequency_s=_duration_s(_pick(section, "max_frequency", e, "5s"), "[auth.sms] max_frequency"),
+                     max_frequency_s=_duration_s(_pick(section, "max_frequency", e, "5s"),
+                                                 "supabase/config.toml [auth.sms] max_frequency"),
                      template=str(_pick(section, "template", e, d.template)),
                      otp_length=int(_pick(section, "otp_length", e, d.otp_length)),
                      otp_expiry=int(_pick(section, "otp_expiry", e, d.otp_expiry)),
@@ -237,15 +241,6 @@ def _access_token_hook(settings: Settings) -> tuple[str, str] | None:
     return match.group(1), match.group(2)
 
 
-def _duration_s(value: Any, where: str = "[auth.email] max_frequency") -> int:
-    """'1s', '60s', '5m', '1h' or a number of seconds."""
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip()
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
-        raise SettingsError(f"{where}: not a duration: {value!r}") from None
+def _duration_s(value: Any, where: str = "supabase/config.toml [auth.email] max_frequency") -> int:
+    """A duration setting ("1s", "5m", "1h" or a number of seconds), in whole seconds."""
+    return int(parse_seconds(value, where, minimum=-1))

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from localbase.auth import errors, passwords
-from localbase.auth.config import AuthConfig, load_auth_config
+from localbase.auth.config import AuthConfig
 from localbase.auth.mail import MailError
 from localbase.auth.ratelimit import RateLimiter
 from localbase.database.pool import UNAVAILABLE
@@ -36,7 +36,7 @@ def service(request: Request) -> AuthService:
     state = request.app.state
     svc = getattr(state, "auth_service", None)
     if svc is None:
-        config = load_auth_config(state.settings)
+        config = state.services.auth  # read and checked when the server started
         passwords.warm_up(config.bcrypt_cost)
         svc = state.auth_service = AuthService(config, RateLimiter(lambda: state.db.auth_pool))
     return svc

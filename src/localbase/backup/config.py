@@ -13,32 +13,18 @@ No schedule means no scheduled backups (`localbase db dump` works all the same).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from localbase.config_values import parse_seconds
 from localbase.settings import Settings, SettingsError
 
 NAMED = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400}
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 PREFIX = "localbase-"  # scheduled dumps are named localbase-<database>-<UTC time>.dump
 
 
 def parse_interval(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip().lower()
-        if text in NAMED:
-            return float(NAMED[text])
-        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text)
-        if not match:
-            raise SettingsError(f"[backup] schedule must be hourly, daily, weekly or an interval like "
-                                f"'6h' or '30m', got {value!r}")
-        seconds = float(match[1]) * _UNITS[match[2] or "s"]
-    if seconds < 1:
-        raise SettingsError(f"[backup] schedule must be at least one second, got {value!r}")
-    return seconds
+    return parse_seconds(value, "[backup] schedule", named=NAMED, minimum=0.999)
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,7 @@ def _collect(w, state) -> None:
 async def startup(app) -> None:
     """From the gateway's lifespan: start the schedule when [backup] schedule is set (in worker
     0 only, when there are several: one dump per interval for the deployment)."""
-    settings = app.state.settings
-    config = BackupConfig.from_settings(settings)
+    config = app.state.services.backup
     app.state.backup = None
     if not config.scheduled or not workers.current().first:
         return

@@ -94,7 +94,7 @@ def _collect(w, state) -> None:
 
 async def startup(app) -> None:
     settings = app.state.settings
-    config = KafkaConfig.from_settings(settings)
+    config = app.state.services.kafka
     app.state.bridge = None
     if not config.enabled:
         return

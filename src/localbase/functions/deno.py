@@ -91,17 +91,16 @@ def source_version(*folders: Path) -> float:
     return newest
 
 
+def timeouts(settings: Any) -> tuple[float, float]:
+    """[edge_runtime] request_timeout_seconds and boot_timeout_seconds."""
+    runtime = settings.section("edge_runtime")
+    return (_seconds(runtime, "request_timeout_seconds", REQUEST_TIMEOUT_S),
+            _seconds(runtime, "boot_timeout_seconds", BOOT_TIMEOUT_S))
+
+
 def _seconds(section: dict[str, Any], key: str, default: float) -> float:
-    from localbase.settings import SettingsError
-    value = section.get(key, default)
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not seconds > 0:
-        raise SettingsError(f"[edge_runtime] {key} in supabase/localbase.toml must be a positive number, "
-                            f"got {value!r}")
-    return seconds
+    from localbase.config_values import parse_seconds
+    return parse_seconds(section.get(key, default), f"supabase/localbase.toml [edge_runtime] {key}")
 
 
 def _mtime(path: Path) -> float:
@@ -135,9 +134,7 @@ class DenoRuntime:
         self.supabase_dir: Path = settings.supabase_dir
         self.deno_dir: Path = settings.data_dir / "deno"
         self.functions_config: dict[str, Any] = settings.section("functions")
-        runtime = settings.section("edge_runtime")
-        self.request_timeout = _seconds(runtime, "request_timeout_seconds", REQUEST_TIMEOUT_S)
-        self.boot_timeout = _seconds(runtime, "boot_timeout_seconds", BOOT_TIMEOUT_S)
+        self.request_timeout, self.boot_timeout = timeouts(settings)
         self.env = env
         self._workers: dict[str, Worker] = {}
         self._failed: dict[str, float] = {}  # name -> source version that failed to boot

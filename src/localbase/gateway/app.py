@@ -27,6 +27,7 @@ from localbase.gateway.stack import BodyLimit, Observe, Services
 from localbase.net import service as net_service
 from localbase.nodes import lifecycle as nodes
 from localbase.realtime import routes as realtime_routes
+from localbase.service_settings import load_service_settings
 from localbase.settings import Settings, load_settings
 from localbase.storage import routes as storage_routes
 
@@ -68,6 +69,7 @@ def _service_routes() -> list[BaseRoute]:
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Observe:
+    services = load_service_settings(settings)  # a bad value stops start-up here (SettingsError)
     db = database or Cluster(settings).database()
     modules = SERVICES
 
@@ -119,6 +121,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
         exception_handlers={404: not_found, 405: not_found},
     )
     app.state.settings = settings
+    app.state.services = services
     app.state.db = db
     app.state.reads = _read_router(settings, db)
     app.state.metrics = metrics.RequestMetrics()

@@ -10,21 +10,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from localbase.config_values import env_bool, parse_bool
 from localbase.settings import Settings, SettingsError
-
-
-def _env_flag(name: str) -> bool | None:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return None
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -38,10 +27,11 @@ class NetConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> NetConfig:
         section = settings.section("net")
-        enabled = _env_flag("LOCALBASE_NET_ENABLED")
+        enabled = env_bool("LOCALBASE_NET_ENABLED")
         try:
             config = cls(
-                enabled=bool(section.get("enabled", True)) if enabled is None else enabled,
+                enabled=parse_bool(section.get("enabled", True), "supabase/localbase.toml [net] enabled")
+                if enabled is None else enabled,
                 batch_size=int(section.get("batch_size", 200)),
                 lanes=int(section.get("lanes", 4)),
                 ttl=str(section.get("ttl", "6 hours")),

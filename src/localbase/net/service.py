@@ -10,7 +10,6 @@ from dataclasses import replace
 
 from localbase import workers
 from localbase.gateway import metrics
-from localbase.net.config import NetConfig
 from localbase.net.sender import Sender
 
 log = logging.getLogger("localbase.net")
@@ -31,7 +30,7 @@ def _collect(w, state) -> None:
 async def startup(app) -> None:
     from localbase.database.cluster import Cluster
     settings = app.state.settings
-    config = NetConfig.from_settings(settings)
+    config = app.state.services.net
     app.state.net = None
     if not config.enabled:
         log.info("net: the pg_net sender is disabled ([net] enabled = false)")

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from localbase.realtime import broadcast
-from localbase.realtime.service import Realtime, RealtimeConfig
+from localbase.realtime.service import Realtime
 from localbase.realtime.socket import Connection
 
 log = logging.getLogger("localbase.realtime")
@@ -60,7 +60,7 @@ def routes() -> list[BaseRoute]:
 
 
 async def startup(app) -> None:
-    config = RealtimeConfig.from_settings(app.state.settings)
+    config = app.state.services.realtime
     app.state.realtime = None
     if not config.enabled:
         log.info("realtime: disabled in config.toml")

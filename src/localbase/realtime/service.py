@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from localbase import workers
+from localbase.config_values import parse_bool
 from localbase.realtime.authorize import Authorizer, init_authorize_connection, init_connection
 from localbase.realtime.bus import Bus
 from localbase.realtime.changes import ChangeStream, drop_worker_slots, ensure_slot
@@ -68,7 +69,7 @@ class RealtimeConfig:
             raise SettingsError("[realtime] slot_name must be lower-case letters, digits and _")
         try:
             config = cls(
-                enabled=bool(section.get("enabled", True)),
+                enabled=parse_bool(section.get("enabled", True), "supabase/config.toml [realtime] enabled"),
                 retention_seconds=float(retention),
                 retention_max_changes=int(section.get("retention_max_changes", 100_000)),
                 max_queue=int(section.get("max_client_queue", 2000)),

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from localbase.config_values import parse_bool
 from localbase.settings import SettingsError
 
 log = logging.getLogger("localbase.rest")
@@ -51,15 +52,6 @@ class ApiConfig:
         return preferred == "rollback"
 
 
-def _bool(name: str, value: Any) -> bool:
-    text = str(value).strip().lower()
-    if text in ("true", "on", "1", "yes"):
-        return True
-    if text in ("false", "off", "0", "no"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {value!r}")
-
-
 def _function_name(name: str, value: str) -> str | None:
     """`schema.fn` or `fn` (empty: none) -> its quoted name."""
     parts = value.strip().split(".") if value.strip() else []
@@ -73,9 +65,9 @@ def _apply(config: ApiConfig, values: dict[str, Any], where: str) -> ApiConfig:
     for key, value in values.items():
         name = f"{where} {key}"
         if key == "db_aggregates_enabled":
-            changes["aggregates_enabled"] = _bool(name, value)
+            changes["aggregates_enabled"] = parse_bool(value, name)
         elif key == "db_plan_enabled":
-            changes["plan_enabled"] = _bool(name, value)
+            changes["plan_enabled"] = parse_bool(value, name)
         elif key in ("db_max_rows", "max_rows"):
             try:
                 rows = int(value)

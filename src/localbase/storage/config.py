@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localbase.config_values import parse_bool
 from localbase.settings import Settings, SettingsError
 
 BACKENDS = ("local", "s3")
@@ -98,17 +99,6 @@ def _get(section: dict[str, Any], key: str, env: str, default: Any = None) -> An
     return _resolve(section.get(key, default))
 
 
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {value!r}")
-
-
 def _buckets(section: dict[str, Any], global_limit: int) -> tuple[BucketSpec, ...]:
     from localbase.storage.names import valid_bucket_name
     specs = []
@@ -125,7 +115,7 @@ def _buckets(section: dict[str, Any], global_limit: int) -> tuple[BucketSpec, ..
         mimes = spec.get("allowed_mime_types")
         if mimes is not None and (not isinstance(mimes, list) or not all(isinstance(m, str) for m in mimes)):
             raise SettingsError(f"{where} allowed_mime_types must be a list of strings")
-        specs.append(BucketSpec(name, _bool(spec.get("public", False), f"{where} public"), size,
+        specs.append(BucketSpec(name, parse_bool(spec.get("public", False), f"{where} public"), size,
                                 tuple(mimes) if mimes else None))
     return tuple(specs)
 
@@ -157,11 +147,11 @@ def load_storage_config(settings: Settings) -> StorageConfig:
                       access_key_id=s3_get("access_key_id") or None,
                       secret_access_key=s3_get("secret_access_key") or None,
                       prefix=str(s3_get("prefix", "")).strip("/"),
-                      force_path_style=_bool(s3_get("force_path_style", True), "[storage.s3] force_path_style"))
+                      force_path_style=parse_bool(s3_get("force_path_style", True), "[storage.s3] force_path_style"))
     return StorageConfig(
-        root=root.resolve(), enabled=_bool(_get(section, "enabled", "LOCALBASE_STORAGE_ENABLED", True),
+        root=root.resolve(), enabled=parse_bool(_get(section, "enabled", "LOCALBASE_STORAGE_ENABLED", True),
                                            "[storage] enabled"),
         backend=backend, file_size_limit=limit,
-        image_transformation=_bool(_get(transform, "enabled", "LOCALBASE_STORAGE_IMAGE_TRANSFORMATION", True),
+        image_transformation=parse_bool(_get(transform, "enabled", "LOCALBASE_STORAGE_IMAGE_TRANSFORMATION", True),
                                    "[storage.image_transformation] enabled"),
         s3=s3, buckets=_buckets(section, limit))

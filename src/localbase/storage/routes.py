@@ -15,7 +15,6 @@ from starlette.routing import BaseRoute, Route
 
 from localbase import workers
 from localbase.storage import buckets, errors, objects, signed, signing, transform, tus, writes
-from localbase.storage.config import load_storage_config
 from localbase.storage.respond import json
 from localbase.storage.serve import serve
 from localbase.storage.service import StorageService
@@ -305,7 +304,7 @@ def routes() -> list[BaseRoute]:
 
 async def startup(app) -> None:
     settings = app.state.settings
-    config = load_storage_config(settings)
+    config = app.state.services.storage
     app.state.storage = None
     if not config.enabled:
         return

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from localbase.backup import scheduler
-from localbase.backup.config import parse_interval
+from localbase.backup.config import BackupConfig, parse_interval
 from localbase.backup.tools import tool
 from localbase.settings import SettingsError
 from localbase.testing.server import LocalbaseProcess, free_port
@@ -188,7 +188,8 @@ async def test_scheduled_backups_run_in_the_first_worker_only(tmp_path, as_worke
     db = SimpleNamespace(admin_dsn="postgresql://postgres@127.0.0.1:1/postgres")  # no dump is due yet
     for index, schedules in ((1, False), (2, False), (0, True)):
         as_worker(index, 3)
-        app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=db))
+        app = SimpleNamespace(state=SimpleNamespace(settings=settings, db=db,
+                                                    services=SimpleNamespace(backup=BackupConfig.from_settings(settings))))
         await scheduler.startup(app)
         try:
             assert (app.state.backup is not None) == schedules, index
