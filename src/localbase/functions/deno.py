@@ -1,15 +1,15 @@
 """Deno runtime: Supabase Edge Functions written for Deno (supabase/functions/<name>/index.ts),
 run unchanged.
 
-Each TypeScript function gets one long-lived `deno run` worker, started on its first call:
+Each TypeScript function gets one long-lived `deno run` process, started on its first call:
 deno_bootstrap.ts (evaluated first) makes the function's `Deno.serve(handler)` listen on
 127.0.0.1 on a free port and report it on stdout; Localbase proxies each request to it (method,
 `/<name>/<rest>` path as on Supabase, query, headers with Authorization, body) and streams the
-answer back. The worker restarts when a file of the function (or of `_shared/`) changes, is
+answer back. The process restarts when a file of the function (or of `_shared/`) changes, is
 killed with the server (its own process group, and the kernel's parent-death signal on Linux),
 and may only use the network, the environment and read its own folder.
 
-The worker processes themselves: deno_worker.py.
+The processes themselves: deno_process.py.
 
 Settings (supabase/localbase.toml, `[edge_runtime]`, Localbase-only keys):
 `request_timeout_seconds` (150, Supabase's wall-clock limit), `boot_timeout_seconds` (20)."""
@@ -28,7 +28,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from localbase.functions.deno_worker import BootError, Worker, main_module, start_worker
+from localbase.functions.deno_process import BootError, DenoProcess, main_module, start_process
 from localbase.functions.runner import BOOT_ERROR, WORKER_ERROR, error_response
 
 log = logging.getLogger("localbase.functions")
@@ -61,7 +61,7 @@ def entry_of(fn_dir: Path, config: dict[str, Any], supabase_dir: Path) -> Path |
 def config_flags(fn_dir: Path, functions_dir: Path, config: dict[str, Any], supabase_dir: Path) -> list[str]:
     """The function's dependencies config, as the Supabase CLI finds it: config.toml's
     `[functions.<name>] import_map` (relative to supabase/), else a deno.json(c) in the function's
-    folder (or supabase/functions/), else the legacy supabase/functions/import_map.json. The worker's
+    folder (or supabase/functions/), else the legacy supabase/functions/import_map.json. The process's
     main module lives elsewhere, so deno would not find them on its own."""
     configured = config.get("import_map")
     if isinstance(configured, str) and configured:
@@ -136,7 +136,7 @@ class DenoRuntime:
         self.functions_config: dict[str, Any] = settings.section("functions")
         self.request_timeout, self.boot_timeout = timeouts(settings)
         self.env = env
-        self._workers: dict[str, Worker] = {}
+        self._processes: dict[str, DenoProcess] = {}
         self._failed: dict[str, float] = {}  # name -> source version that failed to boot
         self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self._retiring: set[asyncio.Task] = set()
@@ -147,81 +147,82 @@ class DenoRuntime:
     def entry(self, name: str) -> Path | None:
         return entry_of(self.functions_dir / name, self.functions_config.get(name, {}), self.supabase_dir)
 
-    # -- workers ---------------------------------------------------------------------------------
-    async def worker(self, name: str, entry: Path) -> Worker:
+    # -- processes -------------------------------------------------------------------------------
+    async def process(self, name: str, entry: Path) -> DenoProcess:
         version = max(source_version(entry.parent, self.functions_dir / SHARED),
                       *(_mtime(self.functions_dir / f) for f in SHARED_FILES))
-        current = self._workers.get(name)
+        current = self._processes.get(name)
         if current is not None and current.alive and current.version == version:
             return current
         async with self._locks[name]:
-            current = self._workers.get(name)
+            current = self._processes.get(name)
             if current is not None and current.alive and current.version == version:
                 return current
             if self._failed.get(name) == version:
                 raise BootError(f"function {name} failed to start; it is retried when its files change")
             if current is not None:
-                self._retire(self._workers.pop(name))
+                self._retire(self._processes.pop(name))
                 log.info("restarting function %s (%s)", name, "files changed" if current.alive else "it exited")
             try:
-                worker = await self._start(name, entry, version)
+                process = await self._start(name, entry, version)
             except BootError:
                 self._failed[name] = version
                 raise
             self._failed.pop(name, None)
-            self._workers[name] = worker
-            return worker
+            self._processes[name] = process
+            return process
 
-    async def _start(self, name: str, entry: Path, version: float) -> Worker:
+    async def _start(self, name: str, entry: Path, version: float) -> DenoProcess:
         fn_dir = entry.parent
         self.deno_dir.mkdir(parents=True, exist_ok=True)
         flags = ["--no-lock", *config_flags(fn_dir, self.functions_dir, self.functions_config.get(name, {}),
                                             self.supabase_dir),
                  "--allow-net", "--allow-env", f"--allow-read={fn_dir},{self.deno_dir}"]
         env = {**read_env_file(self.functions_dir / ".env"), **self.env, "DENO_DIR": str(self.deno_dir)}
-        return await start_worker(name, version, flags=flags, main=main_module(self.deno_dir / "workers", name, entry),
-                                  cwd=fn_dir, env=env, boot_timeout=self.boot_timeout)
+        main = main_module(self.deno_dir / "processes", name, entry)
+        return await start_process(name, version, flags=flags, main=main, cwd=fn_dir, env=env,
+                                   boot_timeout=self.boot_timeout)
 
-    def _retire(self, worker: Worker) -> None:
-        """Stop an outdated worker once its requests in flight are answered (at most the timeout)."""
+    def _retire(self, process: DenoProcess) -> None:
+        """Stop an outdated process once its requests in flight are answered (at most the timeout)."""
         async def retire() -> None:
             deadline = asyncio.get_running_loop().time() + self.request_timeout
-            while worker.inflight and worker.alive and asyncio.get_running_loop().time() < deadline:
+            while process.inflight and process.alive and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.05)
-            await worker.stop()
+            await process.stop()
         task = asyncio.create_task(retire())
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
     async def forget(self, name: str) -> None:
-        """The function is gone (its folder or entry deleted): stop its worker, if it has one."""
+        """The function is gone (its folder or entry deleted): stop its process, if it has one."""
         self._failed.pop(name, None)
-        worker = self._workers.pop(name, None)
-        if worker is not None:
-            log.info("function %s was removed; stopping its worker", name)
-            self._retire(worker)
+        process = self._processes.pop(name, None)
+        if process is not None:
+            log.info("function %s was removed; stopping its process", name)
+            self._retire(process)
 
     async def close(self) -> None:
-        workers, self._workers = list(self._workers.values()), {}
-        await asyncio.gather(*(w.stop() for w in workers), *self._retiring, return_exceptions=True)
+        processes, self._processes = list(self._processes.values()), {}
+        await asyncio.gather(*(w.stop() for w in processes), *self._retiring, return_exceptions=True)
         await self._client.aclose()
 
     # -- requests --------------------------------------------------------------------------------
     async def invoke(self, name: str, entry: Path, request: Request) -> Response:
         try:
-            worker = await self.worker(name, entry)
+            process = await self.process(name, entry)
         except BootError as exc:
             log.error("%s", exc)
             return error_response(503, "BOOT_ERROR", BOOT_ERROR, relay=True)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         tail = raw_path.split(b"/functions/v1/", 1)[-1].decode("latin-1")
         query = request.url.query
-        url = f"http://127.0.0.1:{worker.port}/{tail}" + (f"?{query}" if query else "")
+        url = f"http://127.0.0.1:{process.port}/{tail}" + (f"?{query}" if query else "")
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in NOT_FORWARDED]
         body = await request.body()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout
-        worker.inflight += 1
+        process.inflight += 1
         streaming = False
         try:
             upstream = self._client.build_request(request.method, url, headers=headers, content=body)
@@ -231,7 +232,7 @@ class DenoRuntime:
             except TimeoutError:
                 return self._timed_out(name)
             except httpx.TransportError as exc:
-                log.error("function %s: the worker did not answer (%s: %s)", name, type(exc).__name__, exc)
+                log.error("function %s: the process did not answer (%s: %s)", name, type(exc).__name__, exc)
                 return error_response(500, "WORKER_ERROR", WORKER_ERROR)
             out_headers = [(k, v) for k, v in response.headers.raw  # the server adds its own Date
                            if k.decode("latin-1").lower() not in (HOP_BY_HOP - {"content-length"}) | {"date"}]
@@ -251,21 +252,21 @@ class DenoRuntime:
                 answer.raw_headers = out_headers
                 return answer
             streaming = True
-            answer = StreamingResponse(self._relay(name, worker, response, deadline),
+            answer = StreamingResponse(self._relay(name, process, response, deadline),
                                        status_code=response.status_code)
             answer.raw_headers = [(k, v) for k, v in out_headers if k.lower() != b"content-length"] \
                 if length is None else out_headers
             return answer
         finally:
             if not streaming:
-                worker.inflight -= 1
+                process.inflight -= 1
 
     def _timed_out(self, name: str) -> Response:
         log.error("function %s timed out after %.0fs", name, self.request_timeout)
         return error_response(546, "WORKER_LIMIT", f"Function {name} timed out after {self.request_timeout:.0f}s",
                               relay=True)
 
-    async def _relay(self, name: str, worker: Worker, response: httpx.Response, deadline: float):
+    async def _relay(self, name: str, process: DenoProcess, response: httpx.Response, deadline: float):
         """The function's answer as it comes (server-sent events, large bodies), cut at the deadline."""
         loop = asyncio.get_running_loop()
         chunks = response.aiter_raw()
@@ -284,5 +285,5 @@ class DenoRuntime:
         except httpx.TransportError as exc:
             log.error("function %s: the answer broke off (%s)", name, exc)
         finally:
-            worker.inflight -= 1
+            process.inflight -= 1
             await response.aclose()

@@ -1,8 +1,8 @@
-// Localbase: the first module a TypeScript Edge Function's worker evaluates (see deno.py).
+// Localbase: the first module a TypeScript Edge Function's process evaluates (see deno.py).
 //
 // It replaces Deno.serve, so that the function's own `Deno.serve(handler)`,
 // `Deno.serve(options, handler)` or `Deno.serve({ ...options, handler })` listens on 127.0.0.1 on
-// the port Localbase asks for (LOCALBASE_WORKER_PORT, 0: any free port), whatever port or
+// the port Localbase asks for (LOCALBASE_FUNCTION_PORT, 0: any free port), whatever port or
 // hostname the options name; it then tells Localbase where it listens with one line on stdout.
 // A function whose module exports `default { fetch }` and never calls Deno.serve is served too.
 //
@@ -11,10 +11,10 @@
 // (it may hold a database URL, a key, a row); the error and its stack go to stderr (the server
 // log, where secrets are masked).
 
-const READY = Deno.env.get("LOCALBASE_WORKER_READY") ?? "";
-const PORT = Number(Deno.env.get("LOCALBASE_WORKER_PORT") ?? "0");
-Deno.env.delete("LOCALBASE_WORKER_READY");
-Deno.env.delete("LOCALBASE_WORKER_PORT");
+const READY = Deno.env.get("LOCALBASE_FUNCTION_READY") ?? "";
+const PORT = Number(Deno.env.get("LOCALBASE_FUNCTION_PORT") ?? "0");
+Deno.env.delete("LOCALBASE_FUNCTION_READY");
+Deno.env.delete("LOCALBASE_FUNCTION_PORT");
 
 type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 type Options = Record<string, unknown> & {
@@ -27,7 +27,7 @@ let served = false;
 
 const WORKER_ERROR = "Function exited due to an error (please check logs)";
 
-function workerError(): Response {
+function functionError(): Response {
   return Response.json({ code: "WORKER_ERROR", message: WORKER_ERROR, error: WORKER_ERROR }, { status: 500 });
 }
 
@@ -48,7 +48,7 @@ function guarded(handler: Handler, onError: Options["onError"]): Handler {
           console.error(again);
         }
       }
-      return workerError();
+      return functionError();
     }
   };
 }
@@ -86,7 +86,7 @@ function serve(first: unknown, second?: unknown): Deno.HttpServer {
 
 Object.defineProperty(Deno, "serve", { value: serve, writable: true, configurable: true, enumerable: true });
 
-// Background work (`EdgeRuntime.waitUntil(promise)`, as on Supabase): the worker is long-lived
+// Background work (`EdgeRuntime.waitUntil(promise)`, as on Supabase): the process is long-lived
 // here, so the promise simply runs on; a failure is logged.
 const runtime = globalThis as unknown as { EdgeRuntime?: { waitUntil(promise: Promise<unknown>): void } };
 runtime.EdgeRuntime ??= {
@@ -95,7 +95,7 @@ runtime.EdgeRuntime ??= {
   },
 };
 
-/** Called by the worker's entry module once the function's module has been evaluated. */
+/** Called by the process's entry module once the function's module has been evaluated. */
 export function start(module: Record<string, unknown>): void {
   if (served) return;
   const fallback = module.default as { fetch?: Handler } | undefined;

@@ -1,6 +1,6 @@
 """/functions/v1/<name>: verify the caller's JWT (unless the function opts out in config.toml with
 `[functions.<name>] verify_jwt = false`), then run the function with the request as sent: a Python
-handler (index.py) in this process, a Deno one (index.ts, as on Supabase) in its own worker."""
+handler (index.py) in this process, a Deno one (index.ts, as on Supabase) in its own process."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ async def startup(app: Starlette) -> None:
 
 
 async def shutdown(app: Starlette) -> None:
-    await app.state.deno.close()  # every Deno worker stops with the server
+    await app.state.deno.close()  # every Deno process stops with the server
 
 
 def _db_url(settings) -> str:
@@ -57,7 +57,7 @@ async def run_function(request: Request) -> Response:
         try:
             fn = loader.get(name)
         except FunctionNotFound:
-            await deno.forget(name)  # a TypeScript function deleted: its worker goes too
+            await deno.forget(name)  # a TypeScript function deleted: its process goes too
             return error_response(404, "NOT_FOUND", f"Requested function was not found: {name}")
         except FunctionLoadError as exc:
             log.error("function %s failed to load: %s", name, exc)

@@ -47,8 +47,8 @@ def test_raw_http_reaches_the_function_as_sent(localbase_server):
         assert r.status_code == 200 and r.json()["method"] == method and r.json()["body"] is None
 
 
-def test_one_worker_serves_every_request(localbase_server):
-    """One Deno worker per function and API process (with LOCALBASE_TEST_WORKERS=N, up to N)."""
+def test_one_process_serves_every_request(localbase_server):
+    """One Deno process per function and API process (with LOCALBASE_TEST_WORKERS=N, up to N)."""
     pids = {_invoke_raw(localbase_server, "hello-ts", json={}).json()["pid"] for _ in range(5)}
     assert len(pids) <= max(1, int(os.environ.get("LOCALBASE_TEST_WORKERS") or 1))
 
@@ -71,7 +71,7 @@ async def test_supabase_py_invoke_async(async_supabase_anon):
     assert err.value.status == 500 and err.value.message == "Function exited due to an error (please check logs)"
 
 
-def test_a_throwing_handler_is_a_500_and_the_worker_lives_on(localbase_server):
+def test_a_throwing_handler_is_a_500_and_the_process_lives_on(localbase_server):
     client = client_for(localbase_server)
     for _ in range(2):
         with pytest.raises(FunctionsHttpError) as err:
@@ -84,7 +84,7 @@ def test_a_throwing_handler_is_a_500_and_the_worker_lives_on(localbase_server):
     assert "deliberate failure in TypeScript" in log and "ts-fail/index.ts:" in log  # the stack, in the log
 
 
-def test_jwt_is_verified_before_the_worker_is_reached(localbase_server):
+def test_jwt_is_verified_before_the_process_is_reached(localbase_server):
     base = f"{localbase_server.url}/functions/v1"
     assert httpx.post(f"{base}/hello-ts", json={}).status_code == 401
     r = httpx.post(f"{base}/hello-ts", json={}, headers={"Authorization": "Bearer nonsense"})

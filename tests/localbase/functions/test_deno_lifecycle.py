@@ -1,4 +1,4 @@
-"""Deno workers live and die with the server: stopped on SIGTERM, killed by the kernel when the
+"""Deno processes live and die with the server: stopped on SIGTERM, killed by the kernel when the
 server is killed (kill -9), restarted when they exit, bounded in boot time and per-request time (a
 server of its own, with short limits in supabase/localbase.toml)."""
 
@@ -59,7 +59,7 @@ def project():
         yield root
 
 
-def _worker_pid(server: LocalbaseProcess) -> int:
+def _function_pid(server: LocalbaseProcess) -> int:
     r = httpx.get(f"{server.url}/functions/v1/pid", timeout=30)
     assert r.status_code == 200, r.text
     pid = r.json()["pid"]
@@ -68,12 +68,12 @@ def _worker_pid(server: LocalbaseProcess) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-def test_limits_then_workers_end_with_the_server(project):
+def test_limits_then_processes_end_with_the_server(project):
     server = LocalbaseProcess(project)
     server.start()
     try:
         url = f"{server.url}/functions/v1"
-        with ThreadPoolExecutor(8) as pool:  # concurrent first calls share one starting worker
+        with ThreadPoolExecutor(8) as pool:  # concurrent first calls share one starting process
             answers = list(pool.map(lambda _: httpx.get(f"{url}/pid", timeout=30), range(8)))
         assert len({r.json()["pid"] for r in answers}) == 1
         started = time.monotonic()
@@ -88,21 +88,21 @@ def test_limits_then_workers_end_with_the_server(project):
             assert "".join(r.iter_text()) == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
 
         first = httpx.get(f"{url}/exits", timeout=30).json()["pid"]
-        r = httpx.get(f"{url}/exits?exit", timeout=30)  # the worker dies while answering
+        r = httpx.get(f"{url}/exits?exit", timeout=30)  # the process dies while answering
         assert r.status_code == 500 and r.json()["code"] == "WORKER_ERROR"
         assert _wait_gone(first)
-        assert httpx.get(f"{url}/exits", timeout=30).json()["pid"] != first  # a new worker
+        assert httpx.get(f"{url}/exits", timeout=30).json()["pid"] != first  # a new process
         assert "function exits exited with code 3" in server.log_path.read_text()
 
-        pid = _worker_pid(server)
-        server.process.send_signal(signal.SIGTERM)  # a clean stop stops the workers
+        pid = _function_pid(server)
+        server.process.send_signal(signal.SIGTERM)  # a clean stop stops the processes
         assert server.process.wait(30) == 0
         assert _wait_gone(pid)
 
         server.start()  # same data folder; now the server dies without a word
-        pid = _worker_pid(server)
+        pid = _function_pid(server)
         server.process.kill()
         server.process.wait(30)
-        assert _wait_gone(pid), "the deno worker outlived a killed server"
+        assert _wait_gone(pid), "the deno process outlived a killed server"
     finally:
         server.cleanup()

@@ -1,6 +1,6 @@
-"""Deno worker processes: one `deno run` per TypeScript function, started with the bootstrap
+"""Deno function processes: one `deno run` per TypeScript function, started with the bootstrap
 evaluated first, watched (its output goes to the server log), and stopped with its process group.
-On Linux the kernel kills a worker whose server dies, even by kill -9 (parent-death signal)."""
+On Linux the kernel kills a process whose server dies, even by kill -9 (parent-death signal)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ PASSTHROUGH_ENV = ("PATH", "HOME", "TZ", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "N
 
 
 class BootError(Exception):
-    """The worker did not start listening; details are in the server log."""
+    """The process did not start listening; details are in the server log."""
 
 
 def deno_binary() -> str:
@@ -54,7 +54,7 @@ def output_log(name: str) -> logging.Logger:
 
 
 def _child_setup():
-    """preexec_fn: the kernel kills the worker if Localbase dies (Linux), even by kill -9."""
+    """preexec_fn: the kernel kills the process if Localbase dies (Linux), even by kill -9."""
     parent = os.getpid()
     libc = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
 
@@ -68,7 +68,7 @@ def _child_setup():
 
 
 @dataclass
-class Worker:
+class DenoProcess:
     name: str
     version: float
     process: asyncio.subprocess.Process
@@ -103,7 +103,7 @@ class Worker:
 
 
 def main_module(folder: Path, name: str, entry: Path) -> Path:
-    """The worker's main module: the bootstrap first, then the function, statically imported
+    """The process's main module: the bootstrap first, then the function, statically imported
     (so relative imports such as ../_shared/ load without any read permission)."""
     folder.mkdir(parents=True, exist_ok=True)
     main = folder / f"{name}.ts"
@@ -115,13 +115,13 @@ def main_module(folder: Path, name: str, entry: Path) -> Path:
     return main
 
 
-async def start_worker(name: str, version: float, *, flags: list[str], main: Path, cwd: Path,
-                       env: dict[str, str], boot_timeout: float) -> Worker:
+async def start_process(name: str, version: float, *, flags: list[str], main: Path, cwd: Path,
+                       env: dict[str, str], boot_timeout: float) -> DenoProcess:
     """Start `deno run` on `main`; return once the function listens, else raise BootError (the
     reason and deno's last output go to the server log)."""
     ready = secrets.token_hex(8)
     env = {**env, "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1",
-           "LOCALBASE_WORKER_READY": ready, "LOCALBASE_WORKER_PORT": "0"}
+           "LOCALBASE_FUNCTION_READY": ready, "LOCALBASE_FUNCTION_PORT": "0"}
     for key in PASSTHROUGH_ENV:
         if key in os.environ and key not in env:
             env[key] = os.environ[key]
@@ -131,35 +131,35 @@ async def start_worker(name: str, version: float, *, flags: list[str], main: Pat
         deno_binary(), "run", "--no-prompt", *flags, str(main), cwd=cwd, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         start_new_session=True, preexec_fn=_child_setup())
-    worker = Worker(name, version, process)
+    function = DenoProcess(name, version, process)
     listening: asyncio.Future[int] = loop.create_future()
-    worker.tasks = [asyncio.create_task(_read_stdout(worker, ready, listening)),
-                    asyncio.create_task(_read_stderr(worker))]
+    function.tasks = [asyncio.create_task(_read_stdout(function, ready, listening)),
+                      asyncio.create_task(_read_stderr(function))]
     exited = asyncio.ensure_future(process.wait())
     try:
         done, _ = await asyncio.wait({listening, exited}, timeout=boot_timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         if listening in done:
-            worker.port = listening.result()
-            worker.tasks.append(asyncio.create_task(_watch(worker, exited)))
+            function.port = listening.result()
+            function.tasks.append(asyncio.create_task(_watch(function, exited)))
             log.info("function %s started in %.0f ms (deno pid %d, port %d)", name,
-                     (loop.time() - started) * 1000, process.pid, worker.port)
-            return worker
+                     (loop.time() - started) * 1000, process.pid, function.port)
+            return function
         reason = (f"exited with code {process.returncode}" if exited in done
                   else f"did not listen within {boot_timeout:.0f}s")
     except BaseException:
-        await worker.stop(grace=0.5)
+        await function.stop(grace=0.5)
         raise
-    await worker.stop(grace=0.5)
-    tail = "\n".join(worker.stderr_tail) or "(no output)"
+    await function.stop(grace=0.5)
+    tail = "\n".join(function.stderr_tail) or "(no output)"
     log.error("function %s failed to start: deno %s. Its last output:\n%s", name, reason, tail)
     raise BootError(f"function {name} failed to start")
 
 
-async def _read_stdout(worker: Worker, ready: str, listening: asyncio.Future[int]) -> None:
-    fn_log = output_log(worker.name)
-    assert worker.process.stdout is not None
-    async for raw in worker.process.stdout:
+async def _read_stdout(function: DenoProcess, ready: str, listening: asyncio.Future[int]) -> None:
+    fn_log = output_log(function.name)
+    assert function.process.stdout is not None
+    async for raw in function.process.stdout:
         line = raw.decode(errors="replace").rstrip()
         if not listening.done() and line.startswith(ready + " "):
             listening.set_result(int(line.split()[1]))
@@ -167,17 +167,17 @@ async def _read_stdout(worker: Worker, ready: str, listening: asyncio.Future[int
             fn_log.info("%s", line)
 
 
-async def _read_stderr(worker: Worker) -> None:
-    fn_log = output_log(worker.name)
-    assert worker.process.stderr is not None
-    async for raw in worker.process.stderr:
+async def _read_stderr(function: DenoProcess) -> None:
+    fn_log = output_log(function.name)
+    assert function.process.stderr is not None
+    async for raw in function.process.stderr:
         line = raw.decode(errors="replace").rstrip()
         if line:
-            worker.stderr_tail.append(line)
+            function.stderr_tail.append(line)
             fn_log.warning("%s", line)
 
 
-async def _watch(worker: Worker, exited: asyncio.Future) -> None:
+async def _watch(function: DenoProcess, exited: asyncio.Future) -> None:
     code = await exited
-    if not worker.stopping:
-        log.error("function %s exited with code %s; it restarts on the next request", worker.name, code)
+    if not function.stopping:
+        log.error("function %s exited with code %s; it restarts on the next request", function.name, code)
