@@ -52,6 +52,16 @@ def _settings(workdir: Path, data_dir: Path | None = None, *, any_database: bool
         raise typer.Exit(1) from None
 
 
+def _check_service_settings(settings: Settings) -> None:
+    """Every service's settings, checked before anything starts: a bad value is one line, exit 1."""
+    from localbase.service_settings import load_service_settings
+    try:
+        load_service_settings(settings)
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def init(workdir: Workdir = Path(".")) -> None:
     """Create supabase/config.toml, supabase/migrations/ and supabase/seed.sql."""
@@ -92,6 +102,7 @@ def start(
     settings = _settings(workdir, data_dir, port=port, db_port=db_port, db_url=db_url, log_format=log_format,
                          access_log=access_log, node_id=node_id, db_read_urls=db_read_url,
                          studio_port=studio_port, studio_host=studio_host, studio=studio)
+    _check_service_settings(settings)
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
     if settings.log_format == "json":
         return _start_json(settings, workers)
