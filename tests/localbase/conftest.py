@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from localbase import workers
+from localbase.process import workers
 from localbase.testing.plugin import localbase_fixture
 from tests.localbase.helpers import run_sync, user_token
 

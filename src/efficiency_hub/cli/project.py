@@ -26,7 +26,7 @@ def project_dir(explicit: Path | None = None) -> Path:
 
 def running_localbase(project: Path, data_dir: Path | None = None) -> HubSettings | None:
     """The settings of a Localbase running on `project` (its state and keys files), if any."""
-    from localbase.server import process_alive
+    from localbase.process.server import process_alive
 
     data = Path(data_dir or os.environ.get("LOCALBASE_DATA_DIR") or project / ".localbase")
     try:

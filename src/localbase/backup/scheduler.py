@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from localbase import tasks, workers
 from localbase.backup import tools
 from localbase.backup.config import PREFIX, BackupConfig
 from localbase.gateway import metrics
+from localbase.process import tasks, workers
 
 log = logging.getLogger("localbase.backup")
 FIRST_DELAY_MAX = 30.0   # seconds after start for the first dump when there is none yet

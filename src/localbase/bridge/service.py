@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from localbase import tasks, workers
 from localbase.bridge.config import KafkaConfig
 from localbase.gateway import metrics
+from localbase.process import tasks, workers
 
 if TYPE_CHECKING:  # imported when a bridge is configured: no Kafka client in a server without one
     from localbase.bridge.producer import ChangeProducer

@@ -16,13 +16,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from localbase import server
 from localbase.cli.terminal import handle_stop_signals, print_values
 from localbase.database.cluster import Cluster, redact
 from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError, new_migration
+from localbase.process import server
+from localbase.process.workers import MAX_WORKERS
 from localbase.settings import Settings, SettingsError, load_settings, require_project
-from localbase.workers import MAX_WORKERS
 
 app = typer.Typer(help="Localbase: Supabase's APIs on an embedded PostgreSQL.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

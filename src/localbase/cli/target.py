@@ -8,8 +8,8 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 
-from localbase import server
 from localbase.database.cluster import Cluster
+from localbase.process import server
 from localbase.settings import Settings
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from localbase import tasks
+from localbase.process import tasks
 
 log = logging.getLogger("localbase.database")
 SEND = "select pg_notify($1, p) from unnest($2::text[]) as p"

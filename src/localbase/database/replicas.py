@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from localbase import tasks
 from localbase.database.gate import FairGate
 from localbase.database.notify import NotifyChannel
 from localbase.database.pool import rest_pool_options
 from localbase.nodes.config import ReadReplicaSettings
+from localbase.process import tasks
 
 log = logging.getLogger("localbase.database")
 WRITES_CHANNEL = "localbase_writes"

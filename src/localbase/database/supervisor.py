@@ -23,8 +23,8 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from localbase import tasks
 from localbase.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from localbase.process import tasks
 
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnContext

@@ -24,7 +24,7 @@ def _tcp_target(ctx: Context) -> tuple[str, int, list[str], str | None] | None:
         user = unquote(parts.username or "postgres")
         return parts.hostname, parts.port or 5432, sorted({user, "postgres"}), \
             unquote(parts.password) if parts.password is not None else None
-    from localbase import server
+    from localbase.process import server
     state = server.read_state(ctx.settings)
     port = int(state["db_port"]) if state else ctx.settings.db_port
     return "127.0.0.1", port, ["postgres"], None

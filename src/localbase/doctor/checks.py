@@ -261,8 +261,8 @@ def load_doctor_settings(project_dir: Path | str = ".", *, data_dir: Path | str 
 
 def find_database(settings: Settings) -> tuple[str | None, str | None]:
     """(database URL, API URL) of the deployment: DATABASE_URL, or the running server's."""
-    from localbase import server
     from localbase.database.cluster import Cluster
+    from localbase.process import server
     state = server.read_state(settings)
     api_url = state["api_url"] if state else None
     if settings.db_url:

@@ -23,7 +23,8 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from localbase import __version__, workers
+from localbase import __version__
+from localbase.process import workers
 
 log = logging.getLogger("localbase.health")
 PROBE_TIMEOUT = 1.0

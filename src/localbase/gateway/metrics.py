@@ -21,7 +21,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from localbase import __version__, workers
+from localbase import __version__
+from localbase.process import workers
 
 SERVICES = ("rest", "auth", "realtime", "functions", "storage", "other")
 # Upper bounds (seconds) of the latency buckets; +Inf is implied.

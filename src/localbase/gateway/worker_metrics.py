@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from localbase import tasks, workers
 from localbase.gateway import metrics
+from localbase.process import tasks, workers
 
 log = logging.getLogger("localbase.gateway")
 WRITE_SECONDS = 1.0

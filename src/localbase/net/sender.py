@@ -27,9 +27,9 @@ import asyncpg
 import httpx
 import orjson
 
-from localbase import tasks
 from localbase.database.pool import UNAVAILABLE
 from localbase.net.config import NetConfig
+from localbase.process import tasks
 
 log = logging.getLogger("localbase.net")
 CHANNEL = "localbase_net"

@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from localbase import workers
 from localbase.gateway import metrics
 from localbase.net.sender import Sender
+from localbase.process import workers
 
 log = logging.getLogger("localbase.net")
 ROLE = "supabase_functions_admin"

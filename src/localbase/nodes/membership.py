@@ -16,9 +16,10 @@ import uuid
 
 import asyncpg
 
-from localbase import __version__, tasks, workers
+from localbase import __version__
 from localbase.nodes import reaper
 from localbase.nodes.config import NodeSettings
+from localbase.process import tasks, workers
 
 log = logging.getLogger("localbase.nodes")
 RECONNECT_MAX_SECONDS = 5.0

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from localbase import tasks, workers
 from localbase.database.notify import NotifyChannel
+from localbase.process import tasks, workers
 
 if TYPE_CHECKING:
     from localbase.realtime.service import Realtime

@@ -25,7 +25,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
-from localbase import tasks
+from localbase.process import tasks
 from localbase.realtime.pgoutput import DecodeError, Decoder, Transaction
 
 log = logging.getLogger("localbase.realtime")

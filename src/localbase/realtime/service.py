@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from localbase import workers
 from localbase.config_values import parse_bool
+from localbase.process import workers
 from localbase.realtime.authorize import Authorizer, init_authorize_connection, init_connection
 from localbase.realtime.bus import Bus
 from localbase.realtime.changes import ChangeStream, drop_worker_slots, ensure_slot

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from localbase import tasks
+from localbase.process import tasks
 from localbase.rest import db_config
 from localbase.rest.db_config import ApiConfig
 from localbase.settings import Settings

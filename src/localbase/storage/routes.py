@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from localbase import workers
+from localbase.process import workers
 from localbase.storage import buckets, errors, objects, signed, signing, transform, tus, writes
 from localbase.storage.respond import json
 from localbase.storage.serve import serve

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localbase import tasks
+from localbase.process import tasks
 from localbase.storage.backend import Backend, make_backend
 from localbase.storage.config import TUS_EXPIRY_S, StorageConfig
 from localbase.storage.workspace import PENDING, Workspace, abandoned

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from localbase import tasks, workers
 from localbase.logs import JsonFormatter, redact_query, redact_text
+from localbase.process import tasks, workers
 
 log = logging.getLogger("localbase.studio")
 REQUESTS = 2000

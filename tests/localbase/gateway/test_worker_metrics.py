@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import orjson
 
-from localbase import workers
 from localbase.gateway import metrics, worker_metrics
+from localbase.process import workers
 
 
 def _app(tmp_path, observed: list[tuple[str, int]]):

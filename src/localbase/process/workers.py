@@ -1,6 +1,6 @@
 """Which API worker this process is, when `localbase start --workers N` runs several.
 
-The supervising process (localbase.server) sets LOCALBASE_WORKERS=N and LOCALBASE_WORKER_INDEX=i
+The supervising process (localbase.process.server) sets LOCALBASE_WORKERS=N and LOCALBASE_WORKER_INDEX=i
 (0..N-1) in each worker's environment before it starts; a single-process server has neither and
 is worker 0 of 1. Work that must happen once per deployment (scheduled backups, say) runs in
 worker 0; state that must be shared (rate limits, presence, broadcasts) goes through PostgreSQL."""

@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from localbase import workers
 from localbase.database.cluster import Cluster
 from localbase.database.supervisor import StatusBoard, Supervisor, watch_board
+from localbase.process import workers
+from localbase.process.workers import MAX_WORKERS
 from localbase.settings import Settings
-from localbase.workers import MAX_WORKERS
 
 log = logging.getLogger("localbase.server")
 
@@ -193,7 +193,7 @@ def _worker_main(settings: Settings, index: int, count: int, sock: socket.socket
     from localbase import logs
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
     watch_board(board)
-    from localbase import server
+    from localbase.process import server
     server.quiet_signals()
     with asyncio.Runner(loop_factory=server.loop_factory()) as runner:
         runner.run(_worker_serve(settings, count, sock, ready, studio_sock))
@@ -203,8 +203,8 @@ async def _worker_serve(settings: Settings, count: int, sock: socket.socket, rea
                         studio_sock: socket.socket | None = None) -> None:
     import uvicorn
 
-    from localbase import server
     from localbase.gateway.app import create_app
+    from localbase.process import server
     app = create_app(settings, Cluster(settings).database(rest_pool_size=rest_pool_size(count)))
     srv = uvicorn.Server(server.uvicorn_config(settings, app))
     task = asyncio.create_task(srv.serve(sockets=[sock]))

@@ -93,7 +93,7 @@ def _run(settings: Settings, workers: int, studio_sock, on_ready: Callable[[Read
 
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             if workers > 1:
-                from localbase.worker_pool import WorkerPool
+                from localbase.process.worker_pool import WorkerPool
                 runner.run(WorkerPool(settings, cluster, workers, studio_sock).serve(announce))
             else:
                 runner.run(_serve(settings, cluster, announce, studio_sock))
