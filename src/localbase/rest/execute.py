@@ -15,6 +15,7 @@ set first, then the statement runs; PostgreSQL's grants and RLS decide the rows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +30,7 @@ from localbase.database.pool import UNAVAILABLE
 from localbase.database.supervisor import database_down
 from localbase.rest import errors
 from localbase.rest.errors import RestError
-from localbase.rest.sql import Statement
+from localbase.rest.sql import Statement, ident
 from localbase.security import jwt
 from localbase.security.signing_keys import KeyRing
 
@@ -103,6 +104,12 @@ def _verify_caller(authorization: str, secret: str | KeyRing, anon_role: str) ->
 def _jwt_error(reason: str, code: errors.Code) -> RestError:
     return code(headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
                 reason=reason)
+
+
+@functools.lru_cache(maxsize=64)
+def search_path(schema_name: str, extra: tuple[str, ...]) -> str:
+    """The request's search_path, as PostgREST sets it: its schema, then the extra ones."""
+    return ", ".join(ident(name) for name in (schema_name, *extra))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,27 +9,16 @@ rolls back: a request for a plan never changes data."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import orjson
 from starlette.responses import Response
 
-from localbase.rest import errors, execute
+from localbase.rest import execute
 from localbase.rest.sql import Statement
-from localbase.rest.types import ApiRequest, Explain, MediaType
+from localbase.rest.types import Explain, MediaType
 
 _FOR = {MediaType.OBJECT: "application/vnd.pgrst.object+json",
         MediaType.OBJECT_STRIPPED: "application/vnd.pgrst.object+json;nulls=stripped",
         MediaType.ARRAY_STRIPPED: "application/vnd.pgrst.array+json;nulls=stripped"}
-
-
-def prepare(req: ApiRequest, enabled: bool, accept_header: str) -> ApiRequest:
-    """A plan request shaped as the request it explains (its `for` media type); 406 when plans are off."""
-    if req.explain is None:
-        return req
-    if not enabled:
-        raise errors.MEDIA_TYPE(accept=accept_header.strip())
-    return replace(req, accept=req.explain.for_media)
 
 
 def statement(st: Statement, spec: Explain) -> Statement:

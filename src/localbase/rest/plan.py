@@ -5,14 +5,14 @@ unknown becomes PostgREST's error before a statement is ever built."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from localbase.rest import errors
 from localbase.rest.errors import RestError
 from localbase.rest.relationships import Relationship, resolve
 from localbase.rest.schema_cache import Column, Function, Schema, Table
-from localbase.rest.types import Embed, Field, Filter, LogicTree, OrderTerm, SelectField
+from localbase.rest.types import ApiRequest, Embed, Field, Filter, LogicTree, MediaType, OrderTerm, SelectField
 
 STAR = "*"
 
@@ -285,15 +285,42 @@ class Planner:
         return CallPlan(fn, args, raw, None, True, offset or 0, limit)
 
 
-def _check_limited_order(root: Node) -> None:
-    """A limited UPDATE/DELETE picks its rows by the table's own ordered columns (the parse stage
-    already refused a limit without an order)."""
-    if not root.order:
-        raise errors.limit_without_order()
-    for term in root.order:
-        if term.relation is not None:
-            raise RestError(400, "PGRST118", f"A related order on '{term.relation}' is not possible",
-                            "A limited update or delete orders by the table's own columns", None)
+# -- what the request may ask of the plans ---------------------------------------------------------
+MUTATIONS = ("insert", "update", "delete", "upsert")
+
+
+def producible(req: ApiRequest, schema: Schema, accept: str) -> ApiRequest:
+    """The request as the later stages see it: GeoJSON needs PostGIS; an EXPLAIN plan is asked with
+    plans enabled (406 otherwise, as on Supabase by default) and is shaped as the request it explains."""
+    if req.accept is MediaType.GEOJSON and schema.geojson is None:
+        raise errors.MEDIA_TYPE(accept=accept.strip())
+    if req.explain is None:
+        return req
+    if not schema.config.plan_enabled:
+        raise errors.MEDIA_TYPE(accept=accept.strip())
+    return replace(req, accept=req.explain.for_media)
+
+
+def mutation_kind(req: ApiRequest) -> str:
+    """insert, update, delete or upsert (a POST with `Prefer: resolution=...`); other methods are PGRST117."""
+    kind = getattr(req.action, "value", req.action)
+    if kind not in MUTATIONS:
+        raise errors.UNSUPPORTED_METHOD(method=req.method)
+    return "upsert" if kind == "insert" and req.preferences.resolution else str(kind)
+
+
+def check_call(plan: CallPlan, req: ApiRequest, accept: str) -> None:
+    """CSV and GeoJSON need rows with columns; `handling=strict` with `max-affected` needs a set (PGRST128)."""
+    if (req.csv or req.accept is MediaType.GEOJSON) and plan.root is None:
+        raise errors.MEDIA_TYPE(accept=accept.strip())
+    prefs = req.preferences
+    if prefs.handling == "strict" and prefs.max_affected is not None and not plan.function.returns_set:
+        raise errors.RPC_MAX_AFFECTED()
+
+
+def geojson(req: ApiRequest, schema: Schema) -> str | None:
+    """PostGIS's ST_AsGeoJSON(record) when the client asked for GeoJSON."""
+    return schema.geojson if req.accept is MediaType.GEOJSON else None
 
 
 def _last_key(field: Field) -> str:

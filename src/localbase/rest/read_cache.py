@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from localbase.rest import plan as plan_stage
+from localbase.rest import sql
+from localbase.rest.plan import Planner
 from localbase.rest.sql import Statement
+from localbase.rest.types import ApiRequest, MediaType
 
 # The request headers parse_request reads for a GET/HEAD.
 SHAPING_HEADERS = ("accept", "accept-profile", "prefer", "range", "range-unit")
@@ -46,3 +50,16 @@ class ReadCache:
         self._entries[key] = entry
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
+
+
+def prepare(req: ApiRequest, planner: Planner, *, head: bool) -> PreparedRead:
+    """A read planned and rendered: its statement, and for count=estimated the exact count's."""
+    plan = planner.read(req)
+    count = req.preferences.count
+    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head, "csv": req.csv,
+            "geojson": plan_stage.geojson(req, planner.schema)}
+    statement = sql.read(plan, count="planned" if count == "estimated" else count, **opts)
+    exact = sql.read(plan, count="exact", **{**opts, "head": True}) if count == "estimated" else None
+    rollback = planner.schema.config.tx_rollback(req.preferences.tx)
+    return PreparedRead(statement, exact, plan.root.offset, req.single, count, rollback,
+                        (f"count={count}",) if count else (), req.csv, req.accept is MediaType.GEOJSON)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.responses import Response
 
 from localbase.rest import errors
@@ -28,6 +31,52 @@ def content_range(offset: int, page_total: int, total: int | None) -> str:
 def single_check(page_total: int) -> None:
     if page_total != 1:
         raise errors.SINGULAR(details=f"The result contains {page_total} rows")
+
+
+def preference_applied(prefs, action: str | None = None) -> list[str]:
+    """Prefer values honoured, for Preference-Applied, in PostgREST's order (return, count, resolution,
+    missing); `action` is the request's (insert, update, upsert, delete), None for a read or a call."""
+    applied = [f"return={prefs.returning}"] if action and prefs.returning else []
+    if prefs.count:
+        applied.append(f"count={prefs.count}")
+    if action == "insert" and prefs.resolution:
+        applied.append(f"resolution={prefs.resolution}")
+    if action and prefs.missing == "default":
+        applied.append("missing=default")
+    return applied
+
+
+def row_checks(single: bool, prefs, *, max_affected: bool = True) -> Callable[[Any], None] | None:
+    """What must hold of the statement's row before its transaction commits (raising rolls it back):
+    one row for a single object; with `handling=strict`, at most `max-affected` rows (PostgREST 13:
+    PATCH, DELETE and functions returning a set)."""
+    limit = prefs.max_affected if max_affected and prefs.handling == "strict" else None
+    if not single and limit is None:
+        return None
+
+    def check(row) -> None:
+        if single:
+            single_check(row["page_total"])
+        if limit is not None and row["page_total"] > limit:
+            raise errors.MAX_AFFECTED(f"The query affects {row['page_total']} rows")
+    return check
+
+
+def call_response(row, planned: int | None, plan, *, count: str | None, head: bool, single: bool,
+                  csv: bool, geojson: bool, preference_applied: list[str]) -> Response:
+    """A function's answer: 204 for void; rows (paged) for a set or rows with columns; else one value."""
+    if plan.function.returns_void:
+        return Response(b"", status_code=204)
+    total = row["total"] if count in ("exact", "estimated") else None
+    if plan.root is None and plan.function.returns_set and not single:
+        return read_response(row["body"], offset=plan.offset, page_total=row["page_total"], total=total, head=head,
+                             single=False, preference_applied=preference_applied)
+    if plan.root is None:
+        return read_response(row["body"] or "null", offset=0, page_total=1, total=total, head=head, single=False,
+                             preference_applied=preference_applied)
+    return read_response(row["body"], offset=plan.root.offset, page_total=row["page_total"],
+                         total=total if total is not None else planned, head=head, single=single,
+                         preference_applied=preference_applied, csv=csv, geojson=geojson)
 
 
 def _media(single: bool, csv: bool, geojson: bool = False) -> str:

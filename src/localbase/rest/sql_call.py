@@ -10,6 +10,7 @@ from localbase.rest.sql import T0, Builder, Statement, finish, ident, qualified_
 
 def call(plan: CallPlan, args_json: str, *, count: str | None, single: bool, strip_nulls: bool,
          head: bool, csv: bool = False, geojson: str | None = None) -> Statement:
+    count = "exact" if count == "estimated" else count  # a function's rows are counted exactly
     fn = plan.function
     name = qualified_function((fn.schema, fn.name))
     given = [a for a in fn.args if a.name in plan.args]

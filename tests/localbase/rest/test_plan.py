@@ -7,11 +7,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from localbase.rest import plan as plan_stage
 from localbase.rest.db_config import ApiConfig
 from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_request
-from localbase.rest.plan import EmbedNode, Planner, SelectCol
-from localbase.rest.schema_cache import Column, ForeignKey, Schema, Table
+from localbase.rest.plan import NOT_RAW, CallPlan, EmbedNode, Planner, SelectCol
+from localbase.rest.schema_cache import Column, ForeignKey, Function, Schema, Table
 
 
 def col(name: str, type_: str = "text", position: int = 1) -> Column:
@@ -109,3 +110,35 @@ def test_an_upsert_conflicts_on_the_primary_key_unless_told(planner):
     req = request("POST", "cities", "on_conflict=name", b'{"id": 1, "name": "a"}',
                   **{"content-type": "application/json"})
     assert planner.mutate(req, "upsert").on_conflict == ("name",)
+
+
+# -- what the request may ask: plan.producible, mutation_kind, check_call ------------------------
+def test_geojson_needs_postgis_and_plans_need_plan_enabled():
+    s = schema()
+    err = refused(lambda: plan_stage.producible(request("GET", "cities", accept="application/geo+json"), s,
+                                                "application/geo+json"))
+    assert (err.code, err.status) == ("PGRST107", 406)
+    explain = request("GET", "cities", accept="application/vnd.pgrst.plan+json")
+    assert refused(lambda: plan_stage.producible(explain, s, "application/vnd.pgrst.plan+json")).code == "PGRST107"
+    s.config = ApiConfig(plan_enabled=True)
+    assert plan_stage.producible(explain, s, "application/vnd.pgrst.plan+json").explain is not None
+
+
+@pytest.mark.parametrize(("method", "prefer", "kind"), [
+    ("POST", "", "insert"), ("POST", "resolution=merge-duplicates", "upsert"), ("PATCH", "", "update"),
+    ("DELETE", "", "delete"), ("PUT", "", "upsert")])
+def test_the_mutation_kind(method, prefer, kind):
+    headers = {"content-type": "application/json", "prefer": prefer}
+    query = "id=eq.1" if method == "PUT" else ""
+    assert plan_stage.mutation_kind(request(method, "cities", query, b'{"id": 1}', **headers)) == kind
+
+
+def test_a_call_refuses_csv_without_rows_and_max_affected_without_a_set():
+    fn = Function("public", "f", 0, (), "integer", 23, False, None, False, False, "i")
+    scalar = CallPlan(fn, {}, NOT_RAW, None, True)
+    csv = request("POST", "rpc/f", "", b"{}", accept="text/csv", **{"content-type": "application/json"})
+    assert refused(lambda: plan_stage.check_call(scalar, csv, "text/csv")).code == "PGRST107"
+    strict = request("POST", "rpc/f", "", b"{}", prefer="handling=strict, max-affected=1",
+                     **{"content-type": "application/json"})
+    assert refused(lambda: plan_stage.check_call(scalar, strict, "")).code == "PGRST128"
+    plan_stage.check_call(scalar, request("POST", "rpc/f", "", b"{}", **{"content-type": "application/json"}), "")

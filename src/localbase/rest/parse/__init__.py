@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from urllib.parse import parse_qsl
 
 from localbase.rest import errors
 from localbase.rest.parse.body import read_payload, request_content_type
@@ -50,8 +51,8 @@ from localbase.rest.types import (
     SelectItem,
 )
 
-__all__ = ['parse_request', 'parse_filter', 'parse_logic_tree', 'parse_select', 'parse_order', 'parse_columns',
-           'parse_preferences', 'parse_accept', 'MAX_DEPTH']
+__all__ = ["parse_request", "query_pairs", "parse_filter", "parse_logic_tree", "parse_select", "parse_order",
+           "parse_columns", "parse_preferences", "parse_accept", "MAX_DEPTH"]
 
 
 # -- the request --------------------------------------------------------------------------------
@@ -79,6 +80,14 @@ def _target(method: str, path: str) -> tuple[Action, str, bool]:
     if action is None:
         raise errors.UNSUPPORTED_METHOD(method=method)
     return action, target, is_rpc
+
+
+def query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The raw query string -> its ordered, percent-decoded pairs (PGRST100 unless UTF-8)."""
+    try:
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise errors.QUERY_PARSE(message="Invalid query string: not valid UTF-8 after percent-decoding") from None
 
 
 def parse_request(method: str, path: str, query: list[tuple[str, str]], headers: Mapping[str, str],
