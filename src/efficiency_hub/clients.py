@@ -4,7 +4,7 @@ as the service role (admin tasks and the monitor only)."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from httpx import Headers
@@ -84,3 +84,9 @@ class CallerClient:
 
 # what the hub's domain classes (Tracker, Workspaces, Evidence) act through
 Client = AsyncClient | CallerClient
+
+
+def rows(data: object) -> list[dict[str, Any]]:
+    """A REST answer's rows (supabase-py types `.data` as any JSON): what a table, a view or a
+    set-returning function answers is a list of objects."""
+    return cast("list[dict[str, Any]]", data or [])

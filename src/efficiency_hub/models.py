@@ -137,5 +137,5 @@ class Session(BaseModel):
 class OptimizationResult(Metrics):
     """What the optimizer answers: the metrics row, keyed by the public citizen id."""
 
-    citizen_id: str  # type: ignore[assignment]  (the public id here, the row's uuid in Metrics)
+    citizen_id: str  # type: ignore[assignment]  # the public id here, the row's uuid in Metrics
     citizen_uuid: UUID

@@ -17,11 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from realtime import AsyncRealtimeChannel
+from realtime.types import PostgresChangesPayload, RealtimePostgresChangesListenEvent
 from rich.console import Console
 from rich.text import Text
 
-from efficiency_hub import catalogue
-from efficiency_hub.errors import Conflict, InvalidEvent, translated
+from efficiency_hub import clients
+from efficiency_hub.errors import Conflict, translated
 from efficiency_hub.models import INTERVENTION, Event
 from supabase import AsyncClient
 
@@ -45,7 +47,7 @@ class Monitor:
         self.ready = asyncio.Event()
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._names: dict[str, str] = {}
-        self._channel = None
+        self._channel: AsyncRealtimeChannel | None = None
 
     # -- one event -----------------------------------------------------------------------------
     def needs_intervention(self, event: Event) -> bool:
@@ -87,9 +89,9 @@ class Monitor:
         """Answers bad events of the catch-up window that have no intervention yet."""
         since = datetime.now(UTC) - self.catch_up_window
         with translated():
-            rows = (await self.client.rpc("events_awaiting_intervention",
-                                          {"p_threshold": self.threshold, "p_since": since.isoformat()})
-                    .execute()).data
+            rows = clients.rows((await self.client.rpc(
+                "events_awaiting_intervention", {"p_threshold": self.threshold, "p_since": since.isoformat()})
+                .execute()).data)
         answered = []
         for record in rows or []:
             event = Event.model_validate(record)
@@ -124,12 +126,13 @@ class Monitor:
             elif name in ("CHANNEL_ERROR", "TIMED_OUT") and not joined.done():
                 joined.set_exception(RuntimeError(f"realtime subscription failed: {name} {error or ''}"))
 
-        def on_insert(payload: dict[str, Any]) -> None:
-            self._queue.put_nowait(payload["data"]["record"])
+        def on_insert(payload: PostgresChangesPayload) -> None:
+            self._queue.put_nowait(payload["data"].get("record") or {})
 
-        self._channel = self.client.channel("efficiency-monitor").on_postgres_changes(
-            "INSERT", on_insert, schema="public", table="efficiency_events")
-        await self._channel.subscribe(on_status)
+        channel = self.client.channel("efficiency-monitor").on_postgres_changes(
+            RealtimePostgresChangesListenEvent.Insert, on_insert, schema="public", table="efficiency_events")
+        self._channel = channel
+        await channel.subscribe(on_status)
         await asyncio.wait_for(joined, 30)
         await self.catch_up()
         self.ready.set()
@@ -171,8 +174,8 @@ class Monitor:
     async def _citizen_name(self, citizen_uuid: str) -> str:
         if citizen_uuid not in self._names:
             with translated():
-                rows = (await self.client.table("citizens").select("citizen_id").eq("id", citizen_uuid)
-                        .limit(1).execute()).data
+                rows = clients.rows((await self.client.table("citizens").select("citizen_id")
+                                     .eq("id", citizen_uuid).limit(1).execute()).data)
             self._names[citizen_uuid] = rows[0]["citizen_id"] if rows else citizen_uuid[:8]
         return self._names[citizen_uuid]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -17,17 +18,17 @@ class HubSettings:
     service_role_key: str | None = None  # the monitor and admin tasks only; never user requests
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> HubSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HubSettings:
         """SUPABASE_URL / SUPABASE_ANON_KEY / SUPABASE_SERVICE_ROLE_KEY; else the names that
         `supabase status -o env` and `localbase status -o env` print (API_URL, ANON_KEY, ...)."""
-        env = os.environ if env is None else env
-        url = env.get("SUPABASE_URL") or env.get("API_URL")
-        anon = env.get("SUPABASE_ANON_KEY") or env.get("ANON_KEY")
+        source: Mapping[str, str] = os.environ if env is None else env
+        url = source.get("SUPABASE_URL") or source.get("API_URL")
+        anon = source.get("SUPABASE_ANON_KEY") or source.get("ANON_KEY")
         if not url or not anon:
             raise MissingSettings(
                 "set SUPABASE_URL and SUPABASE_ANON_KEY (for a running Localbase: "
                 "eval \"$(localbase status -o env)\", or run `efficiency-hub up`)")
-        service = env.get("SUPABASE_SERVICE_ROLE_KEY") or env.get("SERVICE_ROLE_KEY") or None
+        service = source.get("SUPABASE_SERVICE_ROLE_KEY") or source.get("SERVICE_ROLE_KEY") or None
         return cls(url.rstrip("/"), anon, service)
 
     def require_service_role(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from efficiency_hub import catalogue
+from efficiency_hub import catalogue, clients
 from efficiency_hub.catalogue import Catalogue
 from efficiency_hub.clients import Client
 from efficiency_hub.errors import BackendError, NotFound, translated
@@ -88,7 +88,7 @@ class Tracker:
             query = self.client.table("efficiency_events").select("*, citizen:citizens(citizen_id)")
             if citizens is not None:
                 query = query.in_("citizen_id", sorted({str(citizen.id) for citizen in citizens}))
-            rows = (await query.order("id", desc=True).limit(limit).execute()).data
+            rows = clients.rows((await query.order("id", desc=True).limit(limit).execute()).data)
         return [(Event.model_validate(row), row["citizen"]["citizen_id"]) for row in rows]
 
     # -- metrics -------------------------------------------------------------------------------
@@ -102,15 +102,15 @@ class Tracker:
     async def all_metrics(self, limit: int = 1000) -> list[tuple[Metrics, str]]:
         """Every metrics row the caller may see, each with its citizen's public id."""
         with translated():
-            rows = (await self.client.table("efficiency_metrics").select("*, citizen:citizens(citizen_id)")
-                    .order("processed_at", desc=True).limit(limit).execute()).data
+            rows = clients.rows((await self.client.table("efficiency_metrics").select("*, citizen:citizens(citizen_id)")
+                                 .order("processed_at", desc=True).limit(limit).execute()).data)
         return [(Metrics.model_validate(row), row["citizen"]["citizen_id"]) for row in rows]
 
     async def trend(self, citizen_id: CitizenRef, days: int = 7) -> Trend:
         citizen = await self._resolve(citizen_id)
         with translated():
-            rows = (await self.client.rpc("efficiency_trend", {"p_citizen": str(citizen.id), "p_days": days})
-                    .execute()).data
+            rows = clients.rows((await self.client.rpc("efficiency_trend", {"p_citizen": str(citizen.id),
+                                                                            "p_days": days}).execute()).data)
         if not rows:
             raise BackendError("efficiency_trend returned nothing")
         return Trend.model_validate({**rows[0], "days": days})

@@ -3,6 +3,9 @@ clearance it requires (RLS decides); owners add members by their public citizen 
 
 from __future__ import annotations
 
+import builtins
+
+from efficiency_hub import clients
 from efficiency_hub.clients import Client
 from efficiency_hub.errors import BackendError, NotFound, translated
 from efficiency_hub.models import Clearance, Workspace, WorkspaceMember
@@ -38,12 +41,12 @@ class Workspaces:
             raise NotFound(f"no workspace {workspace_id} visible to you")
         return Workspace.model_validate(rows[0])
 
-    async def members(self, workspace_id: str) -> list[tuple[WorkspaceMember, str]]:
+    async def members(self, workspace_id: str) -> builtins.list[tuple[WorkspaceMember, str]]:
         """Members with their public citizen ids (the caller sees names only of citizens RLS shows)."""
         await self.get(workspace_id)
         with translated():
-            rows = (await self.client.table("workspace_members").select("*")
-                    .eq("workspace_id", workspace_id).order("joined_at").execute()).data
+            rows = clients.rows((await self.client.table("workspace_members").select("*")
+                                 .eq("workspace_id", workspace_id).order("joined_at").execute()).data)
         return [(WorkspaceMember.model_validate(row), str(row["citizen_id"])) for row in rows]
 
     async def add_member(self, workspace_id: str, citizen_id: str) -> WorkspaceMember:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]  # no stubs installed
+import psutil
 
 from efficiency_hub.settings import HubSettings
 

@@ -78,9 +78,11 @@ def sidebar(hub: HubSettings, loop: data.Runner, viewer: auth.Viewer, client) ->
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live(hub: HubSettings, loop: data.Runner, viewer: auth.Viewer, filters: data.Filters) -> None:
-    viewer = auth.current_viewer(hub, loop)  # the token may have been renewed (or the session ended)
-    if viewer is None:
+    current = auth.current_viewer(hub, loop)  # the token may have been renewed (or the session ended)
+    if current is None:
         st.rerun()
+        return
+    viewer = current
     client = auth.viewer_client(hub, loop, viewer)
     try:
         snap = loop.run(data.snapshot(client, filters))

@@ -55,7 +55,7 @@ async def update_user(request: Request) -> Response:
                 await _change_email(conn, request, user, new_email, redirect, data)
             if data.get("phone"):
                 await phone.change(conn, svc, user, data)
-            updated = await users.by_id(conn, user["id"])
+            updated = await users.reload(conn, user["id"])
     return json(users.to_json(updated))
 
 

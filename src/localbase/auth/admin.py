@@ -91,7 +91,7 @@ async def create_user(request: Request) -> Response:
             if data.get("ban_duration"):
                 await conn.execute("update auth.users set banned_until = $2 where id = $1",
                                    user["id"], ban_until(data["ban_duration"]))
-                user = await users.by_id(conn, user["id"])
+                user = await users.reload(conn, user["id"])
     return json(users.to_json(user))
 
 
@@ -184,7 +184,7 @@ async def update_user(request: Request) -> Response:
                                    uid, until)
                 if until is not None:
                     await sessions.revoke_all(conn, uid)  # a banned user's refresh tokens stop working
-            user = await users.by_id(conn, uid)
+            user = await users.reload(conn, uid)
     return json(users.to_json(user))
 
 
@@ -249,7 +249,7 @@ async def generate_link(request: Request) -> Response:
                     raise errors.EMAIL_EXISTS()
             props = await otp.issue(conn, cfg, user, kinds[kind], redirect, address=address, send=False)
             props["verification_type"] = kind
-            user = await users.by_id(conn, user["id"])
+            user = await users.reload(conn, user["id"])
     return json({**users.to_json(user), **props})
 
 
@@ -268,5 +268,5 @@ async def invite(request: Request) -> Response:
                 user = await users.create(conn, email=email, encrypted_password=None,
                                           user_metadata=_dict(data.get("data"), "data"))
             await otp.issue(conn, cfg, user, "invite", redirect)
-            user = await users.by_id(conn, user["id"])
+            user = await users.reload(conn, user["id"])
     return json(users.to_json(user))

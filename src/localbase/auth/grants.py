@@ -60,7 +60,7 @@ async def signup(request: Request) -> Response:
                 await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
                                 errors.OVER_EMAIL_SEND_RATE_LIMIT, conn=conn)
                 await otp.issue(conn, cfg, existing, "signup", redirect, pkce=pkce)
-                return json(users.to_json(await users.by_id(conn, existing["id"])))
+                return json(users.to_json(await users.reload(conn, existing["id"])))
             user = await users.create(conn, email=email, encrypted_password=hashed, user_metadata=meta,
                                       email_confirmed=cfg.autoconfirm)
             if cfg.autoconfirm:
@@ -70,7 +70,7 @@ async def signup(request: Request) -> Response:
             await svc.limiter.hit("email_sent", email, limits.email_sent, 3600,
                             errors.OVER_EMAIL_SEND_RATE_LIMIT, conn=conn)
             await otp.issue(conn, cfg, user, "signup", redirect, pkce=pkce)
-            return json(users.to_json(await users.by_id(conn, user["id"])))
+            return json(users.to_json(await users.reload(conn, user["id"])))
 
 
 def _obfuscated_user(email: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ async def _verify(request: Request, verify_type: str, *, token_hash: str | None 
                 await users.confirm_email(conn, user_id)
             if not start_session:
                 return None, user_id
-            user = await users.by_id(conn, user_id)
+            user = await users.reload(conn, user_id)
             session = await sessions.start(conn, svc.config, user, "otp", ip=client_ip(request),
                                            user_agent=request.headers.get("user-agent"))
     return session, user_id

@@ -150,7 +150,7 @@ async def verify(request: Request) -> Response:
             await conn.execute("delete from auth.mfa_factors where user_id = $1 and status = 'unverified'",
                                user["id"])
             amr = await sessions.amr_of(conn, session_id)
-            fresh = await users.by_id(conn, user["id"])
+            fresh = await users.reload(conn, user["id"])
             # inside the transaction: a hook refusing the token undoes the verification
             answer = await sessions.session_json(conn, cfg, fresh, session_id, refresh, amr, "totp")
     return json(answer)

@@ -67,14 +67,6 @@ async def send_code(conn, svc: AuthService, user: dict[str, Any], kind: str, pho
     return message_id
 
 
-async def _reload(conn, user_id: Any) -> dict[str, Any]:
-    """The user as the transaction left it (it exists: the caller found or made it)."""
-    user = await users.by_id(conn, user_id)
-    if user is None:
-        raise errors.USER_NOT_FOUND_FORBIDDEN()
-    return user
-
-
 def _metadata(data: dict[str, Any]) -> dict[str, Any]:
     meta = data.get("data")
     if meta is not None and not isinstance(meta, dict):
@@ -112,8 +104,8 @@ async def signup(request: Request, data: dict[str, Any]) -> Response:
                 await users.confirm_phone(conn, user["id"])
             if not cfg.sms.autoconfirm:
                 await send_code(conn, svc, user, "sms", phone)
-                return json(users.to_json(await _reload(conn, user["id"])))
-            fresh = await _reload(conn, user["id"])
+                return json(users.to_json(await users.reload(conn, user["id"], errors.USER_NOT_FOUND_FORBIDDEN)))
+            fresh = await users.reload(conn, user["id"], errors.USER_NOT_FOUND_FORBIDDEN)
             return json(await sessions.start(conn, cfg, fresh, "password", ip=client_ip(request),
                                              user_agent=request.headers.get("user-agent")))
 
@@ -191,7 +183,7 @@ async def verify(request: Request, data: dict[str, Any]) -> Response:
                 await users.confirm_phone(conn, found)
             else:
                 await users.set_phone(conn, found, phone)
-            fresh = await _reload(conn, found)
+            fresh = await users.reload(conn, found, errors.USER_NOT_FOUND_FORBIDDEN)
             return json(await sessions.start(conn, cfg, fresh, "otp", ip=client_ip(request),
                                              user_agent=request.headers.get("user-agent")))
 

@@ -81,6 +81,14 @@ def is_banned(user: dict[str, Any]) -> bool:
     return until is not None and until > now()
 
 
+async def reload(conn: asyncpg.Connection, user_id: Any, gone: errors.Code = errors.USER_NOT_FOUND) -> dict[str, Any]:
+    """The user as this transaction left it; `gone` when it was deleted meanwhile."""
+    user = await by_id(conn, user_id)
+    if user is None:
+        raise gone()
+    return user
+
+
 def to_json(user: dict[str, Any]) -> dict[str, Any]:
     """GoTrue's user object (the fields supabase_auth.types.User reads)."""
     out: dict[str, Any] = {

@@ -259,7 +259,7 @@ def _on_database(settings: Settings, status_text: str, work):
     one started for the occasion (and stopped after)."""
     state = server.read_state(settings)
     running = state is not None
-    if running and not settings.db_url:
+    if state is not None and not settings.db_url:
         from dataclasses import replace
         settings = replace(settings, db_port=int(state["db_port"]))  # the running server's database
     cluster = Cluster(settings)

@@ -78,9 +78,9 @@ def clear(pgdata: Path, socket_lock: Path, orphan_wait: float = 10.0) -> None:
     for pid in found:
         wait_exit(pid, 10)
     for lock in (pid_file, socket_lock):
-        pid = lock_pid(lock)
-        if pid is not None and not may_hold(pid, pgdata):
-            log.info("removing the stale %s (pid %d is not a PostgreSQL on this folder)", lock, pid)
+        holder = lock_pid(lock)
+        if holder is not None and not may_hold(holder, pgdata):
+            log.info("removing the stale %s (pid %d is not a PostgreSQL on this folder)", lock, holder)
             lock.unlink(missing_ok=True)
 
 

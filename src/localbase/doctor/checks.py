@@ -77,7 +77,7 @@ async def check_api(ctx: Context) -> Check:
 
 async def check_rls(ctx: Context) -> list[Check]:
     schemas = list(ctx.settings.api_schemas)
-    found, tables = await findings.rls_findings(ctx.conn, schemas)
+    found, tables = await findings.rls_findings(ctx.db, schemas)
     if found:
         return [Check(f"rls {f.name}", False, f.message) for f in found]
     return [Check("row level security", True, f"{tables} table(s) in {', '.join(schemas)}: RLS on, "
@@ -87,7 +87,7 @@ async def check_rls(ctx: Context) -> list[Check]:
 async def check_views(ctx: Context) -> Check:
     """Views run with their owner's rights unless security_invoker is set: through one, anon or
     authenticated read the underlying rows without their RLS policies."""
-    found = await findings.view_findings(ctx.conn, list(ctx.settings.api_schemas))
+    found = await findings.view_findings(ctx.db, list(ctx.settings.api_schemas))
     if found:
         names = ", ".join(f.name for f in found)
         return Check("views", False, f"readable by anon/authenticated with their owner's rights (RLS bypassed): "
@@ -164,10 +164,10 @@ def expected_tables(settings: Settings) -> list[str] | None:
 
 
 async def check_realtime(ctx: Context) -> Check:
-    exists = await ctx.conn.fetchval("select count(*) from pg_publication where pubname = 'supabase_realtime'")
+    exists = await ctx.db.fetchval("select count(*) from pg_publication where pubname = 'supabase_realtime'")
     if not exists:
         return Check("realtime publication", False, "publication supabase_realtime does not exist")
-    rows = await ctx.conn.fetch("select schemaname || '.' || tablename as t from pg_publication_tables "
+    rows = await ctx.db.fetch("select schemaname || '.' || tablename as t from pg_publication_tables "
                                 "where pubname = 'supabase_realtime' order by 1")
     held = [r["t"] for r in rows]
     expected = expected_tables(ctx.settings)
@@ -193,7 +193,7 @@ async def check_backups(ctx: Context) -> Check:
     if not config.scheduled:
         return Check("backups", False, "no [backup] schedule (or LOCALBASE_BACKUP_SCHEDULE); set one, or "
                      "[backup] external = \"how\" when the database is backed up elsewhere", ctx.required)
-    database = await ctx.conn.fetchval("select current_database()") if ctx.conn else "postgres"
+    database = await ctx.db.fetchval("select current_database()") if ctx.conn else "postgres"
     dumps = scheduled_dumps(config.dir, database)
     where = f"{config.schedule} to {config.dir}, keeping {config.keep}"
     if not dumps:
@@ -207,9 +207,9 @@ async def check_backups(ctx: Context) -> Check:
 async def check_migrations(ctx: Context) -> Check:
     from localbase.database.migrations import discover
     local = discover(ctx.settings.migrations_dir)
-    if not await ctx.conn.fetchval("select to_regclass('supabase_migrations.schema_migrations') is not null"):
+    if not await ctx.db.fetchval("select to_regclass('supabase_migrations.schema_migrations') is not null"):
         return Check("migrations", False, "no supabase_migrations.schema_migrations: migrations never ran here")
-    applied = {r["version"] for r in await ctx.conn.fetch("select version from supabase_migrations.schema_migrations")}
+    applied = {r["version"] for r in await ctx.db.fetch("select version from supabase_migrations.schema_migrations")}
     pending = [m.path.name for m in local if m.version not in applied]
     unknown = sorted(applied - {m.version for m in local})
     if pending:
@@ -284,7 +284,7 @@ async def run_checks_async(settings: Settings, *, dsn: str | None = None, api_ur
         if found_dsn:
             try:
                 ctx.conn = await asyncpg.connect(found_dsn, timeout=10)
-                version = await ctx.conn.fetchval("show server_version")
+                version = await ctx.db.fetchval("show server_version")
                 results.append(Check("database", True, f"PostgreSQL {version}"))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 results.append(Check("database", False, f"cannot connect: {type(exc).__name__}: {exc}"))

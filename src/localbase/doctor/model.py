@@ -41,6 +41,13 @@ class Context:
     notes: dict = field(default_factory=dict)
 
     @property
+    def db(self) -> asyncpg.Connection:
+        """The database connection, for the checks that run only with one."""
+        if self.conn is None:
+            raise RuntimeError("this check needs a database connection")
+        return self.conn
+
+    @property
     def required(self) -> str:
         """The severity of a production requirement in this mode."""
         return "error" if self.production else "warning"

@@ -34,6 +34,7 @@ STORAGE_PREFIX = "/storage/v1"
 
 def error_body(path: str, status: int, message: str) -> bytes:
     """`message` in the error shape of the service at `path`."""
+    body: dict[str, object]
     if path.startswith("/rest/v1"):
         body = {"code": _REST_CODES[status].code, "details": message, "hint": None,
                 "message": REASONS.get(status, message)}

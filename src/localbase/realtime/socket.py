@@ -181,8 +181,10 @@ class Connection:
                     writer.cancel()
             try:
                 await asyncio.wait_for(writer, 5)
-            except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - peer gone
-                pass
+            except (TimeoutError, asyncio.CancelledError):
+                log.debug("realtime: the socket closed before its queue was sent (the peer stopped reading)")
+            except Exception:  # noqa: BLE001 - the writer's own failure: said, and the socket closes anyway
+                log.exception("realtime: the socket's writer failed")
             try:
                 await self.ws.close(self.close_code)
             except (RuntimeError, OSError, WebSocketDisconnect):

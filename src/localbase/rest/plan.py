@@ -186,7 +186,7 @@ class Planner:
         return ReadPlan(root, table)
 
     def _check_embedded_filters(self, request, root: Node) -> None:
-        known = {()}
+        known: set[tuple[str, ...]] = {()}
 
         def walk(node: Node, path: tuple[str, ...]) -> None:
             for item in node.select:

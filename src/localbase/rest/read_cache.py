@@ -56,10 +56,11 @@ def prepare(req: ApiRequest, planner: Planner, *, head: bool) -> PreparedRead:
     """A read planned and rendered: its statement, and for count=estimated the exact count's."""
     plan = planner.read(req)
     count = req.preferences.count
-    opts = {"single": req.single, "strip_nulls": req.strip_nulls, "head": head, "csv": req.csv,
-            "geojson": plan_stage.geojson(req, planner.schema)}
-    statement = sql.read(plan, count="planned" if count == "estimated" else count, **opts)
-    exact = sql.read(plan, count="exact", **{**opts, "head": True}) if count == "estimated" else None
+    geojson = plan_stage.geojson(req, planner.schema)
+    statement = sql.read(plan, count="planned" if count == "estimated" else count, single=req.single,
+                         strip_nulls=req.strip_nulls, head=head, csv=req.csv, geojson=geojson)
+    exact = sql.read(plan, count="exact", single=req.single, strip_nulls=req.strip_nulls, head=True, csv=req.csv,
+                     geojson=geojson) if count == "estimated" else None
     rollback = planner.schema.config.tx_rollback(req.preferences.tx)
     return PreparedRead(statement, exact, plan.root.offset, req.single, count, rollback,
                         (f"count={count}",) if count else (), req.csv, req.accept is MediaType.GEOJSON)

@@ -243,11 +243,11 @@ async def introspect(conn: asyncpg.Connection, exposed: tuple[str, ...], config:
     by_row_type: dict[int, Table] = {}
     tables: dict[tuple[str, str], Table] = {}
     for r in trows:
-        t = Table(r["schema"], r["name"], r["kind"], {}, (), (), r["insertable"], r["updatable"], r["deletable"])
-        t.row_type = r["reltype"]
-        by_oid[r["oid"]] = t
-        by_row_type[r["reltype"]] = t
-        tables[(t.schema, t.name)] = t
+        new = Table(r["schema"], r["name"], r["kind"], {}, (), (), r["insertable"], r["updatable"], r["deletable"])
+        new.row_type = r["reltype"]
+        by_oid[r["oid"]] = new
+        by_row_type[r["reltype"]] = new
+        tables[(new.schema, new.name)] = new
     for r in crows:
         t = by_oid.get(r["oid"])
         if t is not None:

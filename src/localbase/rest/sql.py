@@ -87,8 +87,8 @@ class Builder:
         if operator.form is Form.IS:
             return f"({lhs} {IS_VALUES[str(value).lower()]})"
         if operator.form is Form.IN:
-            items = list(value) if isinstance(value, (tuple, list)) else [value]
-            return f"({lhs} = any({self.param(items, 'text[]')}::{vtype}[]))"
+            listed = list(value) if isinstance(value, (tuple, list)) else [value]
+            return f"({lhs} = any({self.param(listed, 'text[]')}::{vtype}[]))"
         if operator.form is Form.FULL_TEXT:
             lang = f"{self.param(f.language)}::regconfig, " if f.language else ""
             target = lhs if vtype == "tsvector" else f"to_tsvector({lang}{lhs})"

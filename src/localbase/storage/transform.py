@@ -118,7 +118,7 @@ def _resized(image, options: Transform):
     if width is None and height is None:
         return image
     if width is None or height is None:  # one side given: the other follows the aspect ratio
-        ratio = (width / image.width) if width else (height / image.height)  # type: ignore[operator]
+        ratio = (width / image.width) if width else (height / image.height)
         size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
         return image.resize(size, Image.Resampling.LANCZOS)
     if options.resize == "fill":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -60,7 +61,8 @@ def new_server(project_dir: Path | str, env: dict[str, str] | None = None) -> Lo
     return LocalbaseProcess(project_dir, env=env, extra_args=worker_args())
 
 
-def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = None, scope: str = "session"):
+def localbase_fixture(project_dir: Path | str, *, env: dict[str, str] | None = None,
+                      scope: Literal["session", "package", "module", "class", "function"] = "session"):
     """A fixture that starts Localbase on `project_dir` once per `scope` on a temporary data folder."""
 
     @pytest.fixture(scope=scope)

@@ -130,7 +130,8 @@ class LocalbaseProcess(ProjectKeys):
         """The server wrote its state file: every API worker serves (with --workers N, /health
         answers as soon as the first one does)."""
         try:
-            return json.loads((self.data_dir / "server.json").read_text())["pid"] == self.process.pid
+            return self.process is not None and \
+                json.loads((self.data_dir / "server.json").read_text())["pid"] == self.process.pid
         except (OSError, ValueError, KeyError, AttributeError):
             return False
 

@@ -37,19 +37,20 @@ async def load(dsn: str, schemas: tuple[str, ...]) -> Model:
     return Model(schema, {(r["schema"], r["name"]): list(r["labels"]) for r in rows})
 
 
-def kind_of(pg_type: str, enums: dict[tuple[str, str], list[str]]) -> tuple[str, object]:
-    """('number'|'boolean'|'json'|'string'|'enum'|'array', detail) for a format_type() name."""
+def kind_of(pg_type: str, enums: dict[tuple[str, str], list[str]]) -> tuple[str, list[str]]:
+    """('number'|'boolean'|'json'|'string'|'enum'|'array', an enum's labels) for a format_type() name
+    (an array's element type is the name without its `[]`)."""
     if pg_type.endswith("[]"):
-        return "array", kind_of(pg_type[:-2], enums)
+        return "array", []
     base = pg_type.split("(")[0].strip()
     if base in NUMBER:
-        return "number", None
+        return "number", []
     if base in BOOLEAN:
-        return "boolean", None
+        return "boolean", []
     if base in JSON:
-        return "json", None
+        return "json", []
     name = base.split(".")[-1].strip('"')
     for (_, enum_name), labels in enums.items():
         if enum_name == name:
             return "enum", labels
-    return "string", None
+    return "string", []

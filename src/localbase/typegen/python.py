@@ -18,7 +18,7 @@ def _py(pg_type: str, model: Model) -> str:
     if kind == "array":
         return f"list[{_py(pg_type[:-2], model)}]"
     if kind == "enum":
-        return "Literal[" + ", ".join(repr(label) for label in detail) + "]"  # type: ignore[union-attr]
+        return "Literal[" + ", ".join(repr(label) for label in detail) + "]"
     if kind == "number":
         return "int" if pg_type.split("(")[0] in ("smallint", "integer", "bigint") else "float"
     return {"boolean": "bool", "json": "Json"}.get(kind, "str")

@@ -24,7 +24,7 @@ def _ts(pg_type: str, model: Model) -> str:
         inner = _ts(pg_type[:-2], model)
         return f"({inner})[]" if "|" in inner else f"{inner}[]"
     if kind == "enum":
-        return " | ".join(json.dumps(label) for label in detail)  # type: ignore[union-attr]
+        return " | ".join(json.dumps(label) for label in detail)
     return {"number": "number", "boolean": "boolean", "json": "Json"}.get(kind, "string")
 
 
@@ -75,8 +75,8 @@ def render(model: Model) -> str:
             if fn.returns_void:
                 returns = "undefined"
             elif fn.returns_composite:
-                cols = model.schema.table(*fn.returns_table).columns.values() if fn.returns_table \
-                    and model.schema.table(*fn.returns_table) else fn.out_columns
+                returned = model.schema.table(*fn.returns_table) if fn.returns_table else None
+                cols = returned.columns.values() if returned is not None else fn.out_columns
                 returns = "{ " + "; ".join(f"{json.dumps(c.name)}: {_ts(c.type, model)}" for c in cols) + " }"
             else:
                 returns = _ts(fn.return_type, model)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter, status
 
 from efficiency_hub.api.deps import AccountsDep, Token, UserClient
@@ -21,7 +23,7 @@ async def register(body: RegisterRequest, accounts: AccountsDep) -> RegisterResp
     infrared until an operator grants more)."""
     done = await accounts.register(email=str(body.email), password=body.password, citizen_id=body.citizen_id,
                                    name=body.name, specialization=body.specialization)
-    return RegisterResponse(user_id=done.user_id, email=done.email, citizen_id=body.citizen_id,
+    return RegisterResponse(user_id=UUID(done.user_id), email=done.email, citizen_id=body.citizen_id,
                             confirmation_required=done.confirmation_required, session=done.session)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from localbase.rest.parse.constants import AGGREGATES, LOWER, MAX_DEPTH
 from localbase.rest.parse.scanner import Fail, Scanner, qp_error
 from localbase.rest.types import (
@@ -34,15 +36,16 @@ def _item_end(sc: Scanner) -> None:
         raise sc.fail('"," or end of input' if sc.s[sc.i] != "(" else '"::", "," or end of input')
 
 
-def _embed_params(sc: Scanner) -> tuple[str | None, str | None]:
-    hint = join = None
+def _embed_params(sc: Scanner) -> tuple[str | None, Literal["left", "inner"] | None]:
+    hint: str | None = None
+    join: Literal["left", "inner"] | None = None
     for _ in range(2):
         if sc.peek() != "!":
             break
         sc.i += 1
         word = sc.field_name()
         if word in ("left", "inner") and join is None:
-            join = word
+            join = "left" if word == "left" else "inner"
         elif hint is None:
             hint = word
         else:
@@ -72,9 +75,9 @@ def _select_item(sc: Scanner, depth: int) -> SelectItem:
         return STAR_SELECT[0]
     alias = None
     start = sc.i
-    name = sc.try_field_name()
-    if name is not None and sc.peek() == ":" and not s.startswith("::", sc.i):
-        alias = name
+    first = sc.try_field_name()
+    if first is not None and sc.peek() == ":" and not s.startswith("::", sc.i):
+        alias = first
         sc.i += 1
         sc.ws()
     else:
