@@ -57,7 +57,7 @@ class ApiKeyMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        path: str = scope["path"]
+        path = scope["path"]
         if scope.get("method") == "OPTIONS" or path.startswith(self.public):
             return await self.app(scope, receive, send)
         verdict = self.keys.check(scope)

@@ -156,7 +156,8 @@ class Bus:
             self._replace_state(peer, body)
 
     # -- presence of the other workers -------------------------------------------------------------
-    def _own_state(self) -> dict[str, Metas]:
+    def _own_state(self) -> dict[str, dict[str, dict[str, list]]]:
+        """This worker's presences: topic -> key -> {"metas": [...]}, as presence.local_state gives them."""
         from localbase.realtime import presence
         return {topic: presence.local_state(self.service, topic) for topic in self.service.presences}
 

@@ -190,7 +190,7 @@ class ChangeStream:
         self.pending_changes -= len(txn.changes)
         if self.paused and self.pending_changes <= self.max_pending // 2 and self._conn is not None:
             self.paused = False
-            self._loop.add_reader(self._fd, self._on_readable)  # type: ignore[union-attr]
+            self._loop.add_reader(self._fd, self._on_readable)
             self._loop.call_soon(self._on_readable)
 
     @property

@@ -231,7 +231,7 @@ async def join(conn: Connection, topic: str, payload: dict[str, Any], ref: str |
         # "ok" is after it, and reaches the channel live or from the retention buffer.
         channel.resume_key = _resume_key(channel)
         try:
-            start = await service.fanout.claim(channel)
+            start = await service.changes.claim(channel)
         except Exception as exc:  # noqa: BLE001 - tell the client, log the cause
             log.exception("realtime: subscribing %s to postgres changes failed", topic)
             return refuse(f"Unable to subscribe to changes: {type(exc).__name__}")
@@ -240,7 +240,7 @@ async def join(conn: Connection, topic: str, payload: dict[str, Any], ref: str |
     conn.reply(topic, ref, join_ref, "ok", {"postgres_changes": [b.echo() for b in channel.bindings]})
     _schedule_expiry(channel)
     if start is not None:
-        await service.fanout.activate(channel, *start)
+        await service.changes.activate(channel, *start)
         channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
     if channel.presence_enabled:
         presence.send_state(channel)
@@ -313,7 +313,7 @@ async def update_token(channel: Channel, payload: Any, ref: str | None) -> None:
     except jwt.JWTError as exc:
         return await _expire(channel, f"InvalidJWTToken: {exc.reason}")
     if channel.bindings and context.role != channel.context.role:
-        async with channel.conn.service.pool.acquire() as db:
+        async with channel.conn.service.db.acquire() as db:
             if not await db.fetchval("select pg_has_role(current_user, $1, 'MEMBER')", context.role):
                 return await _expire(channel, f"role {context.role} cannot subscribe")
     refreshed = context.claims_json != channel.context.claims_json
@@ -341,7 +341,7 @@ async def leave(channel: Channel, *, resumable: bool) -> None:
         channel.expiry.cancel()
     presence.forget(channel)
     if channel.bindings:
-        await service.fanout.unsubscribe(channel, resumable=resumable)
+        await service.changes.unsubscribe(channel, resumable=resumable)
 
 
 async def socket_closed(conn: Connection) -> None:

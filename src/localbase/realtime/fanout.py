@@ -243,9 +243,10 @@ class Fanout:
             index = self.by_relid.get(b.relid) if b.relid is not None else self.by_schema.get(b.schema)
             if index is not None:
                 index.discard(ch)
-                if not index:
-                    (self.by_relid if b.relid is not None else self.by_schema).pop(
-                        b.relid if b.relid is not None else b.schema, None)
+                if not index and b.relid is not None:
+                    self.by_relid.pop(b.relid, None)
+                elif not index:
+                    self.by_schema.pop(b.schema, None)
         await self.retention.release(ch, self.resume_position(ch) if resumable else None)
 
     async def checkpoint(self) -> None:

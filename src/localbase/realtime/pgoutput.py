@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,8 +150,10 @@ class Decoder:
     def __init__(self) -> None:
         self.relations: dict[int, Relation] = {}
         self.current: Transaction | None = None
-        self.on_relation = None  # callback(relid) when a relation's shape is (re)announced
-        self.on_ddl = None  # callback() when a transaction with DDL committed (realtime.announce_ddl)
+        # callback(relid) when a relation's shape is (re)announced
+        self.on_relation: Callable[[int], None] | None = None
+        # callback() when a transaction with DDL committed (realtime.announce_ddl)
+        self.on_ddl: Callable[[], None] | None = None
 
     def feed(self, data: bytes) -> Transaction | None:
         """Decode one message; returns the transaction when this message was its Commit."""

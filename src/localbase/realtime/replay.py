@@ -44,7 +44,7 @@ async def send(channel: Channel, since: int, limit: int) -> None:
     """Broadcast replay: the last `limit` messages realtime.send() stored for this private topic
     since `since`, oldest first, each marked `meta.replayed`."""
     try:
-        async with channel.conn.service.pool.acquire() as db:
+        async with channel.conn.service.db.acquire() as db:
             rows = await db.fetch(REPLAY, channel.subtopic, float(since), limit)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("realtime: replaying messages of %s failed: %s", channel.subtopic, exc)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -110,7 +111,7 @@ class Retention:
         return [r for r in self.buffer if r.position > position]
 
     # -- positions -----------------------------------------------------------------------------
-    async def start(self, slot_lsn: int, gone_owners: list[str] = ()) -> None:
+    async def start(self, slot_lsn: int, gone_owners: Sequence[str] = ()) -> None:
         """At start-up: this worker's subscriptions still marked connected were cut off (crash or
         restart), as are those of workers that no longer run (`gone_owners`)."""
         self.floor = (slot_lsn, -1)

@@ -20,7 +20,7 @@ import itertools
 import logging
 import os
 import re
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -125,7 +125,7 @@ class Realtime:
         self.topics: dict[str, set] = {}  # topic -> joined channels
         self.presences: dict[str, dict] = {}  # topic -> channel -> meta
         self.connections: set = set()
-        self.stats: Counter[str] = Counter()
+        self.stats: defaultdict[str, float] = defaultdict(int)  # counters and summed milliseconds
         self._ids = itertools.count(1)
         self.pool: asyncpg.Pool | None = None
         self.authorizer: Authorizer | None = None
@@ -142,6 +142,20 @@ class Realtime:
         return await asyncpg.connect(self.dsn, server_settings={
             "application_name": "localbase-realtime-authorize",
             "search_path": ", ".join(self.settings.extra_search_path) or "public"})
+
+    @property
+    def db(self) -> asyncpg.Pool:
+        """The service's own pool, open once the service started."""
+        if self.pool is None:
+            raise RuntimeError("realtime is not started")
+        return self.pool
+
+    @property
+    def changes(self) -> Fanout:
+        """The postgres_changes fan-out, there once the service started."""
+        if self.fanout is None:
+            raise RuntimeError("realtime is not started")
+        return self.fanout
 
     async def start(self) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, init=init_connection,
@@ -212,7 +226,7 @@ class Realtime:
         partitions a few days), then deleted."""
         while True:
             try:
-                async with self.pool.acquire() as db:
+                async with self.db.acquire() as db:
                     await db.execute("delete from realtime.messages where inserted_at < now() - $1::interval",
                                      MESSAGES_KEPT)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -208,7 +208,7 @@ class Connection:
             self.last_seen = time.monotonic()
             try:
                 topic, event, payload, ref, join_ref = self.decode(text) if text is not None \
-                    else self.decode_binary(data)
+                    else self.decode_binary(data or b"")
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
                 log.info("realtime: malformed or unsupported frame ignored (%s)", exc)
                 continue
