@@ -64,7 +64,8 @@ def main() -> None:
         try:
             user = {"Authorization": f"Bearer {token}"}
             runs = {
-                "rest": (f"{lb.url}/rest/v1/citizens?select=*&citizen_id=eq.{CITIZEN}", {**user, "apikey": lb.anon_key}),
+                "rest": (f"{lb.url}/rest/v1/citizens?select=*&citizen_id=eq.{CITIZEN}",
+                         {**user, "apikey": lb.anon_key}),
                 "api": (f"{api}/citizens/{CITIZEN}", user),
                 "data": (f"{api}/protected/efficiency-data", user),
             }
@@ -81,7 +82,8 @@ def main() -> None:
     for col in ("run", "req/s", "p50 ms", "p99 ms", "non-2xx"):
         table.add_column(col, justify="right" if col != "run" else "left")
     for name, r in results.items():
-        table.add_row(name, f"{r['requests_per_s']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["non_2xx"]))
+        table.add_row(name, f"{r['requests_per_s']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}",
+                      str(r["non_2xx"]))
     console.print(table)
     console.print(f"api/rest ratio: [bold]{ratio:.2f}[/]")
     path = save("hub_api", {"connections": args.connections, "seconds": args.seconds, "runs": results,

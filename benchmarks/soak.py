@@ -46,8 +46,8 @@ HERE = Path(__file__).resolve().parent
 # shadow the `realtime` package the supabase client imports
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.common import PROJECT, console, save
-from localbase.testing.server import LocalbaseProcess
+from benchmarks.common import PROJECT, console, save  # noqa: E402 - after the sys.path fix above
+from localbase.testing.server import LocalbaseProcess  # noqa: E402 - after the sys.path fix above
 
 PASSWORD = "soak-password-1"
 NO_RATE_LIMITS = {f"LOCALBASE_AUTH_RATE_LIMIT_{name}": "0" for name in (

@@ -75,7 +75,8 @@ async def test_bad_input_through_the_tracker_is_invalid_input(make_person, as_us
 async def test_the_caller_computes_only_citizens_they_may_see(make_person, as_user, admin):
     boss, worker, stranger = await make_person(Clearance.blue), await make_person(), await make_person()
     await admin.assign_supervisor(boss.citizen_id, worker.citizen_id)
-    assert (await Tracker(await as_user(boss)).optimize(worker.citizen_id, completion_time=3600)).optimization_score == 35
+    optimized = await Tracker(await as_user(boss)).optimize(worker.citizen_id, completion_time=3600)
+    assert optimized.optimization_score == 35
     with pytest.raises(NotFound):
         await Tracker(await as_user(stranger)).optimize(worker.citizen_id, completion_time=3600)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import asyncpg
 
@@ -27,7 +28,7 @@ RECONNECT_MAX_SECONDS = 5.0
 
 class NotifyChannel:
     def __init__(self, dsn: str, channel: str, on_message: Callable[[str], None], *, name: str,
-                 application_name: str, stats: Counter[str], on_connect: Callable[[], None] | None = None,
+                 application_name: str, stats: MutableMapping[str, Any], on_connect: Callable[[], None] | None = None,
                  max_outbox: int = 10_000, batch: int = 200):
         self.dsn = dsn
         self.channel = channel

@@ -175,7 +175,7 @@ def collect(metrics: RequestMetrics, state: Any) -> _Writer:
     for svc, cls, s in live:
         status = _status(cls)
         running = 0
-        for bound, n in zip(BUCKETS, s.buckets):
+        for bound, n in zip(BUCKETS, s.buckets, strict=False):
             running += n
             w.sample("localbase_http_request_duration_seconds_bucket", running, service=svc, status=status,
                      le=_fmt(bound))

@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from localbase.config_values import SettingsError, parse_seconds
+
 NODE_ID = re.compile(r"[a-z0-9][a-z0-9_]{0,23}")
 WORKER_SUFFIX = re.compile(r"(.*_)?w[0-9]+")  # `<slot>_w<k>` names worker k's slot: a node id may not look like it
 
@@ -58,12 +60,13 @@ class ReadReplicaSettings:
 
 
 def _number(where: str, raw: Any, default: float, minimum: float) -> float:
+    """A duration setting: seconds, or the one duration format ("500ms", "5s", "10m")."""
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise NodeSettingsError(f"{where} must be a number, got {raw!r}") from None
+        value = parse_seconds(raw, where, minimum=-1)
+    except SettingsError as exc:
+        raise NodeSettingsError(str(exc)) from None
     if value < minimum:
         raise NodeSettingsError(f"{where} must be at least {minimum:g}, got {value:g}")
     return value

@@ -65,7 +65,8 @@ async def from_client(channel: Channel, payload: Any, ref: str | None) -> None:
     if payload["event"] == "track":
         meta = payload.get("payload") or {}
         if not isinstance(meta, dict):
-            return conn.reply(channel.topic, ref, channel.join_ref, "error", {"reason": "presence payload must be an object"})
+            return conn.reply(channel.topic, ref, channel.join_ref, "error",
+                              {"reason": "presence payload must be an object"})
         track(channel, meta)
     else:
         forget(channel)

@@ -70,7 +70,8 @@ async def read_policies(pool: asyncpg.Pool, context: Context, topic: str, *, pre
             await db.execute(PROBE, ids, topic, extensions)
             try:
                 await _as_subscriber(db, context, topic)
-                seen = {r[0] for r in await db.fetch("select id from realtime.messages where id = any($1::uuid[])", ids)}
+                found = await db.fetch("select id from realtime.messages where id = any($1::uuid[])", ids)
+                seen = {r[0] for r in found}
             except UNAVAILABLE:
                 raise  # no answer yet, not a refusal
             except asyncpg.PostgresError as exc:  # a failing policy, an unknown role: no access
@@ -78,7 +79,7 @@ async def read_policies(pool: asyncpg.Pool, context: Context, topic: str, *, pre
                 seen = set()
         finally:
             await tx.rollback()
-    readable = {ext for ext, probe in zip(extensions, ids) if probe in seen}
+    readable = {ext for ext, probe in zip(extensions, ids, strict=True) if probe in seen}
     return Policies(broadcast_read="broadcast" in readable, presence_read="presence" in readable)
 
 

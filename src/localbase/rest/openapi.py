@@ -44,7 +44,7 @@ def document(schema: Schema, schema_name: str, api_url: str) -> dict:
             "required": [c.name for c in table.columns.values() if not c.nullable and c.default is None],
             "properties": {c.name: _property(c, c.name in table.primary_key) for c in table.columns.values()},
         }
-    for (sch, name), overloads in sorted(schema.functions.items()):
+    for sch, name in sorted(schema.functions):
         if sch == schema_name:
             paths[f"/rpc/{name}"] = {"post": {"responses": {"200": {"description": "OK"}}, "tags": ["(rpc) " + name]}}
     return {"swagger": "2.0", "info": {"title": "Localbase REST API", "version": "12"},

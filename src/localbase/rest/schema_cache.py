@@ -356,7 +356,7 @@ class SchemaCache:
                 conn = await asyncpg.connect(self.admin_dsn,
                                              server_settings={"application_name": "localbase-schema-listener"})
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
 
                 def on_notify(_conn, _pid, _channel, payload: str) -> None:
                     if payload in ("", "reload schema", "reload config"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from localbase.rest.errors import RestError
 
@@ -94,7 +94,7 @@ class Embed:
         return self.alias or self.relation
 
 
-SelectItem = Union[SelectField, Embed]
+SelectItem = SelectField | Embed
 STAR_SELECT: tuple[SelectItem, ...] = (SelectField(Field("*")),)
 
 
@@ -123,7 +123,7 @@ class LogicTree:
     children: tuple[Filter | LogicTree, ...]
 
 
-Condition = Union[Filter, LogicTree]
+Condition = Filter | LogicTree
 
 
 @dataclass(frozen=True, slots=True)

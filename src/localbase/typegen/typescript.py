@@ -60,7 +60,8 @@ def render(model: Model) -> str:
                     out.append("        }\n")
                 out.append("        Relationships: [\n")
                 for fk in table.foreign_keys:
-                    out.append(f"          {{ foreignKeyName: {json.dumps(fk.name)}; columns: {json.dumps(list(fk.columns))}; "
+                    out.append(f"          {{ foreignKeyName: {json.dumps(fk.name)}; "
+                               f"columns: {json.dumps(list(fk.columns))}; "
                                f"referencedRelation: {json.dumps(fk.ref_table)}; "
                                f"referencedColumns: {json.dumps(list(fk.ref_columns))} }},\n")
                 out.append("        ]\n      }\n")

@@ -73,7 +73,8 @@ async def test_anonymous_reads_fail_the_doctor(hub_server):
                            "create policy doctor_test on public.efficiency_metrics for select to anon using (true); "
                            "insert into public.citizens (citizen_id, name) values ('EFF-1999-001', 'Leak') "
                            "on conflict do nothing; "
-                           "insert into public.efficiency_metrics (citizen_id, optimization_score, delegation_efficiency) "
+                           "insert into public.efficiency_metrics "
+                           "(citizen_id, optimization_score, delegation_efficiency) "
                            "select id, 50, 'maximum' from public.citizens where citizen_id = 'EFF-1999-001' "
                            "on conflict do nothing")
         code, report = doctor(hub_server)

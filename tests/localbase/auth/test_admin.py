@@ -85,7 +85,8 @@ def test_update_user_by_id_email_and_password(auth_server, service):
     user = service.auth.admin.create_user({"email": new_email(), "password": PASSWORD, "email_confirm": True}).user
     new = new_email("renamed")
     service.auth.admin.update_user_by_id(user.id, {"email": new, "password": "another-pass-9"})
-    assert client(auth_server).auth.sign_in_with_password({"email": new, "password": "another-pass-9"}).user.id == user.id
+    signed_in = client(auth_server).auth.sign_in_with_password({"email": new, "password": "another-pass-9"})
+    assert signed_in.user.id == user.id
 
 
 def test_hard_delete_removes_user_and_cascades(auth_server, service):

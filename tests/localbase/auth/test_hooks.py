@@ -57,7 +57,8 @@ def test_a_refused_sign_in_leaves_no_session_behind(hook_server):
 
 def test_claims_missing_what_a_token_needs_are_refused(hook_server):
     db(hook_server, """create or replace function public.custom_access_token_hook(event jsonb) returns jsonb
-                        language sql stable as $$ select jsonb_build_object('claims', (event -> 'claims') - 'aal') $$""")
+                        language sql stable
+                        as $$ select jsonb_build_object('claims', (event -> 'claims') - 'aal') $$""")
     try:
         with pytest.raises(AuthApiError) as info:
             client(hook_server).auth.sign_up({"email": new_email(), "password": PASSWORD})

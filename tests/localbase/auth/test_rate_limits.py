@@ -113,7 +113,8 @@ async def test_old_windows_are_swept(limits_server):
     try:
         async with pools[0].acquire() as conn:
             await conn.executemany(
-                "insert into auth.rate_limit_windows (bucket, key, window_start, hits) values ('test_bucket', $1, $2, 3)",
+                "insert into auth.rate_limit_windows (bucket, key, window_start, hits) "
+                "values ('test_bucket', $1, $2, 3)",
                 [(old, now - datetime.timedelta(hours=2)), (recent, now - datetime.timedelta(minutes=59))])
         limiter._last_sweep -= ratelimit.SWEEP_EVERY_SECONDS  # a minute went by
         await limiter.hit("test_bucket", f"sweeper-{uuid.uuid4()}", 5, 60)

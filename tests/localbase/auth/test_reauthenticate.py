@@ -37,7 +37,8 @@ def test_an_old_session_needs_the_mailed_nonce(secure_server):
     (mail,) = [m for m in mailbox(secure_server, email) if m["mail_type"] == "reauthentication"]
     assert mail["subject"] == "Confirm Reauthentication" and mail["otp"] in mail["body"]
     with pytest.raises(AuthApiError) as info:
-        c.auth.update_user({"password": "another-password-2", "nonce": "000000" if mail["otp"] != "000000" else "111111"})
+        wrong = "000000" if mail["otp"] != "000000" else "111111"
+        c.auth.update_user({"password": "another-password-2", "nonce": wrong})
     assert (info.value.status, info.value.code) == (422, "reauthentication_not_valid")
 
     c.auth.update_user({"password": "another-password-2", "nonce": mail["otp"]})

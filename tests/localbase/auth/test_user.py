@@ -49,7 +49,8 @@ def test_update_email_with_autoconfirm_changes_it_at_once(auth_server):
     new = new_email("moved")
     updated = c.auth.update_user({"email": new})
     assert updated.user.email == new and updated.user.email_confirmed_at is not None
-    assert client(auth_server).auth.sign_in_with_password({"email": new, "password": PASSWORD}).user.id == response.user.id
+    signed_in = client(auth_server).auth.sign_in_with_password({"email": new, "password": PASSWORD})
+    assert signed_in.user.id == response.user.id
 
 
 def test_update_email_to_a_taken_address_is_refused(auth_server):

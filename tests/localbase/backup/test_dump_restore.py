@@ -42,7 +42,8 @@ def lb(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess
     result = subprocess.run([sys.executable, "-m", "localbase", *args], cwd=cwd, capture_output=True, text=True,
                             env=ENV, timeout=180, stdin=subprocess.DEVNULL, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"localbase {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"localbase {' '.join(args)} exited {result.returncode}:\n"
+                             f"{result.stdout}\n{result.stderr}")
     return result
 
 

@@ -17,8 +17,10 @@ from localbase.testing.server import LocalbaseProcess
 
 FUNCTIONS = {
     "pid": "Deno.serve(() => Response.json({ pid: Deno.pid }));\n",
-    "exits": "Deno.serve((req) => new URL(req.url).searchParams.has('exit') ? Deno.exit(3) : Response.json({ pid: Deno.pid }));\n",
-    "slow": "Deno.serve(async () => { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); });\n",
+    "exits": "Deno.serve((req) => new URL(req.url).searchParams.has('exit') ? Deno.exit(3) "
+             ": Response.json({ pid: Deno.pid }));\n",
+    "slow": "Deno.serve(async () => { await new Promise((r) => setTimeout(r, 5000)); "
+            "return new Response('late'); });\n",
     "slow-boot": "await new Promise((r) => setTimeout(r, 5000));\nDeno.serve(() => new Response('booted'));\n",
     "stream": ("Deno.serve(() => new Response(new ReadableStream({ async start(c) {\n"
                "  for (let i = 0; i < 3; i++) { c.enqueue(new TextEncoder().encode(`data: ${i}\\n\\n`));\n"

@@ -43,7 +43,7 @@ def test_node_settings_from_config_env_and_flag(monkeypatch):
     assert (got.node_id, got.heartbeat_seconds, got.lease_seconds, got.drop_slots_after_seconds) == ("flag", 0.5, 4, 30)
     with pytest.raises(NodeSettingsError, match="twice heartbeat_seconds"):
         node_settings({"heartbeat_seconds": 3})
-    with pytest.raises(NodeSettingsError, match="must be a number"):
+    with pytest.raises(NodeSettingsError, match="must be a duration such as 30s"):
         node_settings({"drop_slots_after_seconds": "soon"})
 
 

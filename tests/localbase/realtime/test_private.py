@@ -140,7 +140,8 @@ async def test_a_public_join_cannot_pose_as_a_private_channel(realtime_server, c
     for name in (f"private|realtime:room:{uid}", f"room:{uid}"):
         ch = intruder.channel(name).on_broadcast("msg", got_intruder)
         await ch.subscribe()
-    r = httpx.post(f"{realtime_server.url}/realtime/v1/api/broadcast", headers={"apikey": realtime_server.service_role_key},
+    r = httpx.post(f"{realtime_server.url}/realtime/v1/api/broadcast",
+                   headers={"apikey": realtime_server.service_role_key},
                    json={"messages": [{"topic": f"room:{uid}", "event": "msg", "payload": {"n": 1}, "private": True}]})
     assert r.status_code == 202
     await got_a.wait_for(1)

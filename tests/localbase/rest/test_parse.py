@@ -649,7 +649,7 @@ def test_logic_tree_round_trip(conds, op, negated):
     value = "(" + ",".join(f"{f}.{o}.{_quote(v)}" for f, o, v in conds) + ")"
     path, tree = parse_logic_tree(("not." if negated else "") + op, value)
     assert path == () and tree.operator == op and tree.negated == negated
-    for child, (f, o, v) in zip(tree.children, conds, strict=True):
+    for child, (_f, o, v) in zip(tree.children, conds, strict=True):
         assert child.operator == o
         assert child.value == (v.replace("*", "%") if o == "like" else v)
 

@@ -35,8 +35,8 @@ def queries(draw):
         elif kind == "order":
             params.append(("order", f"{draw(ident)}.{draw(st.sampled_from(['asc', 'desc', 'x', '']))}"))
         elif kind == "limit":
-            params.append((draw(st.sampled_from(["limit", "offset"])),
-                           draw(st.one_of(text, st.integers(-5, 10**12).map(str)))))
+            number = st.integers(-5, 10**12).map(str)
+            params.append((draw(st.sampled_from(["limit", "offset"])), draw(st.one_of(text, number))))
         elif kind == "or":
             params.append(("or", f"({draw(ident)}.{draw(st.sampled_from(OPS))}.{draw(text)},{draw(text)})"))
         else:

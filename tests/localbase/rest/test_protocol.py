@@ -151,7 +151,8 @@ def test_csv_is_written_as_postgrest_writes_it(localbase_server):
                         'Toulouse,,{},{},')
     base = f"{localbase_server.url}/rest/v1"
     r = httpx.get(f"{base}/countries?select=code,name&code=eq.FR", headers=_h(localbase_server, Accept="text/csv"))
-    assert (r.status_code, r.headers["content-type"], r.text) == (200, "text/csv; charset=utf-8", "code,name\nFR,France")
+    assert (r.status_code, r.headers["content-type"]) == (200, "text/csv; charset=utf-8")
+    assert r.text == "code,name\nFR,France"
     assert r.headers["content-range"] == "0-0/*"
     r = httpx.get(f"{base}/countries?code=eq.XX", headers=_h(localbase_server, Accept="text/csv"))
     assert (r.status_code, r.text) == (200, "\n")  # no rows: an empty header line, as PostgREST

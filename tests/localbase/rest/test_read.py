@@ -47,26 +47,40 @@ def test_filters(supabase_anon, build, expected):
 def test_array_json_and_range_operators(supabase_anon):
     cities = supabase_anon.table("cities").select("name")
     assert names(cities.contains("tags", ["capital", "coastal"]).execute().data) == ["Tokyo"]
-    assert sorted(names(supabase_anon.table("cities").select("name").contained_by("tags", ["coastal"]).execute().data)) == ["Osaka", "Toulouse"]
-    assert sorted(names(supabase_anon.table("cities").select("name").overlaps("tags", ["coastal"]).execute().data)) == ["Osaka", "Tokyo"]
-    assert names(supabase_anon.table("cities").select("name").contains("data", {"mayor": {"name": "Anne"}}).execute().data) == ["Paris"]
+    def cities():
+        return supabase_anon.table("cities").select("name")
+
+    assert sorted(names(cities().contained_by("tags", ["coastal"]).execute().data)) == ["Osaka", "Toulouse"]
+    assert sorted(names(cities().overlaps("tags", ["coastal"]).execute().data)) == ["Osaka", "Tokyo"]
+    assert names(cities().contains("data", {"mayor": {"name": "Anne"}}).execute().data) == ["Paris"]
     assert names(supabase_anon.table("cities").select("name").eq("data->>rank", "2").execute().data) == ["Berlin"]
     rooms = supabase_anon.table("reservations").select("room")
     assert [r["room"] for r in rooms.overlaps("during", "[3,6)").order("room").execute().data] == ["A", "B"]
-    assert [r["room"] for r in supabase_anon.table("reservations").select("room").range_lt("during", (10, 15)).order("room").execute().data] == ["A", "B"]
-    assert [r["room"] for r in supabase_anon.table("reservations").select("room").range_adjacent("during", (9, 20)).order("room").execute().data] == ["B", "C"]
+    def rooms_where():
+        return supabase_anon.table("reservations").select("room")
+
+    assert [r["room"] for r in rooms_where().range_lt("during", (10, 15)).order("room").execute().data] == ["A", "B"]
+    assert [r["room"] for r in rooms_where().range_adjacent("during", (9, 20)).order("room").execute().data] \
+        == ["B", "C"]
 
 
 def test_full_text_search(supabase_anon):
-    arts = lambda: supabase_anon.table("articles").select("title")
+    def arts():
+        return supabase_anon.table("articles").select("title")
+
     assert [r["title"] for r in arts().text_search("fts", "fox & dog").execute().data] == ["Cats and dogs"]
-    assert [r["title"] for r in arts().text_search("fts", "powerful database", options={"type": "plain", "config": "english"}).execute().data] == ["Databases"]
-    assert [r["title"] for r in arts().text_search("fts", "slow cooked", options={"type": "phrase"}).execute().data] == ["Cooking"]
-    assert [r["title"] for r in arts().text_search("body", "beans -dogs", options={"type": "web_search", "config": "english"}).execute().data] == ["Cooking"]
+    def titles(column, query, **options):
+        return [r["title"] for r in arts().text_search(column, query, options=options).execute().data]
+
+    assert titles("fts", "powerful database", type="plain", config="english") == ["Databases"]
+    assert titles("fts", "slow cooked", type="phrase") == ["Cooking"]
+    assert titles("body", "beans -dogs", type="web_search", config="english") == ["Cooking"]
 
 
 def test_order_limit_offset_range(supabase_anon):
-    q = lambda: supabase_anon.table("cities").select("name, population")
+    def q():
+        return supabase_anon.table("cities").select("name, population")
+
     # PostgreSQL's defaults: NULLs sort last ascending and first descending
     assert names(q().order("population", desc=True).limit(2).execute().data) == ["Toulouse", "Tokyo"]
     assert names(q().order("population", desc=True, nullsfirst=False).limit(2).execute().data) == ["Tokyo", "Nairobi"]
@@ -74,7 +88,8 @@ def test_order_limit_offset_range(supabase_anon):
     assert names(q().order("population").limit(2).offset(1).execute().data) == ["Paris", "Osaka"]
     assert names(q().order("population").range(1, 2).execute().data) == ["Paris", "Osaka"]
     assert names(q().order("population").range(0, 1).execute().data) == ["Lyon", "Paris"]
-    assert names(q().order("country_id").order("name", desc=True).limit(3).execute().data) == ["Toulouse", "Paris", "Lyon"]
+    assert names(q().order("country_id").order("name", desc=True).limit(3).execute().data) \
+        == ["Toulouse", "Paris", "Lyon"]
 
 
 def test_counts_and_content_range(supabase_anon):
@@ -98,7 +113,8 @@ def test_single_and_maybe_single(supabase_anon):
         supabase_anon.table("countries").select("name").eq("code", "XX").single().execute()
     assert err.value.code == "PGRST116"
     assert supabase_anon.table("countries").select("name").eq("code", "XX").maybe_single().execute() is None
-    assert supabase_anon.table("countries").select("name").eq("code", "KE").maybe_single().execute().data == {"name": "Kenya"}
+    kenya = supabase_anon.table("countries").select("name").eq("code", "KE").maybe_single().execute()
+    assert kenya.data == {"name": "Kenya"}
 
 
 def test_embed_many_to_one_and_one_to_many(supabase_anon):
@@ -188,7 +204,8 @@ def test_null_filters_on_embedded_resources(supabase_anon, localbase_server):
     assert without == [{"name": "Brazil", "cities": []}]
     big = supabase_anon.table("countries").select("name, cities(name)").gt("cities.population", 3_000_000) \
         .not_.is_("cities", "null").order("name").execute().data
-    assert big == [{"name": "Germany", "cities": [{"name": "Berlin"}]}, {"name": "Japan", "cities": [{"name": "Tokyo"}]},
+    assert big == [{"name": "Germany", "cities": [{"name": "Berlin"}]},
+                   {"name": "Japan", "cities": [{"name": "Tokyo"}]},
                    {"name": "Kenya", "cities": [{"name": "Nairobi"}]}]
     counted = supabase_anon.table("countries").select("name, cities(name)", count="exact").is_("cities", "null") \
         .execute()
@@ -201,14 +218,15 @@ def test_null_filters_on_embedded_resources(supabase_anon, localbase_server):
 def test_embed_many_to_many_one_to_one_and_hints(supabase_anon):
     res = supabase_anon.table("films").select("title, actors(name)").eq("year", 1999) \
         .order("name", foreign_table="actors").execute()
-    assert res.data == [{"title": "The Matrix", "actors": [{"name": "Carrie-Anne"}, {"name": "Keanu"}, {"name": "Laurence"}]}]
+    assert res.data == [{"title": "The Matrix",
+                         "actors": [{"name": "Carrie-Anne"}, {"name": "Keanu"}, {"name": "Laurence"}]}]
     res = supabase_anon.table("capitals").select("countries(name), cities(name)").eq("country_id", 2).execute()
     assert res.data == [{"countries": {"name": "Germany"}, "cities": {"name": "Berlin"}}]
     with pytest.raises(APIError) as err:
         supabase_anon.table("messages").select("body, people(name)").execute()
     assert err.value.code == "PGRST201"
-    res = supabase_anon.table("messages").select("body, sender:people!sender_id(name), receiver:people!receiver_id(name)") \
-        .eq("id", 1).execute()
+    res = supabase_anon.table("messages") \
+        .select("body, sender:people!sender_id(name), receiver:people!receiver_id(name)").eq("id", 1).execute()
     assert res.data == [{"body": "hi Bob", "sender": {"name": "Ann"}, "receiver": {"name": "Bob"}}]
     res = supabase_anon.table("messages").select("body, sender_id(name)").eq("id", 2).execute()
     assert res.data == [{"body": "hi Ann", "sender_id": {"name": "Bob"}}]

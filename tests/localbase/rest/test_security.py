@@ -59,7 +59,8 @@ def test_bad_tokens_are_refused(localbase_server):
     import base64
     import json
     header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=").decode()
-    body = base64.urlsafe_b64encode(json.dumps({"role": "service_role", "exp": int(time.time()) + 60}).encode()).rstrip(b"=").decode()
+    claims = json.dumps({"role": "service_role", "exp": int(time.time()) + 60}).encode()
+    body = base64.urlsafe_b64encode(claims).rstrip(b"=").decode()
     r = _get(localbase_server, f"{header}.{body}.")
     assert r.status_code == 401
     good = user_token(localbase_server, uid)

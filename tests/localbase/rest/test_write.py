@@ -27,12 +27,14 @@ def test_insert_many_with_columns_and_missing_default(supabase_service):
                                                  default_to_null=False).execute()
     assert [(r["sku"], r["qty"]) for r in res.data] == [(a, 5), (b, 1)]
     with pytest.raises(APIError) as err:  # default_to_null: a missing qty becomes null, violating not null
-        supabase_service.table("items").insert([{"sku": sku(), "name": "a", "qty": 5}, {"sku": sku(), "name": "b"}]).execute()
+        rows = [{"sku": sku(), "name": "a", "qty": 5}, {"sku": sku(), "name": "b"}]
+        supabase_service.table("items").insert(rows).execute()
     assert err.value.code == "23502"
 
 
 def test_insert_minimal_and_count(supabase_service):
-    res = supabase_service.table("items").insert({"sku": sku(), "name": "m"}, returning="minimal", count="exact").execute()
+    res = supabase_service.table("items").insert({"sku": sku(), "name": "m"}, returning="minimal",
+                                                  count="exact").execute()
     assert res.data == [] and res.count == 1
 
 
@@ -66,7 +68,8 @@ def test_upsert_merge_ignore_and_on_conflict(supabase_service):
     assert ignored.data == []
     row = supabase_service.table("items").select("name, qty").eq("sku", s).single().execute().data
     assert row == {"name": "two", "qty": 2}
-    res = supabase_service.table("countries").upsert({"id": 5, "name": "Kenya", "code": "KE", "continent": "Africa"}).execute()
+    kenya = {"id": 5, "name": "Kenya", "code": "KE", "continent": "Africa"}
+    res = supabase_service.table("countries").upsert(kenya).execute()
     assert res.data == [{"id": 5, "name": "Kenya", "code": "KE", "continent": "Africa"}]
 
 
@@ -85,7 +88,8 @@ def test_update_and_delete_with_filters(supabase_service):
 
 
 def test_insert_with_embedded_select(supabase_service):
-    res = supabase_service.table("cities").insert({"name": "Kyoto", "country_id": 3}).select("name, countries(name)").execute()
+    res = supabase_service.table("cities").insert({"name": "Kyoto", "country_id": 3}) \
+        .select("name, countries(name)").execute()
     assert res.data == [{"name": "Kyoto", "countries": {"name": "Japan"}}]
     supabase_service.table("cities").delete().eq("name", "Kyoto").execute()
 
