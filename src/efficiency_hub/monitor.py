@@ -22,8 +22,8 @@ from realtime.types import PostgresChangesPayload, RealtimePostgresChangesListen
 from rich.console import Console
 from rich.text import Text
 
-from efficiency_hub import clients
-from efficiency_hub.errors import Conflict, translated
+from efficiency_hub import catalogue, clients
+from efficiency_hub.errors import Conflict, InvalidEvent, translated
 from efficiency_hub.models import INTERVENTION, Event
 from supabase import AsyncClient
 

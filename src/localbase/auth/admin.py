@@ -19,6 +19,7 @@ from localbase.auth.context import body, endpoint, json, pool, redirect_target, 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_MAX_DURATION_S = (2**63 - 1) / 1e9  # about 292 years, the longest Go duration
 
 
 def ban_until(duration: Any) -> Any:
@@ -29,7 +30,10 @@ def ban_until(duration: Any) -> Any:
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise errors.VALIDATION_FAILED("invalid format for ban duration: " + text[:40])
-    return users.now() + timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds > _MAX_DURATION_S:  # Go's time.ParseDuration refuses what overflows int64 nanoseconds
+        raise errors.VALIDATION_FAILED(f'invalid format for ban duration: time: invalid duration "{text[:40]}"')
+    return users.now() + timedelta(seconds=seconds)
 
 
 def _user_id(request: Request) -> uuid.UUID:

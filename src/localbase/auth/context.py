@@ -64,6 +64,8 @@ async def body(request: Request) -> dict[str, Any]:
         raise errors.BAD_JSON("Could not parse request body as JSON") from None
     if not isinstance(data, dict):
         raise errors.BAD_JSON()
+    if b"\\u0000" in raw and _holds_nul(data):  # PostgreSQL's text cannot hold it: refused up front
+        raise errors.VALIDATION_FAILED("Request body must not contain NUL characters (\\u0000)")
     return data
 
 

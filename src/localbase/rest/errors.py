@@ -111,6 +111,9 @@ SCHEMA_NOT_EXPOSED = Code("PGRST106", 406, "Invalid schema: {schema}",
 MEDIA_TYPE = Code("PGRST107", 406, "None of these media types are available: {accept}")
 NOT_EMBEDDED = Code("PGRST108", 400, "'{path}' is not an embedded resource in this request",
                     "Verify that '{path}' is included in the 'select' query parameter.")
+LIMIT_WITHOUT_ORDER = Code("PGRST109", 400, "A 'limit' was applied without an explicit 'order'",
+                           "Apply an 'order' using unique column(s)")  # PostgREST 12: limited PATCH/DELETE
+TOO_MANY_CHANGED = Code("PGRST110", 400, "The maximum number of rows allowed to change was surpassed")
 PUT_LIMIT = Code("PGRST114", 400, "limit/offset querystring parameters are not allowed for PUT")
 PUT_KEY_MISMATCH = Code("PGRST115", 400, "Payload values do not match URL in primary key column(s)")
 SINGULAR = Code("PGRST116", 406, "Cannot coerce the result to a single JSON object")

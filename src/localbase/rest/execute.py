@@ -90,7 +90,7 @@ def _verify_caller(authorization: str, secret: str | KeyRing, anon_role: str) ->
     try:
         claims = jwt.verify(token.strip(), secret)
     except jwt.JWTError as exc:
-        raise _jwt_error(exc.reason, errors.JWT_CLAIMS if exc.expired else errors.JWT_INVALID) from None
+        raise _jwt_error(exc.reason, errors.JWT_CLAIMS if exc.expired or exc.claims else errors.JWT_INVALID) from None
     role = claims.get("role") or anon_role
     if not isinstance(role, str):
         raise _jwt_error("JWT role claim must be a string", errors.JWT_CLAIMS)

@@ -12,7 +12,7 @@ from localbase.rest import errors
 from localbase.rest.errors import RestError
 from localbase.rest.relationships import Relationship, resolve
 from localbase.rest.schema_cache import Column, Function, Schema, Table
-from localbase.rest.types import ApiRequest, Embed, Field, Filter, LogicTree, MediaType, OrderTerm, SelectField
+from localbase.rest.types import Action, ApiRequest, Embed, Field, Filter, LogicTree, MediaType, OrderTerm, SelectField
 
 STAR = "*"
 
@@ -318,9 +318,38 @@ def check_call(plan: CallPlan, req: ApiRequest, accept: str) -> None:
         raise errors.RPC_MAX_AFFECTED()
 
 
+def allowed_methods(req: ApiRequest, planner: Planner) -> list[str]:
+    """OPTIONS: the methods a table, view or function takes, as PostgREST lists them in `Allow`."""
+    from localbase.rest import routines
+    if req.action is Action.INFO_ROOT:
+        return ["OPTIONS", "GET", "HEAD"]
+    if req.is_rpc:
+        schema_name = planner.pick_schema(req.schema)
+        overloads = planner.schema.function_overloads(schema_name, req.target)
+        if not overloads:
+            raise routines.not_found(planner.schema, schema_name, req.target, [], None, False, [])
+        volatile = any(fn.volatility == "v" for fn in overloads)
+        return ["OPTIONS", "POST"] if volatile else ["OPTIONS", "GET", "HEAD", "POST"]
+    table = planner.table(planner.pick_schema(req.schema), req.target)
+    return ["OPTIONS", "GET", "HEAD"] + ["POST"] * table.insertable \
+        + ["PUT"] * (table.insertable and table.updatable and bool(table.primary_key)) \
+        + ["PATCH"] * table.updatable + ["DELETE"] * table.deletable
+
+
 def geojson(req: ApiRequest, schema: Schema) -> str | None:
     """PostGIS's ST_AsGeoJSON(record) when the client asked for GeoJSON."""
     return schema.geojson if req.accept is MediaType.GEOJSON else None
+
+
+def _check_limited_order(root: Node) -> None:
+    """A limited UPDATE/DELETE picks its rows by the table's own ordered columns (the parse stage
+    already refused a limit without an order)."""
+    if not root.order:
+        raise errors.LIMIT_WITHOUT_ORDER()
+    for term in root.order:
+        if term.relation is not None:
+            raise errors.RELATED_ORDER("A limited update or delete orders by the table's own columns",
+                                       relation=term.relation)
 
 
 def _last_key(field: Field) -> str:

@@ -46,12 +46,14 @@ def preference_applied(prefs, action: str | None = None) -> list[str]:
     return applied
 
 
-def row_checks(single: bool, prefs, *, max_affected: bool = True) -> Callable[[Any], None] | None:
+def row_checks(single: bool, prefs, *, max_affected: bool = True,
+               changed_limit: int | None = None) -> Callable[[Any], None] | None:
     """What must hold of the statement's row before its transaction commits (raising rolls it back):
     one row for a single object; with `handling=strict`, at most `max-affected` rows (PostgREST 13:
-    PATCH, DELETE and functions returning a set)."""
+    PATCH, DELETE and functions returning a set); a limited PATCH/DELETE changed at most `limit` rows
+    (PostgREST 12)."""
     limit = prefs.max_affected if max_affected and prefs.handling == "strict" else None
-    if not single and limit is None:
+    if not single and limit is None and changed_limit is None:
         return None
 
     def check(row) -> None:
@@ -59,7 +61,15 @@ def row_checks(single: bool, prefs, *, max_affected: bool = True) -> Callable[[A
             single_check(row["page_total"])
         if limit is not None and row["page_total"] > limit:
             raise errors.MAX_AFFECTED(f"The query affects {row['page_total']} rows")
+        if changed_limit is not None and row["page_total"] > changed_limit:
+            raise errors.TOO_MANY_CHANGED(f"Results contain {row['page_total']} rows changed but the maximum "
+                                          f"number allowed is {changed_limit}")
     return check
+
+
+def allow_response(methods: list[str]) -> Response:
+    """OPTIONS: the methods allowed, in `Allow` (with CORS's wildcard origin, as PostgREST answers)."""
+    return Response(b"", status_code=200, headers={"Allow": ",".join(methods), "Access-Control-Allow-Origin": "*"})
 
 
 def call_response(row, planned: int | None, plan, *, count: str | None, head: bool, single: bool,

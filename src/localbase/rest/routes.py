@@ -27,7 +27,7 @@ from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_request, query_pairs
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
-from localbase.rest.types import MediaType
+from localbase.rest.types import Action, MediaType
 
 log = logging.getLogger("localbase.rest")
 RPC_PREFIX = "rpc/"
@@ -98,6 +98,8 @@ async def _handle(request: Request) -> Response:
                                  head=method == "HEAD"))
     body = await _read_body(request)
     req = plan.producible(parse_request(method, path, query_pairs(query), request.headers, body), schema, accept)
+    if req.action in (Action.INFO, Action.INFO_ROOT):
+        return respond.allow_response(plan.allowed_methods(req, planner))
     if req.is_rpc:
         return await _call(request, req, planner, caller, ctx, body, accept)
     action = getattr(req.action, "value", req.action)
@@ -105,14 +107,17 @@ async def _handle(request: Request) -> Response:
     prefs = req.preferences
     mutation = planner.mutate(req, kind)
     minimal = prefs.returning != "representation"
-    st = sql.mutate(mutation, body.decode() if body else None, single=req.single, strip_nulls=req.strip_nulls,
-                    minimal=minimal, csv=req.csv, geojson=plan.geojson(req, schema))
+    body_text = body.decode() if body and kind != "delete" else None  # (the parse stage checked it is UTF-8)
+    st = sql.mutate(mutation, body_text, single=req.single, strip_nulls=req.strip_nulls, minimal=minimal,
+                    csv=req.csv, geojson=plan.geojson(req, schema))
     if req.explain is not None:
         return await explain.respond(db, caller, ctx, st, req.explain, read_only=False,
                                      role_settings=schema.role_settings)
     row, _ = await execute.run(db, caller, ctx, st, read_only=False, rollback=schema.config.tx_rollback(prefs.tx),
                                role_settings=schema.role_settings,
-                               check=respond.row_checks(req.single, prefs, max_affected=kind in ("update", "delete")))
+                               check=respond.row_checks(req.single, prefs, max_affected=kind in ("update", "delete"),
+                                                        changed_limit=mutation.root.limit
+                                                        if kind in ("update", "delete") else None))
     return respond.mutation_response(kind, row["body"], page_total=row["page_total"], minimal=minimal,
                                      single=req.single, count_exact=prefs.count == "exact",
                                      preference_applied=respond.preference_applied(prefs, action), csv=req.csv,
@@ -143,8 +148,12 @@ async def _call(request: Request, req, planner: Planner, caller, ctx, body: byte
     plan.check_call(call_plan, req, accept)
     prefs = req.preferences
     head = req.method == "HEAD"
-    st = sql_call.call(call_plan, orjson.dumps(call.args).decode(), count=prefs.count, single=req.single,
-                       strip_nulls=req.strip_nulls, head=head, csv=req.csv, geojson=plan.geojson(req, schema))
+    # a JSON body of named arguments goes to PostgreSQL as sent (the parse stage checked it):
+    # re-encoding it would fail on nesting deeper than orjson writes, which PostgreSQL's json reads
+    args_json = body.decode() if call.args and req.method == "POST" and req.content_type is MediaType.JSON \
+        else orjson.dumps(call.args).decode()
+    st = sql_call.call(call_plan, args_json, count=prefs.count, single=req.single, strip_nulls=req.strip_nulls,
+                       head=head, csv=req.csv, geojson=plan.geojson(req, schema))
     app = request.app
     db = app.state.db
     if req.explain is not None:

@@ -66,9 +66,9 @@ def not_found(schema: Schema, schema_name: str, name: str, keys: list[str], cont
               overloads: list[Function], *, single_object: bool = False) -> RestError:
     qualified = f"{schema_name}.{name}"
     if single_object:  # `Prefer: params=single-object` looks for one json/jsonb parameter only
-        return RestError(404, "PGRST202", f"Could not find the function {qualified} in the schema cache",
-                         f"Searched for the function {qualified} with a single json/jsonb parameter, but no "
-                         "matches were found in the schema cache.", None)
+        return errors.FUNCTION_NOT_FOUND(f"Searched for the function {qualified} with a single json/jsonb "
+                                         "parameter, but no matches were found in the schema cache.",
+                                         name=qualified, signature="")
     listed = ", ".join(keys)
     raw_only = post and content_type in _RAW_ONLY
     signature = "" if raw_only else f"({listed})" if keys else " without parameters"

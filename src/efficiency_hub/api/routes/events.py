@@ -12,12 +12,14 @@ from efficiency_hub.models import EventKind
 router = APIRouter(tags=["events"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EventOut,
-             responses={403: {"description": "not your citizen, or a reserved event type"}})
-async def record_event(body: EventCreate, tracker: TrackerDep) -> EventOut:
-    citizen = body.citizen_id or await tracker.me()  # the caller's own citizen, read once
+@router.post("/events", status_code=status.HTTP_201_CREATED, response_model=EventOut,
+             responses={403: {"model": ErrorOut, "description": "not yours to record (see /event-types)"},
+                        422: {"model": ErrorOut, "description": "unknown type, or a delta out of its range"}})
+async def record_event(body: EventCreate, tracker: TrackerDep, kinds: CatalogueDep) -> EventOut:
+    kinds.check(body.event_type, body.efficiency_delta)
+    citizen = await tracker.citizen(body.citizen_id) if body.citizen_id else await tracker.me()
     event = await tracker.record_event(citizen, body.event_type, body.efficiency_delta, body.details)
-    return EventOut(**event.model_dump(), citizen=citizen if isinstance(citizen, str) else citizen.citizen_id)
+    return EventOut(**event.model_dump(), citizen=citizen.citizen_id)
 
 
 @router.get("/events", response_model=list[EventOut])

@@ -136,6 +136,8 @@ def parse_request(method: str, path: str, query: list[tuple[str, str]], headers:
     range_header = parse_range_header(headers.get("range")) if method == "GET" else None
     if method == "PUT" and (ROOT in limits or ROOT in offsets):
         raise errors.PUT_LIMIT()
+    if method in _LIMITED_METHODS and (limits or offsets) and not orders.get(ROOT):
+        raise errors.LIMIT_WITHOUT_ORDER()
     ranges: dict[EmbedPath, tuple[int, int | None]] = {}
     for where in limits.keys() | offsets.keys():
         if where != ROOT:
