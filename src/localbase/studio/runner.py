@@ -63,8 +63,7 @@ class Outcome:
 def context(schema, extra_search_path: tuple[str, ...]) -> execute.Context:
     """The request context REST sets for a request on the first exposed schema: its search_path
     (REST's own function) and [api]/pgrst db-pre-request."""
-    from localbase.rest.routes import _search_path
-    return execute.Context("POST", "/studio/sql", HEADERS, _search_path(schema.exposed[0], extra_search_path),
+    return execute.Context("POST", "/studio/sql", HEADERS, execute.search_path(schema.exposed[0], extra_search_path),
                            schema.config.pre_request)
 
 
