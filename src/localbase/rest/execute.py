@@ -246,7 +246,7 @@ async def _sent(conn: asyncpg.Connection, work: Callable[[asyncpg.Connection], A
         # the connection is fine but the statement could not be sent (its arguments do not fit
         # it): a bug in this server, not an outage - a 503 would have clients retry it
         log.error("statement refused by the driver: %s", exc)
-        raise errors.internal_error() from None
+        raise errors.INTERNAL() from None
 
 
 _last_unavailable_log = 0.0

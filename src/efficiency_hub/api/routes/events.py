@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 
 from efficiency_hub.api.deps import CatalogueDep, TrackerDep
-from efficiency_hub.api.schemas import EventCreate, EventOut
+from efficiency_hub.api.schemas import ErrorOut, EventCreate, EventOut
 from efficiency_hub.models import EventKind
 
 router = APIRouter(tags=["events"])
