@@ -74,7 +74,7 @@ def test_kill_9_of_a_multi_worker_server_keeps_every_acknowledged_insert(make_se
     signal), and nothing acknowledged by either of them is lost. Between the kill and their exit
     the workers may still answer a request, with a retryable 503 (PostgreSQL went with the
     supervisor): never a pretend success."""
-    from tests.localbase.test_worker_pool import pids_by_worker
+    from tests.localbase.process.test_worker_pool import pids_by_worker
     server = make_server(extra_args=["--workers", "2"]).start()
     workers = pids_by_worker(server)
     assert set(workers) == {0, 1}

@@ -135,7 +135,11 @@ async def test_two_monitors_share_the_partitions_and_one_takes_over_from_a_dead_
         await _foreign_events(kafka_broker.bootstrap, citizens)  # must not block their partitions
         first = await _bad_events(service, citizens)
         await _exactly_one_each(service, first, timeout=30)
-        assert monitor.handled < 2 * len(first)  # the partitions are shared: it did not see every event
+        # the partitions are shared: the other monitor saw some of the events (its log names them; on a
+        # loaded machine a rebalance may also hand this one events the other had, so its count alone can
+        # reach every event)
+        seen_by_other = (tmp_path / "monitor-a.log").read_text(errors="replace")
+        assert monitor.handled < 2 * len(first) or any(f"#{i} " in seen_by_other for i in first), seen_by_other
         other.kill()  # kill -9: no goodbye to the group; its partitions come back after the session timeout
         other.wait()
         second = await _bad_events(service, citizens)
