@@ -41,12 +41,8 @@ def kafka_broker():
 @pytest.fixture(scope="module")
 def kafka_hub(kafka_broker):
     """The hub's own project on a Localbase whose bridge streams to the test broker."""
-    server = LocalbaseProcess(ROOT, env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap})
-    server.start()
-    try:
+    with LocalbaseProcess(ROOT, env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap}) as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="module")

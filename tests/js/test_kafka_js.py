@@ -23,12 +23,8 @@ PROJECT = HERE.parent / "localbase" / "bridge" / "project"
 
 @pytest.fixture(scope="module")
 def kafka_js_server(kafka_broker):
-    server = LocalbaseProcess(PROJECT, env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap})
-    server.start()
-    try:
+    with LocalbaseProcess(PROJECT, env={"LOCALBASE_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap}) as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 async def test_a_kafka_message_reaches_a_supabase_js_subscriber(node, kafka_js_server, kafka_broker):  # noqa: F811

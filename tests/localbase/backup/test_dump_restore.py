@@ -64,12 +64,8 @@ def make_project(folder: Path, localbase_toml: str = "") -> Path:
 def server():
     with tempfile.TemporaryDirectory(prefix="lb-backup-") as folder:
         project = make_project(Path(folder))
-        s = LocalbaseProcess(project, project / ".localbase")
-        s.start()
-        try:
+        with LocalbaseProcess(project, project / ".localbase") as s:
             yield s
-        finally:
-            s.cleanup()
 
 
 def sign_up(s, email: str, password: str) -> str:

@@ -50,12 +50,8 @@ def function_log() -> Path:
 
 @pytest.fixture(scope="session")
 def bridge_server(kafka_broker, function_log):
-    server = LocalbaseProcess(PROJECT, env=server_env(kafka_broker, function_log))
-    server.start()
-    try:
+    with LocalbaseProcess(PROJECT, env=server_env(kafka_broker, function_log)) as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 async def read_topic(bootstrap: str, topic: str, until, timeout: float = 20.0) -> list[Message]:
