@@ -5,6 +5,11 @@ dedicated connection as `supabase_realtime_admin`; the SQL lives in database/sql
 (realtime.visible_each: per context one execution of a statement prepared once per role, over
 every row of the batch).
 
+Many contexts ([realtime] authorize_connections > 1 and at least SPLIT_AT of them): the contexts
+are split between that many connections, checked at the same time by as many PostgreSQL backends
+(one CPU each), so a batch for a thousand signed-in subscribers waits for the slowest part, not
+for the sum; the first connection also types the rows and matches the filters.
+
 The row checked is the row as committed (the WAL image: the new row for INSERT/UPDATE, the old
 row for DELETE), not the table's current state, so a later change cannot leak an earlier one
 and a DELETE can be checked at all (with replica identity full; with a key-only old image, the
@@ -13,9 +18,10 @@ policies see NULL in the other columns and usually deny).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +37,9 @@ log = logging.getLogger("localbase.realtime")
 # Role attributes (BYPASSRLS) and memberships change without a DDL event: cached shapes are
 # asked again after this long even when no DDL was announced.
 SHAPE_TTL_SECONDS = 30.0
+# Fewer contexts than this are checked on one connection (a split costs a round trip per part).
+SPLIT_AT = 64
+HELPER_RETRY_SECONDS = 30.0
 
 EVALUATE = """
 select realtime.typed_each($1, $2::jsonb[]) as records,
@@ -39,6 +48,7 @@ select realtime.typed_each($1, $2::jsonb[]) as records,
        realtime.match_each($1, $4::jsonb[], $7::text[]::jsonb[]) as matched
 """
 MATCH = "select realtime.match_each($1, $2::jsonb[], $3::text[]::jsonb[])"
+VISIBLE = "select realtime.visible_each($1, $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
 
 
 @dataclass
@@ -109,12 +119,19 @@ class Authorizer:
     after any DDL (realtime.announce_ddl's message, in commit order), on a new connection, and
     after SHAPE_TTL_SECONDS (role attributes and memberships change without DDL events)."""
 
-    def __init__(self, conn: asyncpg.Connection):
+    def __init__(self, conn: asyncpg.Connection, extra: int = 0,
+                 connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None):
         self.conn = conn
+        # up to `extra` more connections, each checking a share of many contexts; opened (with
+        # `connect`) by the first batch that has that many contexts, so a small project pays nothing
+        self.helpers: list[asyncpg.Connection] = []
+        self._extra = extra if connect is not None else 0
+        self._connect = connect
+        self._retry_at = 0.0
         self._shapes: dict[tuple[int, str], Shape] = {}
         self._generation = 0  # bumped on every forget: an answer fetched before it is not kept
         self.stats = {"evaluations": 0, "authorize_queries": 0, "contexts_checked": 0, "failures": 0,
-                      "shape_queries": 0}
+                      "shape_queries": 0, "split_queries": 0}
 
     def forget(self, relid: int | None = None) -> None:
         """The relation was (re)announced by the stream, or (None) some DDL committed."""
@@ -126,9 +143,30 @@ class Authorizer:
                 del self._shapes[key]
 
     def attach(self, conn: asyncpg.Connection) -> None:
-        """A new authorization connection (after a reconnect): DDL may have happened meanwhile."""
+        """A new authorization connection (after a reconnect; the helpers are opened again when
+        needed): DDL may have happened meanwhile."""
         self.conn = conn
+        self.helpers = []
         self.forget()
+
+    async def _helpers(self) -> list[asyncpg.Connection]:
+        """The helper connections, opened when first needed; one that cannot be opened now
+        (max_connections reached, say) is tried again HELPER_RETRY_SECONDS later, and meanwhile
+        the batch is checked on the connections there are."""
+        if self._connect is None or len(self.helpers) >= self._extra or time.monotonic() < self._retry_at:
+            return self.helpers
+        try:
+            while len(self.helpers) < self._extra:
+                self.helpers.append(await self._connect())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._retry_at = time.monotonic() + HELPER_RETRY_SECONDS
+            log.warning("realtime: opening another authorization connection failed (%s); checking on %d for now",
+                        exc, 1 + len(self.helpers))
+        return self.helpers
+
+    @property
+    def connections(self) -> list[asyncpg.Connection]:
+        return [self.conn, *self.helpers]
 
     async def shapes(self, relid: int, roles: list[str]) -> dict[str, Shape]:
         """Each role's Shape for the table: from the cache, the missing ones in one query."""
@@ -185,13 +223,40 @@ class Authorizer:
         self.stats["evaluations"] += len(changes)
         self.stats["authorize_queries"] += 1
         self.stats["contexts_checked"] += len(contexts) * len(changes)
-        row = await self.conn.fetchrow(
-            EVALUATE, changes[0].relation.relid, [c.new for c in changes], [c.old for c in changes], images,
-            [c[0] for c in contexts], [c[1] for c in contexts], [_dumps(f) for f in filters],
-            [c[2] for c in contexts], [c[3] for c in contexts], [c[4] for c in contexts])
-        return Verdict(row["records"], row["old_records"],
-                       [[n - 1 for n in seen] for seen in row["visible"]],
-                       [[n - 1 for n in found] for found in row["matched"]])
+        relid = changes[0].relation.relid
+        helpers = await self._helpers() if len(contexts) >= SPLIT_AT else []
+        parts = _split(contexts, 1 + len(helpers))
+        first = parts[0]
+        queries = [self.conn.fetchrow(
+            EVALUATE, relid, [c.new for c in changes], [c.old for c in changes], images,
+            [c[0] for c in first], [c[1] for c in first], [_dumps(f) for f in filters],
+            [c[2] for c in first], [c[3] for c in first], [c[4] for c in first])]
+        queries += [helper.fetchval(VISIBLE, relid, images, [c[0] for c in part], [c[1] for c in part],
+                                    [c[2] for c in part], [c[3] for c in part], [c[4] for c in part])
+                    for helper, part in zip(helpers, parts[1:], strict=True)]
+        if len(queries) > 1:
+            self.stats["split_queries"] += len(queries)
+        # every part is awaited before an error is raised: a connection is never left mid-query
+        answers = await asyncio.gather(*queries, return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        row = answers[0]
+        visible = [seen for answer in [row["visible"], *answers[1:]] for seen in answer]  # type: ignore[index]
+        return Verdict(row["records"], row["old_records"],  # type: ignore[index]
+                       [[n - 1 for n in seen] for seen in visible],
+                       [[n - 1 for n in found] for found in row["matched"]])  # type: ignore[index]
+
+
+def _split(items: list, parts: int) -> list[list]:
+    """`items` in `parts` consecutive slices of nearly equal size (order kept)."""
+    size, extra = divmod(len(items), parts)
+    out, start = [], 0
+    for k in range(parts):
+        end = start + size + (k < extra)
+        out.append(items[start:end])
+        start = end
+    return out
 
 
 async def validate_binding(conn: asyncpg.Connection, schema: str, table: str | None,

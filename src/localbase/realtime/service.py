@@ -11,6 +11,8 @@ Configuration, in supabase/config.toml under [realtime] (environment variables o
   slot_name = "localbase_realtime"
   max_channels_per_client = 100  channels one socket may join (Supabase's default); more are refused
                                  with "ChannelRateLimitReached: Too many channels"
+  authorize_connections = 2      PostgreSQL connections (and so CPUs) sharing the RLS checks of a batch
+                                 with many subscribers (authorize.py); 1 checks every batch on one
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class RealtimeConfig:
     idle_timeout: float = 60.0
     slot_name: str = "localbase_realtime"
     max_channels: int = 100
+    authorize_connections: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RealtimeConfig:
@@ -77,12 +80,20 @@ class RealtimeConfig:
                 idle_timeout=float(section.get("idle_timeout_seconds", 60)),
                 slot_name=slot,
                 max_channels=int(section.get("max_channels_per_client", 100)),
+                authorize_connections=_connections(section.get("authorize_connections", 2)),
             )
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"[realtime] in config.toml: {exc}") from None
         if config.max_channels < 1:
             raise SettingsError("[realtime] max_channels_per_client must be at least 1")
         return config
+
+
+def _connections(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise SettingsError(f"[realtime] authorize_connections = {value!r} in config.toml: allowed are whole "
+                            "numbers from 1 to 16")
+    return value
 
 
 def slot_name(base: str, database: str) -> str:
@@ -160,9 +171,8 @@ class Realtime:
     async def start(self) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, init=init_connection,
                                               server_settings={"application_name": "localbase-realtime"})
-        conn = await self._connect()
-        await init_authorize_connection(conn)
-        self.authorizer = Authorizer(conn)
+        self.authorizer = Authorizer(await self._authorize_connection(), self.config.authorize_connections - 1,
+                                     self._authorize_connection)
         worker = workers.current()
         gone: list[str] = []
         async with self.pool.acquire() as db:
@@ -189,16 +199,25 @@ class Realtime:
         if worker.first:
             self._tasks.append(asyncio.create_task(self._guard(self._prune_messages, "message pruning")))
 
-    async def reconnect_authorizer(self) -> None:
-        old = self.authorizer.conn  # type: ignore[union-attr]
+    async def _authorize_connection(self) -> asyncpg.Connection:
+        conn = await self._connect()
         try:
-            conn = await self._connect()
             await init_authorize_connection(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
+
+    async def reconnect_authorizer(self) -> None:
+        old = self.authorizer.connections  # type: ignore[union-attr]
+        try:
+            conn = await self._authorize_connection()
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("realtime: reconnecting the authorization connection failed: %s", exc)
             return
         self.authorizer.attach(conn)  # type: ignore[union-attr]
-        old.terminate()
+        for gone in old:
+            gone.terminate()
 
     async def _guard(self, fn, name: str) -> None:
         """Run a background loop; if it dies, log why and start it again (never silently)."""
@@ -257,7 +276,7 @@ class Realtime:
         if self.stream is not None:
             await self.stream.stop()
         if self.authorizer is not None:
-            await self.authorizer.conn.close()
+            await asyncio.gather(*(conn.close() for conn in self.authorizer.connections))
         if self.pool is not None:
             await self.pool.close()
 

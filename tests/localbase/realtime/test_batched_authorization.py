@@ -14,8 +14,12 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 
+from localbase.realtime.authorize import SPLIT_AT
 from localbase.realtime.channels import context_of
+from localbase.realtime.service import RealtimeConfig
+from localbase.settings import SettingsError, load_settings
 from tests.localbase.helpers import user_token
 from tests.localbase.realtime.conftest import client, new_user, subscribed, topic
 
@@ -231,3 +235,35 @@ async def test_an_idle_subscriptions_position_is_not_rewritten_for_changes_it_is
     await inbox.wait_for(1)
     await asyncio.sleep(0.6)
     assert await db.fetchval("select lsn from realtime.subscription_positions where id = $1", mine) > first
+
+
+async def test_many_subscribers_are_checked_on_several_connections_each_seeing_only_their_rows(realtime_server, db,
+                                                                                              clients):
+    # more distinct users than authorize.SPLIT_AT: their checks are shared by [realtime]
+    # authorize_connections backends; the policy's (select auth.uid()) is evaluated per user on each
+    watchers = await users_watching(realtime_server, clients, SPLIT_AT + 6, "journal", event="INSERT")
+    before = stats(realtime_server)
+    async with db.transaction():  # one batch for all of them
+        for round_ in range(2):
+            for k, (uid, _) in enumerate(watchers):
+                await db.execute("insert into journal (owner_id, body) values ($1, $2)", uid, f"many-{k}-{round_}")
+    for _, inbox in watchers:
+        await inbox.wait_for(2)
+    await asyncio.sleep(SETTLE)
+    after = stats(realtime_server)
+    for k, (uid, inbox) in enumerate(watchers):
+        assert [r["body"] for r in inbox.records()] == [f"many-{k}-0", f"many-{k}-1"], k
+        assert all(r["owner_id"] == uid for r in inbox.records())
+    assert after["split_queries"] - before["split_queries"] >= 2  # shared between connections
+
+
+def test_the_number_of_authorization_connections_is_a_setting(tmp_path):
+    (tmp_path / "supabase").mkdir()
+    config = tmp_path / "supabase" / "localbase.toml"
+    assert RealtimeConfig.from_settings(load_settings(tmp_path, with_keys=False)).authorize_connections == 2
+    config.write_text("[realtime]\nauthorize_connections = 1\n")
+    assert RealtimeConfig.from_settings(load_settings(tmp_path, with_keys=False)).authorize_connections == 1
+    for bad in ("0", "17", '"many"'):
+        config.write_text(f"[realtime]\nauthorize_connections = {bad}\n")
+        with pytest.raises(SettingsError, match="authorize_connections"):
+            RealtimeConfig.from_settings(load_settings(tmp_path, with_keys=False))
