@@ -43,8 +43,10 @@ def user_broadcast_frame(topic: str, event: str, data: bytes) -> bytes:
     return bytes((USER_BROADCAST, len(t), len(e), 0, 0)) + t + e + data
 
 
-def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Channel | None = None) -> int:
-    """Send a broadcast to every channel joined to `topic`; returns how many got it."""
+def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Channel | None = None,
+            xid: int | None = None) -> int:
+    """Send a broadcast to every channel joined to `topic`; returns how many got it. `xid`: the
+    transaction that stored it (realtime.send()), for channels replaying stored messages."""
     members = service.topics.get(topic)
     if not members:
         return 0
@@ -57,7 +59,10 @@ def deliver(service: Realtime, topic: str, payload: dict[str, Any], sender: Chan
         if channel is sender and sender is not None and not sender.broadcast_self:
             continue
         conn = channel.conn
-        if conn.send(conn.frame_raw(channel.topic_json, b"broadcast", body)):
+        frame = conn.frame_raw(channel.topic_json, b"broadcast", body)
+        if xid is not None and channel.replay_gate is not None and channel.replay_gate.stops(xid, frame):
+            continue
+        if conn.send(frame):
             sent += 1
     service.stats["broadcasts"] += 1
     return sent

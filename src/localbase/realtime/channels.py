@@ -90,6 +90,7 @@ class Channel:
     topic_json: bytes = b""
     private: bool = False
     policies: private_channels.Policies | None = None  # private channels: what RLS allows
+    replay_gate: broadcast_replay.Gate | None = None  # asked for a broadcast replay (replay.py)
 
     @property
     def subtopic(self) -> str:
@@ -235,6 +236,8 @@ async def join(conn: Connection, topic: str, payload: dict[str, Any], ref: str |
         except Exception as exc:  # noqa: BLE001 - tell the client, log the cause
             log.exception("realtime: subscribing %s to postgres changes failed", topic)
             return refuse(f"Unable to subscribe to changes: {type(exc).__name__}")
+    if replay is not None:  # live messages from the database wait for the replay (replay.py)
+        channel.replay_gate = broadcast_replay.Gate()
     conn.channels[topic] = channel
     service.topics.setdefault(channel.route, set()).add(channel)
     conn.reply(topic, ref, join_ref, "ok", {"postgres_changes": [b.echo() for b in channel.bindings]})

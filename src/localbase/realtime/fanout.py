@@ -92,7 +92,7 @@ class Fanout:
                 for txn in txns:
                     self.stream.done(txn)
 
-    def _broadcast_message(self, change: RowChange) -> None:
+    def _broadcast_message(self, txn: Transaction, change: RowChange) -> None:
         """A message realtime.send() committed: to its topic's private or public channel, on this
         worker (every worker reads its own slot, so the bus is not needed)."""
         row = change.new or {}
@@ -103,7 +103,7 @@ class Fanout:
             payload = orjson.loads(payload)
         private = row.get("private") in (True, "t", "true")
         broadcast.deliver(self.service, private_channels.route("realtime:" + row["topic"], private),
-                          {"type": "broadcast", "event": row.get("event"), "payload": payload})
+                          {"type": "broadcast", "event": row.get("event"), "payload": payload}, xid=txn.xid)
         self.stats["database_broadcasts"] += 1
 
     def _candidates(self, rel) -> set[Channel]:
@@ -134,7 +134,7 @@ class Fanout:
                     group.frames(*evaluated, sends, self._data)
         for index, (txn, change) in enumerate(items):
             if _is_message(change):  # realtime.send(): a broadcast, not a row change
-                self._broadcast_message(change)
+                self._broadcast_message(txn, change)
                 continue
             position = (txn.commit_lsn, change.seq)
             for ch, payload in sends[index]:
