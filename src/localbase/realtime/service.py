@@ -150,8 +150,10 @@ class Realtime:
         return next(self._ids)
 
     async def _connect(self) -> asyncpg.Connection:
+        """An authorization connection. It writes nothing that must survive a crash (only its own
+        temporary batch tables), so its commits need not wait for the WAL flush."""
         return await asyncpg.connect(self.dsn, server_settings={
-            "application_name": "localbase-realtime-authorize",
+            "application_name": "localbase-realtime-authorize", "synchronous_commit": "off",
             "search_path": ", ".join(self.settings.extra_search_path) or "public"})
 
     @property
