@@ -13,6 +13,7 @@ import orjson
 
 from localbase.auth import errors
 from localbase.auth.config import AuthConfig
+from localbase.database.pool import ran_project_sql
 
 REQUIRED = ("aud", "exp", "iat", "sub", "role", "aal", "session_id")
 
@@ -24,6 +25,7 @@ async def custom_claims(conn: asyncpg.Connection, config: AuthConfig, claims: di
     schema, name = config.access_token_hook
     function = '"' + schema + '"."' + name + '"'  # both validated as plain identifiers (auth.config)
     event = {"user_id": claims["sub"], "claims": claims, "authentication_method": method}
+    ran_project_sql(conn)  # the hook may leave session state: its connection is reset when released
     try:
         raw = await conn.fetchval(f"select {function}($1::text::jsonb)::text", orjson.dumps(event).decode())
     except asyncpg.PostgresError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -102,80 +101,86 @@ async def amr_of(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[dict[s
     return [{"method": r["authentication_method"], "timestamp": int(r["created_at"].timestamp())} for r in rows]
 
 
-# A refresh is one transaction of two statements: the presented token (locked), its session, the
-# session's AMR claims and its user, read at once; then the rotation (the token spent, its child
-# issued, the session marked refreshed) in one statement. Reuse of a spent token revokes the family
-# in one statement too.
-REFRESH_SELECT = f"""
+# A refresh is one statement, so one transaction and one round trip (no BEGIN, no COMMIT): the presented
+# token is locked (a concurrent refresh of the same token waits, then sees it spent), the verdict is
+# reached from the token, its session and its user, and what the verdict asks is done in the same
+# statement:
+#   ok        the token is live (or spent within the reuse interval: a client that lost the answer)
+#             and its session and user are good: the token spent, its child issued (rotation on; off:
+#             the session only marked refreshed), the session, AMR claims and user returned;
+#   reuse     a spent token presented after the reuse interval (or at all, rotation off): treated as
+#             stolen, every token of the session revoked and the session ended;
+#   gone / banned / used / expired: nothing written, the error answered.
+# $1 the presented token's digest, $2 the child's digest, $3 rotation on, $4 the reuse interval (s).
+REFRESH = f"""
 with t as (select rt.id, rt.revoked, rt.updated_at, rt.session_id, s.user_id, s.not_after
            from auth.refresh_tokens rt join auth.sessions s on s.id = rt.session_id
-           where rt.token = $1 for update of rt)
-select t.id as token_id, t.revoked as token_revoked, t.updated_at as token_updated_at,
-       t.session_id as token_session_id, t.not_after as session_not_after,
+           where rt.token = $1 for update of rt),
+     v as (select t.*, case
+                 when u.id is null or u.deleted_at is not null then 'gone'
+                 when u.banned_until > now() then 'banned'
+                 when t.not_after < now() then case when t.revoked then 'used' else 'expired' end
+                 when t.revoked and (not $3 or now() > t.updated_at + make_interval(secs => $4)) then 'reuse'
+                 else 'ok' end as verdict
+           from t left join auth.users u on u.id = t.user_id),
+     family as (update auth.refresh_tokens set revoked = true, updated_at = now()
+                where session_id = (select session_id from v where verdict = 'reuse') and revoked = false),
+     ended as (update auth.sessions set not_after = now(), updated_at = now()
+               where id = (select session_id from v where verdict = 'reuse')),
+     spent as (update auth.refresh_tokens set revoked = true, updated_at = now()
+               where id = (select id from v where verdict = 'ok' and $3) and revoked = false),
+     marked as (update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now()
+                where id = (select session_id from v where verdict = 'ok')),
+     child as (insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at,
+                                                parent, session_id)
+               select '00000000-0000-0000-0000-000000000000', $2, v.user_id::text, false, now(), now(), $1,
+                      v.session_id
+               from v where v.verdict = 'ok' and $3)
+select v.verdict as refresh_verdict, v.session_id as token_session_id,
        (select coalesce(jsonb_agg(jsonb_build_object(
                   'method', c.authentication_method,
                   'timestamp', floor(extract(epoch from c.created_at))::bigint) order by c.created_at), '[]')
-          from auth.mfa_amr_claims c where c.session_id = t.session_id) as session_amr,
+          from auth.mfa_amr_claims c where c.session_id = v.session_id and v.verdict = 'ok') as session_amr,
        u.*
-from t left join lateral ({users.USER_SELECT} where u.id = t.user_id) u on true
+from v left join lateral ({users.USER_SELECT} where u.id = v.user_id and v.verdict = 'ok') u on true
 """
-_TOKEN_COLUMNS = ("token_id", "token_revoked", "token_updated_at", "token_session_id", "session_not_after",
-                  "session_amr")
-REFRESH_MARK = ("update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now() "
-                "where id = $1")
-REFRESH_ROTATE = """
-with r as (update auth.refresh_tokens set revoked = true, updated_at = now() where id = $1 and revoked = false),
-     s as (update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now() where id = $5)
-insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
-values ('00000000-0000-0000-0000-000000000000', $2, $3, false, now(), now(), $4, $5)
-"""
-REVOKE_FAMILY = """
-with r as (update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1 and revoked = false)
-update auth.sessions set not_after = now(), updated_at = now() where id = $1
-"""
+_REFRESH_COLUMNS = ("refresh_verdict", "token_session_id", "session_amr")
+_REFUSED = {"gone": errors.REFRESH_TOKEN_NOT_FOUND, "banned": errors.USER_BANNED,
+            "used": errors.REFRESH_TOKEN_ALREADY_USED, "expired": errors.SESSION_EXPIRED,
+            "reuse": errors.REFRESH_TOKEN_ALREADY_USED}
 
 
 async def refresh(conn: asyncpg.Connection, config: AuthConfig, presented: str) -> dict[str, Any]:
-    """grant_type=refresh_token: BEGIN, REFRESH_SELECT, REFRESH_ROTATE (or REVOKE_FAMILY), COMMIT."""
+    """grant_type=refresh_token: the one statement REFRESH. With a custom access token hook, the
+    statement and the hook share a transaction (a hook refusing the token leaves the presented one
+    unspent); a family revoked for reuse is committed before the error is answered."""
     if not presented:
         raise errors.REFRESH_TOKEN_NOT_FOUND()
     digest = tokens.digest(presented)
-    failure: errors.AuthError | None = None
+    rotate = config.enable_refresh_token_rotation
+    new_token = tokens.new_refresh_token() if rotate else presented
+    args = (digest, tokens.digest(new_token), rotate, float(config.refresh_token_reuse_interval))
+    if config.access_token_hook is None:
+        return await _refreshed(conn, config, await conn.fetchrow(REFRESH, *args), new_token)
+    found = None
     async with conn.transaction():
-        found = await conn.fetchrow(REFRESH_SELECT, digest)
-        if found is None:
-            raise errors.REFRESH_TOKEN_NOT_FOUND()
-        row = {k: found[k] for k in _TOKEN_COLUMNS}
-        user = None if found["id"] is None else {k: v for k, v in found.items() if k not in _TOKEN_COLUMNS}
-        if user is None or user.get("deleted_at") is not None:
-            raise errors.REFRESH_TOKEN_NOT_FOUND()
-        if users.is_banned(user):
-            raise errors.USER_BANNED()
-        session_id = row["token_session_id"]
-        if row["session_not_after"] is not None and row["session_not_after"] < users.now():
-            if row["token_revoked"]:  # a family revoked for reuse: every token of it is "already used"
-                raise errors.REFRESH_TOKEN_ALREADY_USED()
-            raise errors.SESSION_EXPIRED()
-        if row["token_revoked"]:
-            reuse_until = row["token_updated_at"] + timedelta(seconds=config.refresh_token_reuse_interval)
-            if not config.enable_refresh_token_rotation or users.now() > reuse_until:
-                # Reuse of a spent token: revoke the whole family (every token of the session).
-                await conn.execute(REVOKE_FAMILY, session_id)
-                failure = errors.REFRESH_TOKEN_ALREADY_USED()
-        if failure is None:
-            if config.enable_refresh_token_rotation:
-                new_token = tokens.new_refresh_token()
-                await conn.execute(REFRESH_ROTATE, row["token_id"], tokens.digest(new_token), str(user["id"]),
-                                   digest, session_id)
-            else:
-                new_token = presented
-                await conn.execute(REFRESH_MARK, session_id)
-            # inside the transaction: a hook refusing the token leaves the presented one unspent
-            answer = await session_json(conn, config, user, session_id, new_token, row["session_amr"],
-                                        "token_refresh")
-    if failure is not None:  # raised after commit, so the family revocation sticks
-        raise failure
-    return answer
+        found = await conn.fetchrow(REFRESH, *args)
+        if found is None or found["refresh_verdict"] == "ok":
+            return await _refreshed(conn, config, found, new_token)
+    return await _refreshed(conn, config, found, new_token)  # refused: raised after the commit
+
+
+async def _refreshed(conn: asyncpg.Connection, config: AuthConfig, found: asyncpg.Record | None,
+                     new_token: str) -> dict[str, Any]:
+    """The session answer for REFRESH's row, or the error its verdict names."""
+    if found is None:
+        raise errors.REFRESH_TOKEN_NOT_FOUND()
+    verdict = found["refresh_verdict"]
+    if verdict != "ok":
+        raise _REFUSED[verdict]()
+    user = {k: v for k, v in found.items() if k not in _REFRESH_COLUMNS}
+    return await session_json(conn, config, user, found["token_session_id"], new_token, found["session_amr"],
+                              "token_refresh")
 
 
 async def current(conn: asyncpg.Connection, claims: dict[str, Any]) -> dict[str, Any]:

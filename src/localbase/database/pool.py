@@ -2,7 +2,11 @@
 
 - rest_pool as `authenticator` (NOINHERIT): each request switches to anon / authenticated /
   service_role inside its own transaction, so RLS decides what it sees.
-- auth_pool as `supabase_auth_admin`, the owner of schema auth (as GoTrue connects).
+- auth_pool as `supabase_auth_admin`, the owner of schema auth (as GoTrue connects). Like GoTrue's
+  pool, its connections are not reset between requests (asyncpg still rolls back a transaction left
+  open): auth's own statements set nothing for the session. A connection on which a project's
+  function ran by name (a custom access token hook, auth/hooks.py) is marked with `ran_project_sql`
+  and gets asyncpg's full reset (RESET ALL, UNLISTEN *, CLOSE ALL, advisory locks) when released.
 """
 
 from __future__ import annotations
@@ -32,6 +36,24 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """Like PostgREST, REST connections are not reset between requests: everything a request sets
     (role, claims, timeouts) is transaction-local and gone at COMMIT/ROLLBACK. This saves a
     `RESET ALL; UNLISTEN *; ...` round trip per request."""
+
+
+_PROJECT_SQL_RAN: set[int] = set()  # server pids of auth connections to reset fully when released
+
+
+def ran_project_sql(conn: asyncpg.Connection) -> None:
+    """A project's function ran on this auth connection: it may have left session state (a SET, a
+    LISTEN, an advisory lock), so the pool resets the connection fully when it is released."""
+    _PROJECT_SQL_RAN.add(conn.get_server_pid())
+
+
+async def _reset_after_project_sql(conn: asyncpg.Connection) -> None:
+    """The auth pool's reset: none (a round trip saved per request), except after `ran_project_sql`."""
+    if _PROJECT_SQL_RAN:
+        pid = conn.get_server_pid()
+        if pid in _PROJECT_SQL_RAN:
+            _PROJECT_SQL_RAN.discard(pid)
+            await conn.execute(conn.get_reset_query())
 
 
 def rest_pool_options(size: int, connect_timeout: float = 5.0) -> dict:
@@ -76,7 +98,8 @@ class Database:
         async with self.rest_pool.acquire() as conn:
             self.session_reads, self.rest_statement_timeout = await session_facts(conn)
         self.auth_pool = await asyncpg.create_pool(
-            self.auth_dsn, min_size=1, max_size=8, init=_init_connection, timeout=self.connect_timeout,
+            self.auth_dsn, min_size=1, max_size=8, init=_init_connection, reset=_reset_after_project_sql,
+            timeout=self.connect_timeout,
             server_settings={"application_name": "localbase-auth"})
 
     async def close(self) -> None:

@@ -77,3 +77,59 @@ def test_an_http_hook_or_a_bad_uri_is_a_clear_configuration_error(tmp_path):
             f'[auth.hook.custom_access_token]\nenabled = true\nuri = "{uri}"\n')
         with pytest.raises(SettingsError, match="pg-functions://"):
             load_auth_config(load_settings(tmp_path, with_keys=False))
+
+
+HOOK = """create or replace function public.custom_access_token_hook(event jsonb) returns jsonb
+          language plpgsql volatile as $$
+          begin
+            {body}
+          end $$"""
+ORIGINAL = Path(__file__).parent.joinpath("hook_project/supabase/migrations/20250101000000_rbac_hook.sql").read_text()
+
+
+def _restore_hook(server) -> None:
+    start = ORIGINAL.index("create function public.custom_access_token_hook")
+    db(server, "create or replace " + ORIGINAL[start + len("create "):ORIGINAL.index("$$;", start) + 3])
+
+
+def test_a_hook_refusing_a_refresh_leaves_the_token_unspent(hook_server):
+    """The refresh's statement and the hook share a transaction: a refusal rolls the rotation back."""
+    from localbase.auth import tokens
+    c = client(hook_server)
+    session = c.auth.sign_up({"email": new_email(), "password": PASSWORD}).session
+    db(hook_server, HOOK.format(body="""if event ->> 'authentication_method' = 'token_refresh' then
+              return jsonb_build_object('error', jsonb_build_object('http_code', 403, 'message', 'no refresh'));
+            end if;
+            return jsonb_build_object('claims', event -> 'claims');"""))
+    try:
+        with pytest.raises(AuthApiError) as info:
+            client(hook_server).auth.refresh_session(session.refresh_token)
+        assert info.value.status == 403 and info.value.message == "no refresh"
+    finally:
+        _restore_hook(hook_server)
+    row = db(hook_server, "select revoked, (select count(*) from auth.refresh_tokens c where c.parent = t.token) "
+                          "children from auth.refresh_tokens t where token = $1",
+             tokens.digest(session.refresh_token), fetch="fetchrow")
+    assert (row["revoked"], row["children"]) == (False, 0)
+    assert client(hook_server).auth.refresh_session(session.refresh_token).session is not None
+
+
+def test_session_state_a_hook_leaves_is_reset(hook_server):
+    """Auth connections are not reset between requests, except one a hook ran on: a setting the hook
+    makes for the session is gone when the next request's hook runs (whichever connection it gets)."""
+    c = client(hook_server)
+    session = c.auth.sign_up({"email": new_email(), "password": PASSWORD}).session
+    db(hook_server, HOOK.format(body="""declare prior text := current_setting('localbase_test.hook_ran', true);
+            begin
+              perform set_config('localbase_test.hook_ran', 'yes', false);
+              return jsonb_build_object('claims', (event -> 'claims') || jsonb_build_object('prior', prior));
+            end;"""))
+    try:
+        token, priors = session.refresh_token, []
+        for _ in range(6):
+            refreshed = client(hook_server).auth.refresh_session(token).session
+            token = refreshed.refresh_token
+            priors.append(_claims(refreshed.access_token)["prior"])
+    finally:
+        _restore_hook(hook_server)
+    assert all(not p for p in priors), priors
