@@ -11,12 +11,17 @@ algorithm (by `kid`); `none` and anything else are refused.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import time
+from calendar import timegm
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import jwt as pyjwt
+import orjson
 
 from localbase.security.signing_keys import KeyRing
 
@@ -45,8 +50,24 @@ def sign(claims: dict[str, Any], secret: str | KeyRing) -> str:
     key = secret.signing if isinstance(secret, KeyRing) else None
     if key is not None and key.private is not None:
         return pyjwt.encode(claims, key.private, algorithm=key.alg, headers={"typ": "JWT", "kid": key.kid})
-    return pyjwt.encode(claims, secret.secret if isinstance(secret, KeyRing) else secret, algorithm=ALGORITHM,
-                        headers={"typ": "JWT"})
+    return sign_hs256(claims, secret.secret if isinstance(secret, KeyRing) else secret)
+
+
+_HS256_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")  # as PyJWT writes it
+
+
+def sign_hs256(claims: dict[str, Any], secret: str) -> str:
+    """An HS256 JWT (RFC 7519: the compact serialization, HMAC-SHA256 of `header.payload`), the same
+    token PyJWT makes (its header, datetime time claims as seconds) at a tenth of its cost: the payload
+    by orjson, the MAC by the standard library (PyJWT's json.dumps and key checks are most of a
+    refresh's signing time). Verification stays with PyJWT (`verify`)."""
+    if any(isinstance(claims.get(name), datetime) for name in _NUMERIC_CLAIMS):
+        claims = {**claims, **{name: timegm(claims[name].utctimetuple()) for name in _NUMERIC_CLAIMS
+                               if isinstance(claims.get(name), datetime)}}
+    payload = orjson.dumps(claims, option=orjson.OPT_PASSTHROUGH_DATETIME)  # any other datetime: TypeError
+    signing_input = _HS256_HEADER + b"." + base64.urlsafe_b64encode(payload).rstrip(b"=")
+    mac = hmac.digest(secret.encode(), signing_input, "sha256")
+    return (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
 
 
 def verify(token: str, secret: str | KeyRing, *, leeway: int = 0) -> dict[str, Any]:
