@@ -38,19 +38,23 @@ log = logging.getLogger("localbase.rest")
 T = TypeVar("T")
 
 SET_CONTEXT = (
-    "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
+    "select 1 from (select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
     "set_config('request.method', $3, true), set_config('request.path', $4, true), "
     "set_config('request.headers', $5, true), set_config('search_path', $6, true)"
 )
-SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $7, true)"
+SET_CONTEXT_WITH_TIMEOUT = SET_CONTEXT + ", set_config('statement_timeout', $7, true)) as _"
+SET_CONTEXT += ") as _"
 # the same for the session, with the statement timeout always (the role's, else the connection's
 # own) and every transaction read-only until the next request sets its own context
 SET_READ_SESSION = (
-    "select set_config('role', $1, false), set_config('request.jwt.claims', $2, false), "
+    "select 1 from (select set_config('role', $1, false), set_config('request.jwt.claims', $2, false), "
     "set_config('request.method', $3, false), set_config('request.path', $4, false), "
     "set_config('request.headers', $5, false), set_config('search_path', $6, false), "
-    "set_config('statement_timeout', $7, false), set_config('default_transaction_read_only', 'on', false)"
+    "set_config('statement_timeout', $7, false), set_config('default_transaction_read_only', 'on', false)) as _"
 )
+# (`select 1 from (...)`: set_config returns the value it set, and the claims and the request's
+# headers are the largest of them: not sent back, nor decoded, on every request. The functions are
+# volatile, so PostgreSQL evaluates them although no column of them is selected.)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,17 +193,17 @@ BEGIN_READ_ONLY = "BEGIN READ ONLY"
 BEGIN_READ_WRITE = "BEGIN READ WRITE"
 
 
-@contextlib.asynccontextmanager
-async def read_session(db, caller: Caller, ctx: Context, *, timeout: str | None = None
-                       ) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection as the caller for reads, without a transaction block: the context set
-    for the session (see the module's docstring), each statement then its own read-only implicit
-    transaction. Errors are the caller's to map, as with `transaction`."""
+async def read_session(db, caller: Caller, ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[T]], *,
+                       timeout: str | None = None) -> T:
+    """work(conn) on a pooled connection as the caller, for reads, without a transaction block: the
+    context set for the session (see the module's docstring), each statement then its own read-only
+    implicit transaction. Errors are the caller's to map, as with `transaction`. (A plain coroutine,
+    not a context manager: this is every read's path, and an async generator costs more per call.)"""
     async with db.rest_gate, db.rest_pool.acquire() as conn:
         try:
             await conn.fetchval(SET_READ_SESSION, caller.role, caller.claims_json, ctx.method, ctx.path,
                                 ctx.headers_json, ctx.search_path, timeout or db.rest_statement_timeout)
-            yield conn
+            return await _sent(conn, work)
         except asyncpg.InternalClientError:
             conn.terminate()
             raise
@@ -221,8 +225,7 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
         raise _unavailable(None)
     try:
         if session and session_reads(db, ctx):
-            async with read_session(db, caller, ctx, timeout=timeout) as conn:
-                return await _sent(conn, work)
+            return await read_session(db, caller, ctx, work, timeout=timeout)
         async with transaction(db, caller, ctx, read_only=read_only, rollback=rollback, timeout=timeout) as conn:
             result = await _sent(conn, work)
         return result
