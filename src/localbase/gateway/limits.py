@@ -20,6 +20,7 @@ import logging
 import orjson
 
 from localbase.auth import errors as auth_errors
+from localbase.gateway.one_write import OneWrite
 from localbase.rest import errors as rest_errors
 from localbase.settings import Limits
 
@@ -113,7 +114,11 @@ def http_protocol(limits: Limits):
                     and not self.url.startswith(b"/storage/v1/"):
                 self._refusal = (413, f"The request body exceeds {limits.max_body_bytes} bytes")
                 raise Refused  # httptools stops parsing; uvicorn answers through send_400_response
+            before = getattr(self, "cycle", None)
             super().on_headers_complete()
+            cycle = getattr(self, "cycle", None)
+            if cycle is not None and cycle is not before:  # (an upgrade makes none)
+                cycle.transport = OneWrite(cycle.transport, cycle)
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
