@@ -157,8 +157,10 @@ def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
     # X-Forwarded-For / -Proto only from [api] trusted_proxies (none by default: uvicorn's own
     # default trusts 127.0.0.1, so any local client could pick its address, e.g. to escape the auth
     # rate limits); behind them, the client is the right-most address that is not a trusted proxy.
+    # Without trusted proxies uvicorn's proxy-header stage would trust nobody: it is left out.
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=None, log_config=None,
-                          proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies),
+                          proxy_headers=bool(settings.trusted_proxies),
+                          forwarded_allow_ips=list(settings.trusted_proxies),
                           access_log=False, lifespan="on", timeout_graceful_shutdown=GRACEFUL_SECONDS,
                           http=http_protocol(settings.limits), ws_max_size=settings.limits.realtime_max_frame_bytes,
                           # no permessage-deflate (Phoenix's default, so Supabase Realtime's): compressing
