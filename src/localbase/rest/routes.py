@@ -70,19 +70,23 @@ async def _handle(request: Request) -> Response:
         schema_name = Planner(schema, schema.config.max_rows).pick_schema(request.headers.get("accept-profile"))
         doc = openapi.document(schema, schema_name, settings.api_url)
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
-    caller = execute.caller_from(request.headers.get("authorization"), settings.keyring)
-    profile = request.headers.get("accept-profile" if method in ("GET", "HEAD") else "content-profile")
-    ctx = execute.Context(method, "/" + path, orjson.dumps(
-        {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode(),
+    # the headers once, as names (lower-case, as the server hands them) to values: `first` answers
+    # the lookups below as Starlette's Headers.get does (a repeated header's first value); the
+    # request.headers setting for PostgreSQL keeps a repeated header's last value, as it always has
+    pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+    first = dict(reversed(pairs))
+    caller = execute.caller_from(first.get("authorization"), settings.keyring)
+    profile = first.get("accept-profile" if method in ("GET", "HEAD") else "content-profile")
+    ctx = execute.Context(method, "/" + path, orjson.dumps(dict(pairs)).decode(),
         execute.search_path(profile if profile in schema.exposed else schema.exposed[0], settings.extra_search_path),
         schema.config.pre_request)
     db = app.state.db
-    accept = request.headers.get("accept", "")
+    accept = first.get("accept", "")
     query = request.scope.get("query_string", b"")
     planner = Planner(schema, schema.config.max_rows)
     if method in ("GET", "HEAD") and not path.startswith(RPC_PREFIX):
         reads: ReadCache = app.state.rest_reads
-        key = reads.key(cache.version, method, path, query, request.headers)
+        key = reads.key(cache.version, method, path, query, first)
         prepared = reads.get(key)
         if prepared is None:
             req = plan.producible(parse_request(method, path, query_pairs(query), request.headers, b""), schema,
