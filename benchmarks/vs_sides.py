@@ -84,13 +84,15 @@ class Side:
 
 
 class LocalbaseSide(Side):
-    def __init__(self, tables: dict[str, int], users: int, checkout: Path | None = None):
-        """`checkout`: run the server from another checkout's src/ (a before/after comparison)."""
+    def __init__(self, tables: dict[str, int], users: int, checkout: Path | None = None, workers: int = 1):
+        """`checkout`: run the server from another checkout's src/ (a before/after comparison);
+        `workers`: its API processes (`localbase start --workers N`)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="vs-pb-lb-")
         folder = Path(self._tmp.name)
         project = self.write_project(folder / "project", tables)
         env = {**NO_LIMITS, **({"PYTHONPATH": str(Path(checkout).resolve() / "src")} if checkout else {})}
-        self.server = LocalbaseProcess(project, folder / "data", env=env)
+        self.server = LocalbaseProcess(project, folder / "data", env=env,
+                                       extra_args=["--workers", str(workers)] if workers > 1 else None)
         self.tables, self.n_users = tables, users
         self.emails: list[str] = []
         self.rows: dict[str, dict[str, list[int]]] = {}  # table -> user id -> some of their row ids
