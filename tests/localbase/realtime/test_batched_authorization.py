@@ -16,7 +16,7 @@ import uuid
 import httpx
 import pytest
 
-from localbase.realtime.authorize import SPLIT_AT
+from localbase.realtime.authorize import SPLIT_AT, SPLIT_WORK
 from localbase.realtime.channels import context_of
 from localbase.realtime.service import RealtimeConfig
 from localbase.settings import SettingsError, load_settings
@@ -242,6 +242,7 @@ async def test_many_subscribers_are_checked_on_several_connections_each_seeing_o
     # more distinct users than authorize.SPLIT_AT: their checks are shared by [realtime]
     # authorize_connections backends; the policy's (select auth.uid()) is evaluated per user on each
     watchers = await users_watching(realtime_server, clients, SPLIT_AT + 6, "journal", event="INSERT")
+    assert len(watchers) * 2 * len(watchers) >= SPLIT_WORK  # the batch below is worth splitting
     before = stats(realtime_server)
     async with db.transaction():  # one batch for all of them
         for round_ in range(2):
