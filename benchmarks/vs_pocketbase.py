@@ -13,8 +13,9 @@ creations. Workloads, each wrk with 32 connections replaying per-request users a
   sign_in            password sign-in
   refresh            token refresh (Localbase: rotation, each refresh token sent once)
 then cold start (empty data folder) and warm start to the first answer, and the idle memory (PSS,
-Localbase: the server and its PostgreSQL). Prints medians per round and the ratios Localbase /
-PocketBase and Localbase / raw asyncpg; writes benchmarks/results/vs_pocketbase.json.
+Localbase: the server and its PostgreSQL), as benchmarks/startup.py measures them. Prints medians
+per round and the ratios Localbase / PocketBase and Localbase / raw asyncpg; writes
+benchmarks/results/vs_pocketbase.json.
 
     python benchmarks/vs_pocketbase.py [--rounds 3] [--seconds 5] [--connections 32] [--big 1000000]
                                        [--only get_10k,list_10k] [--no-startup] [--workers 1]
@@ -31,22 +32,18 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-import httpx  # noqa: E402
-import psutil  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from benchmarks import cpu, vs_raw  # noqa: E402
 from benchmarks.common import console, run_wrk, save  # noqa: E402
-from benchmarks.pocketbase import SUPERUSER, binary  # noqa: E402
-from benchmarks.startup import idle_rss_mb, time_to_first_200  # noqa: E402
+from benchmarks.pocketbase import binary  # noqa: E402
+from benchmarks.startup import startup_rounds  # noqa: E402
 from benchmarks.vs_sides import LocalbaseSide, PocketBaseSide, Side, table_names  # noqa: E402
-from localbase.testing.server import LocalbaseProcess, free_port  # noqa: E402
 
 WORKLOADS = ["get_10k", "get_1m", "get_hot", "list_10k", "list_1m", "create", "sign_in", "refresh"]
 RAW = {"get_10k", "get_1m", "get_hot", "list_10k", "list_1m"}  # reads: raw asyncpg runs the same SQL
@@ -185,60 +182,6 @@ def round_table(results, r: int, big: int) -> Table:
 
 def _fmt(x: float | None, digits: int = 0) -> str:
     return "—" if x is None else f"{x:,.{digits}f}"
-
-
-# -- start-up and idle memory ----------------------------------------------------------------
-def pocketbase_start(folder: Path) -> tuple[float, object]:
-    import subprocess
-    exe = binary()
-    port = free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen([exe, "serve", "--http", f"127.0.0.1:{port}", "--dir", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return time.perf_counter() - started, proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.perf_counter() - started > 60:
-            raise RuntimeError("PocketBase did not start")
-        time.sleep(0.005)
-
-
-def pss_mb(pid: int) -> float:
-    root = psutil.Process(pid)
-    return sum(p.memory_full_info().pss for p in (root, *root.children(recursive=True))) / 1e6
-
-
-def startup_rounds(rounds: int, project: Path) -> dict[str, dict[str, list[float]]]:
-    out: dict[str, dict[str, list[float]]] = {"localbase": {"cold_s": [], "warm_s": [], "idle_pss_mb": []},
-                                              "pocketbase": {"cold_s": [], "warm_s": [], "idle_pss_mb": []}}
-    for r in range(rounds):
-        with console.status(f"start-up {r + 1}/{rounds}: Localbase…"), \
-                tempfile.TemporaryDirectory(prefix="vs-pb-start-") as tmp:
-            server = LocalbaseProcess(project, Path(tmp) / "data")
-            out["localbase"]["cold_s"].append(time_to_first_200(server))
-            server.stop()
-            out["localbase"]["warm_s"].append(time_to_first_200(server))
-            time.sleep(3)
-            out["localbase"]["idle_pss_mb"].append(idle_rss_mb(server))
-            server.stop()
-        with console.status(f"start-up {r + 1}/{rounds}: PocketBase…"), \
-                tempfile.TemporaryDirectory(prefix="vs-pb-start-") as tmp:
-            import subprocess
-            data = Path(tmp) / "pb_data"
-            subprocess.run([binary(), "superuser", "upsert", *SUPERUSER, "--dir", str(data)], check=True,
-                           capture_output=True)  # a data folder as a user has it before the first start
-            for key in ("cold_s", "warm_s"):
-                seconds, proc = pocketbase_start(data)
-                out["pocketbase"][key].append(seconds)
-                if key == "warm_s":
-                    time.sleep(3)
-                    out["pocketbase"]["idle_pss_mb"].append(pss_mb(proc.pid))  # type: ignore[attr-defined]
-                proc.terminate()  # type: ignore[attr-defined]
-                proc.wait(10)  # type: ignore[attr-defined]
-    return out
 
 
 def main() -> None:
