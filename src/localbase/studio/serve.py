@@ -66,16 +66,58 @@ class Running:
             pass
 
 
+class LazyStudio:
+    """Studio's ASGI app, made on its first request: its pages, templates and services are imported
+    and opened then (an idle server that nobody opened Studio on does not pay for them). The
+    server's lifespan closes what was opened."""
+
+    def __init__(self, settings: Settings, gateway) -> None:
+        self.settings, self.gateway = settings, gateway
+        self.server: uvicorn.Server | None = None
+        self.app = None
+        self._opened: contextlib.AbstractAsyncContextManager | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        app = self.app or await self._make()
+        await app(scope, receive, send)
+
+    async def _make(self):
+        async with self._lock:
+            if self.app is None:
+                from localbase.studio.app import create_app
+                app = create_app(self.settings, self.gateway)
+                app.state.server = self.server  # its live views end when the server stops
+                opened = app.router.lifespan_context(app)
+                await opened.__aenter__()
+                self._opened, self.app = opened, app
+        return self.app
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                opened, self._opened, self.app = self._opened, None, None
+                if opened is not None:
+                    await opened.__aexit__(None, None, None)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
 async def start(settings: Settings, gateway, sock: socket.socket) -> Running | None:
     """Serve Studio on `sock` until stop(); None (and logged) when it cannot start, the API serving on."""
-    from localbase.studio.app import create_app
     studio = settings.studio
-    app = create_app(settings, gateway)
+    app = LazyStudio(settings, gateway)
     config = uvicorn.Config(app, log_level=None, log_config=None, access_log=False,
                             lifespan="on", timeout_graceful_shutdown=STOP_SECONDS,
                             ssl_certfile=studio.ssl_certfile or None, ssl_keyfile=studio.ssl_keyfile or None)
     server = _Server(config)
-    app.state.server = server  # its live views end when the server stops
+    app.server = server
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.01)
