@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
-import segno
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -88,6 +87,7 @@ async def enroll(request: Request) -> Response:
         await conn.execute(
             "insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at, updated_at, "
             "secret) values ($1, $2, $3, 'totp', 'unverified', $4, $4, $5)", factor_id, user["id"], name, ts, secret)
+    import segno  # QR codes only at enrolment: not imported before
     qr = segno.make(uri, error="m").svg_inline(scale=4)
     return json({"id": str(factor_id), "type": "totp", "friendly_name": name,
                  "totp": {"qr_code": qr, "secret": secret, "uri": uri}})

@@ -9,13 +9,6 @@ import typer
 from rich.markup import escape
 
 from localbase.cli.main import DataDir, Workdir, app, console, err
-from localbase.doctor import (
-    exit_code,
-    load_doctor_settings,
-    render,
-    run_checks,
-    to_json,
-)
 from localbase.settings import SettingsError, require_project
 
 
@@ -37,6 +30,7 @@ def doctor(
     if output not in ("pretty", "json"):
         err.print("--output must be pretty or json")
         raise typer.Exit(2)
+    from localbase.doctor import exit_code, load_doctor_settings, render, run_checks, to_json
     try:
         require_project(workdir)
         settings = load_doctor_settings(workdir, data_dir=data_dir, db_url=db_url)

@@ -22,14 +22,16 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from localbase.functions.deno_process import BootError, DenoProcess, main_module, start_process
 from localbase.functions.runner import BOOT_ERROR, WORKER_ERROR, error_response
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("localbase.functions")
 ENTRIES = ("index.ts", "index.js", "index.tsx", "index.jsx", "index.mjs")
@@ -140,8 +142,15 @@ class DenoRuntime:
         self._failed: dict[str, float] = {}  # name -> source version that failed to boot
         self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self._retiring: set[asyncio.Task] = set()
-        self._client = httpx.AsyncClient(timeout=None, trust_env=False, follow_redirects=False,
-                                         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        self._http: httpx.AsyncClient | None = None  # made on the first call (httpx is not imported before)
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+            self._http = httpx.AsyncClient(timeout=None, trust_env=False, follow_redirects=False,
+                                           limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        return self._http
 
     # -- which functions are TypeScript ----------------------------------------------------------
     def entry(self, name: str) -> Path | None:
@@ -205,7 +214,8 @@ class DenoRuntime:
     async def close(self) -> None:
         processes, self._processes = list(self._processes.values()), {}
         await asyncio.gather(*(w.stop() for w in processes), *self._retiring, return_exceptions=True)
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     # -- requests --------------------------------------------------------------------------------
     async def invoke(self, name: str, entry: Path, request: Request) -> Response:
@@ -222,6 +232,7 @@ class DenoRuntime:
         body = await request.body()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout
+        import httpx
         process.inflight += 1
         streaming = False
         try:
@@ -268,6 +279,7 @@ class DenoRuntime:
 
     async def _relay(self, name: str, process: DenoProcess, response: httpx.Response, deadline: float):
         """The function's answer as it comes (server-sent events, large bodies), cut at the deadline."""
+        import httpx
         loop = asyncio.get_running_loop()
         chunks = response.aiter_raw()
         try:
