@@ -7,6 +7,9 @@
   open): auth's own statements set nothing for the session. A connection on which a project's
   function ran by name (a custom access token hook, auth/hooks.py) is marked with `ran_project_sql`
   and gets asyncpg's full reset (RESET ALL, UNLISTEN *, CLOSE ALL, advisory locks) when released.
+
+An idle server keeps one REST connection open and no Auth one (each pool grows with demand and
+shrinks after asyncpg's max_inactive_connection_lifetime): every idle PostgreSQL backend is ~2 MB.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ async def _reset_after_project_sql(conn: asyncpg.Connection) -> None:
 
 def rest_pool_options(size: int, connect_timeout: float = 5.0) -> dict:
     """The REST pool's settings (shared with benchmarks/rest.py's baseline)."""
-    return {"min_size": min(2, size), "max_size": size, "init": _init_connection, "reset": _no_reset,
+    return {"min_size": 1, "max_size": size, "init": _init_connection, "reset": _no_reset,
             "timeout": connect_timeout, "server_settings": {"application_name": "localbase-rest"}}
 
 
@@ -98,7 +101,7 @@ class Database:
         async with self.rest_pool.acquire() as conn:
             self.session_reads, self.rest_statement_timeout = await session_facts(conn)
         self.auth_pool = await asyncpg.create_pool(
-            self.auth_dsn, min_size=1, max_size=8, init=_init_connection, reset=_reset_after_project_sql,
+            self.auth_dsn, min_size=0, max_size=8, init=_init_connection, reset=_reset_after_project_sql,
             timeout=self.connect_timeout,
             server_settings={"application_name": "localbase-auth"})
 

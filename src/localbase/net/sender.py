@@ -6,8 +6,11 @@ with FOR UPDATE SKIP LOCKED (so no two lanes, workers or servers ever send the s
 sends them concurrently, each bounded by its own `timeout_milliseconds`, then stores the responses
 and deletes the requests before it commits. A request whose sender dies before that commit stays
 queued and is sent again by the next sender (at least once; pg_net itself deletes a request before
-sending it, at most once). Lanes wake on the notification `net.wake()` sends at commit, and poll
-every `poll_seconds` besides; expired responses are deleted every PRUNE_SECONDS.
+sending it, at most once). The notification `net.wake()` sends at commit wakes one idle lane (the
+first, when every lane is busy: it looks again after its batch); a lane that claimed a full batch
+wakes another, so the lanes join in as the queue grows. The first lane also polls every
+`poll_seconds`; the others wait to be woken, so an idle server holds one connection for its lanes,
+not one per lane. Expired responses are deleted every PRUNE_SECONDS.
 
 Outcomes as pg_net records them: an answer (any status) -> status_code, content_type, headers,
 content (NULL when empty), timed_out false; no answer in time -> timed_out true and "Timeout of N
@@ -21,15 +24,17 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import httpx
 import orjson
 
 from localbase.database.pool import UNAVAILABLE
 from localbase.net.config import NetConfig
 from localbase.process import tasks
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("localbase.net")
 CHANNEL = "localbase_net"
@@ -87,11 +92,18 @@ class Sender:
         self.pool: asyncpg.Pool | None = None
         self.client: httpx.AsyncClient | None = None
         self._wakes = [asyncio.Event() for _ in range(config.lanes)]
+        self._idle: set[int] = set()  # lanes waiting to be woken
         self._tasks: list[asyncio.Task] = []
 
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made for the first request sent (httpx is not imported before)."""
+        if self.client is None:
+            import httpx
+            self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None,
+                                            limits=httpx.Limits(max_connections=self.config.lanes * 50))
+        return self.client
+
     async def start(self) -> None:
-        self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None,
-                                        limits=httpx.Limits(max_connections=self.config.lanes * 50))
         self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.lanes, init=_init,
                                               server_settings={"application_name": APPLICATION})
         self._tasks = [asyncio.create_task(self._listen(), name="net-listen"),
@@ -108,13 +120,17 @@ class Sender:
             await self.client.aclose()
 
     def wake(self, *_: Any) -> None:
-        for event in self._wakes:
-            event.set()
+        """Queued requests to send: one idle lane (the first lane when none is idle) looks."""
+        lane = min(self._idle, default=0)
+        self._idle.discard(lane)  # woken: the next wake-up goes to another idle lane
+        self._wakes[lane].set()
 
     # -- the loops -------------------------------------------------------------------------------
     async def _lane(self, index: int) -> None:
         wake = self._wakes[index]
+        poll = self.config.poll_seconds if index == 0 else None  # the others wait to be woken
         backoff = 0.2
+        await self._wait(index, poll)  # the wake-up connection's first wake() starts the first lane
         while True:
             wake.clear()
             try:
@@ -126,11 +142,19 @@ class Sender:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if sent >= self.config.batch_size:
-                continue  # more may be waiting
-            try:
-                await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
-            except TimeoutError:
-                pass
+                if self._idle:
+                    self.wake()  # more may be waiting: another lane joins in
+                continue
+            await self._wait(index, poll)
+
+    async def _wait(self, index: int, timeout: float | None) -> None:
+        self._idle.add(index)
+        try:
+            await asyncio.wait_for(self._wakes[index].wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._idle.discard(index)
 
     async def send_batch(self) -> int:
         """Claim, send and answer one batch; returns how many requests it held."""
@@ -147,7 +171,8 @@ class Sender:
         return len(rows)
 
     async def send(self, row: asyncpg.Record) -> Outcome:
-        assert self.client is not None
+        import httpx
+        client = self._http()
         timeout_ms = row["timeout_milliseconds"]
         headers = {str(k): str(v) for k, v in (row["headers"] or {}).items()}
         if not any(k.lower() == "user-agent" for k in headers):
@@ -155,7 +180,7 @@ class Sender:
         started = time.perf_counter()
         try:
             response = await asyncio.wait_for(
-                self.client.request(row["method"].upper(), row["url"], headers=headers, content=row["body"]),
+                client.request(row["method"].upper(), row["url"], headers=headers, content=row["body"]),
                 max(timeout_ms, 0) / 1000)
         except TimeoutError:
             took = (time.perf_counter() - started) * 1000
@@ -197,10 +222,10 @@ class Sender:
 
     async def _prune(self) -> None:
         while True:
+            await asyncio.sleep(PRUNE_SECONDS)  # first after a while: not beside the lanes' first look
             try:
                 async with self.pool.acquire() as conn:  # type: ignore[union-attr]
                     status = await conn.execute(PRUNE, self.config.ttl, max(self.config.batch_size, 1000))
                 self.stats["pruned"] += int(status.rsplit(" ", 1)[-1])
             except DB_ERRORS as exc:
                 log.warning("net: pruning old responses failed (will retry): %s", exc)
-            await asyncio.sleep(PRUNE_SECONDS)

@@ -1,7 +1,8 @@
 """A real HTTP server in the test process that records what pg_net's sender sends it.
 
-Paths: /ok answers 200 with a JSON echo of the request; /slow?ms=N waits N ms first; /status/N
-answers status N. Every request is recorded (method, path, query, headers, body) as it arrives."""
+Paths: /ok answers 200 with a JSON echo of the request; /slow?ms=N waits N ms first (the most
+answered at once is counted); /status/N answers status N. Every request is recorded (method,
+path, query, headers, body) as it arrives."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class Seen:
 class Receiver:
     seen: list[Seen] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    inflight: int = 0  # requests being answered now
+    most_inflight: int = 0  # the most at once
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -49,7 +53,12 @@ class Receiver:
                 receiver.seen.append(seen)
                 status = 200
                 if parts.path == "/slow":
+                    with receiver._lock:
+                        receiver.inflight += 1
+                        receiver.most_inflight = max(receiver.most_inflight, receiver.inflight)
                     time.sleep(int(seen.query.get("ms", ["1000"])[0]) / 1000)
+                    with receiver._lock:
+                        receiver.inflight -= 1
                 elif parts.path.startswith("/status/"):
                     status = int(parts.path.rsplit("/", 1)[1])
                 out = json.dumps({"method": self.command, "path": parts.path, "body": body.decode()}).encode()
