@@ -43,6 +43,16 @@ def binary() -> str:
     return found
 
 
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class PocketBase:
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="pb-bench-")
@@ -75,12 +85,7 @@ class PocketBase:
     def stop(self) -> None:
         proc, self.process = self.process, None
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
             self._log.close()
         self._tmp.cleanup()
 

@@ -117,16 +117,8 @@ def pocketbase_start(folder: Path) -> tuple[float, subprocess.Popen]:
             time.sleep(0.005)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def pocketbase_round() -> dict[str, float]:
+    from benchmarks.pocketbase import terminate as _stop
     with tempfile.TemporaryDirectory(prefix="pb-start-") as tmp:
         folder = Path(tmp) / "pb_data"
         cold, proc = pocketbase_start(folder)
