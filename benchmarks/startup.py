@@ -8,10 +8,7 @@ Each round, for each side (the order turns every round):
   PSS    3 s after the warm start's first 200: the proportional set size (psutil
          memory_full_info().pss) summed over the server and all its child processes (Localbase:
          the Python process and every PostgreSQL process; memory shared between them counts once)
-Localbase keeps a template cluster in its cache folder (database/template.py): `cold` is the
-usual case, a new project's first start on a machine that has started Localbase before;
-`cold_first` is the very first start of this Localbase version on a machine (an empty cache
-folder, so initdb runs), measured once per round as well.
+`cold` includes initdb and the first bootstrap of the new cluster.
 
     python benchmarks/startup.py [--runs 5] [--no-pocketbase]
 Targets (issue 14): cold <= 0.7 s, warm <= 0.5 s, idle PSS <= 80 MB. Prints medians and the
@@ -92,10 +89,6 @@ def localbase_round(project: Path) -> dict[str, float]:
         time.sleep(IDLE_SECONDS)
         out["idle_pss_mb"] = idle_pss_mb(server)
         server.stop()
-        # the first start on a machine: no template cluster cached yet (initdb runs)
-        first = LocalbaseProcess(project, Path(tmp) / "data-first")
-        out["cold_first_s"] = time_to_first_200(first, env={"LOCALBASE_CACHE_DIR": str(Path(tmp) / "cache")})
-        first.stop()
     return out
 
 
@@ -155,7 +148,7 @@ def report(runs: dict[str, dict[str, list[float]]]) -> dict:
     lb, pb = med["localbase"], med.get("pocketbase", {})
     ratios = {k: lb[k] / pb[k] for k in lb if pb.get(k)}
     n = len(runs["localbase"]["cold_s"])
-    for key, unit in (("cold_s", "s"), ("cold_first_s", "s"), ("warm_s", "s"), ("idle_pss_mb", "MB")):
+    for key, unit in (("cold_s", "s"), ("warm_s", "s"), ("idle_pss_mb", "MB")):
         if key not in lb:
             continue
         fmt = (lambda v: f"{v:.2f} s") if unit == "s" else (lambda v: f"{v:.0f} MB")
