@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from efficiency_hub import __version__
 from efficiency_hub.api.routes import auth, citizens, events, evidence, protected, workspaces
-from efficiency_hub.clients import anon_client
+from efficiency_hub.clients import anon_client, pooled_http
 from efficiency_hub.errors import HubError
 from efficiency_hub.settings import HubSettings
 
@@ -26,10 +26,7 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings or HubSettings.from_env()
-        # httpcore checks every idle connection on each request: a small pool is a fast pool
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits, http2=False,
-                                     follow_redirects=True) as http:
+        async with pooled_http() as http:
             app.state.http = http
             # the one supabase client of the process; requests act as their callers through it
             app.state.supabase = await anon_client(app.state.settings, http)
