@@ -181,7 +181,9 @@ class Connection:
                     writer.cancel()
             try:
                 await asyncio.wait_for(writer, 5)
-            except (TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError, WebSocketDisconnect):
+                # the peer stopped reading, or went away while a frame was being written (a client
+                # closing, a stopping server's clients): not a failure of the server
                 log.debug("realtime: the socket closed before its queue was sent (the peer stopped reading)")
             except Exception:  # noqa: BLE001 - the writer's own failure: said, and the socket closes anyway
                 log.exception("realtime: the socket's writer failed")
