@@ -110,6 +110,7 @@ class LocalbaseNodes(ProjectKeys):
         if errors:
             self.cleanup()
             raise errors[0]
+        self.proxy.backends = [("127.0.0.1", n.port) for n in nodes]  # a node whose port was taken took another
         return self
 
     def kill(self, index: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -51,6 +52,9 @@ class ProjectKeys:
         return self.key_map()["jwt_secret"]
 
 
+# what `localbase start` says when a port it was given is taken (cli: the ports are checked first)
+PORT_TAKEN = re.compile(r"port \d+ for .* (cannot be used|is in use)")
+
 class LocalbaseProcess(ProjectKeys):
     def __init__(self, project_dir: Path | str, data_dir: Path | str | None = None, *,
                  port: int | None = None, db_port: int | None = None, env: dict[str, str] | None = None,
@@ -61,6 +65,9 @@ class LocalbaseProcess(ProjectKeys):
         self.port = port or free_port()
         self.db_port = db_port or free_port()
         self.studio_port = studio_port or free_port()  # Studio, the admin web page, on a port of its own
+        # ports picked here may be taken by someone else before the server binds them (free_port
+        # only saw them free): then start() picks others and tries again
+        self._own_ports = port is None and db_port is None and studio_port is None
         self.env = env or {}
         self.extra_args = extra_args or []
         self.new_session = new_session  # a process group of its own (killed as a whole by LocalbaseNodes.kill)
@@ -103,6 +110,16 @@ class LocalbaseProcess(ProjectKeys):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> LocalbaseProcess:
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except RuntimeError as exc:
+                if not (self._own_ports and attempt < 2 and PORT_TAKEN.search(str(exc))):
+                    raise
+            self.port, self.db_port, self.studio_port = free_port(), free_port(), free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> LocalbaseProcess:
         cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(self.project_dir),
                "--data-dir", str(self.data_dir), "--port", str(self.port), "--db-port", str(self.db_port),
                "--studio-port", str(self.studio_port), *self.extra_args]
