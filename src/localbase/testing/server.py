@@ -110,14 +110,16 @@ class LocalbaseProcess(ProjectKeys):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> LocalbaseProcess:
-        for attempt in range(3):
+        retries = 2
+        while True:
             try:
                 return self._start(timeout)
             except RuntimeError as exc:
-                if not (self._own_ports and attempt < 2 and PORT_TAKEN.search(str(exc))):
+                if not (self._own_ports and retries and PORT_TAKEN.search(str(exc))):
                     raise
+            retries -= 1
+            self.stop()  # the exited process: its log file closed before the next start opens it
             self.port, self.db_port, self.studio_port = free_port(), free_port(), free_port()
-        raise AssertionError("unreachable")
 
     def _start(self, timeout: float) -> LocalbaseProcess:
         cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(self.project_dir),
