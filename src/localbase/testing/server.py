@@ -25,6 +25,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class ProjectKeys:
     """A test server's keys by name, from its `key_map()` (keys.json, or a deployment's shared keys)."""
 
@@ -185,7 +195,23 @@ class LocalbaseProcess(ProjectKeys):
     def cleanup(self) -> None:
         self.stop()
         if self._tmp is not None:
+            self._wait_database_gone()
             self._tmp.cleanup()
+
+    def _wait_database_gone(self, timeout: float = 30.0) -> None:
+        """After a kill -9 the embedded PostgreSQL notices its parent is gone on its own time and
+        writes WAL until then: removing the data folder under it fails ('pg_wal' not empty)."""
+        try:
+            pid = int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        for wait in (timeout, 5.0):
+            deadline = time.monotonic() + wait
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not _alive(pid):
+                return
+            os.kill(pid, signal.SIGKILL)  # a test's own throw-away database
 
     def __enter__(self) -> LocalbaseProcess:
         return self.start()
