@@ -128,12 +128,19 @@ $$;
 -- already, saves a parse per context and batch here.
 --
 -- Per distinct role: the predicate is built once from the catalog (nothing is kept between
--- calls, so a policy change applies from the next call) and PREPAREd once as that role; then
--- per context only the claims change and the prepared statement runs over every row of the
--- batch (typed once, realtime.batch_rows), so a context costs one execution, not one parse and
--- plan per row. A failure in the fast path (a policy that raises for some row or claims, a
--- whole-row reference the batch table cannot stand for) is retried image by image, as before:
--- such an image is invisible to that context and the error is reported as a WARNING.
+-- calls, so a policy change applies from the next call). When no policy of the table has a
+-- sub-select, every context of the role is checked in ONE statement run as that role: the
+-- contexts are crossed with the rows of the batch (typed once, realtime.batch_rows) and, for each
+-- pair, a CASE first makes that pair's context current (its claims set, unless it is current
+-- already: `localbase.realtime_context` names the current one) and only then evaluates the
+-- predicate. The context is set inside the very expression that evaluates the predicate, so the
+-- answer does not depend on the plan's join order. A sub-select in a policy (e.g. the
+-- recommended `(select auth.uid())`) would be computed once per statement (an InitPlan), for
+-- the first context only: such tables take the per-context path, where each context runs a
+-- statement PREPAREd once per role, its claims set before each execution.
+-- A failure in either path (a policy that raises for some row or claims, a whole-row reference
+-- the batch table cannot stand for) is retried context by context and image by image: such an
+-- image is invisible to that context and the error is reported as a WARNING.
 drop function if exists realtime.visible_each(oid, jsonb[], text[], text[]);
 create or replace function realtime.visible_each(p_relid oid, p_images jsonb[], p_roles text[], p_claims text[],
                                                  p_subs text[], p_claim_roles text[], p_emails text[])
@@ -144,11 +151,17 @@ declare
   v_rel text := p_relid::regclass::text;
   v_alias text := quote_ident((select relname from pg_class where oid = p_relid));
   v_count integer := coalesce(array_length(p_roles, 1), 0);
+  v_one_statement boolean;
   v_every jsonb;
   v_rows text;
   v_out jsonb[];
+  v_part jsonb[];
   v_role text;
   v_members integer[];
+  v_claims text[];
+  v_subs text[];
+  v_claim_roles text[];
+  v_emails text[];
   v_predicate text;
   v_seen jsonb;
   v_claim_role text;
@@ -162,11 +175,20 @@ begin
   v_out := array_fill(null::jsonb, array[v_count]);
   select coalesce(jsonb_agg(n order by n), '[]') into v_every
     from unnest(p_images) with ordinality as u(image, n) where image is not null;
+  v_one_statement := not exists (select 1 from pg_policy where polrelid = p_relid and polqual::text like '%{SUBLINK %');
   if exists (select 1 from pg_prepared_statements where name = 'realtime_visible') then
     deallocate realtime_visible;
   end if;
   for v_role in select distinct r from unnest(p_roles) as r loop
-    v_members := array(select k from generate_subscripts(p_roles, 1) as k where p_roles[k] = v_role);
+    -- the role's contexts and their claims (one pass: subscripting a text[] walks it from the start)
+    select array_agg(u.n order by u.n), array_agg(u.claims order by u.n),
+           array_agg(coalesce(u.sub, u.claims::jsonb ->> 'sub', '') order by u.n),
+           array_agg(coalesce(u.claim_role, u.claims::jsonb ->> 'role', '') order by u.n),
+           array_agg(coalesce(u.email, u.claims::jsonb ->> 'email', '') order by u.n)
+      into v_members, v_claims, v_subs, v_claim_roles, v_emails
+      from unnest(p_roles, p_claims, p_subs, p_claim_roles, p_emails) with ordinality
+           as u(role, claims, sub, claim_role, email, n)
+     where u.role = v_role;
     v_predicate := realtime.select_predicate(p_relid, v_role);
     if v_predicate in ('true', 'false') then
       foreach i in array v_members loop
@@ -177,35 +199,56 @@ begin
     begin
       v_rows := coalesce(v_rows, realtime.batch_rows(p_relid, p_images));
       perform set_config('role', v_role, true);
-      execute format('prepare realtime_visible as select coalesce(jsonb_agg("realtime batch row"), ''[]'') '
-                     'from pg_temp.%I as %s where %s', v_rows, v_alias, v_predicate);
-      v_claim_role := null;
-      foreach i in array v_members loop
-        perform set_config('request.jwt.claims', p_claims[i], true),
-                set_config('request.jwt.claim.sub', coalesce(p_subs[i], p_claims[i]::jsonb ->> 'sub', ''), true),
-                set_config('request.jwt.claim.email', coalesce(p_emails[i], p_claims[i]::jsonb ->> 'email', ''), true);
-        v_value := coalesce(p_claim_roles[i], p_claims[i]::jsonb ->> 'role', '');
-        if v_value is distinct from v_claim_role then  -- mostly one value for all of a role's contexts
-          v_claim_role := set_config('request.jwt.claim.role', v_value, true);
-        end if;
-        execute 'execute realtime_visible' into v_seen;
-        v_out[i] := v_seen;
-      end loop;
+      if v_one_statement then
+        perform set_config('localbase.realtime_context', '', true);
+        execute format($q$
+          select array_agg(coalesce(seen, '[]') order by "realtime context")
+            from (select c."realtime context", jsonb_agg(%1$s."realtime batch row") filter (where
+                           case when current_setting('localbase.realtime_context') = c."realtime context"::text
+                                     or (set_config('request.jwt.claims', c."realtime claims", true) is not null
+                                         and set_config('request.jwt.claim.sub', c."realtime sub", true) is not null
+                                         and set_config('request.jwt.claim.role', c."realtime role", true) is not null
+                                         and set_config('request.jwt.claim.email', c."realtime email", true) is not null
+                                         and set_config('localbase.realtime_context', c."realtime context"::text, true)
+                                             is not null)
+                                then (%3$s) end) as seen
+                    from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality
+                         as c("realtime claims", "realtime sub", "realtime role", "realtime email", "realtime context")
+                   cross join pg_temp.%2$I as %1$s
+                   group by c."realtime context") as per_context
+        $q$, v_alias, v_rows, v_predicate)
+          into v_part using v_claims, v_subs, v_claim_roles, v_emails;
+        for i in 1 .. array_length(v_members, 1) loop
+          v_out[v_members[i]] := v_part[i];
+        end loop;
+      else
+        execute format('prepare realtime_visible as select coalesce(jsonb_agg("realtime batch row"), ''[]'') '
+                       'from pg_temp.%I as %s where %s', v_rows, v_alias, v_predicate);
+        v_claim_role := null;
+        for i in 1 .. array_length(v_members, 1) loop
+          v_value := set_config('request.jwt.claims', v_claims[i], true);
+          v_value := set_config('request.jwt.claim.sub', v_subs[i], true);
+          v_value := set_config('request.jwt.claim.email', v_emails[i], true);
+          if v_claim_roles[i] is distinct from v_claim_role then  -- mostly one value for all of a role's contexts
+            v_claim_role := set_config('request.jwt.claim.role', v_claim_roles[i], true);
+          end if;
+          execute 'execute realtime_visible' into v_seen;
+          v_out[v_members[i]] := v_seen;
+        end loop;
+      end if;
     exception when others then
       -- one context, one image at a time (the block above was rolled back: role and claims too)
       v_rows := null;
-      foreach i in array v_members loop
+      for i in 1 .. array_length(v_members, 1) loop
         v_seen := '[]';
         for k in 1 .. coalesce(array_length(p_images, 1), 0) loop
           continue when p_images[k] is null;
           begin
             perform set_config('role', v_role, true);
-            perform set_config('request.jwt.claims', p_claims[i], true),
-                    set_config('request.jwt.claim.sub', coalesce(p_subs[i], p_claims[i]::jsonb ->> 'sub', ''), true),
-                    set_config('request.jwt.claim.role',
-                               coalesce(p_claim_roles[i], p_claims[i]::jsonb ->> 'role', ''), true),
-                    set_config('request.jwt.claim.email',
-                               coalesce(p_emails[i], p_claims[i]::jsonb ->> 'email', ''), true);
+            perform set_config('request.jwt.claims', v_claims[i], true),
+                    set_config('request.jwt.claim.sub', v_subs[i], true),
+                    set_config('request.jwt.claim.role', v_claim_roles[i], true),
+                    set_config('request.jwt.claim.email', v_emails[i], true);
             execute format('select exists (select 1 from jsonb_populate_record(null::%s, $1) as %s where %s)',
                            v_rel, v_alias, v_predicate)
               into v_ok using p_images[k];
@@ -217,12 +260,13 @@ begin
             raise warning 'realtime: evaluating the RLS policies of % for role % failed: %', v_rel, v_role, sqlerrm;
           end;
         end loop;
-        v_out[i] := v_seen;
+        v_out[v_members[i]] := v_seen;
       end loop;
     end;
     perform set_config('role', 'none', true);
     perform set_config('request.jwt.claims', '', true), set_config('request.jwt.claim.sub', '', true),
-            set_config('request.jwt.claim.role', '', true), set_config('request.jwt.claim.email', '', true);
+            set_config('request.jwt.claim.role', '', true), set_config('request.jwt.claim.email', '', true),
+            set_config('localbase.realtime_context', '', true);
     if exists (select 1 from pg_prepared_statements where name = 'realtime_visible') then
       deallocate realtime_visible;
     end if;
