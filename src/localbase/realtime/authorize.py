@@ -46,14 +46,19 @@ SPLIT_AT = 64
 SPLIT_WORK = 2000
 HELPER_RETRY_SECONDS = 30.0
 
+# Contexts are named by number (realtime.remember_contexts): told once per connection, not sent
+# again with every batch. At most TOLD_AT_MOST are kept per connection, then they are told again.
+TOLD_AT_MOST = 20000
 EVALUATE = """
 select realtime.typed_each($1, $2::jsonb[]) as records,
        realtime.typed_each($1, $3::jsonb[]) as old_records,
-       realtime.visible_each($1, $4::jsonb[], $5::text[], $6::text[], $8::text[], $9::text[], $10::text[]) as visible,
-       realtime.match_each($1, $4::jsonb[], $7::text[]::jsonb[]) as matched
+       realtime.visible_known($1, $4::jsonb[], $5::integer[]) as visible,
+       realtime.match_each($1, $4::jsonb[], $6::text[]::jsonb[]) as matched
 """
 MATCH = "select realtime.match_each($1, $2::jsonb[], $3::text[]::jsonb[])"
-VISIBLE = "select realtime.visible_each($1, $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+VISIBLE = "select realtime.visible_known($1, $2::jsonb[], $3::integer[])"
+REMEMBER = ("select realtime.remember_contexts($1::integer[], $2::text[], $3::text[], $4::text[], $5::text[], "
+            "$6::text[])")
 
 
 @dataclass
@@ -134,6 +139,10 @@ class Authorizer:
         self._connect = connect
         self._retry_at = 0.0
         self._shapes: dict[tuple[int, str], Shape] = {}
+        # per connection (by id, with the connection itself to tell a new one at the same address):
+        # the contexts it was told and their numbers
+        self._told: dict[int, tuple[asyncpg.Connection, dict[Identity, int]]] = {}
+        self._numbered = 0
         self._generation = 0  # bumped on every forget: an answer fetched before it is not kept
         self.stats = {"evaluations": 0, "authorize_queries": 0, "contexts_checked": 0, "failures": 0,
                       "shape_queries": 0, "split_queries": 0}
@@ -152,6 +161,7 @@ class Authorizer:
         needed): DDL may have happened meanwhile."""
         self.conn = conn
         self.helpers = []
+        self._told.clear()
         self.forget()
 
     async def _helpers(self) -> list[asyncpg.Connection]:
@@ -232,14 +242,16 @@ class Authorizer:
         split = len(contexts) >= SPLIT_AT and len(contexts) * len(changes) >= SPLIT_WORK
         helpers = await self._helpers() if split else []
         parts = _split(contexts, 1 + len(helpers))
-        first = parts[0]
-        queries = [self.conn.fetchrow(
-            EVALUATE, relid, [c.new for c in changes], [c.old for c in changes], images,
-            [c[0] for c in first], [c[1] for c in first], [_dumps(f) for f in filters],
-            [c[2] for c in first], [c[3] for c in first], [c[4] for c in first])]
-        queries += [helper.fetchval(VISIBLE, relid, images, [c[0] for c in part], [c[1] for c in part],
-                                    [c[2] for c in part], [c[3] for c in part], [c[4] for c in part])
-                    for helper, part in zip(helpers, parts[1:], strict=True)]
+
+        async def first() -> asyncpg.Record:
+            numbers = await self._numbers(self.conn, parts[0])
+            return await self.conn.fetchrow(EVALUATE, relid, [c.new for c in changes], [c.old for c in changes],
+                                            images, numbers, [_dumps(f) for f in filters])
+
+        async def more(helper: asyncpg.Connection, part: list[Identity]) -> Any:
+            return await helper.fetchval(VISIBLE, relid, images, await self._numbers(helper, part))
+
+        queries = [first(), *(more(helper, part) for helper, part in zip(helpers, parts[1:], strict=True))]
         if len(queries) > 1:
             self.stats["split_queries"] += len(queries)
         # every part is awaited before an error is raised: a connection is never left mid-query
@@ -252,6 +264,28 @@ class Authorizer:
         return Verdict(row["records"], row["old_records"],  # type: ignore[index]
                        [[n - 1 for n in seen] for seen in visible],
                        [[n - 1 for n in found] for found in row["matched"]])  # type: ignore[index]
+
+
+    async def _numbers(self, conn: asyncpg.Connection, contexts: list[Identity]) -> list[int]:
+        """The contexts' numbers on `conn`, telling it the ones it does not know yet (one
+        statement). A number is kept only once PostgreSQL said it stored it."""
+        kept = self._told.get(id(conn))
+        if kept is None or kept[0] is not conn:
+            kept = self._told[id(conn)] = (conn, {})
+        told = kept[1]
+        new = [c for c in dict.fromkeys(contexts) if c not in told]
+        if new:
+            if len(told) + len(new) > TOLD_AT_MOST:  # contexts of subscribers long gone, tokens refreshed
+                await conn.execute("select realtime.forget_contexts()")
+                told.clear()
+                new = list(dict.fromkeys(contexts))
+            numbers = list(range(self._numbered + 1, self._numbered + 1 + len(new)))
+            self._numbered += len(new)
+            added = await conn.fetchval(REMEMBER, numbers, *(list(column) for column in zip(*new, strict=True)))
+            if added != len(new):
+                raise RuntimeError(f"realtime: {added} of {len(new)} subscriber contexts stored")
+            told.update(zip(new, numbers, strict=True))
+        return [told[c] for c in contexts]
 
 
 def _split(items: list, parts: int) -> list[list]:

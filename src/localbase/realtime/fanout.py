@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 import asyncpg
 import orjson
 
+from localbase.database.pool import UNAVAILABLE
 from localbase.realtime import broadcast
 from localbase.realtime import private as private_channels
 from localbase.realtime.authorize import Verdict
-from localbase.realtime.batch import Batch
+from localbase.realtime.batch import Audiences, Batch
 from localbase.realtime.channels import Channel
 from localbase.realtime.payload import change_data
 from localbase.realtime.pgoutput import RowChange, Transaction
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("localbase.realtime")
 MAX_BATCH = 500  # row changes authorized together, at most
+# the authorization connection is gone (an outage, or its backend was terminated): connect again
+# and check the same changes, instead of counting them as refused
+LOST = (asyncpg.InterfaceError, *UNAVAILABLE)
 
 
 def _is_message(change: RowChange) -> bool:
@@ -58,6 +62,7 @@ class Fanout:
         self.by_relid: dict[int, set[Channel]] = {}
         self.by_schema: dict[str, set[Channel]] = {}
         self.live: set[Channel] = set()
+        self.audiences = Audiences()  # who listens to each table, kept while nobody joins or leaves
         self.processed: tuple[int, int] = (0, -1)
         self.processed_end_lsn = 0
         self.stats = service.stats
@@ -122,7 +127,8 @@ class Fanout:
             rel = change.relation
             group = groups.get(rel.relid)
             if group is None:
-                group = groups[rel.relid] = Batch(rel, self._candidates(rel) if only is None else only)
+                group = groups[rel.relid] = Batch(rel, self._candidates(rel), self.audiences) if only is None \
+                    else Batch(rel, only)
             group.add(index, txn, change)
         sends: list[list[tuple[Channel, bytes]]] = [[] for _ in items]
         for group in groups.values():
@@ -162,17 +168,19 @@ class Fanout:
         for attempt in range(5):
             try:
                 return verdict, await self.authorizer.shapes(group.rel.relid, roles)
+            except LOST as exc:
+                await self._reconnect(exc, attempt)
             except asyncpg.PostgresError as exc:
                 self._failed(group.changes, exc)
                 return None
-            except (asyncpg.InterfaceError, OSError) as exc:
-                await self._reconnect(exc, attempt)
         raise RuntimeError("realtime: authorization connection unavailable")
 
     async def _verdict(self, changes: list[RowChange], contexts, filters, reachable) -> Verdict | None:
         for attempt in range(5):
             try:
                 return await self.authorizer.evaluate(changes, contexts, filters, reachable)
+            except LOST as exc:  # before PostgresError: a terminated backend answers with one
+                await self._reconnect(exc, attempt)
             except asyncpg.PostgresError as exc:
                 # e.g. the table was dropped or altered since the change: nobody can be shown it.
                 # A batch is retried change by change, so one such change costs only itself.
@@ -183,8 +191,6 @@ class Fanout:
                             len(changes), changes[0].relation.schema, changes[0].relation.table, exc)
                 return Verdict.merge([await self._verdict([c], contexts, filters, reachable) for c in changes],
                                      len(contexts), len(filters))
-            except (asyncpg.InterfaceError, OSError) as exc:
-                await self._reconnect(exc, attempt)
         raise RuntimeError("realtime: authorization connection unavailable")
 
     def _failed(self, changes: list[RowChange], exc: Exception) -> None:
@@ -226,6 +232,7 @@ class Fanout:
                 index = self.by_relid.setdefault(b.relid, set()) if b.relid is not None \
                     else self.by_schema.setdefault(b.schema, set())
                 index.add(ch)
+            self.audiences.changed()
             self.live.add(ch)
             ch.live = True
 
@@ -239,6 +246,7 @@ class Fanout:
             return
         ch.live = False
         self.live.discard(ch)
+        self.audiences.changed()
         for b in ch.bindings:
             index = self.by_relid.get(b.relid) if b.relid is not None else self.by_schema.get(b.schema)
             if index is not None:

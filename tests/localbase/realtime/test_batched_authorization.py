@@ -268,3 +268,38 @@ def test_the_number_of_authorization_connections_is_a_setting(tmp_path):
         config.write_text(f"[realtime]\nauthorize_connections = {bad}\n")
         with pytest.raises(SettingsError, match="authorize_connections"):
             RealtimeConfig.from_settings(load_settings(tmp_path, with_keys=False))
+
+
+async def test_a_new_token_is_what_the_next_change_is_checked_with(realtime_server, db, clients):
+    """Audiences are kept between batches and contexts are told to PostgreSQL once, by number: a
+    channel whose token changes (here to another user's) is checked with the new claims from the
+    next change on."""
+    a, token_a = new_user(realtime_server)
+    b, token_b = new_user(realtime_server)
+    c = await client(realtime_server, token_a)
+    clients.append(c)
+    _, inbox = await subscribed(c, topic(), event="INSERT", table="notes", schema="public")
+    await db.execute("insert into notes (owner_id, title) values ($1, 'a-1'), ($2, 'b-1')", a, b)
+    await inbox.wait_for(1)
+    await c.realtime.set_auth(token_b)
+    await asyncio.sleep(SETTLE)
+    await db.execute("insert into notes (owner_id, title) values ($1, 'a-2'), ($2, 'b-2')", a, b)
+    await inbox.wait_for(2)
+    await asyncio.sleep(SETTLE)
+    assert [r["title"] for r in inbox.records()] == ["a-1", "b-2"]
+
+
+async def test_contexts_are_told_again_to_a_new_authorization_connection(realtime_server, db, clients):
+    watchers = await users_watching(realtime_server, clients, 3, "notes", event="INSERT")
+    await db.execute("insert into notes (owner_id, title) values ($1, 'before')", watchers[0][0])
+    await watchers[0][1].wait_for(1)
+    ended = await db.fetchval("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                              "where application_name = 'localbase-realtime-authorize'")
+    assert ended >= 1
+    for k, (uid, _) in enumerate(watchers):
+        await db.execute("insert into notes (owner_id, title) values ($1, $2)", uid, f"after-{k}")
+    for k, (_, inbox) in enumerate(watchers):
+        await inbox.wait_for(2 if k == 0 else 1, timeout=15)
+    await asyncio.sleep(SETTLE)
+    assert [[r["title"] for r in inbox.records()] for _, inbox in watchers] == [
+        ["before", "after-0"], ["after-1"], ["after-2"]]
