@@ -26,6 +26,7 @@ from localbase.gateway.apikey import ApiKeyMiddleware
 from localbase.gateway.stack import BodyLimit, Observe, Services
 from localbase.net import service as net_service
 from localbase.nodes import lifecycle as nodes
+from localbase.process.collector import Collector
 from localbase.realtime import routes as realtime_routes
 from localbase.service_settings import load_service_settings
 from localbase.settings import Settings, load_settings
@@ -73,6 +74,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
     db = database or Cluster(settings).database()
     modules = SERVICES
 
+    collector = Collector()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await db.open()
@@ -99,8 +102,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
                 from localbase.studio import logbook
                 await logbook.startup(app)
                 started.append(logbook)
+            collector.start()  # what exists now lives as long as the worker: out of the collector's sight
             yield
         finally:
+            await collector.stop()
             for module in reversed(started):
                 if hasattr(module, "shutdown"):
                     try:
