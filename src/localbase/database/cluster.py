@@ -86,9 +86,20 @@ class Cluster:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """initdb on a new data folder, and start the postmaster without waiting for it (call it
+        from the main thread: see EmbeddedPostgres.launch)."""
         if self.embedded:
             self.fresh = self.embedded.init()
-            self.embedded.start()
+            self.embedded.launch()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until the embedded PostgreSQL accepts connections (any thread)."""
+        if self.embedded:
+            self.embedded.wait_ready(timeout)
 
     def stop(self) -> None:
         if self.embedded:
@@ -114,7 +125,10 @@ class Cluster:
             await _take_turn(conn)
             fresh = self.fresh or not await conn.fetchval(
                 "select to_regclass('supabase_migrations.schema_migrations') is not null")
-            await bootstrap.apply_bootstrap(conn)
+            if fresh:
+                await bootstrap.apply_bootstrap(conn)
+            else:
+                await bootstrap.ensure_bootstrap(conn)
             if self.embedded:
                 await self._set_superuser_password(conn)
             else:

@@ -92,6 +92,7 @@ class EmbeddedPostgres:
         self.pgdata = self.data_dir / "pgdata"
         self.log_file = self.data_dir / "postgres.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._sync: subprocess.Popen[bytes] | None = None  # a new cluster's files going to disk
         self._user = self._service_user()
         self._password: str | None = None
 
@@ -124,7 +125,11 @@ class EmbeddedPostgres:
         return (self.pgdata / "PG_VERSION").exists()
 
     def init(self) -> bool:
-        """initdb when the folder is new. Returns True when a new cluster was created."""
+        """initdb when the folder is new. Returns True when a new cluster was created.
+
+        initdb runs with --no-sync (writing its ~40 MB to disk is a good part of its time); the new
+        cluster's files are written to disk by `initdb --sync-only` started beside the postmaster
+        (launch), which stop() waits for: a cluster that was stopped cleanly is on disk."""
         if self.initialized:
             self._check_version()
             return False
@@ -136,6 +141,7 @@ class EmbeddedPostgres:
         with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:  # created 0600
             pw.write(self.password + "\n")
         self._hand_over(Path(pw.name))
+        self._unsynced.touch()
         try:
             self._run(
                 [str(bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", SUPERUSER, "-E", "UTF8",
@@ -154,7 +160,7 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 30.0) -> None:
         self.launch()
-        self._wait_ready(timeout)
+        self.wait_ready(timeout)
 
     def launch(self, orphan_wait: float = 10.0) -> None:
         """Start the postmaster (without waiting for it to accept connections). Call it from the
@@ -178,6 +184,35 @@ class EmbeddedPostgres:
             preexec_fn=_parent_death_signal(signal.SIGINT),
         )
         log_fh.close()
+        if self._unsynced.exists():
+            self._start_sync()
+
+    @property
+    def _unsynced(self) -> Path:
+        return self.data_dir / "pgdata.unsynced"  # made with initdb's --no-sync, not written to disk yet
+
+    def _start_sync(self) -> None:
+        if self._sync is None or self._sync.poll() is not None:
+            self._sync = subprocess.Popen(
+                [str(bin_dir() / "initdb"), "--sync-only", "-D", str(self.pgdata)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                user=self._user.pw_uid if self._user else None, group=self._user.pw_gid if self._user else None)
+
+    def wait_synced(self, timeout: float = 120.0) -> None:
+        """Until a new cluster's files are on disk (then the marker goes)."""
+        sync, self._sync = self._sync, None
+        if sync is None:
+            return
+        try:
+            code = sync.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("writing the new database cluster %s to disk takes over %.0fs; a later start finishes it",
+                        self.pgdata, timeout)
+            return
+        if code == 0:
+            self._unsynced.unlink(missing_ok=True)
+        else:
+            log.warning("initdb --sync-only exited with %s for %s; a later start tries again", code, self.pgdata)
 
     def options(self) -> dict[str, str]:
         """Settings given on the command line (they win over postgresql.conf and ALTER SYSTEM)."""
@@ -188,21 +223,24 @@ class EmbeddedPostgres:
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown: active transactions roll back, committed data is flushed."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("PostgreSQL did not stop in %.0fs; sending SIGQUIT", timeout)
-            proc.send_signal(signal.SIGQUIT)
-            proc.wait(10)
+            if proc is None or proc.poll() is not None:
+                return
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("PostgreSQL did not stop in %.0fs; sending SIGQUIT", timeout)
+                proc.send_signal(signal.SIGQUIT)
+                proc.wait(10)
+        finally:
+            self.wait_synced()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     # -- helpers -------------------------------------------------------------------------------
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ready():

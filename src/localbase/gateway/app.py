@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -78,12 +79,17 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        await db.open()
-        if app.state.reads is not None:
-            await app.state.reads.open()
         from localbase.rest.read_cache import ReadCache
         from localbase.rest.schema_cache import SchemaCache
-        app.state.schema_cache = await SchemaCache.start(db, settings)
+        # REST's schema cache loads (its own connection) while the pools and the services start
+        schema_load = asyncio.create_task(SchemaCache.start(db, settings), name="schema-cache-load")
+        try:
+            await db.open()
+            if app.state.reads is not None:
+                await app.state.reads.open()
+        except BaseException:
+            await _discard(schema_load)
+            raise
         app.state.rest_reads = ReadCache()
         started: list[Any] = []  # modules with startup/shutdown
         try:
@@ -102,6 +108,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
                 from localbase.studio import logbook
                 await logbook.startup(app)
                 started.append(logbook)
+            app.state.schema_cache = await schema_load
             collector.start()  # what exists now lives as long as the worker: out of the collector's sight
             yield
         finally:
@@ -112,7 +119,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
                         await module.shutdown(app)
                     except Exception:  # noqa: BLE001 - keep shutting the others down, but say so
                         log.exception("shutdown of %s failed", module.__name__)
-            await app.state.schema_cache.stop()
+            if getattr(app.state, "schema_cache", None) is not None:
+                await app.state.schema_cache.stop()
+            else:
+                await _discard(schema_load)
             await app.state.health_probe.close()
             if app.state.reads is not None:
                 await app.state.reads.close()
@@ -142,6 +152,16 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
         from localbase.studio import logbook
         logbook.attach(gateway)
     return gateway
+
+
+async def _discard(load: asyncio.Task) -> None:
+    """A schema cache load the start-up gave up on: cancelled, or stopped if it finished."""
+    load.cancel()
+    try:
+        cache = await load
+    except (asyncio.CancelledError, Exception):  # noqa: BLE001 - start-up already failed on another error
+        return
+    await cache.stop()
 
 
 def _read_router(settings: Settings, db: Database):

@@ -23,7 +23,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from localbase import __version__
+import localbase
 from localbase.process import workers
 
 log = logging.getLogger("localbase.health")
@@ -95,7 +95,7 @@ async def status(app) -> tuple[bool, dict]:
     """(healthy, body): what /health answers, for callers in-process too."""
     probe: DatabaseProbe = app.state.health_probe
     ok, detail = await probe.check()
-    body: dict = {"status": "ok", "database": "ok" if ok else "unavailable", "version": __version__,
+    body: dict = {"status": "ok", "database": "ok" if ok else "unavailable", "version": localbase.__version__,
                   "uptime": round(time.monotonic() - app.state.started_monotonic, 1)}
     node = app.state.settings.nodes.node_id
     if node:  # which node answered: behind a load balancer, any of them may

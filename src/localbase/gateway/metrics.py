@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from localbase import __version__
+import localbase
 from localbase.process import workers
 
 SERVICES = ("rest", "auth", "realtime", "functions", "storage", "other")
@@ -160,7 +160,7 @@ def render(metrics: RequestMetrics, state: Any) -> str:
 def collect(metrics: RequestMetrics, state: Any) -> _Writer:
     w = _Writer()
     w.family("localbase_info", "gauge", "Localbase's version.")
-    w.sample("localbase_info", 1, version=__version__)
+    w.sample("localbase_info", 1, version=localbase.__version__)
     w.family("localbase_start_time_seconds", "gauge", "When the server started (Unix time).")
     w.sample("localbase_start_time_seconds", round(metrics.started, 3))
     w.family("localbase_uptime_seconds", "gauge", "Seconds since the server started.")

@@ -16,7 +16,7 @@ import uuid
 
 import asyncpg
 
-from localbase import __version__
+import localbase
 from localbase.nodes import reaper
 from localbase.nodes.config import NodeSettings
 from localbase.process import tasks, workers
@@ -129,7 +129,7 @@ class Membership:
     async def _register(self) -> None:
         assert self.conn is not None
         await self.conn.execute(UPSERT, self.id, self.node, self.worker.index, self.slot, self.host, os.getpid(),
-                                self.api_url, self.keys, __version__, self.config.lease_seconds)
+                                self.api_url, self.keys, localbase.__version__, self.config.lease_seconds)
 
     # -- the loop --------------------------------------------------------------------------------
     async def _beat(self) -> None:

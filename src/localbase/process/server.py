@@ -1,5 +1,10 @@
 """Run the whole stack in the foreground: database, bootstrap + migrations, then the API.
 
+Start-up overlaps what does not depend on each other: the embedded PostgreSQL is launched before
+the API's modules are imported; a thread waits for it to accept connections and applies the
+bootstrap and migrations while the main thread imports the API (uvicorn, the services); the API
+serves once both are done.
+
 Ctrl+C (SIGINT) or SIGTERM stops the API gracefully, then PostgreSQL with a fast shutdown."""
 
 from __future__ import annotations
@@ -8,18 +13,18 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from localbase.database.cluster import Cluster, PrepareReport
-from localbase.database.supervisor import Supervisor
-from localbase.gateway.app import create_app
-from localbase.gateway.limits import http_protocol
 from localbase.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("localbase")
 STATE_FILE = "server.json"
@@ -63,7 +68,7 @@ def read_state(settings: Settings) -> dict | None:
 
 def run(settings: Settings, *, workers: int = 1, on_ready: Callable[[Ready], None] | None = None,
         on_phase: Callable[[str], None] | None = None) -> None:
-    from localbase.studio import serve as studio
+    from localbase.studio import listen as studio
     phase = on_phase or (lambda _msg: None)
     started = time.perf_counter()
     try:
@@ -83,10 +88,12 @@ def _run(settings: Settings, workers: int, studio_sock, on_ready: Callable[[Read
          phase: Callable[[str], None], started: float) -> None:
     cluster = Cluster(settings)
     phase("starting PostgreSQL" if cluster.embedded else "connecting to the database")
-    cluster.start()
+    cluster.launch()
     try:
+        prepared = Background(lambda: _ready_and_prepared(cluster, settings))
+        import_api(settings)  # while PostgreSQL starts and the bootstrap and migrations run
         phase("applying bootstrap SQL and migrations")
-        report = asyncio.run(_prepare(cluster, settings))
+        report = prepared.result()
         phase("starting the API" if workers == 1 else f"starting {workers} API workers")
         def announce(studio_url: str | None) -> None:
             _announce(settings, cluster, report, started, on_ready, workers, studio_url)
@@ -100,6 +107,56 @@ def _run(settings: Settings, workers: int, studio_sock, on_ready: Callable[[Read
     finally:
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
+
+
+class Background:
+    """`work()` in a thread of its own; result() waits for it and returns its value or raises its
+    exception in the caller's thread."""
+
+    def __init__(self, work: Callable[[], Any]):
+        self._work = work
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="localbase-prepare", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _ready_and_prepared(cluster: Cluster, settings: Settings) -> PrepareReport:
+    cluster.wait_ready()
+    return asyncio.run(_prepare(cluster, settings))
+
+
+def import_api(settings: Settings) -> None:
+    """Import what serving needs (about half a second of a start), so that it happens while
+    PostgreSQL starts rather than after."""
+    import uvicorn  # noqa: F401
+
+    import localbase
+    import localbase.gateway.app  # noqa: F401
+    import localbase.rest.read_cache  # noqa: F401
+    import localbase.rest.schema_cache  # noqa: F401
+    if settings.studio.enabled:
+        import localbase.studio.logbook  # noqa: F401
+        import localbase.studio.serve  # noqa: F401
+    loop_factory()
+    uvicorn_config(settings, _no_app).load()  # imports the HTTP, WebSocket and lifespan protocols it picks
+    localbase.__version__  # noqa: B018 - read from the package's metadata once, here
+
+
+async def _no_app(scope, receive, send) -> None:  # pragma: no cover - never served
+    raise RuntimeError("not an app")
 
 
 async def _prepare(cluster: Cluster, settings: Settings) -> PrepareReport:
@@ -153,6 +210,9 @@ def quiet_signals() -> None:
 
 
 def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
+    import uvicorn
+
+    from localbase.gateway.limits import http_protocol
     # log_config=None: uvicorn's loggers go through ours (text or JSON, see localbase.logs).
     # X-Forwarded-For / -Proto only from [api] trusted_proxies (none by default: uvicorn's own
     # default trusts 127.0.0.1, so any local client could pick its address, e.g. to escape the auth
@@ -171,6 +231,10 @@ def uvicorn_config(settings: Settings, app) -> uvicorn.Config:
 
 async def _serve(settings: Settings, cluster: Cluster, announce: Callable[[str | None], None],
                  studio_sock=None) -> None:
+    import uvicorn
+
+    from localbase.database.supervisor import Supervisor
+    from localbase.gateway.app import create_app
     quiet_signals()
     supervisor = Supervisor(cluster.embedded) if cluster.embedded else None
     if supervisor:
@@ -204,5 +268,5 @@ async def start_studio(settings: Settings, gateway, sock):
 
 
 def studio_url(settings: Settings, running, sock) -> str | None:
-    from localbase.studio import serve
-    return serve.url(settings.studio, sock) if running is not None else None
+    from localbase.studio import listen
+    return listen.url(settings.studio, sock) if running is not None else None
