@@ -10,7 +10,12 @@ Each round, for each side (the order turns every round):
          the Python process and every PostgreSQL process; memory shared between them counts once)
 `cold` includes initdb and the first bootstrap of the new cluster.
 
-    python benchmarks/startup.py [--runs 5] [--no-pocketbase]
+    python benchmarks/startup.py [--runs 5] [--no-pocketbase] [--against CHECKOUT]
+--against: also measure another checkout of this repository (its src/ first on PYTHONPATH), e.g.
+main's, as the side `against`, interleaved with the others in the same run. Both sides run this
+Python and its installed packages: PSS divides a file's pages among every process on the machine
+that maps them, so a side run from another virtualenv (shared with other running servers, or not)
+would be measured differently for the same code.
 Targets (issue 14): cold <= 0.7 s, warm <= 0.5 s, idle PSS <= 80 MB. Prints medians and the
 ratio Localbase / PocketBase; writes benchmarks/results/startup.json."""
 
@@ -38,10 +43,11 @@ TARGETS = {"cold_s": 0.7, "warm_s": 0.5, "idle_pss_mb": 80.0}
 IDLE_SECONDS = 3.0
 
 
-def time_to_first_200(server: LocalbaseProcess, env: dict[str, str] | None = None) -> float:
+def time_to_first_200(server: LocalbaseProcess, env: dict[str, str] | None = None,
+                      python: str = sys.executable) -> float:
     """Run `localbase start` for `server` (its folders and ports) and time it to the first 200 of
     GET /rest/v1/ with the anon key. The process is left running as `server.process`."""
-    cmd = [sys.executable, "-m", "localbase", "start", "--workdir", str(server.project_dir), "--data-dir",
+    cmd = [python, "-m", "localbase", "start", "--workdir", str(server.project_dir), "--data-dir",
            str(server.data_dir), "--port", str(server.port), "--db-port", str(server.db_port),
            "--studio-port", str(server.studio_port)]
     server._log = server.log_path.open("ab")
@@ -80,12 +86,16 @@ def idle_pss_mb(server: LocalbaseProcess) -> float:
     return pss_mb(server.process.pid)  # type: ignore[union-attr]
 
 
-def localbase_round(project: Path) -> dict[str, float]:
+def localbase_round(project: Path, checkout: Path | None = None) -> dict[str, float]:
+    """One round; `checkout`: another checkout's src/, run by this Python (see --against)."""
+    python, env = sys.executable, None
+    if checkout is not None:
+        env = {"PYTHONPATH": str(checkout / "src")}
     with tempfile.TemporaryDirectory(prefix="lb-start-") as tmp:
         server = LocalbaseProcess(project, Path(tmp) / "data")
-        out = {"cold_s": time_to_first_200(server)}
+        out = {"cold_s": time_to_first_200(server, env, python)}
         server.stop()
-        out["warm_s"] = time_to_first_200(server)
+        out["warm_s"] = time_to_first_200(server, env, python)
         time.sleep(IDLE_SECONDS)
         out["idle_pss_mb"] = idle_pss_mb(server)
         server.stop()
@@ -123,9 +133,12 @@ def pocketbase_round() -> dict[str, float]:
     return {"cold_s": cold, "warm_s": warm, "idle_pss_mb": pss}
 
 
-def startup_rounds(rounds: int, project: Path = PROJECT, pocketbase: bool = True) -> dict[str, dict[str, list[float]]]:
+def startup_rounds(rounds: int, project: Path = PROJECT, pocketbase: bool = True,
+                   against: Path | None = None) -> dict[str, dict[str, list[float]]]:
     """{side: {figure: [one per round]}}, the sides interleaved (their order turns each round)."""
     sides = {"localbase": lambda: localbase_round(project)}
+    if against is not None:
+        sides["against"] = lambda: localbase_round(project, against)
     if pocketbase:
         sides["pocketbase"] = pocketbase_round
     out: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
@@ -145,7 +158,7 @@ def medians(runs: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, floa
 def report(runs: dict[str, dict[str, list[float]]]) -> dict:
     """Print medians, the ratio Localbase / PocketBase and the targets; the JSON-able result."""
     med = medians(runs)
-    lb, pb = med["localbase"], med.get("pocketbase", {})
+    lb, pb, before = med["localbase"], med.get("pocketbase", {}), med.get("against", {})
     ratios = {k: lb[k] / pb[k] for k in lb if pb.get(k)}
     n = len(runs["localbase"]["cold_s"])
     for key, unit in (("cold_s", "s"), ("warm_s", "s"), ("idle_pss_mb", "MB")):
@@ -154,24 +167,33 @@ def report(runs: dict[str, dict[str, list[float]]]) -> dict:
         fmt = (lambda v: f"{v:.2f} s") if unit == "s" else (lambda v: f"{v:.0f} MB")
         runs_text = " ".join(fmt(v) for v in runs["localbase"][key])
         line = f"{key:13} Localbase [bold]{fmt(lb[key])}[/bold] ({runs_text})"
+        if key in before:
+            line += f"  against {fmt(before[key])} ({' '.join(fmt(v) for v in runs['against'][key])})" \
+                    f"  LB/against {lb[key] / before[key]:.2f}x"
         if key in pb:
             line += f"  PocketBase {fmt(pb[key])}  LB/PB {ratios[key]:.1f}x"
         if key in TARGETS:
             line += f"  target <= {fmt(TARGETS[key])}"
         console.print(line)
     console.print(f"[dim]medians of {n} rounds[/dim]")
-    return {"medians": med, "lb_over_pb": ratios, "targets": TARGETS, "runs": runs}
+    out = {"medians": med, "lb_over_pb": ratios, "targets": TARGETS, "runs": runs}
+    if before:
+        out["lb_over_against"] = {k: lb[k] / before[k] for k in lb if before.get(k)}
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-pocketbase", action="store_true", help="Localbase only")
+    ap.add_argument("--against", type=Path, help="another checkout to measure beside this one (e.g. main's)")
     args = ap.parse_args()
     if not args.no_pocketbase:
         from benchmarks.pocketbase import binary
         binary()  # installed before the clock starts
-    result = report(startup_rounds(args.runs, PROJECT, pocketbase=not args.no_pocketbase))
+    result = report(startup_rounds(args.runs, PROJECT, pocketbase=not args.no_pocketbase, against=args.against))
+    if args.against is not None:
+        result["against"] = str(args.against.resolve())
     console.print(f"[dim]written {save('startup', result)}[/dim]")
 
 
