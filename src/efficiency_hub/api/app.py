@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 
 from efficiency_hub import __version__
 from efficiency_hub.api.routes import auth, citizens, events, evidence, protected, workspaces
-from efficiency_hub.clients import anon_client, pooled_http
+from efficiency_hub.clients import aiohttp_pool, anon_client, pooled_http
 from efficiency_hub.errors import HubError
+from efficiency_hub.rest_session import RestSession
 from efficiency_hub.settings import HubSettings
 
 STATUS_TIMEOUT = 3.0  # seconds GET / waits for each backend service
@@ -26,10 +27,13 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings or HubSettings.from_env()
-        async with pooled_http() as http:
+        pool = aiohttp_pool()  # the process's one connection pool, for every client below
+        async with pool, pooled_http(pool=pool) as http:
             app.state.http = http
-            # the one supabase client of the process; requests act as their callers through it
+            # the one supabase client of the process; requests act as their callers through it,
+            # their query builders' requests sent straight on the pool
             app.state.supabase = await anon_client(app.state.settings, http)
+            app.state.rest = RestSession(pool)
             yield
 
     app = FastAPI(title="Efficiency Hub", version=__version__, description=DESCRIPTION, lifespan=lifespan)

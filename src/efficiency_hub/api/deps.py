@@ -49,7 +49,7 @@ async def get_accounts(settings: Settings, http: Http) -> Accounts:
 async def get_user_client(request: Request, token: Token) -> CallerClient:
     """The process's supabase client acting as the caller (their JWT): RLS, not this service,
     decides what they see. Nothing is constructed per request but the caller's headers."""
-    return CallerClient(request.app.state.supabase, token)
+    return CallerClient(request.app.state.supabase, token, request.app.state.rest)
 
 
 UserClient = Annotated[CallerClient, Depends(get_user_client)]
