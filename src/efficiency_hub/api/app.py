@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from efficiency_hub import __version__
+from efficiency_hub.accounts import Accounts
 from efficiency_hub.api.routes import auth, citizens, events, evidence, protected, workspaces
 from efficiency_hub.clients import aiohttp_pool, anon_client, pooled_http
 from efficiency_hub.errors import HubError
@@ -30,6 +31,7 @@ def create_app(settings: HubSettings | None = None) -> FastAPI:
         pool = aiohttp_pool()  # the process's one connection pool, for every client below
         async with pool, pooled_http(pool=pool) as http:
             app.state.http = http
+            app.state.accounts = Accounts(app.state.settings, http)
             # the one supabase client of the process; requests act as their callers through it,
             # their query builders' requests sent straight on the pool
             app.state.supabase = await anon_client(app.state.settings, http)

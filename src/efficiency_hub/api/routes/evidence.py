@@ -7,18 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Response, UploadFile, status
 
-from efficiency_hub.api.deps import UserClient
+from efficiency_hub.api.deps import Caller
 from efficiency_hub.evidence import Evidence, EvidenceFile
 
 router = APIRouter(prefix="/events/{event_id}/evidence", tags=["evidence"])
 MAX_UPLOAD = 10 * 1024 * 1024  # the bucket's own limit; Storage refuses more (413) in any case
 
 
-async def get_evidence(client: UserClient) -> Evidence:
-    return Evidence(client)
-
-
-EvidenceDep = Annotated[Evidence, Depends(get_evidence)]
+EvidenceDep = Annotated[Evidence, Depends(Caller(Evidence))]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EvidenceFile,
