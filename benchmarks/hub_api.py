@@ -10,6 +10,11 @@ Prints requests/s, p50/p99 and CPU per answer (the hub's process; Localbase's) p
 medians, and the api/rest ratio (per round and its median); writes benchmarks/results/hub_api.json.
 
     python benchmarks/hub_api.py [--seconds 5] [--connections 16] [--rounds 3] [--start-timeout 300]
+                                 [--access-log]
+
+The API runs as `efficiency-hub up` runs it (uvicorn, one process, uvloop and httptools), but at log
+level warning, so without uvicorn's access log; `--access-log` runs it exactly as `up` does (log
+level info: a line per request into the API's log file).
 
 Both servers count as started when they serve (Localbase: its state file and /health; the hub API:
 its own process listens on its port and answers /health, then an authenticated read answers 200);
@@ -51,11 +56,14 @@ def start_localbase(timeout: float) -> LocalbaseProcess:
                          f"{exc}") from None
 
 
-def start_api(stack: Stack, lb: LocalbaseProcess, log: Path, timeout: float) -> Child:
-    """The hub API as `efficiency-hub up` runs it (uvicorn, one process), without the access log."""
+def start_api(stack: Stack, lb: LocalbaseProcess, log: Path, timeout: float, access_log: bool) -> Child:
+    """The hub API as `efficiency-hub up` runs it (uvicorn, one process); without the access log
+    unless `access_log`."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "efficiency_hub.api:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+            "--host", "127.0.0.1", "--port", str(port)]
+    if not access_log:
+        argv += ["--log-level", "warning", "--no-access-log"]
     child = stack.spawn("the hub API", argv, {"SUPABASE_URL": lb.url, "SUPABASE_ANON_KEY": lb.anon_key},
                         f"http://127.0.0.1:{port}", log)
     try:
@@ -96,6 +104,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--start-timeout", type=float, default=300,
                         help="seconds each server may take to serve (a loaded machine needs minutes)")
+    parser.add_argument("--access-log", action="store_true",
+                        help="the API logs each request, as under `efficiency-hub up` (log level info)")
     args = parser.parse_args()
 
     rounds: list[dict[str, dict]] = []
@@ -106,7 +116,7 @@ def main() -> None:
     try:
         token = sign_in(lb)
         with console.status(f"starting the hub API (up to {args.start_timeout:.0f}s)"):
-            api = start_api(stack, lb, Path(logs.name) / "api.log", args.start_timeout)
+            api = start_api(stack, lb, Path(logs.name) / "api.log", args.start_timeout, args.access_log)
         user = {"Authorization": f"Bearer {token}"}
         runs = {
             "rest": (f"{lb.url}/rest/v1/citizens?select=*&citizen_id=eq.{CITIZEN}", {**user, "apikey": lb.anon_key}),
@@ -154,7 +164,7 @@ def main() -> None:
     per_round = ", ".join(f"{r['ratio']['api_over_rest']:.2f}" for r in rounds)
     console.print(f"api/rest ratio: [bold]{ratio:.2f}[/] (median; rounds: {per_round})")
     path = save("hub_api", {
-        "connections": args.connections, "seconds": args.seconds, "rounds": rounds,
+        "connections": args.connections, "seconds": args.seconds, "access_log": args.access_log, "rounds": rounds,
         "medians": {name: {key: median(name, key) for key in
                            ("requests_per_s", "p50_ms", "p99_ms", "hub_cpu_ms", "localbase_cpu_ms")} for name in SIDES},
         "api_over_rest": round(ratio, 3)})
