@@ -12,7 +12,8 @@ from tests.hub.api.conftest import bearer
 async def test_a_token_the_backend_refuses_is_401_with_postgrest_s_code(api, make_person):
     alice = await make_person()
     claims = jwt.decode(alice.token, options={"verify_signature": False})
-    forged = jwt.encode({**claims, "sub": "00000000-0000-0000-0000-000000000000"}, "not-the-project-s-key-but-32-bytes-or-more", algorithm="HS256")
+    other_key = "not-the-project-s-key-but-32-bytes-or-more"
+    forged = jwt.encode({**claims, "sub": "00000000-0000-0000-0000-000000000000"}, other_key, algorithm="HS256")
     for path in (f"/citizens/{alice.citizen_id}", "/citizens", "/protected/efficiency-data"):
         answer = await api.get(path, headers=bearer(forged))
         assert answer.status_code == 401, (path, answer.text)
