@@ -12,9 +12,9 @@ medians, and the api/rest ratio (per round and its median); writes benchmarks/re
     python benchmarks/hub_api.py [--seconds 5] [--connections 16] [--rounds 3] [--start-timeout 300]
                                  [--access-log]
 
-The API runs as `efficiency-hub up` runs it (uvicorn, one process, uvloop and httptools), but at log
-level warning, so without uvicorn's access log; `--access-log` runs it exactly as `up` does (log
-level info: a line per request into the API's log file).
+The API runs exactly as `efficiency-hub up` runs it (uvicorn, one process, uvloop and httptools,
+no access log); `--access-log` as `efficiency-hub up --access-log` does (a line per request into the
+API's log file).
 
 Both servers count as started when they serve (Localbase: its state file and /health; the hub API:
 its own process listens on its port and answers /health, then an authenticated read answers 200);
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import console, run_wrk, save  # noqa: E402
 from cpu import descendants, snapshot, used  # noqa: E402
 
-from efficiency_hub.cli.stack import Child, Stack, StackError  # noqa: E402
+from efficiency_hub.cli.stack import Child, Stack, StackError, api_argv  # noqa: E402
 from localbase.testing.server import LocalbaseProcess, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,13 +57,9 @@ def start_localbase(timeout: float) -> LocalbaseProcess:
 
 
 def start_api(stack: Stack, lb: LocalbaseProcess, log: Path, timeout: float, access_log: bool) -> Child:
-    """The hub API as `efficiency-hub up` runs it (uvicorn, one process); without the access log
-    unless `access_log`."""
+    """The hub API exactly as `efficiency-hub up` runs it (stack.api_argv), `--access-log` or not."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "efficiency_hub.api:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port)]
-    if not access_log:
-        argv += ["--log-level", "warning", "--no-access-log"]
+    argv = api_argv("127.0.0.1", port, access_log=access_log)
     child = stack.spawn("the hub API", argv, {"SUPABASE_URL": lb.url, "SUPABASE_ANON_KEY": lb.anon_key},
                         f"http://127.0.0.1:{port}", log)
     try:
@@ -105,7 +101,7 @@ def main() -> None:
     parser.add_argument("--start-timeout", type=float, default=300,
                         help="seconds each server may take to serve (a loaded machine needs minutes)")
     parser.add_argument("--access-log", action="store_true",
-                        help="the API logs each request, as under `efficiency-hub up` (log level info)")
+                        help="the API logs each request, as under `efficiency-hub up --access-log`")
     args = parser.parse_args()
 
     rounds: list[dict[str, dict]] = []

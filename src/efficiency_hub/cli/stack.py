@@ -194,9 +194,17 @@ def hub_env(settings: HubSettings, *, service: bool) -> dict[str, str]:
     return env
 
 
-def start_api(stack: Stack, settings: HubSettings, host: str, port: int, log: Path) -> Child:
+def api_argv(host: str, port: int, *, access_log: bool = False) -> list[str]:
+    """The hub API as a server: uvicorn (uvloop and httptools), one process; uvicorn's line per
+    request only with `access_log`."""
     argv = [sys.executable, "-m", "uvicorn", "efficiency_hub.api:create_app", "--factory",
             "--host", host, "--port", str(port)]
+    return argv if access_log else [*argv, "--no-access-log"]
+
+
+def start_api(stack: Stack, settings: HubSettings, host: str, port: int, log: Path, *,
+              access_log: bool = False) -> Child:
+    argv = api_argv(host, port, access_log=access_log)
     # the API serves users with their own tokens: it is not given the service-role key
     child = stack.spawn("api", argv, hub_env(settings, service=False), f"http://{host}:{port}", log)
     stack.wait_serving(child, port, "/health")
