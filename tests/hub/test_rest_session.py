@@ -1,11 +1,10 @@
-"""rest_session.RestSession: the query builders' requests sent straight on an aiohttp pool. Callers
-sharing it each act as themselves (their JWT, so RLS decides); its answers are the ones the httpx
-client gets for the same queries, errors included (code, message, details, hint); a network error
-arrives as httpx's; a compressed answer is read decoded."""
+"""rest_session.RestSession: the query builders' requests sent straight on an aiohttp pool. Its
+answers are the ones the httpx client gets for the same queries, errors included (code, message,
+details, hint); a network error arrives as httpx's; a compressed answer is read decoded. (Callers
+sharing it each act as themselves: tests/hub/test_clients.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import uuid
@@ -16,7 +15,6 @@ from aiohttp import web
 from postgrest.exceptions import APIError
 
 from efficiency_hub.clients import CallerClient, aiohttp_pool, anon_client
-from efficiency_hub.errors import PermissionDenied, translated
 from efficiency_hub.rest_session import RestSession
 from efficiency_hub.tracker import Tracker
 from localbase.testing.server import free_port
@@ -32,32 +30,6 @@ async def pool():
 async def shared(settings):
     async with httpx.AsyncClient() as http:
         yield await anon_client(settings, http)
-
-
-async def test_callers_on_one_rest_session_each_see_their_own_rows(make_person, shared, pool):
-    people = [await make_person() for _ in range(3)]
-    rest = RestSession(pool)
-    headers_before = dict(shared.postgrest.headers)
-    ids = sorted(p.citizen_id for p in people)
-
-    async def sees(person) -> tuple[set[str], str]:
-        me = CallerClient(shared, person.token, rest)
-        found: set[str] = set()
-        for _ in range(5):  # interleaved with the other callers' requests on the same pool
-            rows = (await me.table("citizens").select("citizen_id").in_("citizen_id", ids).execute()).data
-            found |= {r["citizen_id"] for r in rows}
-            await asyncio.sleep(0)
-        return found, (await Tracker(me).me()).citizen_id  # me(): the current_citizen_id() RPC
-
-    assert await asyncio.gather(*(sees(p) for p in people)) == [({p.citizen_id}, p.citizen_id) for p in people]
-    # writes go as the caller: their own event is recorded, another citizen's is refused by RLS
-    alice = CallerClient(shared, people[0].token, rest)
-    event = await Tracker(alice).record_event(people[0].citizen_id, "task_completed", 1)
-    assert event.citizen_id == people[0].citizen.id
-    with pytest.raises(PermissionDenied), translated():
-        other = {"citizen_id": str(people[1].citizen.id), "event_type": "task_completed", "efficiency_delta": 1}
-        await alice.table("efficiency_events").insert(other).execute()
-    assert dict(shared.postgrest.headers) == headers_before  # still the anon key's, untouched
 
 
 async def test_answers_and_errors_are_the_httpx_clients(make_person, shared, pool):
