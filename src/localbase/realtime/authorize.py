@@ -1,9 +1,10 @@
 """Authorize stage: for a batch of row changes of one table and the subscribers that listen to
 it, PostgreSQL says which changes each (role, JWT claims) context may SELECT, which changes each
-filter list matches, and gives the rows as typed JSON. One round trip per table per batch, on a
+filter list matches, and gives the rows as typed JSON. One round trip per table per batch (plus
+one when contexts are new to the connection: they are told once, then named by number), on a
 dedicated connection as `supabase_realtime_admin`; the SQL lives in database/sql/30_realtime.sql
-(realtime.visible_each: per context one execution of a statement prepared once per role, over
-every row of the batch).
+(realtime.visible_each: per role one statement over every context and row when the policies have
+no sub-select, else per context one execution of a statement prepared once per role).
 
 Many contexts ([realtime] authorize_connections > 1, at least SPLIT_AT of them and SPLIT_WORK
 checks in the batch): the contexts are split between that many connections, checked at the same
@@ -264,7 +265,6 @@ class Authorizer:
         return Verdict(row["records"], row["old_records"],  # type: ignore[index]
                        [[n - 1 for n in seen] for seen in visible],
                        [[n - 1 for n in found] for found in row["matched"]])  # type: ignore[index]
-
 
     async def _numbers(self, conn: asyncpg.Connection, contexts: list[Identity]) -> list[int]:
         """The contexts' numbers on `conn`, telling it the ones it does not know yet (one
