@@ -26,7 +26,7 @@ def holders(pgdata: Path) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(f"/proc/{entry.name}/cwd") == target and _running(int(entry.name)):
+            if os.readlink(f"/proc/{entry.name}/cwd") == target and running(int(entry.name)):
                 found.append(int(entry.name))
         except OSError:
             continue  # gone, or not ours to look at
@@ -35,7 +35,7 @@ def holders(pgdata: Path) -> list[int]:
 
 def may_hold(pid: int, pgdata: Path) -> bool:
     """Whether `pid` may still be a PostgreSQL on this folder (when we cannot look, it may)."""
-    if not _running(pid):
+    if not running(pid):
         return False
     try:
         return os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(pgdata)
@@ -92,7 +92,7 @@ def lock_pid(path: Path) -> int | None:
         return None
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
     """True while the process runs; an exited process nobody reaped yet (a zombie) does not."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -103,7 +103,7 @@ def _running(pid: int) -> bool:
 
 def wait_exit(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _running(pid):
+    while running(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localbase.database import orphans
 from localbase.database.cluster import Cluster, PrepareReport
 from localbase.settings import Settings, SettingsError
 
@@ -45,14 +46,7 @@ def state_path(settings: Settings) -> Path:
     return settings.data_dir / STATE_FILE
 
 
-def process_alive(pid: int) -> bool:
-    """True while the process runs; an exited process its parent has not reaped yet (a zombie)
-    counts as stopped."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
+process_alive = orphans.running  # a zombie (exited, not reaped yet) counts as stopped
 
 
 def read_state(settings: Settings) -> dict | None:

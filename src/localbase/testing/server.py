@@ -18,21 +18,13 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from localbase.database import orphans
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ProjectKeys:
@@ -201,17 +193,10 @@ class LocalbaseProcess(ProjectKeys):
     def _wait_database_gone(self, timeout: float = 30.0) -> None:
         """After a kill -9 the embedded PostgreSQL notices its parent is gone on its own time and
         writes WAL until then: removing the data folder under it fails ('pg_wal' not empty)."""
-        try:
-            pid = int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        for wait in (timeout, 5.0):
-            deadline = time.monotonic() + wait
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if not _alive(pid):
-                return
+        pid = orphans.lock_pid(self.data_dir / "pgdata" / "postmaster.pid")
+        if pid is not None and not orphans.wait_exit(pid, timeout):
             os.kill(pid, signal.SIGKILL)  # a test's own throw-away database
+            orphans.wait_exit(pid, 5.0)
 
     def __enter__(self) -> LocalbaseProcess:
         return self.start()
