@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import PROJECT, console, run_wrk, save  # noqa: E402
 from cpu import cpu_seconds  # noqa: E402
 
-from localbase.database.pool import rest_pool_options, session_facts  # noqa: E402
+from localbase.database.pool import rest_pool, session_facts  # noqa: E402
 from localbase.rest import execute, sql  # noqa: E402
 from localbase.rest.parse import parse_request  # noqa: E402
 from localbase.rest.plan import Planner  # noqa: E402
@@ -66,7 +66,7 @@ async def raw_baseline(server: LocalbaseProcess, token: str, row_id: int, *, sec
     socket_dir = server.data_dir / "run"
     dsn = (f"postgresql://authenticator@/postgres?host={socket_dir}&port={server.db_port}"
            if socket_dir.exists() else rest_dsn)
-    pool = await asyncpg.create_pool(dsn, **{**rest_pool_options(POOL_SIZE), "min_size": POOL_SIZE})
+    pool = await rest_pool(dsn, POOL_SIZE, min_size=POOL_SIZE).open()
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
 

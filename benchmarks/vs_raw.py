@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 import asyncpg
 import orjson
 
-from localbase.database.pool import rest_pool_options, session_facts
+from localbase.database.pool import rest_pool, session_facts
 from localbase.rest import execute, sql
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
@@ -64,12 +64,11 @@ def dsn(server: LocalbaseProcess) -> str:
 
 
 async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
-    pool = await asyncpg.create_pool(dsn(server), **{**rest_pool_options(POOL_SIZE), "min_size": POOL_SIZE})
+    pool = await rest_pool(dsn(server), POOL_SIZE, min_size=POOL_SIZE).open()
     async with pool.acquire() as conn:
         session, timeout = await session_facts(conn)
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
-    gate = asyncio.Semaphore(POOL_SIZE)
 
     async def read(conn: asyncpg.Connection, p: Prepared) -> asyncpg.Record:
         if session:  # as execute.read_session: the context for the session, then the statement alone
@@ -87,7 +86,7 @@ async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: f
             p = requests[i % len(requests)]
             i += 1
             t0 = time.perf_counter()
-            async with gate, pool.acquire() as conn:
+            async with pool.acquire() as conn:  # the server's pool: its gate admits POOL_SIZE
                 row = await read(conn, p)
             if row["page_total"] < 1:
                 raise AssertionError("the baseline read no row: not the server's workload")

@@ -1,7 +1,8 @@
 """Connection pools: one per database role a service connects as.
 
 - rest_pool as `authenticator` (NOINHERIT): each request switches to anon / authenticated /
-  service_role inside its own transaction, so RLS decides what it sees.
+  service_role first (rest/execute.py), so RLS decides what it sees. Its connections are not reset
+  between requests (every use sets the whole context first); database/rest_pool.py hands them out.
 - auth_pool as `supabase_auth_admin`, the owner of schema auth (as GoTrue connects). Like GoTrue's
   pool, its connections are not reset between requests (asyncpg still rolls back a transaction left
   open): auth's own statements set nothing for the session. A connection on which a project's
@@ -9,11 +10,12 @@
   and gets asyncpg's full reset (RESET ALL, UNLISTEN *, CLOSE ALL, advisory locks) when released.
 
 An idle server keeps one REST connection open and no Auth one (each pool grows with demand and
-shrinks after asyncpg's max_inactive_connection_lifetime): every idle PostgreSQL backend is ~2 MB.
+shrinks after five idle minutes): every idle PostgreSQL backend is ~2 MB.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -21,6 +23,7 @@ import asyncpg
 import orjson
 
 from localbase.database.gate import FairGate
+from localbase.database.rest_pool import RestPool
 
 # A database that is not there (refused, cut mid-request, shutting down, crashed, starting up or in
 # recovery, or a connect timeout), as opposed to a query's own error: every service answers these
@@ -33,12 +36,6 @@ log = logging.getLogger("localbase.database")
 
 def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
-
-
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Like PostgREST, REST connections are not reset between requests: everything a request sets
-    (role, claims, timeouts) is transaction-local and gone at COMMIT/ROLLBACK. This saves a
-    `RESET ALL; UNLISTEN *; ...` round trip per request."""
 
 
 _PROJECT_SQL_RAN: set[int] = set()  # server pids of auth connections to reset fully when released
@@ -59,10 +56,12 @@ async def _reset_after_project_sql(conn: asyncpg.Connection) -> None:
             await conn.execute(conn.get_reset_query())
 
 
-def rest_pool_options(size: int, connect_timeout: float = 5.0) -> dict:
-    """The REST pool's settings (shared with benchmarks/rest.py's baseline)."""
-    return {"min_size": 1, "max_size": size, "init": _init_connection, "reset": _no_reset,
-            "timeout": connect_timeout, "server_settings": {"application_name": "localbase-rest"}}
+def rest_pool(dsn: str, size: int, *, connect_timeout: float = 5.0, wait_timeout: float | None = None,
+              application_name: str = "localbase-rest", min_size: int = 1) -> RestPool:
+    """The REST pool (database/rest_pool.py), made and not yet opened (shared with the benchmarks'
+    raw asyncpg baselines)."""
+    return RestPool(dsn, size, min_size=min_size, connect_timeout=connect_timeout, wait_timeout=wait_timeout,
+                    init=_init_connection, server_settings={"application_name": application_name})
 
 
 async def session_facts(conn: asyncpg.Connection) -> tuple[bool, str]:
@@ -87,7 +86,7 @@ class Database:
     rest_pool_size: int = 20
     connect_timeout: float = 5.0  # a new connection (the database down or hung answers 503, not a hang)
     pool_timeout: float = 10.0  # a request waiting for a free REST connection (504 after that)
-    rest_pool: asyncpg.Pool | None = field(default=None, init=False)
+    rest_pool: RestPool | None = field(default=None, init=False)
     rest_gate: FairGate | None = field(default=None, init=False)
     auth_pool: asyncpg.Pool | None = field(default=None, init=False)
     # REST reads without a transaction block (rest/execute.py): only on a direct connection
@@ -95,9 +94,9 @@ class Database:
     rest_statement_timeout: str = field(default="0", init=False)  # the REST role's own
 
     async def open(self) -> None:
-        self.rest_pool = await asyncpg.create_pool(
-            self.rest_dsn, **rest_pool_options(self.rest_pool_size, self.connect_timeout))
-        self.rest_gate = FairGate(self.rest_pool_size, timeout=self.pool_timeout)
+        self.rest_pool = await rest_pool(self.rest_dsn, self.rest_pool_size, connect_timeout=self.connect_timeout,
+                                         wait_timeout=self.pool_timeout).open()
+        self.rest_gate = self.rest_pool.gate
         async with self.rest_pool.acquire() as conn:
             self.session_reads, self.rest_statement_timeout = await session_facts(conn)
         self.auth_pool = await asyncpg.create_pool(
@@ -119,8 +118,8 @@ class Database:
         if self.rest_pool is None:
             return False
         try:
-            async with self.rest_pool.acquire(timeout=2) as conn:
-                await conn.fetchval("select 1", timeout=2)
+            async with asyncio.timeout(2), self.rest_pool.acquire() as conn:
+                await conn.fetchval("select 1")
             return True
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             return False

@@ -37,7 +37,8 @@ import asyncpg
 
 from localbase.database.gate import FairGate
 from localbase.database.notify import NotifyChannel
-from localbase.database.pool import rest_pool_options
+from localbase.database.pool import rest_pool
+from localbase.database.rest_pool import RestPool
 from localbase.nodes.config import ReadReplicaSettings
 from localbase.process import tasks
 
@@ -74,7 +75,7 @@ class NotAReplica(RuntimeError):
 class Replica:
     index: int
     dsn: str
-    rest_pool: asyncpg.Pool | None = None
+    rest_pool: RestPool | None = None
     rest_gate: FairGate | None = None
     probe: asyncpg.Connection | None = None
     fresh_as_of: float = -math.inf  # local monotonic time: everything committed by then is here
@@ -141,10 +142,10 @@ class ReadRouter:
             raise NotAReplica(f"read replica {replica.index} (--db-read-url) is not a standby: it is not in recovery, "
                               f"so it is not a replica of the primary")
         replica.probe = probe
-        replica.rest_pool = await asyncpg.create_pool(replica.dsn, **{
-            **rest_pool_options(self.pool_size, self.connect_timeout),
-            "server_settings": {"application_name": "localbase-rest-replica"}})
-        replica.rest_gate = FairGate(self.pool_size, timeout=self.pool_timeout)
+        replica.rest_pool = await rest_pool(replica.dsn, self.pool_size, connect_timeout=self.connect_timeout,
+                                            wait_timeout=self.pool_timeout,
+                                            application_name="localbase-rest-replica").open()
+        replica.rest_gate = replica.rest_pool.gate
         if not first:
             log.info("read replica %d answers again", replica.index)
 

@@ -164,7 +164,7 @@ async def transaction(db, caller: Caller, ctx: Context, *, read_only: bool, roll
     block ends (rolls back with `rollback`, or when it raises). Errors are the caller's to map into
     its protocol's shape (REST: _in_transaction below; Storage: storage/session.py).
     BEGIN names its access mode: a read may have left the session read-only by default."""
-    async with db.rest_gate, db.rest_pool.acquire() as conn:
+    async with db.rest_pool.acquire() as conn:
         try:
             await conn.execute(BEGIN_READ_ONLY if read_only else BEGIN_READ_WRITE)
             try:
@@ -199,7 +199,7 @@ async def read_session(db, caller: Caller, ctx: Context, work: Callable[[asyncpg
     context set for the session (see the module's docstring), each statement then its own read-only
     implicit transaction. Errors are the caller's to map, as with `transaction`. (A plain coroutine,
     not a context manager: this is every read's path, and an async generator costs more per call.)"""
-    async with db.rest_gate, db.rest_pool.acquire() as conn:
+    async with db.rest_pool.acquire() as conn:
         try:
             await conn.fetchval(SET_READ_SESSION, caller.role, caller.claims_json, ctx.method, ctx.path,
                                 ctx.headers_json, ctx.search_path, timeout or db.rest_statement_timeout)
