@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,6 +23,7 @@ from localbase.database.pool import Database
 from localbase.functions import routes as functions_routes
 from localbase.gateway import health, metrics, worker_metrics
 from localbase.gateway.apikey import ApiKeyMiddleware
+from localbase.gateway.cors import Cors
 from localbase.gateway.stack import BodyLimit, Observe, Services
 from localbase.net import service as net_service
 from localbase.nodes import lifecycle as nodes
@@ -142,8 +142,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
     app.state.metrics = metrics.RequestMetrics()
     health.setup(app, db.rest_dsn)
     keyed = ApiKeyMiddleware(Services(app, settings.keyring), settings=settings, public=public_paths())
-    cors = CORSMiddleware(keyed, allow_origins=["*"],
-                          allow_methods=["*"], allow_headers=["*"], expose_headers=EXPOSED_HEADERS, max_age=86400)
+    cors = Cors(keyed, EXPOSED_HEADERS, max_age=86400)
     gateway = Observe(BodyLimit(cors, settings.limits.max_body_bytes), app.state.metrics, app.state)
     if settings.access_log:
         from localbase.logs import access_logger

@@ -2,8 +2,8 @@
 
   Observe    counts and times the request for /metrics (and writes the access log when it is on)
   BodyLimit  counts a body of unknown length (chunked) against [limits] max_body_bytes: 413 past it
-  CORS       Starlette's CORSMiddleware, for every service: any origin, the headers Supabase's
-             clients read exposed, preflights answered here
+  CORS       for every service (gateway/cors.py): any origin, the headers Supabase's clients read
+             exposed, preflights answered here
   ApiKey     the gateway's key check (gateway/apikey.py)
   Services   /rest/v1 to the REST pipeline (rest/routes.handle) after one prefix test; every other
              path to the Starlette app: its routes, exception handlers and the lifespan. With read
