@@ -7,6 +7,10 @@ Keys: the project's shared secret (a `str`: HS256 only), or a `KeyRing` (securit
 the secret plus asymmetric keys. With a ring, a token's header picks the key but never the
 algorithm family: HS256 is checked with the secret only, ES256/RS256 only with a key of that
 algorithm (by `kid`); `none` and anything else are refused.
+
+PyJWT (and `cryptography`, which it imports: ~12 MB and ~0.05 s of a start) is imported on first
+need: an HS256 token that PyJWT would accept as it stands (hs256_accepted) is verified here; any
+other token, and every refusal, goes through PyJWT, so the verdicts and their wording are PyJWT's.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import jwt as pyjwt
 import orjson
 
+from localbase.security.hs256 import hs256_accepted
 from localbase.security.signing_keys import KeyRing
 
 ALGORITHM = "HS256"
@@ -41,14 +45,11 @@ class JWTError(Exception):
         return self.reason
 
 
-class _NoKey(pyjwt.InvalidTokenError):
-    """An asymmetric token whose `kid` names none of the ring's keys."""
-
-
 def sign(claims: dict[str, Any], secret: str | KeyRing) -> str:
     """With a ring that has a signing key: that key's algorithm and its `kid`; else HS256."""
     key = secret.signing if isinstance(secret, KeyRing) else None
     if key is not None and key.private is not None:
+        import jwt as pyjwt
         return pyjwt.encode(claims, key.private, algorithm=key.alg, headers={"typ": "JWT", "kid": key.kid})
     return sign_hs256(claims, secret.secret if isinstance(secret, KeyRing) else secret)
 
@@ -78,8 +79,22 @@ def verify(token: str, secret: str | KeyRing, *, leeway: int = 0) -> dict[str, A
     """
     if not token or token.count(".") != 2:
         raise JWTError(f"Expected 3 parts in JWT; got {token.count('.') + 1 if token else 0}")
+    claims = hs256_accepted(token, secret if isinstance(secret, str) else secret.secret)
+    if claims is None:
+        claims = _verify_pyjwt(token, secret)
+    _check_claim_types(claims)
+    exp = claims.get("exp")
+    if exp is not None and exp + leeway < time.time():
+        # a cached verification may outlive the token
+        raise JWTError("JWT expired", expired=True)
+    return claims
+
+
+def _verify_pyjwt(token: str, secret: str | KeyRing) -> Any:
+    """Every token hs256_accepted leaves: PyJWT's verdict, refusals worded as PostgREST words them."""
+    import jwt as pyjwt
     try:
-        claims = _verify_cached(token, secret) if isinstance(secret, str) else _verify_ring(token, secret)
+        return _verify_cached(token, secret) if isinstance(secret, str) else _verify_ring(token, secret)
     except pyjwt.ExpiredSignatureError:
         raise JWTError("JWT expired", expired=True) from None
     except pyjwt.InvalidAlgorithmError:
@@ -90,12 +105,6 @@ def verify(token: str, secret: str | KeyRing, *, leeway: int = 0) -> dict[str, A
         raise JWTError("No suitable key or wrong key type") from None
     except pyjwt.PyJWTError:
         raise JWTError("Invalid JWT") from None
-    _check_claim_types(claims)
-    exp = claims.get("exp")
-    if exp is not None and exp + leeway < time.time():
-        # a cached verification may outlive the token
-        raise JWTError("JWT expired", expired=True)
-    return claims
 
 
 _NUMERIC_CLAIMS = ("exp", "nbf", "iat")
@@ -114,8 +123,13 @@ def _check_claim_types(claims: Any) -> None:
             raise JWTError(f"The JWT '{name}' claim must be a number", claims=True)
 
 
+class _NoKey(Exception):
+    """An asymmetric token whose `kid` names none of the ring's keys."""
+
+
 @lru_cache(maxsize=4096)
 def _verify_cached(token: str, secret: str) -> dict[str, Any]:
+    import jwt as pyjwt
     # Only successful verifications are cached (exceptions are not), and expiry is re-checked
     # by the caller on every use, so caching never extends a token's life.
     return pyjwt.decode(
@@ -129,6 +143,7 @@ def _verify_cached(token: str, secret: str) -> dict[str, Any]:
 @lru_cache(maxsize=4096)
 def _verify_ring(token: str, ring: KeyRing) -> dict[str, Any]:
     """An HS256 token with the ring's secret; an ES256/RS256 one with the key its header names."""
+    import jwt as pyjwt
     header = pyjwt.get_unverified_header(token)
     alg = header.get("alg")
     if alg == ALGORITHM:

@@ -8,7 +8,8 @@ As GoTrue reads GOTRUE_JWT_KEYS: the key whose `key_ops` include "sign" signs ne
 A file of one key without `key_ops` signs with it. The project's shared secret (HS256) keeps
 verifying the tokens and API keys signed with it.
 
-`KeyRing` is what every service verifies with (security.jwt), one object per process."""
+`KeyRing` is what every service verifies with (security.jwt), one object per process. PyJWT's
+JWK helpers (and `cryptography`) are imported when a key is read or written, not before."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt as pyjwt
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-
-# alg -> (kty, the JWK helper of PyJWT)
-ALGORITHMS: dict[str, tuple[str, Any]] = {"ES256": ("EC", ECAlgorithm), "RS256": ("RSA", RSAAlgorithm)}
+# alg -> (kty, the name of PyJWT's JWK helper in jwt.algorithms)
+ALGORITHMS: dict[str, tuple[str, str]] = {"ES256": ("EC", "ECAlgorithm"), "RS256": ("RSA", "RSAAlgorithm")}
 PRIVATE_FIELDS = ("d", "p", "q", "dp", "dq", "qi", "oth")
+
+
+def jwk_helper(alg: str) -> Any:
+    """PyJWT's class that reads and writes JWKs of `alg` (ECAlgorithm or RSAAlgorithm)."""
+    from jwt import algorithms
+    return getattr(algorithms, ALGORITHMS[alg][1])
 
 
 class SigningKeyError(ValueError):
@@ -40,19 +44,21 @@ class SigningKey:
 
     def public_jwk(self) -> dict[str, Any]:
         """What /.well-known/jwks.json publishes: the public half, `use` sig, `key_ops` verify."""
-        jwk = ALGORITHMS[self.alg][1].to_jwk(self.public, as_dict=True)
+        jwk = jwk_helper(self.alg).to_jwk(self.public, as_dict=True)
         jwk.pop("key_ops", None)
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig", "key_ops": ["verify"], "ext": True}
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as JWKs (cryptography's key objects do not pickle): the settings holding the
         keys go to every worker process that `--workers N` spawns."""
-        helper = ALGORITHMS[self.alg][1]
+        helper = jwk_helper(self.alg)
         private = None if self.private is None else helper.to_jwk(self.private, as_dict=True)
         return _unpickle, (self.kid, self.alg, helper.to_jwk(self.public, as_dict=True), private, self.signs)
 
 
 def _unpickle(kid: str, alg: str, public: dict[str, Any], private: dict[str, Any] | None, signs: bool) -> SigningKey:
+    import jwt as pyjwt
+
     def key(jwk: dict[str, Any]) -> Any:
         return pyjwt.PyJWK(jwk, algorithm=alg).key
     return SigningKey(kid, alg, key(public), None if private is None else key(private), signs)
@@ -124,6 +130,7 @@ def _key(item: Any, where: str) -> SigningKey:
     ops = item.get("key_ops")
     if ops is not None and (not isinstance(ops, list) or not all(isinstance(o, str) for o in ops)):
         raise SigningKeyError(f"{where} ({kid}): key_ops must be an array of strings")
+    import jwt as pyjwt
     try:
         parsed = pyjwt.PyJWK(item, algorithm=alg).key
     except (pyjwt.PyJWKError, pyjwt.InvalidKeyError, ValueError, TypeError) as exc:
@@ -144,7 +151,7 @@ def generate(alg: str = "ES256") -> dict[str, Any]:
         raise SigningKeyError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {alg!r}")
     key = ec.generate_private_key(ec.SECP256R1()) if alg == "ES256" else \
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = ALGORITHMS[alg][1].to_jwk(key, as_dict=True)
+    jwk = jwk_helper(alg).to_jwk(key, as_dict=True)
     jwk.pop("key_ops", None)
     return {**jwk, "kid": str(uuid.uuid4()), "use": "sig", "key_ops": ["sign", "verify"], "alg": alg, "ext": True}
 
