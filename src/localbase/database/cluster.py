@@ -89,6 +89,11 @@ class Cluster:
         self.launch()
         self.wait_ready()
 
+    @property
+    def needs_init(self) -> bool:
+        """An embedded cluster that launch() must create first (initdb)."""
+        return self.embedded is not None and not self.embedded.initialized
+
     def launch(self) -> None:
         """initdb on a new data folder, and start the postmaster without waiting for it (call it
         from the main thread: see EmbeddedPostgres.launch)."""

@@ -3,7 +3,8 @@
 Start-up overlaps what does not depend on each other: the embedded PostgreSQL is launched before
 the API's modules are imported; a thread waits for it to accept connections and applies the
 bootstrap and migrations while the main thread imports the API (uvicorn, the services); the API
-serves once both are done.
+serves once both are done. A new data folder's initdb (a subprocess, about a second) runs while a
+thread imports the API.
 
 Ctrl+C (SIGINT) or SIGTERM stops the API gracefully, then PostgreSQL with a fast shutdown."""
 
@@ -82,10 +83,20 @@ def _run(settings: Settings, workers: int, studio_sock, on_ready: Callable[[Read
          phase: Callable[[str], None], started: float) -> None:
     cluster = Cluster(settings)
     phase("starting PostgreSQL" if cluster.embedded else "connecting to the database")
-    cluster.launch()
+    # a new cluster: the API is imported in a thread while initdb runs (a subprocess, ~1 s)
+    imports = Background(lambda: import_api(settings), "localbase-import") if cluster.needs_init else None
+    try:
+        cluster.launch()
+    except BaseException:
+        if imports is not None:
+            imports.result()  # not left importing while the interpreter exits
+        raise
     try:
         prepared = Background(lambda: _ready_and_prepared(cluster, settings))
-        import_api(settings)  # while PostgreSQL starts and the bootstrap and migrations run
+        if imports is None:
+            import_api(settings)  # while PostgreSQL starts and the bootstrap and migrations run
+        else:
+            imports.result()
         phase("applying bootstrap SQL and migrations")
         report = prepared.result()
         phase("starting the API" if workers == 1 else f"starting {workers} API workers")
@@ -107,11 +118,11 @@ class Background:
     """`work()` in a thread of its own; result() waits for it and returns its value or raises its
     exception in the caller's thread."""
 
-    def __init__(self, work: Callable[[], Any]):
+    def __init__(self, work: Callable[[], Any], name: str = "localbase-prepare"):
         self._work = work
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="localbase-prepare", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
