@@ -46,6 +46,9 @@ max_replication_slots = 10
 max_wal_senders = 10
 max_connections = 200
 shared_buffers = 64MB
+# reads done by the backend itself, as before PostgreSQL 18 (with read-ahead advice to the kernel),
+# rather than handed to 3 I/O worker processes (~2.5 MB of an idle server's memory)
+io_method = sync
 timezone = 'UTC'
 log_timezone = 'UTC'
 log_min_messages = warning
