@@ -6,17 +6,9 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from localbase.backup import ops, tools
 from localbase.backup.config import BackupConfig
@@ -26,12 +18,16 @@ from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError
 from localbase.settings import SettingsError
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 DbUrl = Annotated[str | None, typer.Option(help="This database instead of the project's (or set DATABASE_URL).")]
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=True)
+                    TimeElapsedColumn(), console=err.real(), transient=True)
 
 
 def _size(n: float) -> str:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from localbase.cli.main import DataDir, Workdir, app, console, err
+from localbase.cli.terminal import escape
 from localbase.settings import SettingsError, require_project
 
 
@@ -41,5 +41,5 @@ def doctor(
     if output == "json":
         print(to_json(checks, strict))
     else:
-        render(checks, console)
+        render(checks, console.real())
     raise typer.Exit(exit_code(checks, strict))

@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from localbase.cli.terminal import handle_stop_signals, print_values
+from localbase.cli.terminal import LazyConsole, escape, handle_stop_signals, plain, print_plain_values, print_values
 from localbase.database.cluster import Cluster, redact
 from localbase.database.embedded import EmbeddedPostgresError
 from localbase.database.migrations import MigrationError, new_migration
@@ -34,8 +32,8 @@ app.add_typer(migration_app, name="migration")
 app.add_typer(functions_app, name="functions")
 gen_app = typer.Typer(help="Generate code from the database.", no_args_is_help=True)
 app.add_typer(gen_app, name="gen")
-console = Console()
-err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
+console = LazyConsole()
+err = LazyConsole(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
 
 Workdir = Annotated[Path, typer.Option("--workdir", help="Project folder (holds supabase/).")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder [default: <workdir>/.localbase]")]
@@ -110,7 +108,7 @@ def start(
     if running:
         err.print(f"[red]Localbase is already running[/red] for {settings.data_dir} (pid {running['pid']}).")
         raise typer.Exit(1)
-    status = console.status("starting…", spinner="dots")
+    status = _NoStatus() if plain() else console.status("starting…", spinner="dots")
     status.start()
 
     def ready(r: server.Ready) -> None:
@@ -129,7 +127,10 @@ def start(
         raise typer.Exit(1) from None
     finally:
         status.stop()
-    console.print("[dim]Localbase stopped.[/dim]")
+    if plain():
+        print("Localbase stopped.", flush=True)
+    else:
+        console.print("[dim]Localbase stopped.[/dim]")
 
 
 def _start_json(settings: Settings, workers: int) -> None:
@@ -160,6 +161,19 @@ def _start_json(settings: Settings, workers: int) -> None:
     log.info("Localbase stopped", extra={"event": "stopped"})
 
 
+class _NoStatus:
+    """What console.status shows when stdout is not a terminal: nothing (rich left unimported)."""
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def update(self, _message: str) -> None:
+        pass
+
+
 def _print_ready(r: server.Ready) -> None:
     s = r.settings
     report = r.report
@@ -170,9 +184,15 @@ def _print_ready(r: server.Ready) -> None:
         what.append(f"{r.workers} API workers")
     if s.nodes.node_id:
         what.append(f"node {s.nodes.node_id}")
-    console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
     hidden = {name: "(hidden in production mode: localbase status -o env)" for name in SECRET_VALUES}
-    print_values(console, _status_values(s, r.db_url, r.studio_url), hidden=hidden if s.mode == "production" else None)
+    values = _status_values(s, r.db_url, r.studio_url)
+    if plain():  # as rich prints to a file or a pipe, without importing it
+        print(f"Localbase started in {r.started_in:.2f}s ({', '.join(what)}).")
+        print_plain_values(values, hidden=hidden if s.mode == "production" else None)
+        print("Press Ctrl+C to stop.", flush=True)
+        return
+    console.print(f"[bold green]Localbase started[/bold green] in {r.started_in:.2f}s ({', '.join(what)}).")
+    print_values(console, values, hidden=hidden if s.mode == "production" else None)
     console.print("[dim]Press Ctrl+C to stop.[/dim]")
 
 
