@@ -11,7 +11,7 @@ from localbase.auth.config import AuthConfig, load_auth_config
 from localbase.backup.config import BackupConfig
 from localbase.bridge.config import KafkaConfig
 from localbase.net.config import NetConfig
-from localbase.realtime.service import RealtimeConfig
+from localbase.realtime.config import RealtimeConfig
 from localbase.settings import Settings
 from localbase.storage.config import StorageConfig, load_storage_config
 
@@ -29,7 +29,7 @@ class ServiceSettings:
 
 def load_service_settings(settings: Settings) -> ServiceSettings:
     """Raises SettingsError on the first bad value."""
-    from localbase.functions.deno import timeouts
+    from localbase.functions.config import timeouts
     return ServiceSettings(auth=load_auth_config(settings), realtime=RealtimeConfig.from_settings(settings),
                            storage=load_storage_config(settings), net=NetConfig.from_settings(settings),
                            backup=BackupConfig.from_settings(settings), kafka=KafkaConfig.from_settings(settings),

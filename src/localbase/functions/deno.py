@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from localbase.functions.config import timeouts
 from localbase.functions.deno_process import BootError, DenoProcess, main_module, start_process
 from localbase.functions.runner import BOOT_ERROR, WORKER_ERROR, error_response
 
@@ -38,8 +39,6 @@ ENTRIES = ("index.ts", "index.js", "index.tsx", "index.jsx", "index.mjs")
 SHARED = "_shared"  # Supabase's convention for code shared between functions (not a function)
 SHARED_FILES = (".env", "deno.json", "deno.jsonc", "import_map.json")  # in supabase/functions/: for all
 SKIP_DIRS = {"node_modules", ".git"}
-REQUEST_TIMEOUT_S = 150.0
-BOOT_TIMEOUT_S = 20.0
 BUFFERED_BODY_MAX = 1 << 20  # answers up to this size (with a Content-Length) are read whole
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "trailers", "transfer-encoding", "upgrade", "content-length", "expect"}
@@ -91,18 +90,6 @@ def source_version(*folders: Path) -> float:
                 with contextlib.suppress(OSError):  # a file replaced while we look
                     newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
     return newest
-
-
-def timeouts(settings: Any) -> tuple[float, float]:
-    """[edge_runtime] request_timeout_seconds and boot_timeout_seconds."""
-    runtime = settings.section("edge_runtime")
-    return (_seconds(runtime, "request_timeout_seconds", REQUEST_TIMEOUT_S),
-            _seconds(runtime, "boot_timeout_seconds", BOOT_TIMEOUT_S))
-
-
-def _seconds(section: dict[str, Any], key: str, default: float) -> float:
-    from localbase.config_values import parse_seconds
-    return parse_seconds(section.get(key, default), f"supabase/localbase.toml [edge_runtime] {key}")
 
 
 def _mtime(path: Path) -> float:
