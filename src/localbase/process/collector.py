@@ -40,6 +40,7 @@ class Collector:
         _, older, oldest = self._before
         gc.set_threshold(GEN0_THRESHOLD, older, oldest)
         gc.freeze()
+        gc.enable()  # `localbase start` runs its start-up without it (localbase/__main__.py)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="localbase-collector")
 
     async def _run(self) -> None:

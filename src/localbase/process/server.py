@@ -11,6 +11,7 @@ Ctrl+C (SIGINT) or SIGTERM stops the API gracefully, then PostgreSQL with a fast
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -105,11 +106,13 @@ def _run(settings: Settings, workers: int, studio_sock, on_ready: Callable[[Read
 
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             if workers > 1:
+                gc.enable()  # this process supervises; each worker's lifespan starts its Collector
                 from localbase.process.worker_pool import WorkerPool
                 runner.run(WorkerPool(settings, cluster, workers, studio_sock).serve(announce))
             else:
                 runner.run(_serve(settings, cluster, announce, studio_sock))
     finally:
+        gc.enable()  # whichever way start-up ended (localbase/__main__.py disabled it)
         state_path(settings).unlink(missing_ok=True)
         cluster.stop()
 

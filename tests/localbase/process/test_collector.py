@@ -38,3 +38,26 @@ async def test_started_it_freezes_then_hands_back_and_collects_what_died_meanwhi
     finally:
         await c.stop()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_a_start_up_run_without_the_collector_gets_it_back_when_the_worker_starts():
+    gc.disable()  # as `python -m localbase start` runs its start-up (localbase/__main__.py)
+    c = Collector()
+    try:
+        c.start()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        await c.stop()
+
+
+def test_localbase_start_disables_the_collector_for_its_start_up_only():
+    import subprocess
+    import sys
+    code = ("import gc, runpy, sys; sys.argv = ['localbase', {arg!r}, '--help']\n"
+            "try:\n    runpy.run_module('localbase', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('GC', gc.isenabled())")
+    for arg, enabled in (("start", False), ("status", True)):
+        out = subprocess.run([sys.executable, "-c", code.format(arg=arg)], capture_output=True, text=True).stdout
+        assert f"GC {enabled}" in out
