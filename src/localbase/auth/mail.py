@@ -2,22 +2,21 @@
 
 Without SMTP settings they land in auth.localbase_mailbox, which a developer reads with
 GET /auth/v1/localbase/mailbox?email=... (service_role key); with [auth.email.smtp] or
-LOCALBASE_AUTH_SMTP_URL they are sent for real (smtplib, in a worker thread)."""
+LOCALBASE_AUTH_SMTP_URL they are sent for real (smtplib, in a worker thread, imported then)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import smtplib
-import ssl
-from email.message import EmailMessage
-from email.utils import formataddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import asyncpg
 
 from localbase.auth.config import AuthConfig, SmtpConfig
+
+if TYPE_CHECKING:
+    import smtplib
 
 log = logging.getLogger("localbase.auth")
 
@@ -63,6 +62,7 @@ async def send(conn: asyncpg.Connection, config: AuthConfig, *, to: str, mail_ty
             "insert into auth.localbase_mailbox (recipient, subject, body, mail_type, action_link, otp) "
             "values ($1, $2, $3, $4, $5, $6)", to, subject, body, mail_type, link, otp)
         return
+    import smtplib  # with SMTP settings only (and on the first mail sent)
     try:
         await asyncio.to_thread(_smtp_send, config.smtp, to, subject, body)
     except (OSError, smtplib.SMTPException) as exc:
@@ -72,6 +72,10 @@ async def send(conn: asyncpg.Connection, config: AuthConfig, *, to: str, mail_ty
 
 
 def _smtp_send(smtp: SmtpConfig, to: str, subject: str, body: str) -> None:
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+    from email.utils import formataddr
     msg = EmailMessage()
     msg["From"] = formataddr((smtp.sender_name, smtp.sender))
     msg["To"] = to

@@ -22,7 +22,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -81,6 +80,7 @@ async def enroll(request: Request) -> Response:
         if name.strip() and any(f.get("friendly_name") == name for f in user.get("factors") or []):
             raise errors.MFA_FACTOR_NAME_CONFLICT(
                 f'A factor with the friendly name "{name}" for this user already exists')
+        import pyotp  # on the first enrolment
         secret = pyotp.random_base32()
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.get("email") or str(user["id"]), issuer_name=issuer)
         factor_id, ts = uuid.uuid4(), users.now()
@@ -135,6 +135,7 @@ async def verify(request: Request) -> Response:
                 raise errors.MFA_CHALLENGE_EXPIRED(
                     f"MFA challenge {challenge_id} has expired, verify against another challenge or create a new "
                     "challenge.")
+            import pyotp
             if not pyotp.TOTP(factor["secret"]).verify(code.strip(), valid_window=VERIFY_WINDOW):
                 raise errors.MFA_VERIFICATION_FAILED()
             await conn.execute("update auth.mfa_challenges set verified_at = $2 where id = $1", challenge_uuid, now)

@@ -14,8 +14,6 @@ import string
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-import bcrypt
-
 from localbase.auth import errors
 from localbase.auth.config import AuthConfig
 
@@ -47,7 +45,14 @@ def check_policy(password: str, config: AuthConfig) -> None:
         raise errors.WEAK_PASSWORD(" ".join(messages), extra={"weak_password": {"reasons": reasons}})
 
 
+def _bcrypt():
+    """bcrypt, imported by the first hashing (on a hashing thread; ~0.3 MB an idle server does without)."""
+    import bcrypt
+    return bcrypt
+
+
 def _hash_sync(password: str, cost: int) -> str:
+    bcrypt = _bcrypt()
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
 
 
@@ -56,7 +61,7 @@ def _verify_sync(password: str, hashed: str) -> bool:
     if len(candidate) > MAX_BYTES:
         candidate = candidate[:MAX_BYTES]  # still spend the time; the caller refuses long input
     try:
-        return bcrypt.checkpw(candidate, hashed.encode())
+        return _bcrypt().checkpw(candidate, hashed.encode())
     except ValueError:  # not a bcrypt hash (e.g. an argon2 hash we cannot check)
         return False
 
@@ -98,7 +103,7 @@ def warm_up(cost: int) -> None:
 def valid_hash(hashed: str) -> bool:
     """An imported bcrypt hash (admin create_user with password_hash)."""
     try:
-        bcrypt.checkpw(b"", hashed.encode())
+        _bcrypt().checkpw(b"", hashed.encode())
         return True
     except ValueError:
         return False
