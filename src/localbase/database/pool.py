@@ -23,6 +23,7 @@ import asyncpg
 import orjson
 
 from localbase.database.gate import FairGate
+from localbase.database.listener import Listener
 from localbase.database.rest_pool import RestPool
 
 # A database that is not there (refused, cut mid-request, shutting down, crashed, starting up or in
@@ -92,6 +93,11 @@ class Database:
     # REST reads without a transaction block (rest/execute.py): only on a direct connection
     session_reads: bool = field(default=False, init=False)
     rest_statement_timeout: str = field(default="0", init=False)  # the REST role's own
+    # the one connection that LISTENs for the services' channels (opened with the first channel)
+    listener: Listener = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listener = Listener(self.admin_dsn)
 
     async def open(self) -> None:
         self.rest_pool = await rest_pool(self.rest_dsn, self.rest_pool_size, connect_timeout=self.connect_timeout,
@@ -105,6 +111,7 @@ class Database:
             server_settings={"application_name": "localbase-auth"})
 
     async def close(self) -> None:
+        await self.listener.stop()
         for pool in (self.rest_pool, self.auth_pool):
             if pool is not None:
                 await pool.close()

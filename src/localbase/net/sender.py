@@ -23,12 +23,14 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 
+from localbase.database.listener import Listener
 from localbase.database.pool import UNAVAILABLE
 from localbase.net.config import NetConfig
 from localbase.process import tasks
@@ -85,9 +87,14 @@ async def _init(conn: asyncpg.Connection) -> None:
 
 
 class Sender:
-    def __init__(self, dsn: str, config: NetConfig):
+    def __init__(self, dsn: str, config: NetConfig, listener: Listener | None = None):
+        """`listener`: the server's shared LISTEN connection (database/listener.py); without one,
+        the sender opens its own."""
         self.dsn = dsn
         self.config = config
+        self._listener = listener
+        self._own_listener = listener is None
+        self._unlisten: Callable[[], Awaitable[None]] | None = None
         self.stats: Counter[str] = Counter()
         self.pool: asyncpg.Pool | None = None
         self.client: httpx.AsyncClient | None = None
@@ -106,12 +113,20 @@ class Sender:
     async def start(self) -> None:
         self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.lanes, init=_init,
                                               server_settings={"application_name": APPLICATION})
-        self._tasks = [asyncio.create_task(self._listen(), name="net-listen"),
-                       asyncio.create_task(self._prune(), name="net-prune"),
+        if self._listener is None:
+            self._listener = Listener(self.dsn, APPLICATION)
+        # whatever was queued while nothing listened is looked for at every (re)connection
+        self._unlisten = await self._listener.listen(CHANNEL, self.wake, lambda _again: self.wake())
+        self._tasks = [asyncio.create_task(self._prune(), name="net-prune"),
                        *(asyncio.create_task(self._lane(i), name=f"net-lane-{i}") for i in range(self.config.lanes))]
         log.info("net: sending pg_net requests (%d lanes of %d)", self.config.lanes, self.config.batch_size)
 
     async def stop(self) -> None:
+        if self._unlisten is not None:
+            await self._unlisten()
+            self._unlisten = None
+        if self._own_listener and self._listener is not None:
+            await self._listener.stop()
         for task in self._tasks:
             await tasks.cancel(task)
         if self.pool is not None:
@@ -194,31 +209,6 @@ class Sender:
         return Outcome(row["id"], status_code=response.status_code, content_type=response.headers.get("content-type"),
                        headers={k: _text(v) or "" for k, v in response.headers.items()},
                        content=_text(response.text))
-
-    async def _listen(self) -> None:
-        """LISTEN for net.wake()'s notifications; reconnect when the connection goes."""
-        backoff = 0.2
-        while True:
-            lost = asyncio.Event()
-            try:
-                conn = await asyncpg.connect(self.dsn, server_settings={"application_name": APPLICATION})
-            except (OSError, *DB_ERRORS) as exc:
-                log.warning("net: cannot listen for wake-ups (%s); polling, retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            try:
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, self.wake)
-                backoff = 0.2
-                self.wake()  # whatever was queued while we were not listening
-                await lost.wait()
-                log.warning("net: the wake-up connection was lost; reconnecting")
-            except DB_ERRORS as exc:
-                log.warning("net: the wake-up connection failed (%s); reconnecting", exc)
-            finally:
-                conn.terminate()
-            await asyncio.sleep(backoff)
 
     async def _prune(self) -> None:
         while True:

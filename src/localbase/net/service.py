@@ -38,7 +38,8 @@ async def startup(app) -> None:
     # the lanes are the server's: its workers share them (each worker's connections count too)
     worker = workers.current()
     config = replace(config, lanes=max(1, round(config.lanes / worker.count)))
-    sender = Sender(Cluster(settings).role_dsn(ROLE), config)
+    db = getattr(app.state, "db", None)
+    sender = Sender(Cluster(settings).role_dsn(ROLE), config, getattr(db, "listener", None))
     await sender.start()
     app.state.net = sender
     metrics.add_collector(_collect)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from localbase.database.listener import Listener
 from localbase.process import tasks
 from localbase.rest import db_config
 from localbase.rest.db_config import ApiConfig
@@ -308,7 +309,7 @@ async def _type_names(conn: asyncpg.Connection, oids: set[int]) -> dict[int, str
 
 
 class SchemaCache:
-    """Holds the current Schema; a background task LISTENs on channel `pgrst` for reloads."""
+    """Holds the current Schema; reloaded on channel `pgrst` (the database's shared listener)."""
 
     def __init__(self, admin_dsn: str, exposed: tuple[str, ...], config: ApiConfig | None = None,
                  rest_role: str = "authenticator"):
@@ -327,7 +328,7 @@ class SchemaCache:
                     db_config.from_toml(settings.section("api"), settings.max_rows),
                     urlsplit(db.rest_dsn).username or "authenticator")
         await cache.reload()
-        cache._task = asyncio.create_task(cache._listen(), name="schema-cache-listener")
+        cache._task = asyncio.create_task(cache._listen(db.listener), name="schema-cache-listener")
         return cache
 
     async def reload(self) -> None:
@@ -348,44 +349,27 @@ class SchemaCache:
         while self.version < version and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
 
-    async def _listen(self) -> None:
-        backoff = 0.1
-        while True:
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.admin_dsn,
-                                             server_settings={"application_name": "localbase-schema-listener"})
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+    async def _listen(self, listener: Listener) -> None:
+        """Reload on NOTIFY pgrst ('reload schema' / 'reload config' / empty), and after the
+        listening connection came back (the schema may have changed meanwhile)."""
+        def on_notify(payload: str) -> None:
+            if payload in ("", "reload schema", "reload config"):
+                self._reload.set()
 
-                def on_notify(_conn, _pid, _channel, payload: str) -> None:
-                    if payload in ("", "reload schema", "reload config"):
-                        self._reload.set()
+        def on_connect(again: bool) -> None:
+            if again:
+                self._reload.set()
 
-                await conn.add_listener("pgrst", on_notify)
-                if backoff > 0.1:  # we were disconnected: the schema may have changed meanwhile
+        unlisten = await listener.listen("pgrst", on_notify, on_connect)
+        try:
+            while True:
+                await self._reload.wait()
+                self._reload.clear()
+                try:
+                    await self.reload()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.error("schema cache reload failed: %s", exc)
                     self._reload.set()
-                backoff = 0.1
-                while not lost.is_set():
-                    waiter = asyncio.create_task(self._reload.wait())
-                    lost_waiter = asyncio.create_task(lost.wait())
-                    await asyncio.wait({waiter, lost_waiter}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
-                    lost_waiter.cancel()
-                    if self._reload.is_set():
-                        self._reload.clear()
-                        try:
-                            await self.reload()
-                        except (OSError, asyncpg.PostgresError) as exc:
-                            log.error("schema cache reload failed: %s", exc)
-                            self._reload.set()
-                            await asyncio.sleep(0.5)
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("schema listener lost the database (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
+                    await asyncio.sleep(0.5)
+        finally:
+            await unlisten()

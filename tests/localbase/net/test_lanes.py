@@ -41,7 +41,8 @@ def test_an_idle_server_holds_one_connection_for_its_lanes(server):
     names = [r["application_name"] for r in sql(
         server, "select application_name from pg_stat_activity where backend_type = 'client backend' "
                 "and pid <> pg_backend_pid()")]
-    assert names.count("localbase-net") == 2, names  # the wake-up listener and the first lane
+    assert names.count("localbase-net") == 1, names  # the first lane (wake-ups come over the server's listener)
+    assert names.count("localbase-listener") == 1, names  # one LISTEN connection: pg_net's and the schema cache's
     assert names.count("localbase-rest") == 1 and names.count("localbase-auth") == 0, names
 
 
