@@ -20,7 +20,10 @@ from localbase.security.hs256 import hs256_accepted
 
 SECRET = "a-secret-of-more-than-32-characters-for-hs256"
 NOW = int(time.time())
-CLAIMS = {"sub": "u1", "role": "authenticated", "aud": "authenticated", "exp": NOW + 3600, "iat": NOW - 10}
+# the tokens are made when the module is collected and checked maybe half an hour later (a whole
+# suite's run): what must still be valid, or still ahead, then is a day away
+DAY = 86_400
+CLAIMS = {"sub": "u1", "role": "authenticated", "aud": "authenticated", "exp": NOW + DAY, "iat": NOW - 10}
 
 
 def b64(data: bytes) -> str:
@@ -54,16 +57,16 @@ ORDINARY = {
     "pyjwt": pyjwt.encode(CLAIMS, SECRET, algorithm="HS256"),
     "pyjwt with kid": pyjwt.encode(CLAIMS, SECRET, algorithm="HS256", headers={"kid": "k1"}),
     "no time claims": make({"role": "anon"}),
-    "float exp": make({**CLAIMS, "exp": NOW + 3600.5}),
+    "float exp": make({**CLAIMS, "exp": NOW + DAY + 0.5}),
     "unicode claims": make({**CLAIMS, "email": "zoë@example.com", "meta": {"a": [1, None, True]}}),
 }
 
 UNUSUAL = {
     "expired": make({**CLAIMS, "exp": NOW - 5}),
     "exp now": make({**CLAIMS, "exp": NOW - 1}),
-    "iat ahead": make({**CLAIMS, "iat": NOW + 600}),
-    "nbf ahead": make({**CLAIMS, "nbf": NOW + 600}),
-    "exp a string": make({**CLAIMS, "exp": str(NOW + 3600)}),
+    "iat ahead": make({**CLAIMS, "iat": NOW + DAY}),
+    "nbf ahead": make({**CLAIMS, "nbf": NOW + DAY}),
+    "exp a string": make({**CLAIMS, "exp": str(NOW + DAY)}),
     "exp a bool": make({**CLAIMS, "exp": True}),
     "iat a list": make({**CLAIMS, "iat": [1]}),
     "exp NaN": make(None, raw_payload=b'{"exp": NaN}'),
