@@ -88,7 +88,6 @@ class Database:
     connect_timeout: float = 5.0  # a new connection (the database down or hung answers 503, not a hang)
     pool_timeout: float = 10.0  # a request waiting for a free REST connection (504 after that)
     rest_pool: RestPool | None = field(default=None, init=False)
-    rest_gate: FairGate | None = field(default=None, init=False)
     auth_pool: asyncpg.Pool | None = field(default=None, init=False)
     # REST reads without a transaction block (rest/execute.py): only on a direct connection
     session_reads: bool = field(default=False, init=False)
@@ -99,10 +98,14 @@ class Database:
     def __post_init__(self) -> None:
         self.listener = Listener(self.admin_dsn)
 
+    @property
+    def rest_gate(self) -> FairGate | None:
+        """The REST pool's fair gate (its waiters are a /metrics gauge)."""
+        return self.rest_pool.gate if self.rest_pool is not None else None
+
     async def open(self) -> None:
         self.rest_pool = await rest_pool(self.rest_dsn, self.rest_pool_size, connect_timeout=self.connect_timeout,
                                          wait_timeout=self.pool_timeout).open()
-        self.rest_gate = self.rest_pool.gate
         async with self.rest_pool.acquire() as conn:
             self.session_reads, self.rest_statement_timeout = await session_facts(conn)
         self.auth_pool = await asyncpg.create_pool(

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from localbase.database.gate import FairGate
 from localbase.database.notify import NotifyChannel
 from localbase.database.pool import rest_pool
 from localbase.database.rest_pool import RestPool
@@ -76,7 +75,6 @@ class Replica:
     index: int
     dsn: str
     rest_pool: RestPool | None = None
-    rest_gate: FairGate | None = None
     probe: asyncpg.Connection | None = None
     fresh_as_of: float = -math.inf  # local monotonic time: everything committed by then is here
     replay_lsn: int = 0
@@ -145,7 +143,6 @@ class ReadRouter:
         replica.rest_pool = await rest_pool(replica.dsn, self.pool_size, connect_timeout=self.connect_timeout,
                                             wait_timeout=self.pool_timeout,
                                             application_name="localbase-rest-replica").open()
-        replica.rest_gate = replica.rest_pool.gate
         if not first:
             log.info("read replica %d answers again", replica.index)
 
