@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import httpx
 import pytest
+from postgrest.exceptions import APIError
 
 from localbase.database.listener import Listener
+from supabase import AsyncClientOptions, acreate_client
 
 
 async def _until(check, timeout: float = 10.0) -> None:
@@ -107,19 +108,23 @@ async def test_a_server_listens_for_its_services_on_one_connection(localbase_ser
     await admin.execute("create table public.listener_probe (id int primary key)")
     await admin.execute("grant select on public.listener_probe to anon")
     await admin.execute("notify pgrst, 'reload schema'")
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            r = await client.get(f"{localbase_server.url}/rest/v1/listener_probe",
-                                 headers={"apikey": localbase_server.anon_key})
-            if r.status_code == 200:
-                break
+    client = await acreate_client(localbase_server.url, localbase_server.anon_key,
+                                  options=AsyncClientOptions(auto_refresh_token=False, persist_session=False))
+    for _ in range(100):  # the new table is unknown (PGRST205) until the schema cache reloads
+        try:
+            answer = await client.table("listener_probe").select("id").execute()
+            break
+        except APIError as exc:
+            assert exc.code == "PGRST205", exc
             await asyncio.sleep(0.05)
-        assert r.status_code == 200, r.text
-        rid = await admin.fetchval("select net.http_get($1)", f"{localbase_server.url}/rest/v1/")
-        for _ in range(200):
-            status = await admin.fetchval("select status_code from net._http_response where id = $1", rid)
-            if status is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert status is not None
+    else:
+        raise AssertionError("the schema cache did not reload on NOTIFY pgrst")
+    assert answer.data == []
+    rid = await admin.fetchval("select net.http_get($1)", f"{localbase_server.url}/rest/v1/")
+    for _ in range(200):
+        status = await admin.fetchval("select status_code from net._http_response where id = $1", rid)
+        if status is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert status is not None
     await admin.execute("drop table public.listener_probe")
