@@ -44,6 +44,7 @@ class Statement:
 class Builder:
     args: list[Any] = field(default_factory=list)
     n: int = 0
+    embeds: dict[int, str] = field(default_factory=dict)  # id(EmbedNode) -> its join alias
 
     def param(self, value: Any, cast: str = "text") -> str:
         self.args.append(value)
@@ -188,7 +189,9 @@ class Builder:
         return " order by " + ", ".join(terms) if terms else ""
 
     def _embed_alias(self, embed: EmbedNode) -> str:
-        return f'"j_{id(embed)}"'
+        """The embed's join alias, numbered in the order first met: the same read renders to the
+        same SQL text every time (one prepared statement in PostgreSQL, one shape in the read cache)."""
+        return self.embeds.setdefault(id(embed), f'"j{len(self.embeds) + 1}"')
 
     def _embed(self, embed: EmbedNode, parent_alias: str, parent: Node) -> tuple[str, str | None, str]:
         rel = embed.rel
