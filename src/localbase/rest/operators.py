@@ -25,6 +25,7 @@ class Operator:
     sql: str          # the SQL operator; for full-text search the tsquery function
     text: bool        # the right side is compared as text, whatever the column's type
     meaning: str      # for the docs
+    wildcard: bool = False  # the parse stage reads `*` in the value as `%`
 
 
 _ALL = (
@@ -34,8 +35,8 @@ _ALL = (
     Operator("lt", Form.QUANTIFIABLE, "<", False, "less than"),
     Operator("lte", Form.QUANTIFIABLE, "<=", False, "less than or equal"),
     Operator("neq", Form.PLAIN, "<>", False, "not equal"),
-    Operator("like", Form.QUANTIFIABLE, "like", True, "LIKE (`*` stands for `%`)"),
-    Operator("ilike", Form.QUANTIFIABLE, "ilike", True, "ILIKE (`*` stands for `%`)"),
+    Operator("like", Form.QUANTIFIABLE, "like", True, "LIKE (`*` stands for `%`)", wildcard=True),
+    Operator("ilike", Form.QUANTIFIABLE, "ilike", True, "ILIKE (`*` stands for `%`)", wildcard=True),
     Operator("match", Form.QUANTIFIABLE, "~", True, "POSIX regular expression"),
     Operator("imatch", Form.QUANTIFIABLE, "~*", True, "case-insensitive POSIX regular expression"),
     Operator("in", Form.IN, "= any", False, "one of a list"),
@@ -55,6 +56,12 @@ _ALL = (
     Operator("adj", Form.PLAIN, "-|-", False, "range adjacent to"),
 )
 OPERATORS: MappingProxyType[str, Operator] = MappingProxyType({op.name: op for op in _ALL})
+
+# The operators whose value, written `op.value` (no quantifier, outside a logic tree), reaches
+# PostgreSQL untouched as one bind parameter: the read cache's shapes (rest/read_cache.py) reuse
+# a statement for any value of these.
+VERBATIM: frozenset[str] = frozenset(op.name for op in _ALL
+                                     if op.form in (Form.PLAIN, Form.QUANTIFIABLE) and not op.wildcard)
 
 # `is.<value>` -> its SQL; in the order the parser tries them (`not_null` before `null`)
 IS_VALUES: MappingProxyType[str, str] = MappingProxyType({

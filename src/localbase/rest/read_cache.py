@@ -1,15 +1,30 @@
-"""A small LRU of prepared reads: the same GET (path, query string and the headers that shape it)
+"""Small LRUs of prepared reads: the same GET (path, query string and the headers that shape it)
 against the same schema-cache version always parses, plans and renders to the same statement, so
 repeated reads skip those stages. Keys never include the caller: role and claims are applied when
-the statement runs."""
+the statement runs.
+
+Shapes: reads that differ only in the values of simple filters (`id=eq.7`, `qty=gt.300`: an
+operator in operators.VERBATIM, whose value reaches PostgreSQL untouched as one bind parameter)
+share one statement, its values bound differently. A shape is learnt from a read planned the
+ordinary way: the same query with a marker in place of each such value is planned too, and the
+shape is kept only if each marker came out as a whole bind argument and nowhere else (not in the
+SQL, not in any other argument, not in anything else prepared) and if the markers replaced by the
+first read's values give exactly that read's statement. An application reading many rows by id
+thus parses and plans once per shape, not once per row."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import secrets
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from localbase.rest import plan as plan_stage
 from localbase.rest import sql
+from localbase.rest.operators import VERBATIM
 from localbase.rest.plan import Planner
 from localbase.rest.sql import Statement
 from localbase.rest.types import ApiRequest, MediaType
@@ -31,10 +46,44 @@ class PreparedRead:
     geojson: bool = False
 
 
+# `[not.]op.value` for an operator whose value is bound untouched; keys ending in a reserved word
+# are never filters
+_SIMPLE = re.compile(r"((?:not\.)?(?:" + "|".join(sorted(VERBATIM, key=len, reverse=True)) + r")\.)(.+)", re.S)
+_RESERVED = frozenset(("select", "order", "limit", "offset", "and", "or", "on_conflict", "columns"))
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    key: tuple
+    values: tuple[str, ...]  # the simple filters' values, in the query's order
+    pairs: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    prepared: PreparedRead  # planned with markers for values
+    # (list, index, value): list 0/1 the statement's args/explain_args, 2/3 the exact count's
+    slots: tuple[tuple[int, int, int], ...]
+
+    def fill(self, values: tuple[str, ...]) -> PreparedRead:
+        st, exact = self.prepared.statement, self.prepared.exact
+        lists = [list(st.args), list(st.explain_args)]
+        if exact is not None:
+            lists += [list(exact.args), list(exact.explain_args)]
+        for part, index, value in self.slots:
+            lists[part][index] = values[value]
+        return dataclasses.replace(
+            self.prepared, statement=Statement(st.sql, lists[0], st.explain_sql, lists[1]),
+            exact=Statement(exact.sql, lists[2], exact.explain_sql, lists[3]) if exact is not None else None)
+
+
 class ReadCache:
-    def __init__(self, size: int = 2048):
+    def __init__(self, size: int = 2048, shapes: int = 512):
         self.size = size
         self._entries: OrderedDict[tuple, PreparedRead] = OrderedDict()
+        self.shapes = shapes
+        self._shapes: OrderedDict[tuple, _Template | None] = OrderedDict()  # None: this shape is not reused
+        self._marker = f"lb-value-{secrets.token_hex(8)}-"
 
     @staticmethod
     def key(version: int, method: str, path: str, query: bytes, headers) -> tuple:
@@ -51,6 +100,63 @@ class ReadCache:
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
+    @staticmethod
+    def shape(version: int, method: str, path: str, pairs: list[tuple[str, str]], headers) -> Shape | None:
+        """The read's shape, or None when it has no simple filter."""
+        shaped: list[tuple[str, str]] = []
+        values: list[str] = []
+        for name, value in pairs:
+            match = _SIMPLE.fullmatch(value) if name.rpartition(".")[2] not in _RESERVED else None
+            if match is None:
+                shaped.append((name, value))
+            else:
+                shaped.append((name, match.group(1)))
+                values.append(match.group(2))
+        if not values:
+            return None
+        return Shape((version, method, path, tuple(shaped), *(headers.get(h) for h in SHAPING_HEADERS)),
+                     tuple(values), pairs)
+
+    def get_shaped(self, shape: Shape) -> PreparedRead | None:
+        template = self._shapes.get(shape.key)
+        if template is None:
+            return None
+        self._shapes.move_to_end(shape.key)
+        return template.fill(shape.values)
+
+    def learn(self, shape: Shape, prepared: PreparedRead,
+              prepare_pairs: Callable[[list[tuple[str, str]]], PreparedRead]) -> None:
+        """Keep `shape` for reuse if planning it with markers proves its values are only bound
+        (see the module's docstring); `prepared` is the read planned with its own values."""
+        if shape.key in self._shapes:
+            return
+        template = self._template(shape, prepared, prepare_pairs)
+        self._shapes[shape.key] = template
+        if len(self._shapes) > self.shapes:
+            self._shapes.popitem(last=False)
+
+    def _template(self, shape: Shape, prepared: PreparedRead,
+                  prepare_pairs: Callable[[list[tuple[str, str]]], PreparedRead]) -> _Template | None:
+        markers: dict[str, int] = {}
+        marked: list[tuple[str, str]] = []
+        for name, value in shape.pairs:
+            match = _SIMPLE.fullmatch(value) if name.rpartition(".")[2] not in _RESERVED else None
+            if match is None:
+                marked.append((name, value))
+            else:
+                marker = f"{self._marker}{len(markers)}"
+                markers[marker] = len(markers)
+                marked.append((name, match.group(1) + marker))
+        try:
+            probe = prepare_pairs(marked)
+        except Exception:  # noqa: BLE001 - a shape that does not plan with markers is just not reused
+            return None
+        slots = _slots(probe, markers, self._marker)
+        if slots is None:
+            return None
+        template = _Template(probe, slots)
+        return template if template.fill(shape.values) == prepared else None
+
 
 def prepare(req: ApiRequest, planner: Planner, *, head: bool) -> PreparedRead:
     """A read planned and rendered: its statement, and for count=estimated the exact count's."""
@@ -64,3 +170,24 @@ def prepare(req: ApiRequest, planner: Planner, *, head: bool) -> PreparedRead:
     rollback = planner.schema.config.tx_rollback(req.preferences.tx)
     return PreparedRead(statement, exact, plan.root.offset, req.single, count, rollback,
                         (f"count={count}",) if count else (), req.csv, req.accept is MediaType.GEOJSON)
+
+
+def _slots(probe: PreparedRead, markers: Mapping[str, int], stem: str) -> tuple[tuple[int, int, int], ...] | None:
+    """Where each marker is bound in `probe`, or None unless every marker is a whole bind argument
+    and appears nowhere else."""
+    slots: list[tuple[int, int, int]] = []
+    rest: list[Any] = [getattr(probe, f.name) for f in dataclasses.fields(probe)
+                       if f.name not in ("statement", "exact")]
+    for which, st in enumerate((probe.statement, probe.exact)):
+        if st is None:
+            continue
+        rest += [st.sql, st.explain_sql]
+        for part, args in enumerate((st.args, st.explain_args), 2 * which):
+            for index, arg in enumerate(args):
+                if isinstance(arg, str) and arg in markers:
+                    slots.append((part, index, markers[arg]))
+                else:
+                    rest.append(arg)
+    if {value for *_, value in slots} != set(markers.values()) or any(stem in repr(item) for item in rest):
+        return None
+    return tuple(slots)

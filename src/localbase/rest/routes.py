@@ -27,7 +27,7 @@ from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_request, query_pairs
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
-from localbase.rest.types import Action, MediaType
+from localbase.rest.types import Action, ApiRequest, MediaType
 
 log = logging.getLogger("localbase.rest")
 RPC_PREFIX = "rpc/"
@@ -89,12 +89,20 @@ async def _handle(request: Request) -> Response:
         key = reads.key(cache.version, method, path, query, first)
         prepared = reads.get(key)
         if prepared is None:
-            req = plan.producible(parse_request(method, path, query_pairs(query), request.headers, b""), schema,
-                                  accept)
-            prepared = read_cache.prepare(req, planner, head=method == "HEAD")
-            if req.explain is not None:
-                return await explain.respond(db, caller, ctx, prepared.statement, req.explain, read_only=True,
-                                             role_settings=schema.role_settings)
+            pairs = query_pairs(query)
+            shape = reads.shape(cache.version, method, path, pairs, first)
+            prepared = reads.get_shaped(shape) if shape is not None else None
+            if prepared is None:
+                def prepare(pairs: list[tuple[str, str]]) -> tuple[ApiRequest, PreparedRead]:
+                    req = plan.producible(parse_request(method, path, pairs, request.headers, b""), schema, accept)
+                    return req, read_cache.prepare(req, planner, head=method == "HEAD")
+
+                req, prepared = prepare(pairs)
+                if req.explain is not None:
+                    return await explain.respond(db, caller, ctx, prepared.statement, req.explain, read_only=True,
+                                                 role_settings=schema.role_settings)
+                if shape is not None:
+                    reads.learn(shape, prepared, lambda marked: prepare(marked)[1])
             reads.put(key, prepared)
         return await replica_reads.read(
             app.state.reads, db, caller, request, cache.version,

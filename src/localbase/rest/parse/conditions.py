@@ -108,7 +108,7 @@ def _op_expr(sc: Scanner, field: Field, in_tree: bool) -> Filter:
     else:
         value = s[sc.i:]
         sc.i = sc.n
-    if op == "like" or op == "ilike":
+    if operator is not None and operator.wildcard:
         value = value.replace("*", "%")
     return Filter(field, op, negated, value, quantifier, language)  # type: ignore[arg-type]
 
