@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from localbase.rest import errors, sql
-from localbase.rest.operators import OPERATORS, Form
+from localbase.rest.operators import OPERATORS, VERBATIM, Form
 from localbase.rest.parse import parse_filter
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,6 +30,22 @@ def test_quantifiable_operators_take_any_and_all(name):
     _, flt = parse_filter("a", f"{name}(any).{{1,2}}")
     assert flt.quantifier == "any"
     assert " any(" in sql.Builder()._filter("t", {}, flt)
+
+
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_verbatim_operators_bind_their_value_untouched(name):
+    """VERBATIM (the read cache's shapes rely on it): the value after `op.` is one bind argument, as
+    written; a wildcard operator's `*` becomes `%`."""
+    op = OPERATORS[name]
+    if op.form not in (Form.PLAIN, Form.QUANTIFIABLE):
+        assert name not in VERBATIM
+        return
+    value = "a*b%c,(d).e 'f\"g"
+    _, flt = parse_filter("a", f"{name}.{value}")
+    builder = sql.Builder()
+    builder._filter("t", {}, flt)
+    assert builder.args == [value.replace("*", "%") if op.wildcard else value]
+    assert (name in VERBATIM) is (not op.wildcard)
 
 
 @pytest.mark.parametrize("name", ["zz", "between", "contains"])
