@@ -4,6 +4,11 @@ One connection of its own (as supabase_realtime_admin) is the member session: wh
 and the lease (renewed every [nodes] heartbeat_seconds) runs, the process counts as alive. The
 same loop cleans up after processes that are gone (reaper.py, on a short connection of its own),
 one process at a time.
+
+The member session itself only renews the lease: the row is written (with the session's backend
+pid), other nodes are looked up and the slot is claimed on short connections, closed after, so
+that the long-lived backend does not keep their catalog lookups (node_status, pg_stat_activity:
+~3 MB of PostgreSQL memory) cached for as long as the server runs.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 
@@ -28,8 +35,8 @@ RECONNECT_MAX_SECONDS = 5.0
 UPSERT = """
 insert into localbase.nodes as n (id, node, worker, slot, host, pid, api_url, backend_pid, backend_start, keys,
                                   version, lease_until)
-select $1, $2, $3, $4, $5, $6, $7, pg_backend_pid(), a.backend_start, $8, $9, now() + make_interval(secs => $10)
-  from pg_stat_activity a where a.pid = pg_backend_pid()
+select $1, $2, $3, $4, $5, $6, $7, a.pid, a.backend_start, $8, $9, now() + make_interval(secs => $10)
+  from pg_stat_activity a where a.pid = $11
 on conflict (id) do update
    set slot = excluded.slot, backend_pid = excluded.backend_pid, backend_start = excluded.backend_start,
        seen_at = now(), lease_until = excluded.lease_until
@@ -76,23 +83,37 @@ class Membership:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.conn = await self._connect()
-        holder = await self.conn.fetchrow(
-            "select host, pid from localbase.node_status where node = $1 and worker = $2 and alive",
-            self.node, self.worker.index) if self.node else None  # unnamed ones may share a database
-        if holder is not None:
-            await self._close()
-            raise NodeConflict(f"node {self.node} worker {self.worker.index} is already running on "
-                               f"{holder['host']} (pid {holder['pid']}): give each node its own --node-id")
-        await self.conn.execute(SUPERSEDE, self.node, self.worker.index, self.id)
-        await self._register()
+        # both at once: start-up waits for one connection, not two in turn
+        opened = await asyncio.gather(self._connect(), self._connect_briefly("localbase-node-start"),
+                                      return_exceptions=True)
+        for failed in opened:
+            if isinstance(failed, BaseException):
+                for conn in opened:
+                    if isinstance(conn, asyncpg.Connection):
+                        conn.terminate()
+                raise failed
+        member: asyncpg.Connection = opened[0]
+        db: asyncpg.Connection = opened[1]  # type: ignore[assignment]
+        self.conn = member
+        try:
+            holder = await db.fetchrow(
+                "select host, pid from localbase.node_status where node = $1 and worker = $2 and alive",
+                self.node, self.worker.index) if self.node else None  # unnamed ones may share a database
+            if holder is not None:
+                await self._close()
+                raise NodeConflict(f"node {self.node} worker {self.worker.index} is already running on "
+                                   f"{holder['host']} (pid {holder['pid']}): give each node its own --node-id")
+            await db.execute(SUPERSEDE, self.node, self.worker.index, self.id)
+            await self._register(db)
+        finally:
+            await db.close()
         self._task = asyncio.create_task(self._beat(), name="node-heartbeat")
 
-    async def claim_slot(self, slot: str) -> None:
-        """Record that this process streams `slot`; refuse when a live process of another node
-        streams it (two nodes without distinct --node-id)."""
-        assert self.conn is not None
-        other = await self.conn.fetchrow(
+    async def claim_slot(self, slot: str, db: asyncpg.Connection) -> None:
+        """Record that this process streams `slot` (on `db`, a connection as supabase_realtime_admin
+        the caller closes after); refuse when a live process of another node streams it (two nodes
+        without distinct --node-id)."""
+        other = await db.fetchrow(
             "select node, worker, host, pid from localbase.node_status where slot = $1 and alive and id <> $2",
             slot, self.id)
         if other is not None:
@@ -100,7 +121,7 @@ class Membership:
                                f"{other['worker']} on {other['host']} (pid {other['pid']}): every node on one "
                                f"database needs its own --node-id")
         self.slot = slot
-        await self._register()
+        await self._register(db)
 
     async def stop(self) -> None:
         """A clean stop ends the lease now: the row stays, so that a node that never comes back
@@ -127,10 +148,24 @@ class Membership:
             "application_name": f"localbase-node {self.node or '-'}/{self.worker.index}",
             "tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"})
 
-    async def _register(self) -> None:
+    async def _connect_briefly(self, name: str) -> asyncpg.Connection:
+        return await asyncpg.connect(self.dsn, server_settings={"application_name": name})
+
+    @asynccontextmanager
+    async def _briefly(self, name: str) -> AsyncIterator[asyncpg.Connection]:
+        """A short connection of its own, closed after."""
+        conn = await self._connect_briefly(name)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def _register(self, db: asyncpg.Connection) -> None:
+        """Write this process's row (on `db`) naming the member session's backend."""
         assert self.conn is not None
-        await self.conn.execute(UPSERT, self.id, self.node, self.worker.index, self.slot, self.host, os.getpid(),
-                                self.api_url, self.keys, localbase.__version__, self.config.lease_seconds)
+        await db.execute(UPSERT, self.id, self.node, self.worker.index, self.slot, self.host, os.getpid(),
+                         self.api_url, self.keys, localbase.__version__, self.config.lease_seconds,
+                         self.conn.get_server_pid())
 
     # -- the loop --------------------------------------------------------------------------------
     async def _beat(self) -> None:
@@ -141,10 +176,12 @@ class Membership:
                 if self.conn is None or self.conn.is_closed():
                     self.conn = await self._connect()
                     self.stats["reconnects"] += 1
-                    await self._register()
+                    async with self._briefly("localbase-node-register") as db:
+                        await self._register(db)
                 elif await self.conn.execute(RENEW, self.id, self.config.lease_seconds) == "UPDATE 0":
                     # our row was reaped (a long pause, or the database restarted: the table is unlogged)
-                    await self._register()
+                    async with self._briefly("localbase-node-register") as db:
+                        await self._register(db)
                 self.stats["heartbeats"] += 1
                 backoff = 0.1
                 await self._reap_if_due()
@@ -165,11 +202,8 @@ class Membership:
         # would leave the member session's backend ~1.5 MB larger for as long as it lives; a
         # failure here is the reaper's (tried again next time), never the member session's
         try:
-            conn = await asyncpg.connect(self.dsn, server_settings={"application_name": "localbase-node-reaper"})
-            try:
+            async with self._briefly("localbase-node-reaper") as conn:
                 released, dropped = await reaper.reap(conn, self.slot_prefix, self.config.drop_slots_after_seconds)
-            finally:
-                await conn.close()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("nodes: cleaning up after stopped nodes failed (%s); retrying in %.0fs", exc,
                         self.reap_seconds)

@@ -16,6 +16,11 @@ The row checked is the row as committed (the WAL image: the new row for INSERT/U
 row for DELETE), not the table's current state, so a later change cannot leak an earlier one
 and a DELETE can be checked at all (with replica identity full; with a key-only old image, the
 policies see NULL in the other columns and usually deny).
+
+The connection is opened when first needed (the first postgres_changes subscriber, or its first
+change), not at start-up: a server nobody subscribes to keeps no authorization backend (~2 MB of
+PostgreSQL memory), and one whose subscribers left is closed again after [realtime]
+authorize_idle_seconds (fanout.py), with what it was told.
 """
 
 from __future__ import annotations
@@ -124,15 +129,25 @@ class Shape:
         return {k: v for k, v in image.items() if k in keep}
 
 
+class Unavailable(ConnectionError):
+    """The authorization connection could not be opened (PostgreSQL refused it or is away): the
+    changes are checked again once it can be (fan-out retries, as after a lost connection)."""
+
+
 class Authorizer:
     """The authorization connection, and per (table, role) what PostgreSQL says the role may be
     shown of a change (Shape). Shapes are forgotten when the stream announces a relation again,
     after any DDL (realtime.announce_ddl's message, in commit order), on a new connection, and
-    after SHAPE_TTL_SECONDS (role attributes and memberships change without DDL events)."""
+    after SHAPE_TTL_SECONDS (role attributes and memberships change without DDL events).
 
-    def __init__(self, conn: asyncpg.Connection, extra: int = 0,
+    `conn`: a connection to use (tests); else it is opened with `connect` when first needed
+    (open()), and again after drop() or close()."""
+
+    def __init__(self, conn: asyncpg.Connection | None = None, extra: int = 0,
                  connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None):
         self.conn = conn
+        self._opening = asyncio.Lock()
+        self.used_at = time.monotonic()  # the last check made (or the connection opened)
         # up to `extra` more connections, each checking a share of many contexts; opened (with
         # `connect`) by the first batch that has that many contexts, so a small project pays nothing
         self.helpers: list[asyncpg.Connection] = []
@@ -146,7 +161,7 @@ class Authorizer:
         self._numbered = 0
         self._generation = 0  # bumped on every forget: an answer fetched before it is not kept
         self.stats = {"evaluations": 0, "authorize_queries": 0, "contexts_checked": 0, "failures": 0,
-                      "shape_queries": 0, "split_queries": 0}
+                      "shape_queries": 0, "split_queries": 0, "authorize_connects": 0, "authorize_closes": 0}
 
     def forget(self, relid: int | None = None) -> None:
         """The relation was (re)announced by the stream, or (None) some DDL committed."""
@@ -157,13 +172,56 @@ class Authorizer:
             for key in [k for k in self._shapes if k[0] == relid]:
                 del self._shapes[key]
 
-    def attach(self, conn: asyncpg.Connection) -> None:
-        """A new authorization connection (after a reconnect; the helpers are opened again when
-        needed): DDL may have happened meanwhile."""
-        self.conn = conn
+    async def open(self) -> asyncpg.Connection:
+        """The authorization connection, opened now if there is none (or it was closed). Raises
+        Unavailable when it cannot be opened."""
+        async with self._opening:
+            conn = self.conn
+            if conn is not None and not conn.is_closed():
+                return conn
+            if self._connect is None:
+                raise Unavailable("the authorization connection is closed")
+            self.drop()
+            try:
+                conn = await self._connect()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # OSError and timeouts pass as they are
+                raise Unavailable(f"opening the authorization connection failed: {exc}") from exc
+            self.conn = conn
+            self.used_at = time.monotonic()
+            self.stats["authorize_connects"] += 1
+            return conn
+
+    def _reset(self) -> None:
+        """No connection: what the old ones were told and the shapes asked on them are gone too
+        (DDL may happen before the next one is opened)."""
+        self.conn = None
         self.helpers = []
         self._told.clear()
         self.forget()
+
+    def drop(self) -> None:
+        """The connections were lost (an outage, a terminated backend): let them go; the next
+        check opens a new one."""
+        for conn in self.connections:
+            if not conn.is_closed():
+                conn.terminate()
+        self._reset()
+
+    async def close(self) -> None:
+        """Close the connections (idle, or the service stops); the next check opens a new one."""
+        gone = self.connections
+        self._reset()
+        if gone:
+            self.stats["authorize_closes"] += 1
+        for conn in gone:
+            try:
+                await asyncio.wait_for(conn.close(), 2)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                conn.terminate()
+
+    def idle_for(self) -> float:
+        """Seconds since the last check, 0 when no connection is open."""
+        return time.monotonic() - self.used_at if self.conn is not None else 0.0
 
     async def _helpers(self) -> list[asyncpg.Connection]:
         """The helper connections, opened when first needed; one that cannot be opened now
@@ -182,7 +240,7 @@ class Authorizer:
 
     @property
     def connections(self) -> list[asyncpg.Connection]:
-        return [self.conn, *self.helpers]
+        return [self.conn, *self.helpers] if self.conn is not None else list(self.helpers)
 
     async def shapes(self, relid: int, roles: list[str]) -> dict[str, Shape]:
         """Each role's Shape for the table: from the cache, the missing ones in one query."""
@@ -196,9 +254,11 @@ class Authorizer:
             else:
                 missing.append(role)
         if missing:
+            conn = await self.open()
+            self.used_at = now
             generation = self._generation
             self.stats["shape_queries"] += 1
-            rows = await self.conn.fetch(
+            rows = await conn.fetch(
                 "select r as role, realtime.visible_columns($1, r) as shape from unnest($2::name[]) as r",
                 relid, missing)
             for row in rows:
@@ -218,9 +278,11 @@ class Authorizer:
         matched first and only those contexts are checked."""
         images = [c.old if c.kind == "DELETE" else c.new for c in changes]
         relid = changes[0].relation.relid
+        conn = await self.open()
+        self.used_at = time.monotonic()
         if filters and reachable is not None:
             self.stats["authorize_queries"] += 1
-            matched = [[n - 1 for n in found] for found in await self.conn.fetchval(
+            matched = [[n - 1 for n in found] for found in await conn.fetchval(
                 MATCH, relid, images, [_dumps(f) for f in filters])]
             keep = reachable(matched)
             if len(keep) < len(contexts):
@@ -228,14 +290,14 @@ class Authorizer:
                 if not keep:
                     self.stats["evaluations"] += len(changes)
                     return Verdict([None] * len(changes), [None] * len(changes), visible, matched)
-                some = await self._evaluate(changes, images, [contexts[k] for k in keep], [])
+                some = await self._evaluate(conn, changes, images, [contexts[k] for k in keep], [])
                 for k, seen in zip(keep, some.visible, strict=True):
                     visible[k] = seen
                 return Verdict(some.records, some.old_records, visible, matched)
-        return await self._evaluate(changes, images, contexts, filters)
+        return await self._evaluate(conn, changes, images, contexts, filters)
 
-    async def _evaluate(self, changes: list[RowChange], images: list, contexts: list[Identity],
-                        filters: list[list]) -> Verdict:
+    async def _evaluate(self, conn: asyncpg.Connection, changes: list[RowChange], images: list,
+                        contexts: list[Identity], filters: list[list]) -> Verdict:
         self.stats["evaluations"] += len(changes)
         self.stats["authorize_queries"] += 1
         self.stats["contexts_checked"] += len(contexts) * len(changes)
@@ -245,8 +307,8 @@ class Authorizer:
         parts = _split(contexts, 1 + len(helpers))
 
         async def first() -> asyncpg.Record:
-            numbers = await self._numbers(self.conn, parts[0])
-            return await self.conn.fetchrow(EVALUATE, relid, [c.new for c in changes], [c.old for c in changes],
+            numbers = await self._numbers(conn, parts[0])
+            return await conn.fetchrow(EVALUATE, relid, [c.new for c in changes], [c.old for c in changes],
                                             images, numbers, [_dumps(f) for f in filters])
 
         async def more(helper: asyncpg.Connection, part: list[Identity]) -> Any:

@@ -22,11 +22,13 @@ class RealtimeConfig:
     slot_name: str = "localbase_realtime"
     max_channels: int = 100
     authorize_connections: int = 2
+    authorize_idle_seconds: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RealtimeConfig:
         section = settings.section("realtime")
         retention = os.environ.get("LOCALBASE_REALTIME_RETENTION_SECONDS") or section.get("retention_seconds", 300)
+        idle = os.environ.get("LOCALBASE_REALTIME_AUTHORIZE_IDLE_SECONDS") or section.get("authorize_idle_seconds", 300)
         slot = str(section.get("slot_name", "localbase_realtime"))
         if not re.fullmatch(r"[a-z0-9_]{1,63}", slot):
             raise SettingsError("[realtime] slot_name must be lower-case letters, digits and _")
@@ -41,9 +43,12 @@ class RealtimeConfig:
                 slot_name=slot,
                 max_channels=int(section.get("max_channels_per_client", 100)),
                 authorize_connections=_connections(section.get("authorize_connections", 2)),
+                authorize_idle_seconds=float(idle),
             )
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"[realtime] in config.toml: {exc}") from None
+        if config.authorize_idle_seconds <= 0:
+            raise SettingsError("[realtime] authorize_idle_seconds must be more than 0")
         if config.max_channels < 1:
             raise SettingsError("[realtime] max_channels_per_client must be at least 1")
         return config

@@ -202,7 +202,7 @@ class Fanout:
     async def _reconnect(self, exc: Exception, attempt: int) -> None:
         log.warning("realtime: authorization connection lost (%s); reconnecting", exc)
         await asyncio.sleep(0.2 * (attempt + 1))
-        await self.service.reconnect_authorizer()
+        self.service.reconnect_authorizer()
 
     # -- subscriptions -------------------------------------------------------------------------
     async def claim(self, ch: Channel) -> tuple[tuple[int, int], bool]:
@@ -217,6 +217,7 @@ class Fanout:
                 await self.retention.release(ch, position if ch.conn.closing else None)
                 return
             ch.considered = ch.sent_position = position
+            await self._open_authorizer()
             try:
                 missed = self.retention.since(position)
             except Gap as exc:
@@ -236,6 +237,24 @@ class Fanout:
             self.live.add(ch)
             ch.live = True
 
+    async def _open_authorizer(self) -> None:
+        """Open the authorization connection for a subscriber (if it is not open), so that its
+        first change does not wait for it; if PostgreSQL refuses now, that change opens it."""
+        try:
+            await self.authorizer.open()
+        except LOST as exc:
+            log.warning("realtime: opening the authorization connection failed (%s); trying again at the next "
+                        "change", exc)
+
+    async def close_idle_authorizer(self, idle_seconds: float) -> None:
+        """With no subscriber for `idle_seconds`, close the authorization connections (a joining
+        subscriber opens them again in activate(), under the same lock)."""
+        if self.live or self.authorizer.idle_for() < idle_seconds:
+            return
+        async with self.lock:
+            if not self.live and self.authorizer.idle_for() >= idle_seconds:
+                await self.authorizer.close()
+
     def resume_position(self, ch: Channel) -> tuple[int, int]:
         if ch.pending:
             return ch.sent_position
@@ -246,6 +265,7 @@ class Fanout:
             return
         ch.live = False
         self.live.discard(ch)
+        self.authorizer.used_at = time.monotonic()  # idle (close_idle_authorizer) from the last one leaving
         self.audiences.changed()
         for b in ch.bindings:
             index = self.by_relid.get(b.relid) if b.relid is not None else self.by_schema.get(b.schema)

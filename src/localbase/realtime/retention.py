@@ -111,14 +111,13 @@ class Retention:
         return [r for r in self.buffer if r.position > position]
 
     # -- positions -----------------------------------------------------------------------------
-    async def start(self, slot_lsn: int, gone_owners: Sequence[str] = ()) -> None:
-        """At start-up: this worker's subscriptions still marked connected were cut off (crash or
-        restart), as are those of workers that no longer run (`gone_owners`)."""
+    async def start(self, db: asyncpg.Connection, slot_lsn: int, gone_owners: Sequence[str] = ()) -> None:
+        """At start-up (on `db`): this worker's subscriptions still marked connected were cut off
+        (crash or restart), as are those of workers that no longer run (`gone_owners`)."""
         self.floor = (slot_lsn, -1)
-        async with self.pool.acquire() as db:
-            n = await db.fetchval("with m as (update realtime.subscription_positions set connected = false "
-                                  "where connected and (owner = $1 or owner = any($2::text[])) returning 1) "
-                                  "select count(*) from m", self.owner, list(gone_owners))
+        n = await db.fetchval("with m as (update realtime.subscription_positions set connected = false "
+                              "where connected and (owner = $1 or owner = any($2::text[])) returning 1) "
+                              "select count(*) from m", self.owner, list(gone_owners))
         if n:
             log.info("realtime: %d subscription(s) may resume within %.0fs", n, self.window)
 

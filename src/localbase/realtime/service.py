@@ -13,6 +13,9 @@ Configuration, in supabase/config.toml under [realtime] (environment variables o
                                  with "ChannelRateLimitReached: Too many channels"
   authorize_connections = 2      PostgreSQL connections (and so CPUs) sharing the RLS checks of a batch
                                  with many subscribers (authorize.py); 1 checks every batch on one
+  authorize_idle_seconds = 300   with no postgres_changes subscriber for this long, the authorization
+                                 connections are closed (opened again by the next subscriber)
+                                 LOCALBASE_REALTIME_AUTHORIZE_IDLE_SECONDS
 """
 
 from __future__ import annotations
@@ -124,28 +127,24 @@ class Realtime:
         return self.fanout
 
     async def start(self) -> None:
-        self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, init=init_connection,
+        # The start-up queries (slots, positions) run on a connection of their own, closed after:
+        # on the pool's long-lived connection their catalog lookups would stay cached (~3 MB of
+        # PostgreSQL memory) for as long as the server runs. The pool connects on first use.
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=4, init=init_connection,
                                               server_settings={"application_name": "localbase-realtime"})
-        self.authorizer = Authorizer(await self._authorize_connection(), self.config.authorize_connections - 1,
-                                     self._authorize_connection)
-        worker = workers.current()
-        gone: list[str] = []
-        async with self.pool.acquire() as db:
-            base = node_slot(slot_name(self.config.slot_name, await db.fetchval("select current_database()")),
-                             self.settings.nodes.node_id)
-            self.slot = worker_slot(base, worker.index)
-            if self.membership is not None:  # refused when another live node streams this slot
-                await self.membership.claim_slot(self.slot)
-            if worker.first:  # positions recorded before owners existed ('') are released here too
-                gone = [*await drop_worker_slots(db, base, worker.count), ""]
-            slot_lsn = await ensure_slot(db, self.slot)
-        retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes,
-                              owner=self.slot)
-        await retention.start(slot_lsn, gone)
+        # opened by the first postgres_changes subscriber (authorize.py), not now
+        self.authorizer = Authorizer(None, self.config.authorize_connections - 1, self._authorize_connection)
+        retention = Retention(self.pool, self.config.retention_seconds, self.config.retention_max_changes)
+        db = await asyncpg.connect(self.dsn, server_settings={"application_name": "localbase-realtime-start"})
+        try:
+            await self._claim_slot(db, retention)
+        finally:
+            await db.close()
         self.stream = ChangeStream(self.dsn, self.slot, max_pending=self.config.max_pending,
                                    on_relation=self.authorizer.forget, on_ddl=self.authorizer.forget)
         self.fanout = Fanout(self, self.authorizer, retention, self.stream)
         await self.stream.start()
+        worker = workers.current()
         if worker.several or self.settings.nodes.named:
             self.bus = Bus(self, self.dsn)
             await self.bus.start()
@@ -153,6 +152,22 @@ class Realtime:
                        asyncio.create_task(self._guard(self._checkpoints, "checkpoint"))]
         if worker.first:
             self._tasks.append(asyncio.create_task(self._guard(self._prune_messages, "message pruning")))
+
+    async def _claim_slot(self, db: asyncpg.Connection, retention: Retention) -> None:
+        """This worker's replication slot (created on first start), recorded as this node's; the
+        slots of workers that no longer run dropped; positions left connected marked not."""
+        worker = workers.current()
+        base = node_slot(slot_name(self.config.slot_name, await db.fetchval("select current_database()")),
+                         self.settings.nodes.node_id)
+        self.slot = worker_slot(base, worker.index)
+        if self.membership is not None:  # refused when another live node streams this slot
+            await self.membership.claim_slot(self.slot, db)
+        gone: list[str] = []
+        if worker.first:  # positions recorded before owners existed ('') are released here too
+            gone = [*await drop_worker_slots(db, base, worker.count), ""]
+        slot_lsn = await ensure_slot(db, self.slot)
+        retention.owner = self.slot
+        await retention.start(db, slot_lsn, gone)
 
     async def _authorize_connection(self) -> asyncpg.Connection:
         conn = await self._connect()
@@ -163,16 +178,10 @@ class Realtime:
             raise
         return conn
 
-    async def reconnect_authorizer(self) -> None:
-        old = self.authorizer.connections  # type: ignore[union-attr]
-        try:
-            conn = await self._authorize_connection()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("realtime: reconnecting the authorization connection failed: %s", exc)
-            return
-        self.authorizer.attach(conn)  # type: ignore[union-attr]
-        for gone in old:
-            gone.terminate()
+    def reconnect_authorizer(self) -> None:
+        """The authorization connection was lost: the next check opens a new one."""
+        if self.authorizer is not None:
+            self.authorizer.drop()
 
     async def _guard(self, fn, name: str) -> None:
         """Run a background loop; if it dies, log why and start it again (never silently)."""
@@ -192,6 +201,7 @@ class Realtime:
             await asyncio.sleep(CHECKPOINT_SECONDS)
             try:
                 await self.fanout.checkpoint()  # type: ignore[union-attr]
+                await self.fanout.close_idle_authorizer(self.config.authorize_idle_seconds)  # type: ignore[union-attr]
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("realtime: checkpoint failed (will retry): %s", exc)
 
@@ -231,7 +241,7 @@ class Realtime:
         if self.stream is not None:
             await self.stream.stop()
         if self.authorizer is not None:
-            await asyncio.gather(*(conn.close() for conn in self.authorizer.connections))
+            await self.authorizer.close()
         if self.pool is not None:
             await self.pool.close()
 
