@@ -93,7 +93,7 @@ class Membership:
                         conn.terminate()
                 raise failed
         member: asyncpg.Connection = opened[0]
-        db: asyncpg.Connection = opened[1]  # type: ignore[assignment]
+        db: asyncpg.Connection = opened[1]
         self.conn = member
         try:
             holder = await db.fetchrow(
