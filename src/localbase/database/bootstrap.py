@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from importlib import resources
+from pathlib import Path
 
 import asyncpg
 
@@ -19,10 +19,12 @@ log = logging.getLogger("localbase.database")
 
 
 def bootstrap_scripts() -> list[tuple[str, str]]:
-    """(name, sql) of every bootstrap file, in file-name order (10_, 11_, 20_, ...)."""
-    folder = resources.files("localbase.database") / "sql"
+    """(name, sql) of every bootstrap file, in file-name order (10_, 11_, 20_, ...). Read beside
+    this module (a package installed on disk), not through importlib.resources: its readers import
+    zipfile and some twenty modules (~0.8 MB, ~8 ms) into every start for nothing."""
+    folder = Path(__file__).resolve().parent / "sql"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return [(f.name, f.read_text()) for f in files]
+    return [(f.name, f.read_text(encoding="utf-8")) for f in files]
 
 
 # the roles the bootstrap creates (10_roles_and_schemas.sql, 40_net.sql, 40_storage.sql)

@@ -149,7 +149,8 @@ def _ready_and_prepared(cluster: Cluster, settings: Settings) -> PrepareReport:
 def import_api(settings: Settings) -> None:
     """Import what serving needs (about half a second of a start), so that it happens while
     PostgreSQL starts rather than after."""
-    import uvicorn  # noqa: F401
+    from localbase.process import uvicorn_import
+    uvicorn_import.install()  # uvicorn without its command line (click, the reloaders)
 
     import localbase
     import localbase.gateway.app  # noqa: F401

@@ -190,6 +190,8 @@ def _worker_main(settings: Settings, index: int, count: int, sock: socket.socket
     os.environ[workers.ENV_INDEX] = str(index)
     workers.current.cache_clear()
     _die_with_parent(parent)
+    from localbase.process import uvicorn_import
+    uvicorn_import.install()  # as the single process does (server.import_api)
     from localbase import logs
     logs.configure(settings.log_format, log_level, access_log=settings.access_log)
     watch_board(board)
