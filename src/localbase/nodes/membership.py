@@ -163,9 +163,11 @@ class Membership:
     async def _register(self, db: asyncpg.Connection) -> None:
         """Write this process's row (on `db`) naming the member session's backend."""
         assert self.conn is not None
-        await db.execute(UPSERT, self.id, self.node, self.worker.index, self.slot, self.host, os.getpid(),
-                         self.api_url, self.keys, localbase.__version__, self.config.lease_seconds,
-                         self.conn.get_server_pid())
+        written = await db.execute(UPSERT, self.id, self.node, self.worker.index, self.slot, self.host, os.getpid(),
+                                   self.api_url, self.keys, localbase.__version__, self.config.lease_seconds,
+                                   self.conn.get_server_pid())
+        if written == "INSERT 0 0":  # no such backend: the member session ended meanwhile
+            raise asyncpg.InterfaceError("the member session's connection is gone")
 
     # -- the loop --------------------------------------------------------------------------------
     async def _beat(self) -> None:
