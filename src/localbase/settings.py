@@ -113,6 +113,12 @@ class Settings:
     # derived from it (else from the --db-url's password; else generated per data folder)
     db_role_secret: str | None = None
     studio: StudioSettings = field(default_factory=StudioSettings)  # [studio]: the admin web page
+    # [db] cluster_template / LOCALBASE_CLUSTER_TEMPLATE: a new data folder's embedded cluster is a copy
+    # of a bootstrapped template kept in `cache_dir` (database/template_cache.py) rather than initdb's
+    cluster_template: bool = True
+    # LOCALBASE_CACHE_DIR, else $XDG_CACHE_HOME/localbase, else ~/.cache/localbase; None: no home to
+    # cache in (the template is then off)
+    cache_dir: Path | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -206,6 +212,24 @@ def _trusted_proxies(api: dict[str, Any]) -> tuple[str, ...]:
             raise SettingsError(f"{where}: {item!r} is not an IP address or network (\"*\" is not accepted: "
                                 f"a client could then claim any address)") from None
     return tuple(networks)
+
+
+def _cache_dir() -> Path | None:
+    """Where Localbase keeps what it can make again (the XDG base directory rule); None without a home."""
+    if os.environ.get("LOCALBASE_CACHE_DIR"):
+        return Path(os.environ["LOCALBASE_CACHE_DIR"]).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):  # the spec: a relative value is invalid and ignored
+        return Path(xdg) / "localbase"
+    home = os.path.expanduser("~")
+    return Path(home) / ".cache" / "localbase" if os.path.isabs(home) else None
+
+
+def _cluster_template(db: dict[str, Any]) -> bool:
+    from_env = env_bool("LOCALBASE_CLUSTER_TEMPLATE")
+    if from_env is not None:
+        return from_env
+    return parse_bool(db.get("cluster_template", True), "[db] cluster_template in supabase/localbase.toml")
 
 
 def _first(*values: int | None) -> int:
@@ -317,6 +341,8 @@ def load_settings(
         if metrics_public is None else metrics_public,
         limits=Limits.from_config(config),
         studio=studio_settings,
+        cluster_template=_cluster_template(db),
+        cache_dir=_cache_dir(),
         config=config,
     )
     from localbase.security.key_settings import check_fixed_keys, configured, fixed_keys, signing_keys_of

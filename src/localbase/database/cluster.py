@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from localbase.database import bootstrap, credentials, migrations
+from localbase.database import bootstrap, credentials, migrations, provision
 from localbase.database.embedded import SUPERUSER, EmbeddedPostgres
 from localbase.database.pool import Database
 from localbase.settings import Settings
@@ -45,6 +45,7 @@ class Cluster:
         self.embedded = None if settings.db_url else EmbeddedPostgres(
             settings.data_dir, settings.db_port, password_source=lambda: superuser_password(settings))
         self.fresh = False
+        self.new: provision.NewCluster | None = None  # how launch() made a new data folder's cluster
 
     # -- addresses -----------------------------------------------------------------------------
     @property
@@ -95,10 +96,15 @@ class Cluster:
         return self.embedded is not None and not self.embedded.initialized
 
     def launch(self) -> None:
-        """initdb on a new data folder, and start the postmaster without waiting for it (call it
-        from the main thread: see EmbeddedPostgres.launch)."""
+        """A new data folder's cluster (copied from the cluster template, or made: provision.py), and
+        start the postmaster without waiting for it (call it from the main thread: see
+        EmbeddedPostgres.launch)."""
         if self.embedded:
-            self.fresh = self.embedded.init()
+            if self.embedded.initialized:
+                self.fresh = self.embedded.init()  # checks the PostgreSQL version
+            else:
+                self.new = provision.new_cluster(self.embedded, self.settings)
+                self.fresh = True
             self.embedded.launch()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -109,6 +115,8 @@ class Cluster:
     def stop(self) -> None:
         if self.embedded:
             self.embedded.stop()
+        if self.new is not None:
+            self.new.wait_published()  # the cluster template being written to the cache
 
     async def _connect_admin(self, **kw) -> asyncpg.Connection:
         try:
@@ -130,9 +138,9 @@ class Cluster:
             await _take_turn(conn)
             fresh = self.fresh or not await conn.fetchval(
                 "select to_regclass('supabase_migrations.schema_migrations') is not null")
-            if fresh:
+            if fresh and not (self.new and self.new.bootstrapped):
                 await bootstrap.apply_bootstrap(conn)
-            else:
+            else:  # a cluster copied from the template is checked (one query), not bootstrapped again
                 await bootstrap.ensure_bootstrap(conn)
             if self.embedded:
                 await self._set_superuser_password(conn)
@@ -147,6 +155,8 @@ class Cluster:
                 seeded = await migrations.apply_seed(conn, self.settings.seed_file)
             if check is not None:
                 await check(conn)
+            if self.new is not None:
+                self.new.publish()  # the cluster template, to disk now that this start is done with it
             return PrepareReport(fresh, applied, seeded)
         finally:
             await conn.close()
@@ -173,6 +183,8 @@ class Cluster:
         finally:
             await conn.close()
         self.fresh = True
+        if self.new is not None:
+            self.new.bootstrapped = False  # a new database: bootstrapped from scratch
         return await self.prepare(seed=True)
 
     # External databases: the login roles' passwords are derived from a secret every node has (the

@@ -56,6 +56,9 @@ log_line_prefix = '%m [%p] '
 """
 
 
+INITDB_ARGS = ("-U", SUPERUSER, "-E", "UTF8", "--locale=C", "--auth-local=peer", "--no-instructions", "--no-sync")
+
+
 # Extensions a Supabase project has that the wheel's build lacks (uuid-ossp, pgcrypto), written in SQL:
 # found by `create extension` through PostgreSQL 18's extension_control_path (see docs/compatibility.md).
 EXTENSIONS = Path(__file__).with_name("pgshare")  # holds extension/*.control, as a share directory
@@ -127,33 +130,32 @@ class EmbeddedPostgres:
     def initialized(self) -> bool:
         return (self.pgdata / "PG_VERSION").exists()
 
-    def init(self) -> bool:
+    def init(self, *, with_password: bool = True) -> bool:
         """initdb when the folder is new. Returns True when a new cluster was created.
 
         initdb runs with --no-sync (writing its ~40 MB to disk is a good part of its time); the new
         cluster's files are written to disk by `initdb --sync-only` started beside the postmaster
-        (launch), which stop() waits for: a cluster that was stopped cleanly is on disk."""
+        (launch), which stop() waits for: a cluster that was stopped cleanly is on disk.
+
+        with_password=False: the superuser gets no password (a cluster template must hold no secret;
+        a password-less role cannot log in over TCP, and Cluster.prepare sets one at every start)."""
         if self.initialized:
             self._check_version()
             return False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._check_writable(self.data_dir)
-        self._check_free_space(self.data_dir)
+        self.make_data_dir()
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self._hand_over(self.pgdata)
-        with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:  # created 0600
-            pw.write(self.password + "\n")
-        self._hand_over(Path(pw.name))
-        self._unsynced.touch()
-        try:
-            self._run(
-                [str(bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", SUPERUSER, "-E", "UTF8",
-                 "--locale=C", "--auth-local=peer", "--auth-host=scram-sha-256",
-                 f"--pwfile={pw.name}", "--no-instructions", "--no-sync"],
-                "initdb",
-            )
-        finally:
-            os.unlink(pw.name)
+        self.mark_unsynced()
+        if not with_password:
+            self._run(self.initdb_command("--auth-host=reject"), "initdb")
+        else:
+            with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as pw:  # created 0600
+                pw.write(self.password + "\n")
+            self._hand_over(Path(pw.name))
+            try:
+                self._run(self.initdb_command("--auth-host=scram-sha-256", f"--pwfile={pw.name}"), "initdb")
+            finally:
+                os.unlink(pw.name)
         conf = self.pgdata / "postgresql.conf"
         (self.pgdata / CONF_NAME).write_text(SERVER_CONF)
         with conf.open("a") as fh:
@@ -161,25 +163,56 @@ class EmbeddedPostgres:
         self._hand_over(self.pgdata / CONF_NAME)
         return True
 
+    def make_data_dir(self) -> None:
+        """The data folder, before a new cluster is made in it: writable, with room for one, and
+        reachable by the service account."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._check_writable(self.data_dir)
+        self._check_free_space(self.data_dir)
+        if self._user is not None:
+            _make_traversable(self.data_dir)
+
+    @property
+    def owner(self) -> tuple[int, int] | None:
+        """(uid, gid) the cluster's files belong to when not to the account running Localbase."""
+        return (self._user.pw_uid, self._user.pw_gid) if self._user else None
+
+    def mark_unsynced(self) -> None:
+        """A new cluster whose files are not on disk yet: launch() starts writing them (see init)."""
+        self._unsynced.touch()
+
+    def run_tool(self, args: list[str], what: str) -> None:
+        """One of PostgreSQL's programs (bin/<args[0]>), as the server's account; raises
+        EmbeddedPostgresError with its output when it fails."""
+        self._run([str(bin_dir() / args[0]), *args[1:]], what)
+
+    def initdb_command(self, *auth: str) -> list[str]:
+        return [str(bin_dir() / "initdb"), "-D", str(self.pgdata), *INITDB_ARGS, *auth]
+
     def start(self, timeout: float = 30.0) -> None:
         self.launch()
         self.wait_ready(timeout)
 
-    def launch(self, orphan_wait: float = 10.0) -> None:
+    def launch(self, orphan_wait: float = 10.0, *, private: bool = False) -> None:
         """Start the postmaster (without waiting for it to accept connections). Call it from the
         thread that lives as long as Localbase: the parent-death signal fires when the *thread*
-        that started PostgreSQL ends."""
+        that started PostgreSQL ends.
+
+        private=True: a short-lived server for Localbase alone (a cluster template being made): no
+        TCP (the socket only), no fsync (a new cluster's files go to disk after, see init)."""
         self._check_writable(self.pgdata)  # before anything in it is touched
         self._clear_stale_pid(orphan_wait)
-        self._check_port_free()
+        if not private:
+            self._check_port_free()
         self._own_pgdata()
         self._secure()
         self._private_socket_dir()
         log_fh = self.log_file.open("ab")
         self._hand_over(self.log_file)
         os.chmod(self.log_file, 0o600)  # queries and their errors: the server's account only
+        options = self.options() | ({"listen_addresses": "", "fsync": "off"} if private else {})
         cmd = [str(bin_dir() / "postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-               *(arg for name, value in self.options().items() for arg in ("-c", f"{name}={value}"))]
+               *(arg for name, value in options.items() for arg in ("-c", f"{name}={value}"))]
         self.process = subprocess.Popen(
             cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             user=self._user.pw_uid if self._user else None,
@@ -187,7 +220,7 @@ class EmbeddedPostgres:
             preexec_fn=_parent_death_signal(signal.SIGINT),
         )
         log_fh.close()
-        if self._unsynced.exists():
+        if self._unsynced.exists() and not private:
             self._start_sync()
 
     @property

@@ -1,0 +1,161 @@
+"""Copying a stopped PostgreSQL cluster's files, and giving a copy a system identifier of its own.
+
+The copy is lean: no write-ahead log (pg_resetwal writes a new one), no postmaster.pid/.opts, every
+folder 0700 and every file 0600 (as initdb makes them), handed to `owner` (the service account when
+Localbase runs as root). It refuses links and special files (a cluster made by Localbase has none),
+and, given the sizes it should find (a template's manifest), any file missing, extra or of another
+size: a template cut short or tampered with is not copied.
+
+A cluster copied from a template would share the template's system identifier, which PostgreSQL
+means to be unique (it is in pg_control and in every WAL page: physical replicas, pg_rewind and WAL
+archivers such as pgBackRest or WAL-G tell clusters apart by it). `new_system_identifier` writes a
+fresh one into pg_control (PostgreSQL's own formula: the time and the process id) and `pg_resetwal`
+then writes a new WAL under it, as pg_createsubscriber does for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import sys
+import time
+from pathlib import Path
+
+WITHOUT_CONTENT = frozenset({"pg_wal"})  # folders copied empty (their subfolders are kept)
+SKIPPED = frozenset({"postmaster.pid", "postmaster.opts"})
+CONTROL = Path("global") / "pg_control"
+_BYTE_ORDER = "<" if sys.byteorder == "little" else ">"
+
+
+class ClusterCopyError(RuntimeError):
+    """The source is not a cluster this module copies as it is (the message says why)."""
+
+
+def copy_cluster(src: Path, dst: Path, *, owner: tuple[int, int] | None = None,
+                 expect: dict[str, int] | None = None) -> dict[str, int]:
+    """Copy the cluster in `src` to the new folder `dst`; returns {relative path: size} of the files
+    copied. With `expect`, the copy must match it exactly (else ClusterCopyError; `dst` is left for
+    the caller to remove)."""
+    copied: dict[str, int] = {}
+    os.mkdir(dst, 0o700)
+    _own(dst, owner)
+    for root, dirs, files in os.walk(src, onerror=_raise):
+        rel_root = os.path.relpath(root, src)
+        out_root = dst if rel_root == "." else dst / rel_root
+        for name in dirs:
+            if os.path.islink(os.path.join(root, name)):
+                raise ClusterCopyError(f"{os.path.join(root, name)} is a link (a tablespace?)")
+            os.mkdir(out_root / name, 0o700)
+            _own(out_root / name, owner)
+        if rel_root in WITHOUT_CONTENT:
+            continue
+        for name in files:
+            if rel_root == "." and name in SKIPPED:
+                continue
+            rel = name if rel_root == "." else f"{rel_root}/{name}"
+            copied[rel] = _copy_file(os.path.join(root, name), out_root / name, owner)
+            if expect is not None and expect.get(rel) != copied[rel]:
+                raise ClusterCopyError(f"{rel}: {copied[rel]} bytes, the manifest says {expect.get(rel)}")
+    if expect is not None and expect.keys() != copied.keys():
+        missing = sorted(expect.keys() - copied.keys())[:3]
+        raise ClusterCopyError(f"files missing from the template: {', '.join(missing) or '(none)'}"
+                               f"{' ...' if len(expect) - len(copied) > 3 else ''}")
+    return copied
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _own(path: Path, owner: tuple[int, int] | None) -> None:
+    if owner is not None:
+        os.chown(path, *owner)
+
+
+def _copy_file(src: str, dst: Path, owner: tuple[int, int] | None) -> int:
+    fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        info = os.fstat(fd_in)
+        if not stat.S_ISREG(info.st_mode):
+            raise ClusterCopyError(f"{src} is not a regular file")
+        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            if owner is not None:
+                os.fchown(fd_out, *owner)
+            _copy_bytes(fd_in, fd_out, info.st_size)
+        finally:
+            os.close(fd_out)
+        return info.st_size
+    finally:
+        os.close(fd_in)
+
+
+def _copy_bytes(fd_in: int, fd_out: int, size: int) -> None:
+    """In the kernel (copy_file_range; sendfile where file systems differ), no bytes through Python."""
+    done = 0
+    while done < size:
+        try:
+            n = os.copy_file_range(fd_in, fd_out, size - done)
+        except OSError:  # EXDEV, EINVAL, ENOSYS: across file systems on older kernels
+            n = os.sendfile(fd_out, fd_in, done, size - done)
+        if n == 0:
+            raise ClusterCopyError(f"a file shrank while being copied ({done} of {size} bytes)")
+        done += n
+
+
+# -- pg_control ---------------------------------------------------------------------------------
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def _crc_offset(data: bytes) -> int:
+    """Where pg_control's CRC-32C is: the first 4-byte-aligned offset whose next four bytes are the
+    CRC of every byte before it (offsetof(ControlFileData, crc): 292 in PostgreSQL 18). The layout
+    is not hard-coded, and a file that matches nowhere is refused."""
+    crc = 0xFFFFFFFF
+    for i in range(min(len(data) - 4, 1024)):
+        if i >= 16 and i % 4 == 0 and crc ^ 0xFFFFFFFF == struct.unpack_from(_BYTE_ORDER + "I", data, i)[0]:
+            return i
+        crc = _CRC_TABLE[(crc ^ data[i]) & 0xFF] ^ (crc >> 8)
+    raise ClusterCopyError("global/pg_control has no valid checksum")
+
+
+def _crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def system_identifier(pgdata: Path) -> int:
+    """The cluster's system identifier (the first field of pg_control)."""
+    return int(struct.unpack_from(_BYTE_ORDER + "Q", (pgdata / CONTROL).read_bytes(), 0)[0])
+
+
+def new_system_identifier(pgdata: Path) -> int:
+    """Write a new system identifier into pg_control (the server must be stopped, and pg_resetwal
+    run after, which writes the WAL under it and checks the control file's CRC). Returns it."""
+    path = pgdata / CONTROL
+    data = bytearray(path.read_bytes())
+    offset = _crc_offset(bytes(data))
+    now = time.time_ns() // 1000
+    # as PostgreSQL makes one (BootStrapXLOG): seconds << 32 | microseconds << 12 | pid's low 12 bits
+    sysid = ((now // 1_000_000) << 32 | (now % 1_000_000) << 12 | (os.getpid() & 0xFFF)) & 0xFFFFFFFFFFFFFFFF
+    struct.pack_into(_BYTE_ORDER + "Q", data, 0, sysid)
+    struct.pack_into(_BYTE_ORDER + "I", data, offset, _crc32c(bytes(data[:offset])))
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        os.pwrite(fd, bytes(data), 0)
+    finally:
+        os.close(fd)
+    return sysid
