@@ -119,8 +119,9 @@ class TemplateCache:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700)
         files = cluster_copy.copy_cluster(pgdata, staging / "pgdata")
-        (staging / MANIFEST).write_text(json.dumps({"key": key, "format": FORMAT, "made": time.time(),
-                                                    "files": files}))
+        fd = os.open(staging / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"key": key, "format": FORMAT, "made": time.time(), "files": files}, fh)
         return staging
 
     def publish(self, key: str, staging: Path) -> None:

@@ -1,0 +1,243 @@
+"""A new project's cluster copied from the cluster template keeps every promise of a new cluster:
+it serves, its superuser password and password verifier are its own (the cache holds no secret), its
+system identifier is its own, the cache is private to the user; a corrupt, missing or stale
+template is never used (plain initdb or a new template instead), concurrent first starts are safe,
+and the template can be turned off. Real servers on real PostgreSQL, each test with a cache of its
+own (LOCALBASE_CACHE_DIR)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from localbase.config_values import SettingsError
+from localbase.database import bootstrap, cluster_copy, template_cache
+from localbase.settings import load_settings
+from localbase.testing.server import LocalbaseProcess
+from tests.localbase.helpers import temp_project
+
+COPIED = "copied from the template"
+MADE = "keeping a copy as the template"
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    with temp_project("lb-template-") as root:
+        yield root
+
+
+def server(root: Path, name: str, **env: str) -> LocalbaseProcess:
+    # json logs: info level, so the server says how it made its cluster
+    return LocalbaseProcess(root, root / name, env={"LOCALBASE_CACHE_DIR": str(root / "cache"),
+                                                    "LOCALBASE_LOG_FORMAT": "json", **env})
+
+
+def templates(root: Path) -> list[Path]:
+    folder = root / "cache" / "clusters"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
+
+
+async def _fetch(s: LocalbaseProcess, sql: str):
+    conn = await asyncpg.connect(s.db_url, timeout=10)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+def value(s: LocalbaseProcess, sql: str):
+    return asyncio.run(_fetch(s, sql))
+
+
+def serves(s: LocalbaseProcess) -> None:
+    r = httpx.get(f"{s.url}/rest/v1/", headers={"apikey": s.anon_key}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+VERIFIER = "select rolpassword from pg_authid where rolname = 'postgres'"
+SYSID = "select system_identifier::text from pg_control_system()"
+
+
+def test_a_new_project_is_a_copy_of_the_template_with_secrets_and_identity_of_its_own(root):
+    first, second = server(root, "first"), server(root, "second")
+    try:
+        first.start()
+        serves(first)
+        assert MADE in first.output()
+        first_verifier, first_sysid = value(first, VERIFIER), value(first, SYSID)
+        first.stop()  # the template is published by then
+        second.start()
+        assert COPIED in second.output()
+        serves(second)
+        second_verifier, second_sysid = value(second, VERIFIER), value(second, SYSID)
+        assert value(second, bootstrap_current()) is True  # bootstrapped, by the template
+        assert value(second, "select count(*) from pg_replication_slots where slot_type = 'physical'") == 0
+    finally:
+        first.stop()
+        second.stop()
+
+    assert first.db_password != second.db_password
+    assert first_verifier.startswith("SCRAM-SHA-256$") and second_verifier.startswith("SCRAM-SHA-256$")
+    assert first_verifier != second_verifier
+    [template] = templates(root)
+    template_sysid = str(cluster_copy.system_identifier(template / "pgdata"))
+    assert second_sysid not in (first_sysid, template_sysid)
+
+    # no secret in the cache: no password verifier at all, neither project's password
+    for path in (p for p in (root / "cache").rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        assert b"SCRAM-SHA-256$" not in data, path
+        assert first.db_password.encode() not in data and second.db_password.encode() not in data, path
+    # private to the user: folders 0700, files 0600; each project's password file 0600, its cluster 0700
+    for path in [root / "cache", *(root / "cache").rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+        assert path.lstat().st_uid == os.geteuid()
+    for s in (first, second):
+        assert stat.S_IMODE((s.data_dir / "db_password").stat().st_mode) == 0o600
+        assert stat.S_IMODE((s.data_dir / "pgdata").stat().st_mode) == 0o700
+
+
+def bootstrap_current() -> str:
+    return (f"select obj_description('localbase'::regnamespace, 'pg_namespace') = "
+            f"'{bootstrap.MARK}{bootstrap.digest()}'")
+
+
+def make_template(root: Path) -> Path:
+    s = server(root, "maker")
+    s.start()
+    s.stop()
+    [template] = templates(root)
+    return template
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing", "control"])
+def test_a_damaged_template_is_not_used_and_is_made_again(root, damage):
+    template = make_template(root)
+    files = json.loads((template / "manifest.json").read_text())["files"]
+    biggest = max(files, key=lambda rel: files[rel])
+    if damage == "truncated":
+        os.truncate(template / "pgdata" / biggest, files[biggest] // 2)
+    elif damage == "missing":
+        (template / "pgdata" / biggest).unlink()
+    else:  # sizes right, content wrong: pg_control's CRC no longer matches
+        with open(template / "pgdata" / "global" / "pg_control", "r+b") as fh:
+            fh.seek(100)
+            fh.write(b"\xff" * 8)
+    s = server(root, "after")
+    try:
+        s.start()
+        serves(s)
+        assert "is unusable" in s.output() or "could not be given its own identity" in s.output()
+        assert MADE in s.output()  # the damaged template removed, a new one made by this start
+    finally:
+        s.stop()
+    [again] = templates(root)
+    manifest = json.loads((again / "manifest.json").read_text())["files"]
+    assert all((again / "pgdata" / rel).stat().st_size == size for rel, size in manifest.items())
+    assert not (s.data_dir / "pgdata.new").exists()
+
+
+def test_a_missing_template_is_made_and_a_template_of_another_key_is_not_used(root):
+    template = make_template(root)
+    stale = template.with_name("0" * 32)  # as an older Localbase's (its key differs)
+    template.rename(stale)
+    manifest = json.loads((stale / "manifest.json").read_text())
+    manifest["key"] = stale.name
+    (stale / "manifest.json").write_text(json.dumps(manifest))
+    s = server(root, "after")
+    try:
+        s.start()
+        serves(s)
+        assert MADE in s.output() and COPIED not in s.output()
+    finally:
+        s.stop()
+    assert [t.name for t in templates(root)] == sorted([stale.name, template.name])
+    # a folder of the right name whose manifest names another key is not used either
+    manifest = json.loads((template / "manifest.json").read_text())
+    manifest["key"] = "another"
+    (template / "manifest.json").write_text(json.dumps(manifest))
+    assert template_cache.TemplateCache(root / "cache").find(template.name) is None
+
+
+def test_the_key_changes_with_the_bootstrap_sql(monkeypatch):
+    key = template_cache.template_key()
+    assert template_cache.template_key() == key
+    scripts = bootstrap.bootstrap_scripts()
+    changed = [*scripts[:-1], (scripts[-1][0], scripts[-1][1] + "\n")]  # one more newline in the last file
+    monkeypatch.setattr(bootstrap, "bootstrap_scripts", lambda: changed)
+    assert template_cache.template_key() != key
+
+
+def test_concurrent_first_starts_are_safe(root):
+    servers = [server(root, f"p{i}") for i in range(3)]
+    errors: list[BaseException] = []
+
+    def start(s: LocalbaseProcess) -> None:
+        try:
+            s.start()
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        for s in servers:
+            serves(s)
+        sysids = {value(s, SYSID) for s in servers}
+        assert len(sysids) == 3
+        assert sum(MADE in s.output() for s in servers) == 1  # the others: plain initdb meanwhile
+    finally:
+        for s in servers:
+            s.stop()
+    [template] = templates(root)  # one, whole
+    manifest = json.loads((template / "manifest.json").read_text())["files"]
+    assert all((template / "pgdata" / rel).stat().st_size == size for rel, size in manifest.items())
+    assert not list((root / "cache" / "clusters").glob(".*.tmp"))
+    late = server(root, "late")
+    try:
+        late.start()
+        assert COPIED in late.output()
+        serves(late)
+    finally:
+        late.stop()
+
+
+def test_the_template_can_be_turned_off(root):
+    s = server(root, "plain", LOCALBASE_CLUSTER_TEMPLATE="0")
+    try:
+        s.start()
+        serves(s)
+        assert MADE not in s.output() and COPIED not in s.output()
+    finally:
+        s.stop()
+    assert not (root / "cache").exists()
+
+
+def test_the_setting_is_checked(monkeypatch):
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "supabase").mkdir()
+        (Path(folder) / "supabase" / "localbase.toml").write_text("[db]\ncluster_template = false\n")
+        assert load_settings(folder, with_keys=False).cluster_template is False
+        monkeypatch.setenv("LOCALBASE_CLUSTER_TEMPLATE", "1")
+        assert load_settings(folder, with_keys=False).cluster_template is True
+        monkeypatch.setenv("LOCALBASE_CLUSTER_TEMPLATE", "sometimes")
+        with pytest.raises(SettingsError, match="LOCALBASE_CLUSTER_TEMPLATE"):
+            load_settings(folder, with_keys=False)
+        monkeypatch.setenv("LOCALBASE_CACHE_DIR", folder)
+        monkeypatch.delenv("LOCALBASE_CLUSTER_TEMPLATE")
+        assert load_settings(folder, with_keys=False).cache_dir == Path(folder).resolve()
