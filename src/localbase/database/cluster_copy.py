@@ -6,16 +6,18 @@ Localbase runs as root). It refuses links and special files (a cluster made by L
 and, given the sizes it should find (a template's manifest), any file missing, extra or of another
 size: a template cut short or tampered with is not copied.
 
-A cluster copied from a template would share the template's system identifier, which PostgreSQL
-means to be unique (it is in pg_control and in every WAL page: physical replicas, pg_rewind and WAL
-archivers such as pgBackRest or WAL-G tell clusters apart by it). `new_system_identifier` writes a
-fresh one into pg_control (PostgreSQL's own formula: the time and the process id) and `pg_resetwal`
-then writes a new WAL under it, as pg_createsubscriber does for the same reason.
+A cluster copied from a template would share two things initdb makes unique: the system identifier
+(in pg_control and in every WAL page: physical replicas, pg_rewind and WAL archivers such as
+pgBackRest or WAL-G tell clusters apart by it) and the mock-authentication nonce (the secret from
+which SCRAM makes up a salt for a role that does not exist, so that a client cannot tell which roles
+do). `new_identity` writes fresh ones into pg_control, and `pg_resetwal` then writes a new WAL under
+the new identifier, as pg_createsubscriber does for the same reason.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import struct
 import sys
@@ -118,18 +120,6 @@ def _crc32c_table() -> list[int]:
 _CRC_TABLE = _crc32c_table()
 
 
-def _crc_offset(data: bytes) -> int:
-    """Where pg_control's CRC-32C is: the first 4-byte-aligned offset whose next four bytes are the
-    CRC of every byte before it (offsetof(ControlFileData, crc): 292 in PostgreSQL 18). The layout
-    is not hard-coded, and a file that matches nowhere is refused."""
-    crc = 0xFFFFFFFF
-    for i in range(min(len(data) - 4, 1024)):
-        if i >= 16 and i % 4 == 0 and crc ^ 0xFFFFFFFF == struct.unpack_from(_BYTE_ORDER + "I", data, i)[0]:
-            return i
-        crc = _CRC_TABLE[(crc ^ data[i]) & 0xFF] ^ (crc >> 8)
-    raise ClusterCopyError("global/pg_control has no valid checksum")
-
-
 def _crc32c(data: bytes) -> int:
     crc = 0xFFFFFFFF
     for byte in data:
@@ -137,22 +127,51 @@ def _crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
+def control_layout(pgdata: Path, nonce_hex: str) -> dict[str, int]:
+    """Where pg_control keeps its CRC-32C (offsetof(ControlFileData, crc): the one 4-byte-aligned
+    offset whose next bytes are the CRC of every byte before it) and the mock-authentication nonce
+    (`nonce_hex`, as pg_controldata prints it: found once, before the CRC). Found, not assumed: a
+    PostgreSQL with another layout is refused (ClusterCopyError) rather than written wrongly."""
+    data = (pgdata / CONTROL).read_bytes()
+    crcs, crc = [], 0xFFFFFFFF
+    for i in range(min(len(data) - 4, 4096)):
+        if i >= 16 and i % 4 == 0 and crc ^ 0xFFFFFFFF == struct.unpack_from(_BYTE_ORDER + "I", data, i)[0]:
+            crcs.append(i)
+        crc = _CRC_TABLE[(crc ^ data[i]) & 0xFF] ^ (crc >> 8)
+    nonce = bytes.fromhex(nonce_hex)
+    if len(crcs) != 1 or len(nonce) < 16 or data.count(nonce) != 1 or data.index(nonce) + len(nonce) > crcs[0]:
+        raise ClusterCopyError("global/pg_control is not laid out as expected (its CRC or nonce not found once)")
+    return {"crc": crcs[0], "nonce": data.index(nonce), "nonce_len": len(nonce)}
+
+
 def system_identifier(pgdata: Path) -> int:
     """The cluster's system identifier (the first field of pg_control)."""
     return int(struct.unpack_from(_BYTE_ORDER + "Q", (pgdata / CONTROL).read_bytes(), 0)[0])
 
 
-def new_system_identifier(pgdata: Path) -> int:
-    """Write a new system identifier into pg_control (the server must be stopped, and pg_resetwal
-    run after, which writes the WAL under it and checks the control file's CRC). Returns it."""
+def mock_nonce(pgdata: Path, layout: dict[str, int]) -> bytes:
+    data = (pgdata / CONTROL).read_bytes()
+    return data[layout["nonce"]:layout["nonce"] + layout["nonce_len"]]
+
+
+def new_identity(pgdata: Path, layout: dict[str, int], *, blank: bool = False) -> int:
+    """Write a new system identifier and mock-authentication nonce (the secret behind SCRAM's made-up
+    answers for roles that do not exist) into pg_control, with its CRC. The server must be stopped,
+    and pg_resetwal run after (it writes the WAL under the new identifier). blank=True: a zero nonce
+    (a template's: no secret in the cache; every copy gets a random one). Returns the identifier."""
     path = pgdata / CONTROL
     data = bytearray(path.read_bytes())
-    offset = _crc_offset(bytes(data))
+    crc_at = layout["crc"]
+    if struct.unpack_from(_BYTE_ORDER + "I", data, crc_at)[0] != _crc32c(bytes(data[:crc_at])):
+        raise ClusterCopyError(f"{path} is damaged (its CRC does not match)")
     now = time.time_ns() // 1000
-    # as PostgreSQL makes one (BootStrapXLOG): seconds << 32 | microseconds << 12 | pid's low 12 bits
-    sysid = ((now // 1_000_000) << 32 | (now % 1_000_000) << 12 | (os.getpid() & 0xFFF)) & 0xFFFFFFFFFFFFFFFF
-    struct.pack_into(_BYTE_ORDER + "Q", data, 0, sysid)
-    struct.pack_into(_BYTE_ORDER + "I", data, offset, _crc32c(bytes(data[:offset])))
+    # as PostgreSQL makes one (BootStrapXLOG): seconds << 32 | microseconds << 12, and 12 random bits
+    # (where PostgreSQL puts the process id's)
+    sysid = (now // 1_000_000) << 32 | (now % 1_000_000) << 12 | secrets.randbits(12)
+    struct.pack_into(_BYTE_ORDER + "Q", data, 0, sysid & 0xFFFFFFFFFFFFFFFF)
+    size = layout["nonce_len"]
+    data[layout["nonce"]:layout["nonce"] + size] = bytes(size) if blank else secrets.token_bytes(size)
+    struct.pack_into(_BYTE_ORDER + "I", data, crc_at, _crc32c(bytes(data[:crc_at])))
     fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
     try:
         os.pwrite(fd, bytes(data), 0)

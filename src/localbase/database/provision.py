@@ -1,8 +1,9 @@
 """A new data folder's embedded cluster, made quickly and without giving up what a new one promises.
 
 1. A cluster template for this Localbase is in the cache (template_cache.py): it is copied into
-   <data>/pgdata.new, checked against its manifest, given a system identifier of its own and a new
-   WAL (cluster_copy.py, pg_resetwal), and renamed to <data>/pgdata. No initdb, no bootstrap SQL.
+   <data>/pgdata.new, checked against its manifest, given a system identifier and mock-authentication
+   nonce of its own and a new WAL (cluster_copy.py, pg_resetwal), and renamed to <data>/pgdata. No
+   initdb, no bootstrap SQL.
 2. There is none, and no other start is making one: initdb (with no password) and the bootstrap SQL
    on a short-lived private server (socket only), stopped; a copy goes to the cache, published
    (written to disk, renamed into place) by a thread while this start goes on. This first start
@@ -23,6 +24,7 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from localbase.database import bootstrap, cluster_copy
-from localbase.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from localbase.database.embedded import EmbeddedPostgres, EmbeddedPostgresError, bin_dir
 from localbase.database.template_cache import TemplateCache, lock_file, template_key
 from localbase.settings import Settings
 
@@ -106,10 +108,12 @@ def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> bool
         cache.discard(key)
         return False
     try:
-        sysid = cluster_copy.new_system_identifier(staging)
+        sysid = cluster_copy.new_identity(staging, template.control)
+        nonce = cluster_copy.mock_nonce(staging, template.control)
         pg.run_tool(["pg_resetwal", "-D", str(staging)], "pg_resetwal")
-        if cluster_copy.system_identifier(staging) != sysid:
-            raise cluster_copy.ClusterCopyError("pg_resetwal did not keep the new system identifier")
+        if cluster_copy.system_identifier(staging) != sysid or cluster_copy.mock_nonce(staging, template.control) \
+                != nonce:
+            raise cluster_copy.ClusterCopyError("pg_resetwal did not keep the new identity")
     except (OSError, EmbeddedPostgresError, cluster_copy.ClusterCopyError) as exc:
         log.warning("a copy of the cluster template %s could not be given its own identity (%s); "
                     "a new cluster instead", cache.folder(key), exc)
@@ -139,7 +143,7 @@ def _make_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> NewC
             _in_thread(_bootstrap(pg.dsn()))
         finally:
             pg.stop()
-        staging = cache.stage(key, pg.pgdata)
+        staging = cache.stage(key, pg.pgdata, _control_layout(pg))
     except BaseException as exc:
         os.close(fd)
         if not isinstance(exc, Exception):
@@ -169,6 +173,15 @@ def _make_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> NewC
     log.info("new database cluster made (initdb and bootstrap, %.2f s); keeping a copy as the template %s",
              time.perf_counter() - started, cache.folder(key))
     return made
+
+
+def _control_layout(pg: EmbeddedPostgres) -> dict[str, int]:
+    """Where this PostgreSQL's pg_control keeps its CRC and nonce (the nonce as pg_controldata shows it)."""
+    out = subprocess.run([str(bin_dir() / "pg_controldata"), "-D", str(pg.pgdata)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "LC_ALL": "C"}).stdout
+    nonce = next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                  if line.startswith("Mock authentication nonce:")), "")
+    return cluster_copy.control_layout(pg.pgdata, nonce)
 
 
 async def _bootstrap(dsn: str) -> None:

@@ -14,7 +14,8 @@ the least recently used templates beyond KEEP are removed when a new one is made
 
 A template is published whole or not at all: made in a temporary folder beside it, written to disk
 (syncfs), then renamed into place. Nothing in it is secret: the superuser has no password there (each
-data folder's is generated and set on its first start) and no other role has one.
+data folder's is generated and set on its first start), no other role has one, and its pg_control's
+mock-authentication nonce is zero (each copy gets a random one, and a system identifier of its own).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Template:
     key: str
     pgdata: Path
     files: dict[str, int]  # relative path -> size
+    control: dict[str, int]  # where pg_control keeps its CRC and nonce (cluster_copy.control_layout)
 
 
 class TemplateCache:
@@ -106,22 +108,27 @@ class TemplateCache:
         except (OSError, ValueError) as exc:
             log.warning("cluster template %s has an unreadable manifest (%s); not used", folder, exc)
             return None
-        if manifest.get("key") != key or not isinstance(manifest.get("files"), dict):
-            log.warning("cluster template %s has a manifest for another key; not used", folder)
+        if manifest.get("key") != key or not isinstance(manifest.get("files"), dict) \
+                or set(manifest.get("control") or ()) != {"crc", "nonce", "nonce_len"}:
+            log.warning("cluster template %s has a manifest for another key or version; not used", folder)
             return None
         os.utime(folder / MANIFEST)  # used: kept longest by prune()
-        return Template(key, folder / "pgdata", {str(k): int(v) for k, v in manifest["files"].items()})
+        return Template(key, folder / "pgdata", {str(k): int(v) for k, v in manifest["files"].items()},
+                        {str(k): int(v) for k, v in manifest["control"].items()})
 
-    def stage(self, key: str, pgdata: Path) -> Path:
+    def stage(self, key: str, pgdata: Path, control: dict[str, int]) -> Path:
         """Copy the stopped cluster in `pgdata` to a temporary folder in the cache, with its manifest
-        (the caller holds the lock, exclusive). publish() puts it in place."""
+        (the caller holds the lock, exclusive). publish() puts it in place. The copy's pg_control
+        gets another system identifier and a zero nonce: nothing of the cluster in `pgdata` (which
+        goes on as a data folder's) is in the cache."""
         staging = self.root / f".{key}.{os.getpid()}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700)
         files = cluster_copy.copy_cluster(pgdata, staging / "pgdata")
+        cluster_copy.new_identity(staging / "pgdata", control, blank=True)
         fd = os.open(staging / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"key": key, "format": FORMAT, "made": time.time(), "files": files}, fh)
+            json.dump({"key": key, "format": FORMAT, "made": time.time(), "files": files, "control": control}, fh)
         return staging
 
     def publish(self, key: str, staging: Path) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import stat
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 
 from localbase.config_values import SettingsError
 from localbase.database import bootstrap, cluster_copy, template_cache
+from localbase.database.embedded import bin_dir
 from localbase.settings import load_settings
 from localbase.testing.server import LocalbaseProcess
 from tests.localbase.helpers import temp_project
@@ -91,7 +93,11 @@ def test_a_new_project_is_a_copy_of_the_template_with_secrets_and_identity_of_it
     assert first_verifier != second_verifier
     [template] = templates(root)
     template_sysid = str(cluster_copy.system_identifier(template / "pgdata"))
-    assert second_sysid not in (first_sysid, template_sysid)
+    assert second_sysid not in (first_sysid, template_sysid) and first_sysid != template_sysid
+    # the nonce behind SCRAM's answers for unknown roles: each project's own, none in the cache
+    nonces = [control_data(folder)["Mock authentication nonce"]
+              for folder in (first.data_dir / "pgdata", second.data_dir / "pgdata", template / "pgdata")]
+    assert nonces[2] == "0" * 64 and len({*nonces}) == 3
 
     # no secret in the cache: no password verifier at all, neither project's password
     for path in (p for p in (root / "cache").rglob("*") if p.is_file()):
@@ -106,6 +112,12 @@ def test_a_new_project_is_a_copy_of_the_template_with_secrets_and_identity_of_it
     for s in (first, second):
         assert stat.S_IMODE((s.data_dir / "db_password").stat().st_mode) == 0o600
         assert stat.S_IMODE((s.data_dir / "pgdata").stat().st_mode) == 0o700
+
+
+def control_data(pgdata: Path) -> dict[str, str]:
+    out = subprocess.run([str(bin_dir() / "pg_controldata"), "-D", str(pgdata)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "LC_ALL": "C"}).stdout
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
 
 
 def bootstrap_current() -> str:
