@@ -72,14 +72,17 @@ def new_cluster(pg: EmbeddedPostgres, settings: Settings) -> NewCluster:
         pg.init()
         return NewCluster("initdb", False)
     started = time.perf_counter()
-    for _ in range(2):  # a template published between the two steps is copied on the second pass
-        if _copy_template(pg, cache, key):
-            log.info("new database cluster copied from the template %s (%.2f s)", cache.folder(key),
-                     time.perf_counter() - started)
-            return NewCluster("template", True)
-        made = _make_template(pg, cache, key)
-        if made is not None:
-            return made
+    try:
+        for _ in range(2):  # a template published between the two steps is copied on the second pass
+            if _copy_template(pg, cache, key):
+                log.info("new database cluster copied from the template %s (%.2f s)", cache.folder(key),
+                         time.perf_counter() - started)
+                return NewCluster("template", True)
+            made = _make_template(pg, cache, key)
+            if made is not None:
+                return made
+    except OSError as exc:  # the cache's locks or folders (read-only, full ...); initdb says if the data folder's
+        log.warning("no cluster template (%s); a new cluster instead", exc)
     pg.init()
     return NewCluster("initdb", False)
 

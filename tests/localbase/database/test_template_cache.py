@@ -7,7 +7,6 @@ own (LOCALBASE_CACHE_DIR)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
@@ -17,7 +16,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -26,7 +24,7 @@ from localbase.database import bootstrap, cluster_copy, template_cache
 from localbase.database.embedded import bin_dir
 from localbase.settings import load_settings
 from localbase.testing.server import LocalbaseProcess
-from tests.localbase.helpers import temp_project
+from tests.localbase.helpers import sql, temp_project
 
 COPIED = "copied from the template"
 MADE = "keeping a copy as the template"
@@ -49,16 +47,8 @@ def templates(root: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
 
 
-async def _fetch(s: LocalbaseProcess, sql: str):
-    conn = await asyncpg.connect(s.db_url, timeout=10)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
-
-
-def value(s: LocalbaseProcess, sql: str):
-    return asyncio.run(_fetch(s, sql))
+def value(s: LocalbaseProcess, query: str):
+    return sql(s, query)[0][0]
 
 
 def serves(s: LocalbaseProcess) -> None:
