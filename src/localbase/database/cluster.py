@@ -136,8 +136,10 @@ class Cluster:
         conn = await self._connect_admin()
         try:
             await _take_turn(conn)
-            fresh = self.fresh or not await conn.fetchval(
-                "select to_regclass('supabase_migrations.schema_migrations') is not null")
+            fresh = self.fresh or await conn.fetchval(
+                "select to_regclass('supabase_migrations.schema_migrations') is null"
+                " or coalesce(obj_description(to_regnamespace('supabase_migrations'), 'pg_namespace') = $1, false)",
+                provision.NOT_STARTED)
             if fresh and not (self.new and self.new.bootstrapped):
                 await bootstrap.apply_bootstrap(conn)
             else:  # a cluster copied from the template is checked (one query), not bootstrapped again
@@ -155,6 +157,10 @@ class Cluster:
                 seeded = await migrations.apply_seed(conn, self.settings.seed_file)
             if check is not None:
                 await check(conn)
+            if fresh and await conn.fetchval(
+                    "select obj_description(to_regnamespace('supabase_migrations'), 'pg_namespace') = $1",
+                    provision.NOT_STARTED):
+                await conn.execute("comment on schema supabase_migrations is null")  # prepared: not new now
             if self.new is not None:
                 self.new.publish()  # the cluster template, to disk now that this start is done with it
             return PrepareReport(fresh, applied, seeded)

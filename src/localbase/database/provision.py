@@ -37,6 +37,9 @@ from localbase.database.template_cache import TemplateCache, lock_file, template
 from localbase.settings import Settings
 
 log = logging.getLogger("localbase.database")
+# on a template's schema supabase_migrations until the first Cluster.prepare of a copy: a new database
+# (seeded on its first start), even when a command started it before without preparing it
+NOT_STARTED = "Localbase: a new cluster, not prepared yet"
 PUBLISH_WAIT = 60.0  # seconds stop() waits for a template being written to the cache
 
 
@@ -191,6 +194,7 @@ async def _bootstrap(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await bootstrap.apply_bootstrap(conn)
+        await conn.execute(f"comment on schema supabase_migrations is '{NOT_STARTED}'")
         if await conn.fetchval("select count(*) from pg_replication_slots"):
             raise RuntimeError("the template has a replication slot")
     finally:

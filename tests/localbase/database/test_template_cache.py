@@ -7,6 +7,7 @@ own (LOCALBASE_CACHE_DIR)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -61,18 +62,24 @@ SYSID = "select system_identifier::text from pg_control_system()"
 
 
 def test_a_new_project_is_a_copy_of_the_template_with_secrets_and_identity_of_its_own(root):
+    seed = "create table public.seeded (n int); insert into public.seeded values (1);"
+    (root / "supabase" / "seed.sql").write_text(seed)
     first, second = server(root, "first"), server(root, "second")
     try:
         first.start()
         serves(first)
         assert MADE in first.output()
         first_verifier, first_sysid = value(first, VERIFIER), value(first, SYSID)
+        assert value(first, "select count(*) from public.seeded") == 1  # seeded, as a new database
         first.stop()  # the template is published by then
         second.start()
         assert COPIED in second.output()
         serves(second)
         second_verifier, second_sysid = value(second, VERIFIER), value(second, SYSID)
         assert value(second, bootstrap_current()) is True  # bootstrapped, by the template
+        second.stop()
+        second.start()
+        assert value(second, "select count(*) from public.seeded") == 1  # seeded once
         assert value(second, "select count(*) from pg_replication_slots where slot_type = 'physical'") == 0
     finally:
         first.stop()
@@ -243,3 +250,25 @@ def test_the_setting_is_checked(monkeypatch):
         monkeypatch.setenv("LOCALBASE_CACHE_DIR", folder)
         monkeypatch.delenv("LOCALBASE_CLUSTER_TEMPLATE")
         assert load_settings(folder, with_keys=False).cache_dir == Path(folder).resolve()
+
+
+def test_a_cluster_started_before_its_first_prepare_is_still_new_then(root, monkeypatch):
+    """A command may start a new data folder's cluster without preparing it (no migrations, no
+    seed); the start after still finds a new database, and seeds it, once."""
+    from localbase.database.cluster import Cluster
+    from localbase.testing.server import free_port
+    (root / "supabase" / "seed.sql").write_text("select 1;")
+    monkeypatch.setenv("LOCALBASE_CACHE_DIR", str(root / "cache"))
+    settings = load_settings(root, data_dir=root / "data", db_port=free_port())
+    cluster = Cluster(settings)
+    cluster.start()
+    cluster.stop()
+    reports = []
+    for _ in range(2):
+        cluster = Cluster(settings)
+        cluster.start()
+        try:
+            reports.append(asyncio.run(cluster.prepare()))
+        finally:
+            cluster.stop()
+    assert [(r.fresh, r.seeded) for r in reports] == [(True, True), (False, False)]
