@@ -4,11 +4,12 @@
    <data>/pgdata.new, checked against its manifest, given a system identifier and mock-authentication
    nonce of its own and a new WAL (cluster_copy.py, pg_resetwal), and renamed to <data>/pgdata. No
    initdb, no bootstrap SQL.
-2. There is none, and no other start is making one: initdb (with no password) and the bootstrap SQL
-   on a short-lived private server (socket only), stopped; a copy goes to the cache, published
-   (written to disk, renamed into place) by a thread while this start goes on. This first start
-   costs a stop, a copy and a second start more than plain initdb; every later new project saves
-   initdb and the bootstrap.
+2. There is none, and no other start is making one: this data folder gets plain initdb (as in 3),
+   and once this start has prepared its database, a thread makes the template beside it, at a
+   lower priority: initdb (with no password) and the bootstrap SQL in <data>/template.build on a
+   short-lived private server (socket only), stopped, copied to the cache, written to disk and
+   renamed into place. A stop waits for it. The first start costs what it did; every later new
+   project saves initdb and the bootstrap.
 3. Anything else (turned off by [db] cluster_template = false / LOCALBASE_CLUSTER_TEMPLATE=0, no
    cache folder, another start making the template, a template that fails a check, any error on
    the way): plain initdb, as before, and Cluster.prepare applies the bootstrap.
@@ -40,15 +41,15 @@ log = logging.getLogger("localbase.database")
 # on a template's schema supabase_migrations until the first Cluster.prepare of a copy: a new database
 # (seeded on its first start), even when a command started it before without preparing it
 NOT_STARTED = "Localbase: a new cluster, not prepared yet"
-PUBLISH_WAIT = 60.0  # seconds stop() waits for a template being written to the cache
+PUBLISH_WAIT = 60.0  # seconds stop() waits for the template being made
 
 
 @dataclass
 class NewCluster:
-    how: str  # "template": copied; "made": made here and kept as the template; "initdb": plain
+    how: str  # "template": copied from the template; "initdb": plain (and maybe the template made after)
     bootstrapped: bool  # the bootstrap SQL is applied already
     publishing: threading.Thread | None = None
-    # the template is written to disk once the start no longer needs the disk (Cluster.prepare is done)
+    # the template is made once this start is done with the disk and CPU (Cluster.prepare is done)
     go: threading.Event = field(default_factory=threading.Event)
 
     def publish(self) -> None:
@@ -131,9 +132,9 @@ def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> bool
 
 
 def _make_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> NewCluster | None:
-    """initdb + bootstrap into <data>/pgdata on a private server, and a copy staged in the cache, while
-    holding the template's lock (exclusive, not waited for: None when another start holds it)."""
-    started = time.perf_counter()
+    """This data folder's cluster by plain initdb, and the template made in the background once this
+    start has prepared its database (_build_template), holding the template's lock (exclusive, not
+    waited for: None when another start holds it, or the template was published meanwhile)."""
     fd = lock_file(cache.root / f"{key}.lock", exclusive=True)
     if fd is None:
         log.info("another start is making the cluster template; a new cluster instead")
@@ -142,43 +143,51 @@ def _make_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> NewC
         if cache.find(key) is not None:  # published meanwhile: copy it
             os.close(fd)
             return None
-        pg.init(with_password=False)
-        try:
-            pg.launch(private=True)
-            pg.wait_ready()
-            _in_thread(_bootstrap(pg.dsn()))
-        finally:
-            pg.stop()
-        staging = cache.stage(key, pg.pgdata, _control_layout(pg))
-    except BaseException as exc:
+        pg.init()
+    except BaseException:
         os.close(fd)
-        if not isinstance(exc, Exception):
-            raise
-        log.warning("could not make the cluster template (%s); a new cluster instead", exc)
-        shutil.rmtree(pg.pgdata, ignore_errors=True)
-        return None
+        raise
+    new = NewCluster("initdb", False)
+    new.publishing = threading.Thread(target=_build_template, args=(pg, cache, key, fd, new.go),
+                                      name="localbase-template", daemon=True)
+    new.publishing.start()
+    return new
 
-    made = NewCluster("made", True)
 
-    def publish() -> None:
-        made.go.wait()
+def _build_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str, fd: int, go: threading.Event) -> None:
+    """initdb and the bootstrap SQL in <data>/template.build on a private server (socket only), stopped,
+    copied into the cache and published; at a lower priority (its programs inherit it), after this
+    start has prepared its own database. Any failure leaves no template (a later start tries again)."""
+    build = EmbeddedPostgres(pg.data_dir / "template.build", pg.port)
+    try:
+        go.wait()
+        started = time.perf_counter()
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        shutil.rmtree(build.data_dir, ignore_errors=True)
+        build.init(with_password=False)
+        try:
+            build.launch(private=True)
+            build.wait_ready()
+            asyncio.run(_bootstrap(build.dsn()))
+        finally:
+            build.stop()
+        staging = cache.stage(key, build.pgdata, _control_layout(build))
         try:
             cache.publish(key, staging)
-        except OSError as exc:
-            log.warning("could not keep the cluster template in %s: %s", cache.root, exc)
+        except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-        finally:
-            os.close(fd)
-        try:
-            cache.prune(key)
-        except OSError as exc:
-            log.warning("could not remove old cluster templates from %s: %s", cache.root, exc)
-
-    made.publishing = threading.Thread(target=publish, name="localbase-template", daemon=True)
-    made.publishing.start()
-    log.info("new database cluster made (initdb and bootstrap, %.2f s); keeping a copy as the template %s",
-             time.perf_counter() - started, cache.folder(key))
-    return made
+            raise
+        log.info("made the cluster template %s in the background (%.2f s)", cache.folder(key),
+                 time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - a start goes on without a template
+        log.warning("could not make the cluster template in %s: %s", cache.root, exc)
+    finally:
+        os.close(fd)
+        shutil.rmtree(build.data_dir, ignore_errors=True)
+    try:
+        cache.prune(key)
+    except OSError as exc:
+        log.warning("could not remove old cluster templates from %s: %s", cache.root, exc)
 
 
 def _control_layout(pg: EmbeddedPostgres) -> dict[str, int]:
@@ -199,20 +208,3 @@ async def _bootstrap(dsn: str) -> None:
             raise RuntimeError("the template has a replication slot")
     finally:
         await conn.close()
-
-
-def _in_thread(work) -> None:
-    """asyncio.run(work) in a thread of its own: the caller may be inside an event loop."""
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(work)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            error.append(exc)
-
-    thread = threading.Thread(target=run, name="localbase-template-bootstrap")
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]

@@ -119,8 +119,8 @@ class TemplateCache:
     def stage(self, key: str, pgdata: Path, control: dict[str, int]) -> Path:
         """Copy the stopped cluster in `pgdata` to a temporary folder in the cache, with its manifest
         (the caller holds the lock, exclusive). publish() puts it in place. The copy's pg_control
-        gets another system identifier and a zero nonce: nothing of the cluster in `pgdata` (which
-        goes on as a data folder's) is in the cache."""
+        gets another system identifier and a zero nonce: no copy shares the identity of the cluster
+        it was made from, and the cache holds no nonce."""
         staging = self.root / f".{key}.{os.getpid()}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700)
@@ -142,7 +142,6 @@ class TemplateCache:
             os.fsync(fd)
         finally:
             os.close(fd)
-        log.info("made the cluster template %s", target)
 
     def discard(self, key: str) -> bool:
         """Remove the template for `key` (found unusable), when nobody is copying it."""

@@ -28,7 +28,7 @@ from localbase.testing.server import LocalbaseProcess
 from tests.localbase.helpers import sql, temp_project
 
 COPIED = "copied from the template"
-MADE = "keeping a copy as the template"
+MADE = "made the cluster template"
 
 
 @pytest.fixture
@@ -68,10 +68,11 @@ def test_a_new_project_is_a_copy_of_the_template_with_secrets_and_identity_of_it
     try:
         first.start()
         serves(first)
-        assert MADE in first.output()
         first_verifier, first_sysid = value(first, VERIFIER), value(first, SYSID)
         assert value(first, "select count(*) from public.seeded") == 1  # seeded, as a new database
-        first.stop()  # the template is published by then
+        first.stop()  # the template (made in the background) is published by then
+        assert MADE in first.output() and COPIED not in first.output()
+        assert not (first.data_dir / "template.build").exists()
         second.start()
         assert COPIED in second.output()
         serves(second)
@@ -148,9 +149,9 @@ def test_a_damaged_template_is_not_used_and_is_made_again(root, damage):
         s.start()
         serves(s)
         assert "is unusable" in s.output() or "could not be given its own identity" in s.output()
-        assert MADE in s.output()  # the damaged template removed, a new one made by this start
     finally:
         s.stop()
+    assert MADE in s.output()  # the damaged template removed, a new one made by this start
     [again] = templates(root)
     manifest = json.loads((again / "manifest.json").read_text())["files"]
     assert all((again / "pgdata" / rel).stat().st_size == size for rel, size in manifest.items())
@@ -168,9 +169,9 @@ def test_a_missing_template_is_made_and_a_template_of_another_key_is_not_used(ro
     try:
         s.start()
         serves(s)
-        assert MADE in s.output() and COPIED not in s.output()
     finally:
         s.stop()
+    assert MADE in s.output() and COPIED not in s.output()
     assert [t.name for t in templates(root)] == sorted([stale.name, template.name])
     # a folder of the right name whose manifest names another key is not used either
     manifest = json.loads((template / "manifest.json").read_text())
@@ -209,10 +210,10 @@ def test_concurrent_first_starts_are_safe(root):
             serves(s)
         sysids = {value(s, SYSID) for s in servers}
         assert len(sysids) == 3
-        assert sum(MADE in s.output() for s in servers) == 1  # the others: plain initdb meanwhile
     finally:
         for s in servers:
             s.stop()
+    assert sum(MADE in s.output() for s in servers) == 1  # the others: plain initdb, no template
     [template] = templates(root)  # one, whole
     manifest = json.loads((template / "manifest.json").read_text())["files"]
     assert all((template / "pgdata" / rel).stat().st_size == size for rel, size in manifest.items())
@@ -259,9 +260,13 @@ def test_a_cluster_started_before_its_first_prepare_is_still_new_then(root, monk
     from localbase.testing.server import free_port
     (root / "supabase" / "seed.sql").write_text("select 1;")
     monkeypatch.setenv("LOCALBASE_CACHE_DIR", str(root / "cache"))
+    maker = Cluster(load_settings(root, data_dir=root / "maker", db_port=free_port()))
+    maker.start()
+    maker.stop()  # the template is made then (no prepare ran)
     settings = load_settings(root, data_dir=root / "data", db_port=free_port())
     cluster = Cluster(settings)
     cluster.start()
+    assert cluster.new is not None and cluster.new.how == "template"
     cluster.stop()
     reports = []
     for _ in range(2):
