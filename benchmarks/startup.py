@@ -2,7 +2,8 @@
 
 Each round, for each side (the order turns every round):
   first  Localbase only: an empty data folder on a machine with no cluster template yet (an empty
-         cache folder, LOCALBASE_CACHE_DIR): initdb and the bootstrap, and the template kept
+         cache folder, LOCALBASE_CACHE_DIR): initdb and the bootstrap; the template is made after
+         the start, and its stop waits for it
   cold   an empty data folder -> the first 200 (Localbase: GET /rest/v1/ with the anon key, the
          default `localbase start` with Studio on, the template made by `first` in the cache;
          PocketBase: GET /api/health, `pocketbase serve` on an empty folder, which creates its
