@@ -66,6 +66,24 @@ def copy_cluster(src: Path, dst: Path, *, owner: tuple[int, int] | None = None,
     return copied
 
 
+def check_tree(folder: Path, expect: dict[str, int]) -> None:
+    """The files in `folder` (a copy made before, not while WAL and pid files are absent) are exactly
+    `expect`'s, of its sizes, regular files only; else ClusterCopyError."""
+    found: dict[str, int] = {}
+    for root, dirs, files in os.walk(folder, onerror=_raise):
+        rel_root = os.path.relpath(root, folder)
+        for name in dirs + files:
+            info = os.lstat(os.path.join(root, name))
+            rel = name if rel_root == "." else f"{rel_root}/{name}"
+            if stat.S_ISREG(info.st_mode):
+                found[rel] = info.st_size
+            elif not stat.S_ISDIR(info.st_mode):
+                raise ClusterCopyError(f"{rel} is not a regular file")
+    if found != expect:
+        wrong = sorted(set(found.items()) ^ set(expect.items()))[:3]
+        raise ClusterCopyError(f"the copy differs from the manifest: {wrong}")
+
+
 def _raise(exc: OSError) -> None:
     raise exc
 

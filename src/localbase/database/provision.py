@@ -29,12 +29,13 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 
 from localbase.database import bootstrap, cluster_copy
 from localbase.database.embedded import EmbeddedPostgres, EmbeddedPostgresError, bin_dir
-from localbase.database.template_cache import TemplateCache, lock_file, template_key
+from localbase.database.template_cache import Template, TemplateCache, lock_file, template_key
 from localbase.settings import Settings
 
 log = logging.getLogger("localbase.database")
@@ -78,10 +79,15 @@ def new_cluster(pg: EmbeddedPostgres, settings: Settings) -> NewCluster:
     started = time.perf_counter()
     try:
         for _ in range(2):  # a template published between the two steps is copied on the second pass
-            if _copy_template(pg, cache, key):
-                log.info("new database cluster copied from the template %s (%.2f s)", cache.folder(key),
+            how = _take_spare(pg, cache, key) or _copy_template(pg, cache, key)
+            if how:
+                log.info("new database cluster %s the template %s (%.2f s)", how, cache.folder(key),
                          time.perf_counter() - started)
-                return NewCluster("template", True)
+                new = NewCluster("template", True)
+                new.publishing = threading.Thread(target=_make_spare, args=(pg, cache, key, new.go),
+                                                  name="localbase-template-spare", daemon=True)
+                new.publishing.start()
+                return new
             made = _make_template(pg, cache, key)
             if made is not None:
                 return made
@@ -91,13 +97,53 @@ def new_cluster(pg: EmbeddedPostgres, settings: Settings) -> NewCluster:
     return NewCluster("initdb", False)
 
 
-def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> bool:
+def _take_spare(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> str:
+    """The spare copy of the template renamed into <data>/pgdata.new (no file made), checked against
+    the template's manifest, then given its own identity: "taken (spare copy) from", or ""."""
+    staging = pg.data_dir / "pgdata.new"
+    shutil.rmtree(staging, ignore_errors=True)  # left by a start that died copying
+    with cache.locked(key, exclusive=False) as taken:
+        template = cache.find(key) if taken else None
+    if template is None:
+        return ""
+    pg.mark_unsynced()
+    if not cache.take_spare(key, staging):
+        return ""
+    try:
+        owner = pg.owner or (os.geteuid(), os.getegid())
+        if (os.stat(staging).st_uid, os.stat(staging).st_gid) != owner:
+            raise cluster_copy.ClusterCopyError("the spare copy belongs to another account")
+        cluster_copy.check_tree(staging, template.files)
+    except (OSError, cluster_copy.ClusterCopyError) as exc:
+        log.warning("the spare copy of the cluster template is unusable (%s); copying the template", exc)
+        shutil.rmtree(staging, ignore_errors=True)
+        return ""
+    return "taken (a spare copy) from" if _own_identity(pg, cache, template, staging) else ""
+
+
+def _make_spare(pg: EmbeddedPostgres, cache: TemplateCache, key: str, go: threading.Event) -> None:
+    """After this start has prepared its database: a spare copy for the next new data folder, at a
+    lower priority."""
+    go.wait()
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        with cache.locked(key, exclusive=False) as taken:
+            template = cache.find(key) if taken else None
+        if template is not None:
+            cache.make_spare(template, pg.owner)
+    except (OSError, cluster_copy.ClusterCopyError) as exc:
+        log.warning("could not make a spare copy of the cluster template in %s: %s", cache.root, exc)
+        if isinstance(exc, cluster_copy.ClusterCopyError):
+            cache.discard(key)  # the template no longer matches its manifest
+
+
+def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> str:
     staging = pg.data_dir / "pgdata.new"
     shutil.rmtree(staging, ignore_errors=True)  # left by a start that died copying
     with cache.locked(key, exclusive=False) as taken:
         template = cache.find(key) if taken else None
         if template is None:
-            return False
+            return ""
         try:
             pg.mark_unsynced()
             cluster_copy.copy_cluster(template.pgdata, staging, owner=pg.owner, expect=template.files)
@@ -113,7 +159,14 @@ def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> bool
             bad = False
     if bad:
         cache.discard(key)
-        return False
+        return ""
+    return "copied from" if _own_identity(pg, cache, template, staging) else ""
+
+
+def _own_identity(pg: EmbeddedPostgres, cache: TemplateCache, template: Template, staging: Path) -> bool:
+    """A system identifier, nonce and WAL of its own for the copy in `staging`, then renamed to
+    <data>/pgdata; False (the copy removed, the template too) when that fails."""
+    key = template.key
     try:
         sysid = cluster_copy.new_identity(staging, template.control)
         nonce = cluster_copy.mock_nonce(staging, template.control)
@@ -184,6 +237,7 @@ def _build_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str, fd: in
     finally:
         os.close(fd)
         shutil.rmtree(build.data_dir, ignore_errors=True)
+    _make_spare(pg, cache, key, go)  # for the next new data folder (the template's lock released first)
     try:
         cache.prune(key)
     except OSError as exc:

@@ -143,11 +143,58 @@ class TemplateCache:
         finally:
             os.close(fd)
 
+    # -- a spare copy: made in the background after a start, renamed into the next new data folder
+    def spare(self, key: str) -> Path:
+        return self.root / f"{key}.spare"
+
+    def make_spare(self, template: Template, owner: tuple[int, int] | None) -> None:
+        """A copy of `template` (files handed to `owner`) kept as <key>.spare, when there is none and
+        nobody is making one; written to disk before it is renamed into place."""
+        key = template.key
+        fd = lock_file(self.root / f"{key}.spare.lock", exclusive=True)
+        if fd is None:
+            return
+        try:
+            if self.spare(key).exists():
+                return
+            staging = self.root / f".{key}.{os.getpid()}.spare.tmp"
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                staging.mkdir(mode=0o700)
+                with self.locked(key, exclusive=False) as taken:
+                    if not taken or not template.pgdata.is_dir():
+                        return
+                    cluster_copy.copy_cluster(template.pgdata, staging / "pgdata", owner=owner,
+                                              expect=template.files)
+                syncfs(staging)
+                os.rename(staging, self.spare(key))
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+    def take_spare(self, key: str, dest: Path) -> bool:
+        """Rename the spare copy's cluster to `dest` (which must not exist), when there is one on the
+        same file system and nobody is making or taking it."""
+        spare = self.spare(key)
+        fd = lock_file(self.root / f"{key}.spare.lock", exclusive=True)
+        if fd is None:
+            return False
+        try:
+            if not (spare / "pgdata").is_dir() or os.stat(spare).st_dev != os.stat(dest.parent).st_dev:
+                return False
+            os.rename(spare / "pgdata", dest)
+            shutil.rmtree(spare, ignore_errors=True)
+            return True
+        finally:
+            os.close(fd)
+
     def discard(self, key: str) -> bool:
         """Remove the template for `key` (found unusable), when nobody is copying it."""
         with self.locked(key, exclusive=True) as taken:
             if taken:
                 shutil.rmtree(self.folder(key), ignore_errors=True)
+                shutil.rmtree(self.spare(key), ignore_errors=True)  # a copy of it
                 (self.root / f"{key}.lock").unlink(missing_ok=True)  # lock_file() notices, and retries
             return taken
 
@@ -156,13 +203,14 @@ class TemplateCache:
         died while making one (each only when nobody holds its lock)."""
         for leftover in self.root.glob(".*.tmp"):
             key = leftover.name.split(".")[1]
-            if key != keep_key:
-                with self.locked(key, exclusive=True) as taken:
+            spare = leftover.name.endswith(".spare.tmp")  # its maker holds <key>.spare.lock
+            if spare or key != keep_key:
+                with self.locked(f"{key}.spare" if spare else key, exclusive=True) as taken:
                     if taken:
                         shutil.rmtree(leftover, ignore_errors=True)
         found = []
         for folder in self.root.iterdir():
-            if folder.is_dir() and not folder.name.startswith(".") and folder.name != keep_key:
+            if folder.is_dir() and "." not in folder.name and folder.name != keep_key:  # not a spare
                 try:
                     found.append(((folder / MANIFEST).stat().st_mtime, folder.name))
                 except FileNotFoundError:

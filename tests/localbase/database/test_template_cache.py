@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -27,7 +28,8 @@ from localbase.settings import load_settings
 from localbase.testing.server import LocalbaseProcess
 from tests.localbase.helpers import sql, temp_project
 
-COPIED = "copied from the template"
+COPIED = "from the template"  # copied from it, or taken (a spare copy made after a start) from it
+SPARE = "taken (a spare copy) from the template"
 MADE = "made the cluster template"
 
 
@@ -45,7 +47,7 @@ def server(root: Path, name: str, **env: str) -> LocalbaseProcess:
 
 def templates(root: Path) -> list[Path]:
     folder = root / "cache" / "clusters"
-    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and "." not in p.name) if folder.exists() else []
 
 
 def value(s: LocalbaseProcess, query: str):
@@ -103,10 +105,14 @@ def test_a_new_project_is_a_copy_of_the_template_with_secrets_and_identity_of_it
         assert b"SCRAM-SHA-256$" not in data, path
         assert first.db_password.encode() not in data and second.db_password.encode() not in data, path
     # private to the user: folders 0700, files 0600; each project's password file 0600, its cluster 0700
+    # (a spare copy's files are handed to the account PostgreSQL runs as, which is another one as root;
+    # the folders above it are the user's, 0700)
     for path in [root / "cache", *(root / "cache").rglob("*")]:
         mode = stat.S_IMODE(path.lstat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
-        assert path.lstat().st_uid == os.geteuid()
+        spare_file = ".spare" in str(path.relative_to(root / "cache" / "clusters")) if path != root / "cache" and \
+            path != root / "cache" / "clusters" else False
+        assert path.lstat().st_uid == os.geteuid() or spare_file, path
     for s in (first, second):
         assert stat.S_IMODE((s.data_dir / "db_password").stat().st_mode) == 0o600
         assert stat.S_IMODE((s.data_dir / "pgdata").stat().st_mode) == 0o700
@@ -134,6 +140,7 @@ def make_template(root: Path) -> Path:
 @pytest.mark.parametrize("damage", ["truncated", "missing", "control"])
 def test_a_damaged_template_is_not_used_and_is_made_again(root, damage):
     template = make_template(root)
+    shutil.rmtree(template.with_name(template.name + ".spare"))  # the template itself is copied
     files = json.loads((template / "manifest.json").read_text())["files"]
     biggest = max(files, key=lambda rel: files[rel])
     if damage == "truncated":
@@ -277,3 +284,29 @@ def test_a_cluster_started_before_its_first_prepare_is_still_new_then(root, monk
         finally:
             cluster.stop()
     assert [(r.fresh, r.seeded) for r in reports] == [(True, True), (False, False)]
+
+
+def test_a_spare_copy_is_renamed_into_a_new_data_folder_and_a_damaged_one_is_not(root):
+    template = make_template(root)
+    spare = template.with_name(template.name + ".spare")
+    assert (spare / "pgdata" / "PG_VERSION").exists()  # made after the template, for the next project
+    files = json.loads((template / "manifest.json").read_text())["files"]
+    first, second = server(root, "first"), server(root, "second")
+    try:
+        first.start()
+        assert SPARE in first.output()
+        serves(first)
+        first_sysid = value(first, SYSID)
+    finally:
+        first.stop()  # a new spare is made after that start
+    biggest = max(files, key=lambda rel: files[rel])
+    os.truncate(spare / "pgdata" / biggest, 0)
+    try:
+        second.start()
+        assert "spare copy of the cluster template is unusable" in second.output()
+        assert "copied from the template" in second.output()
+        serves(second)
+        assert value(second, SYSID) != first_sysid
+    finally:
+        second.stop()
+    assert stat.S_IMODE(spare.stat().st_mode) == 0o700
