@@ -1,9 +1,11 @@
 """A new data folder's embedded cluster, made quickly and without giving up what a new one promises.
 
-1. A cluster template for this Localbase is in the cache (template_cache.py): it is copied into
-   <data>/pgdata.new, checked against its manifest, given a system identifier and mock-authentication
-   nonce of its own and a new WAL (cluster_copy.py, pg_resetwal), and renamed to <data>/pgdata. No
-   initdb, no bootstrap SQL.
+1. A cluster template for this Localbase is in the cache (template_cache.py): its spare copy (made
+   in the background after an earlier start) is renamed into <data>/pgdata.new, or the template is
+   copied there; checked against the template's manifest, given a system identifier and
+   mock-authentication nonce of its own and a new WAL (cluster_copy.py, pg_resetwal), and renamed to
+   <data>/pgdata. No initdb, no bootstrap SQL, and with a spare no files made. After the start has
+   prepared its database, a thread makes the next spare.
 2. There is none, and no other start is making one: this data folder gets plain initdb (as in 3),
    and once this start has prepared its database, a thread makes the template beside it, at a
    lower priority: initdb (with no password) and the bootstrap SQL in <data>/template.build on a
@@ -100,10 +102,8 @@ def new_cluster(pg: EmbeddedPostgres, settings: Settings) -> NewCluster:
 def _take_spare(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> str:
     """The spare copy of the template renamed into <data>/pgdata.new (no file made), checked against
     the template's manifest, then given its own identity: "taken (spare copy) from", or ""."""
-    staging = pg.data_dir / "pgdata.new"
-    shutil.rmtree(staging, ignore_errors=True)  # left by a start that died copying
-    with cache.locked(key, exclusive=False) as taken:
-        template = cache.find(key) if taken else None
+    staging = _staging(pg)
+    template = _published(cache, key)
     if template is None:
         return ""
     pg.mark_unsynced()
@@ -127,8 +127,7 @@ def _make_spare(pg: EmbeddedPostgres, cache: TemplateCache, key: str, go: thread
     go.wait()
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        with cache.locked(key, exclusive=False) as taken:
-            template = cache.find(key) if taken else None
+        template = _published(cache, key)
         if template is not None:
             cache.make_spare(template, pg.owner)
     except (OSError, cluster_copy.ClusterCopyError) as exc:
@@ -137,9 +136,19 @@ def _make_spare(pg: EmbeddedPostgres, cache: TemplateCache, key: str, go: thread
             cache.discard(key)  # the template no longer matches its manifest
 
 
-def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> str:
+def _staging(pg: EmbeddedPostgres) -> Path:
     staging = pg.data_dir / "pgdata.new"
     shutil.rmtree(staging, ignore_errors=True)  # left by a start that died copying
+    return staging
+
+
+def _published(cache: TemplateCache, key: str) -> Template | None:
+    with cache.locked(key, exclusive=False) as taken:
+        return cache.find(key) if taken else None
+
+
+def _copy_template(pg: EmbeddedPostgres, cache: TemplateCache, key: str) -> str:
+    staging = _staging(pg)
     with cache.locked(key, exclusive=False) as taken:
         template = cache.find(key) if taken else None
         if template is None:

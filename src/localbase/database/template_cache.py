@@ -6,6 +6,8 @@ data folder copies (database/provision.py) instead of running initdb and the boo
       <key>/manifest.json          its files and their sizes, and the key
       <key>.lock                   flock: shared while a template is copied, exclusive while it is
                                    made or removed
+      <key>.spare/pgdata           a copy made ahead, renamed into the next new data folder
+      <key>.spare.lock             flock: exclusive while the spare is made or taken
 
 The key is a digest of everything that goes into a template: the PostgreSQL build, initdb's
 arguments, Localbase's server configuration, the bootstrap SQL and the SQL extensions it installs.
