@@ -115,8 +115,9 @@ def test_shapes_are_bounded():
 
 
 def test_reads_by_id_through_the_client_see_own_rows_only(localbase_server, make_user):
-    """Many distinct reads by id, more than the exact cache holds, through supabase-py: each answer
-    is the row asked for when it is the caller's own, and nothing when it is someone else's."""
+    """Reads by id through supabase-py, each URL new to the server (so planned from its shape after
+    the first): each answer is the row asked for when it is the caller's own, and nothing when it is
+    someone else's."""
     alice, alice_token = make_user()
     bob, bob_token = make_user()
     a = client_for(localbase_server, alice_token)
