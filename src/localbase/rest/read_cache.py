@@ -56,7 +56,8 @@ _RESERVED = frozenset(("select", "order", "limit", "offset", "and", "or", "on_co
 class Shape:
     key: tuple
     values: tuple[str, ...]  # the simple filters' values, in the query's order
-    pairs: list[tuple[str, str]]
+    pairs: tuple[tuple[str, str], ...]  # the query's pairs, each simple filter's value cut to `[not.]op.`
+    slots: tuple[int, ...]  # which pairs those are, in the order of `values`
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +106,20 @@ class ReadCache:
         """The read's shape, or None when it has no simple filter."""
         shaped: list[tuple[str, str]] = []
         values: list[str] = []
+        slots: list[int] = []
         for name, value in pairs:
             match = _SIMPLE.fullmatch(value) if name.rpartition(".")[2] not in _RESERVED else None
             if match is None:
                 shaped.append((name, value))
             else:
+                slots.append(len(shaped))
                 shaped.append((name, match.group(1)))
                 values.append(match.group(2))
         if not values:
             return None
-        return Shape((version, method, path, tuple(shaped), *(headers.get(h) for h in SHAPING_HEADERS)),
-                     tuple(values), pairs)
+        cut = tuple(shaped)
+        return Shape((version, method, path, cut, *(headers.get(h) for h in SHAPING_HEADERS)), tuple(values), cut,
+                     tuple(slots))
 
     def get_shaped(self, shape: Shape) -> PreparedRead | None:
         template = self._shapes.get(shape.key)
@@ -138,15 +142,12 @@ class ReadCache:
     def _template(self, shape: Shape, prepared: PreparedRead,
                   prepare_pairs: Callable[[list[tuple[str, str]]], PreparedRead]) -> _Template | None:
         markers: dict[str, int] = {}
-        marked: list[tuple[str, str]] = []
-        for name, value in shape.pairs:
-            match = _SIMPLE.fullmatch(value) if name.rpartition(".")[2] not in _RESERVED else None
-            if match is None:
-                marked.append((name, value))
-            else:
-                marker = f"{self._marker}{len(markers)}"
-                markers[marker] = len(markers)
-                marked.append((name, match.group(1) + marker))
+        marked = list(shape.pairs)
+        for value, at in enumerate(shape.slots):
+            marker = f"{self._marker}{value}"
+            markers[marker] = value
+            name, op = marked[at]
+            marked[at] = (name, op + marker)
         try:
             probe = prepare_pairs(marked)
         except Exception:  # noqa: BLE001 - a shape that does not plan with markers is just not reused
