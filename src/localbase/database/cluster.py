@@ -136,10 +136,12 @@ class Cluster:
         conn = await self._connect_admin()
         try:
             await _take_turn(conn)
-            fresh = self.fresh or await conn.fetchval(
-                "select to_regclass('supabase_migrations.schema_migrations') is null"
-                " or coalesce(obj_description(to_regnamespace('supabase_migrations'), 'pg_namespace') = $1, false)",
+            # a cluster copied from the template is new until its first prepare (provision.py)
+            missing, not_started = await conn.fetchrow(
+                "select to_regclass('supabase_migrations.schema_migrations') is null, "
+                "coalesce(obj_description(to_regnamespace('supabase_migrations'), 'pg_namespace') = $1, false)",
                 provision.NOT_STARTED)
+            fresh = self.fresh or missing or not_started
             if fresh and not (self.new and self.new.bootstrapped):
                 await bootstrap.apply_bootstrap(conn)
             else:  # a cluster copied from the template is checked (one query), not bootstrapped again
@@ -157,9 +159,7 @@ class Cluster:
                 seeded = await migrations.apply_seed(conn, self.settings.seed_file)
             if check is not None:
                 await check(conn)
-            if fresh and await conn.fetchval(
-                    "select obj_description(to_regnamespace('supabase_migrations'), 'pg_namespace') = $1",
-                    provision.NOT_STARTED):
+            if not_started:
                 await conn.execute("comment on schema supabase_migrations is null")  # prepared: not new now
             if self.new is not None:
                 self.new.publish()  # the cluster template, to disk now that this start is done with it
