@@ -15,6 +15,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from localbase.database import bootstrap, cluster_copy, template_cache
 from localbase.database.embedded import bin_dir
 from localbase.settings import load_settings
 from localbase.testing.server import LocalbaseProcess
-from tests.localbase.helpers import sql, temp_project
+from tests.localbase.helpers import client_for, sql, temp_project
 
 COPIED = "from the template"  # copied from it, or taken (a spare copy made after a start) from it
 SPARE = "taken (a spare copy) from the template"
@@ -55,8 +56,15 @@ def value(s: LocalbaseProcess, query: str):
 
 
 def serves(s: LocalbaseProcess) -> None:
+    """REST answers, and through supabase-py a new user signs up and signs in (the auth schema the
+    cluster came with, the project's own keys)."""
     r = httpx.get(f"{s.url}/rest/v1/", headers={"apikey": s.anon_key}, timeout=10)
     assert r.status_code == 200, r.text
+    email, password = f"{uuid.uuid4()}@example.com", "password-123"
+    signed_up = client_for(s).auth.sign_up({"email": email, "password": password})
+    assert signed_up.user is not None and signed_up.user.email == email
+    signed_in = client_for(s).auth.sign_in_with_password({"email": email, "password": password})
+    assert signed_in.session is not None and signed_in.user.id == signed_up.user.id
 
 
 VERIFIER = "select rolpassword from pg_authid where rolname = 'postgres'"
