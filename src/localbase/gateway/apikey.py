@@ -3,7 +3,8 @@ project's API keys in the `apikey` header (or `?apikey=`); the public paths each
 (`PUBLIC_PATHS` beside its routes, gathered by gateway/app.py) need none. Which
 keys, and the `Authorization` the services then get: security.api_keys.
 
-Pure ASGI (no BaseHTTPMiddleware) so it costs next to nothing per request."""
+Plain functions on the server's own scope (no middleware of its own) so it costs next to nothing
+per request."""
 
 from __future__ import annotations
 
@@ -48,31 +49,32 @@ class ApiKeys:
         return role
 
 
-class ApiKeyMiddleware:
-    def __init__(self, app, settings: Settings, public: tuple[str, ...]):
-        self.app = app
+class KeyCheck:
+    """The gateway's stage (gateway/stack.py calls it for every HTTP request and socket): which
+    requests need a key, and the verdict on theirs."""
+
+    def __init__(self, settings: Settings, public: tuple[str, ...]):
         self.keys = ApiKeys(settings)
         self.public = public  # path prefixes
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        path = scope["path"]
-        if scope.get("method") == "OPTIONS" or path.startswith(self.public):
-            return await self.app(scope, receive, send)
+    def refusal(self, scope) -> tuple[str, str] | None:
+        """None when the request may pass (a preflight, a public path, or an accepted key: its role
+        then in the scope's state as `apikey_role`), else the (message, hint) to `reject` it with."""
+        if scope.get("method") == "OPTIONS" or scope["path"].startswith(self.public):
+            return None
         verdict = self.keys.check(scope)
         if isinstance(verdict, tuple):
-            return await reject(scope, send, *verdict)
+            return verdict
         scope.setdefault("state", {})["apikey_role"] = verdict
-        return await self.app(scope, receive, send)
+        return None
 
 
-async def reject(scope, send, message: str, hint: str) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 4001, "reason": message})
-        return
+def refused(message: str, hint: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """An HTTP request's refusal: (status, headers, body), Supabase's gateway's 401."""
     body = orjson.dumps({"message": message, "hint": hint})
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    return 401, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
+
+
+async def close_socket(send, message: str) -> None:
+    """A socket's refusal: closed with 4001 before it is accepted."""
+    await send({"type": "websocket.close", "code": 4001, "reason": message})

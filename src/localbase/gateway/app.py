@@ -22,9 +22,9 @@ from localbase.database.cluster import Cluster
 from localbase.database.pool import Database
 from localbase.functions import routes as functions_routes
 from localbase.gateway import health, metrics, worker_metrics
-from localbase.gateway.apikey import ApiKeyMiddleware
+from localbase.gateway.apikey import KeyCheck
 from localbase.gateway.cors import Cors
-from localbase.gateway.stack import BodyLimit, Observe, Services
+from localbase.gateway.stack import Gateway
 from localbase.net import service as net_service
 from localbase.nodes import lifecycle as nodes
 from localbase.process.collector import Collector
@@ -70,7 +70,7 @@ def _service_routes() -> list[BaseRoute]:
     return [Mount(prefix, routes=module.routes()) for prefix, module in SERVICES.items()]
 
 
-def create_app(settings: Settings, database: Database | None = None) -> Observe:
+def create_app(settings: Settings, database: Database | None = None) -> Gateway:
     services = load_service_settings(settings)  # a bad value stops start-up here (SettingsError)
     db = database or Cluster(settings).database()
     modules = SERVICES
@@ -141,9 +141,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Observe:
     app.state.reads = _read_router(settings, db)
     app.state.metrics = metrics.RequestMetrics()
     health.setup(app, db.rest_dsn)
-    keyed = ApiKeyMiddleware(Services(app, settings.keyring), settings=settings, public=public_paths())
-    cors = Cors(keyed, EXPOSED_HEADERS, max_age=86400)
-    gateway = Observe(BodyLimit(cors, settings.limits.max_body_bytes), app.state.metrics, app.state)
+    gateway = Gateway(app, metrics=app.state.metrics, cors=Cors(None, EXPOSED_HEADERS, max_age=86400),
+                      keys=KeyCheck(settings, public_paths()), max_body=settings.limits.max_body_bytes,
+                      keyring=settings.keyring)
     if settings.access_log:
         from localbase.logs import access_logger
         gateway.access_log = access_logger()
@@ -175,6 +175,6 @@ def _read_router(settings: Settings, db: Database):
                       pool_timeout=limits.db_pool_timeout)
 
 
-def app_from_env() -> Observe:
+def app_from_env() -> Gateway:
     """Factory for `uvicorn --factory` and multi-worker runs: settings from LOCALBASE_* variables."""
     return create_app(load_settings(Path(os.environ.get("LOCALBASE_PROJECT_DIR", "."))))

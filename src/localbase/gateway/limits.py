@@ -151,40 +151,34 @@ def http_protocol(limits: Limits):
     return LimitedHttpToolsProtocol
 
 
-async def call_with_body_limit(app, scope, receive, send, limit: int) -> None:
-    """Run `app` with the request body counted as it arrives (for bodies of unknown length)."""
-    received = 0
-    tripped = False
-    started = False
+class BodyCounter:
+    """A body of unknown length counted as it arrives (`receive` in place of the server's): past
+    `limit` the app reads a disconnect, so nothing more is buffered, and `tripped` tells the
+    gateway to drop whatever the app answers to the cut body and answer `refusal()` (413) instead."""
 
-    async def limited_receive():
-        nonlocal received, tripped
-        message = await receive()
+    __slots__ = ("_receive", "limit", "received", "tripped")
+
+    def __init__(self, receive, limit: int):
+        self._receive = receive
+        self.limit = limit
+        self.received = 0
+        self.tripped = False
+
+    async def receive(self):
+        message = await self._receive()
         if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                tripped = True
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.tripped = True
                 return {"type": "http.disconnect"}  # the app stops reading; nothing more is buffered
         return message
 
-    async def guarded_send(message) -> None:
-        nonlocal started
-        if tripped:
-            return  # whatever the app answers to the cut body, the client gets the 413 below
-        if message["type"] == "http.response.start":
-            started = True
-        await send(message)
-
-    try:
-        await app(scope, limited_receive, guarded_send)
-    except Exception:
-        if not tripped:
-            raise
-    if tripped and not started:
-        body = error_body(scope["path"], 413, f"The request body exceeds {limit} bytes")
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    def refusal(self, path: str) -> tuple[dict, dict]:
+        """The 413's two messages, in the error shape of the service at `path`."""
+        body = error_body(path, 413, f"The request body exceeds {self.limit} bytes")
+        return ({"type": "http.response.start", "status": 413,
+                 "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]},
+                {"type": "http.response.body", "body": body})
 
 
 def unknown_length(scope) -> bool:
