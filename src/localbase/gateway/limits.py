@@ -183,9 +183,13 @@ class BodyCounter:
 
 def unknown_length(scope) -> bool:
     """A request whose body comes without a Content-Length (chunked), outside Storage (which counts
-    its own against its limits)."""
+    its own against its limits). (Every request asks: one pass over the headers.)"""
     if scope["path"].startswith(STORAGE_PREFIX):
         return False
-    headers = scope["headers"]
-    return any(n == b"transfer-encoding" for n, _ in headers) and \
-        not any(n == b"content-length" for n, _ in headers)
+    chunked = False
+    for name, _ in scope["headers"]:
+        if name == b"content-length":
+            return False
+        if name == b"transfer-encoding":
+            chunked = True
+    return chunked

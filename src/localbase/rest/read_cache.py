@@ -30,7 +30,7 @@ from localbase.rest.sql import Statement
 from localbase.rest.types import ApiRequest, MediaType
 
 # The request headers parse_request reads for a GET/HEAD.
-SHAPING_HEADERS = ("accept", "accept-profile", "prefer", "range", "range-unit")
+SHAPING_HEADERS = ("accept", "accept-profile", "prefer", "range", "range-unit")  # (_shaping reads them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class ReadCache:
 
     @staticmethod
     def key(version: int, method: str, path: str, query: bytes, headers) -> tuple:
-        return (version, method, path, query, *(headers.get(h) for h in SHAPING_HEADERS))
+        return (version, method, path, query, *_shaping(headers))
 
     def get(self, key: tuple) -> PreparedRead | None:
         entry = self._entries.get(key)
@@ -118,7 +118,7 @@ class ReadCache:
         if not values:
             return None
         cut = tuple(shaped)
-        return Shape((version, method, path, cut, *(headers.get(h) for h in SHAPING_HEADERS)), tuple(values), cut,
+        return Shape((version, method, path, cut, *_shaping(headers)), tuple(values), cut,
                      tuple(slots))
 
     def get_shaped(self, shape: Shape) -> PreparedRead | None:
@@ -157,6 +157,12 @@ class ReadCache:
             return None
         template = _Template(probe, slots)
         return template if template.fill(shape.values) == prepared else None
+
+
+def _shaping(headers) -> tuple:
+    """The values of SHAPING_HEADERS (every read's key: spelt out, no loop)."""
+    get = headers.get
+    return get("accept"), get("accept-profile"), get("prefer"), get("range"), get("range-unit")
 
 
 def prepare(req: ApiRequest, planner: Planner, *, head: bool) -> PreparedRead:

@@ -93,20 +93,34 @@ def _media(single: bool, csv: bool, geojson: bool = False) -> str:
     return GEOJSON if geojson else CSV if csv else OBJECT if single else JSON
 
 
+class Encoded(Response):
+    """A Response made of headers already encoded (lower-case names, in the order Response would
+    list them): what Response's constructor makes of a dict of headers, without encoding them again
+    for every answer. For the answers of every read."""
+
+    def __init__(self, body: bytes, status: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
+
+
+_MEDIA_BYTES = {media: media.encode("latin-1") for media in (JSON, OBJECT, CSV, GEOJSON)}
+
+
 def read_response(body: str | None, *, offset: int, page_total: int, total: int | None, head: bool,
                   single: bool, preference_applied: list[str], csv: bool = False, geojson: bool = False) -> Response:
     if total is not None and offset > 0 and offset >= total and page_total == 0 and total > 0:
         raise errors.RANGE_NOT_SATISFIABLE(f"An offset of {offset} was requested, but there are only {total} rows.",
                                            headers={"Content-Range": f"*/{total}"})
     status = 206 if total is not None and page_total < total and page_total > 0 else 200
-    headers = {"Content-Range": content_range(offset, page_total, total)}
+    headers = [(b"content-range", content_range(offset, page_total, total).encode("latin-1"))]
     if preference_applied:
-        headers["Preference-Applied"] = ", ".join(preference_applied)
+        headers.append((b"preference-applied", ", ".join(preference_applied).encode("latin-1")))
     content = b"" if head else (body or "[]").encode()
-    resp = Response(content, status_code=status, media_type=_media(single, csv, geojson), headers=headers)
-    if head:
-        resp.headers["content-length"] = "0"
-    return resp
+    headers.append((b"content-length", str(len(content)).encode("latin-1")))  # (a HEAD's: 0)
+    headers.append((b"content-type", _MEDIA_BYTES[_media(single, csv, geojson)]))
+    return Encoded(content, status, headers)
 
 
 def mutation_response(kind: str, body: str | None, *, page_total: int, minimal: bool, single: bool,

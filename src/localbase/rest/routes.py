@@ -18,6 +18,7 @@ from localbase.rest import (
     plan,
     read_cache,
     replica_reads,
+    request_headers,
     respond,
     routines,
     sql,
@@ -70,14 +71,12 @@ async def _handle(request: Request) -> Response:
         schema_name = Planner(schema, schema.config.max_rows).pick_schema(request.headers.get("accept-profile"))
         doc = openapi.document(schema, schema_name, settings.api_url)
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
-    # the headers once, as names (lower-case, as the server hands them) to values: `first` answers
-    # the lookups below as Starlette's Headers.get does (a repeated header's first value); the
-    # request.headers setting for PostgreSQL keeps a repeated header's last value, as it always has
-    pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
-    first = dict(reversed(pairs))
+    # the headers once: `first` for the lookups below, as Starlette's Headers.get answers them, and
+    # the request.headers setting for PostgreSQL (rest/request_headers.py)
+    first, headers_json = request_headers.decoded(request.scope["headers"])
     caller = execute.caller_from(first.get("authorization"), settings.keyring)
     profile = first.get("accept-profile" if method in ("GET", "HEAD") else "content-profile")
-    ctx = execute.Context(method, "/" + path, orjson.dumps(dict(pairs)).decode(),
+    ctx = execute.Context(method, "/" + path, headers_json,
         execute.search_path(profile if profile in schema.exposed else schema.exposed[0], settings.extra_search_path),
         schema.config.pre_request)
     db = app.state.db

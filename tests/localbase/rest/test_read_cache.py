@@ -136,3 +136,11 @@ def test_reads_by_id_through_the_client_see_own_rows_only(localbase_server, make
     assert [n["id"] for n in a.table("notes").select("id").gt("id", ids[9]).in_("id", ids).order("id")
             .execute().data] == ids[10:]
     assert b.table("notes").select("id").gt("id", ids[9]).in_("id", ids).execute().data == []
+
+
+def test_the_key_reads_exactly_the_shaping_headers():
+    headers = {name: f"value of {name}" for name in (*read_cache.SHAPING_HEADERS, "authorization", "x-other")}
+    key = ReadCache.key(3, "GET", "items", b"id=eq.1", headers)
+    assert key == (3, "GET", "items", b"id=eq.1", *(headers[h] for h in read_cache.SHAPING_HEADERS))
+    assert ReadCache.key(3, "GET", "items", b"id=eq.1", {}) == (3, "GET", "items", b"id=eq.1",
+                                                                *(None for _ in read_cache.SHAPING_HEADERS))
