@@ -106,10 +106,14 @@ def http_protocol(limits: Limits):
             if len(self.url) > limits.max_url_bytes:
                 self._refusal = (414, f"The request URI exceeds {limits.max_url_bytes} bytes")
                 raise Refused
-            if sum(len(n) + len(v) + 4 for n, v in self.headers) > limits.max_header_bytes:
+            size, length = 0, None  # the headers' size, and the first Content-Length: one pass
+            for n, v in self.headers:
+                size += len(n) + len(v) + 4
+                if length is None and n == b"content-length":
+                    length = v
+            if size > limits.max_header_bytes:
                 self._refusal = (431, f"The request headers exceed {limits.max_header_bytes} bytes")
                 raise Refused
-            length = next((v for n, v in self.headers if n == b"content-length"), None)
             if length is not None and length.isdigit() and int(length) > limits.max_body_bytes \
                     and not self.url.startswith(b"/storage/v1/"):
                 self._refusal = (413, f"The request body exceeds {limits.max_body_bytes} bytes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from postgrest import SyncPostgrestClient
 from postgrest.base_request_builder import _encode_json_body
 from postgrest.utils import sanitize_param
 
+from localbase.rest.errors import RestError
 from localbase.rest.parse import (
     MAX_DEPTH,
     parse_filter,
@@ -17,6 +20,7 @@ from localbase.rest.parse import (
     parse_order,
     parse_request,
     parse_select,
+    query_pairs,
 )
 from localbase.rest.types import (
     Action,
@@ -666,3 +670,17 @@ def test_nested_logic_trees_parse(tree_text):
 def test_body_sizes_are_fast():
     rows = orjson.dumps([{"a": i, "b": "x" * 10} for i in range(5000)])
     assert len(req("POST", body=rows).payload) == 5000
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from("ab=&.,*()%+é~-_ 2F"), max_size=30))
+def test_query_pairs_split_as_parse_qsl(text):
+    """query_pairs' shortcut for a query with nothing to decode splits exactly as parse_qsl."""
+    raw = text.encode("utf-8")
+    try:
+        expected = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        with pytest.raises(RestError):
+            query_pairs(raw)
+        return
+    assert query_pairs(raw) == expected

@@ -83,9 +83,13 @@ def _target(method: str, path: str) -> tuple[Action, str, bool]:
 
 
 def query_pairs(raw: bytes) -> list[tuple[str, str]]:
-    """The raw query string -> its ordered, percent-decoded pairs (PGRST100 unless UTF-8)."""
+    """The raw query string -> its ordered, percent-decoded pairs (PGRST100 unless UTF-8). Nothing to
+    decode (no `%`, no `+`, as most queries are): split as parse_qsl splits, for a fraction of its cost."""
+    text = raw.decode("latin-1")
+    if "%" not in text and "+" not in text:
+        return [(name, value) for name, _, value in (piece.partition("=") for piece in text.split("&") if piece)]
     try:
-        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise errors.QUERY_PARSE(message="Invalid query string: not valid UTF-8 after percent-decoding") from None
 
