@@ -22,9 +22,15 @@ class FairGate:
         self._waiters: deque[asyncio.Future] = deque()
         self.timeout = timeout
 
-    async def __aenter__(self) -> None:
+    def enter_now(self) -> bool:
+        """Take a place if one is free and nobody waits (no await); False otherwise."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
+            return True
+        return False
+
+    async def __aenter__(self) -> None:
+        if self.enter_now():
             return
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()

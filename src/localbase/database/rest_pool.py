@@ -95,6 +95,19 @@ class RestPool:
     def acquire(self) -> _Lease:
         return _Lease(self)
 
+    def _take_now(self) -> asyncpg.Connection | None:
+        """An idle connection at once when a place is free (the common case: no coroutine, no
+        await), else None and `_take` waits for one."""
+        if self._closing or not self._idle or not self.gate.enter_now():
+            return None
+        while self._idle:
+            conn = self._idle.pop()[0]
+            if not conn.is_closed():
+                self._busy.add(conn)
+                return conn
+        self.gate._release()  # only closed ones were idle: `_take` opens one, in turn
+        return None
+
     async def _take(self) -> asyncpg.Connection:
         if self._closing:
             raise asyncpg.InterfaceError("the REST pool is closing")
@@ -180,7 +193,8 @@ class _Lease:
         self._conn: asyncpg.Connection | None = None
 
     async def __aenter__(self) -> asyncpg.Connection:
-        self._conn = await self._pool._take()
+        conn = self._pool._take_now()
+        self._conn = conn if conn is not None else await self._pool._take()
         return self._conn
 
     async def __aexit__(self, *exc: Any) -> None:
