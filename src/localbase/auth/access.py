@@ -73,9 +73,11 @@ def guarded(handler: Handler, access: Access) -> Handler:
             svc = service(request)
             limits = svc.config.rate_limits
             for limit in access.limits:
+                allowed = getattr(limits, limit.bucket)
+                if allowed <= 0:  # the limit is off: which requests it counts need not be asked
+                    continue
                 if limit.when is None or await limit.when(request):
-                    await svc.limiter.hit(limit.bucket, client_ip(request), getattr(limits, limit.bucket),
-                                          limit.window_s or limits.window_s)
+                    await svc.limiter.hit(limit.bucket, client_ip(request), allowed, limit.window_s or limits.window_s)
         return await handler(request)
 
     checked.__name__ = getattr(handler, "__name__", "checked")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -26,7 +27,7 @@ def assurance(amr: list[dict[str, Any]]) -> str:
     return "aal2" if any(a.get("method") in MFA_METHODS for a in amr) else "aal1"
 
 
-async def session_json(conn: asyncpg.Connection, config: AuthConfig, user: dict[str, Any], session_id: uuid.UUID,
+async def session_json(conn: asyncpg.Connection, config: AuthConfig, user: Mapping[str, Any], session_id: uuid.UUID,
                        refresh_token: str, amr: list[dict[str, Any]], method: str) -> dict[str, Any]:
     """The session answer: its access token (through the custom access token hook when one is
     configured), refresh token and user. `method`: how this token was earned (password,
@@ -137,14 +138,13 @@ with t as (select rt.id, rt.revoked, rt.updated_at, rt.session_id, s.user_id, s.
                       v.session_id
                from v where v.verdict = 'ok' and $3)
 select v.verdict as refresh_verdict, v.session_id as token_session_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
+       (select coalesce(json_agg(json_build_object(
                   'method', c.authentication_method,
                   'timestamp', floor(extract(epoch from c.created_at))::bigint) order by c.created_at), '[]')
           from auth.mfa_amr_claims c where c.session_id = v.session_id and v.verdict = 'ok') as session_amr,
        u.*
 from v left join lateral ({users.USER_SELECT} where u.id = v.user_id and v.verdict = 'ok') u on true
 """
-_REFRESH_COLUMNS = ("refresh_verdict", "token_session_id", "session_amr")
 _REFUSED = {"gone": errors.REFRESH_TOKEN_NOT_FOUND, "banned": errors.USER_BANNED,
             "used": errors.REFRESH_TOKEN_ALREADY_USED, "expired": errors.SESSION_EXPIRED,
             "reuse": errors.REFRESH_TOKEN_ALREADY_USED}
@@ -178,8 +178,9 @@ async def _refreshed(conn: asyncpg.Connection, config: AuthConfig, found: asyncp
     verdict = found["refresh_verdict"]
     if verdict != "ok":
         raise _REFUSED[verdict]()
-    user = {k: v for k, v in found.items() if k not in _REFRESH_COLUMNS}
-    return await session_json(conn, config, user, found["token_session_id"], new_token, found["session_amr"],
+    # the row is the user as users.USER_SELECT reads it, plus REFRESH's own columns, which neither the
+    # claims nor the user's JSON read: used as it is, not copied into a dict first
+    return await session_json(conn, config, found, found["token_session_id"], new_token, found["session_amr"],
                               "token_refresh")
 
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from localbase.auth import errors
@@ -13,7 +14,7 @@ from localbase.auth.config import AuthConfig
 from localbase.security import jwt
 
 
-def access_claims(config: AuthConfig, user: dict[str, Any], session_id: str, amr: list[dict[str, Any]],
+def access_claims(config: AuthConfig, user: Mapping[str, Any], session_id: str, amr: list[dict[str, Any]],
                   aal: str = "aal1", now: int | None = None) -> dict[str, Any]:
     """The claims of an access token, before a custom access token hook (auth.hooks) sees them."""
     now = int(time.time()) if now is None else now
