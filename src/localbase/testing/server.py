@@ -54,8 +54,11 @@ class ProjectKeys:
         return self.key_map()["jwt_secret"]
 
 
-# what `localbase start` says when a port it was given is taken (cli: the ports are checked first)
-PORT_TAKEN = re.compile(r"port \d+ for .* (cannot be used|is in use)")
+# what `localbase start` says when a port it was given is taken: its own check before it starts
+# (cli: the ports are checked first), or a bind that lost the race after that check (uvicorn's
+# "error while attempting to bind on address ...: address already in use", PostgreSQL's
+# "could not bind ... Address already in use")
+PORT_TAKEN = re.compile(r"port \d+ for .* (cannot be used|is in use)|address already in use", re.IGNORECASE)
 
 class LocalbaseProcess(ProjectKeys):
     def __init__(self, project_dir: Path | str, data_dir: Path | str | None = None, *,
