@@ -19,7 +19,7 @@ from starlette.requests import Request
 from localbase.database.gate import GateTimeout
 from localbase.database.pool import UNAVAILABLE
 from localbase.database.supervisor import database_down
-from localbase.rest import execute
+from localbase.rest import execute, request_headers
 from localbase.rest.errors import RestError
 from localbase.storage import errors
 
@@ -56,8 +56,8 @@ def session_for(request: Request, *, anonymous: bool = False) -> Session:
     being public do not look at the caller."""
     settings = request.app.state.settings
     headers = request.headers
-    ctx = execute.Context(request.method, request.url.path, orjson.dumps(
-        {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}).decode())
+    # the request.headers setting as REST writes it (rest/request_headers.py)
+    ctx = execute.Context(request.method, request.url.path, request_headers.decoded(request.scope["headers"])[1])
     if anonymous:
         return Session(execute.Caller("anon", '{"role":"anon"}', False), ctx)
     authorization = headers.get("authorization")
