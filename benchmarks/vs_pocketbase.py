@@ -13,9 +13,13 @@ creations. Workloads, each wrk with 32 connections replaying per-request users a
   sign_in            password sign-in
   refresh            token refresh (Localbase: rotation, each refresh token sent once)
 then cold start (empty data folder) and warm start to the first answer, and the idle memory (PSS,
-Localbase: the server and its PostgreSQL), as benchmarks/startup.py measures them. Prints medians
-per round and the ratios Localbase / PocketBase and Localbase / raw asyncpg; writes
-benchmarks/results/vs_pocketbase.json.
+Localbase: the server and its PostgreSQL), as benchmarks/startup.py measures them. Two baselines
+beside Localbase bound what any server of its design could reach: raw asyncpg runs the server's own
+statements with no HTTP (benchmarks/vs_raw.py: every read's statements; for refresh, the one
+statement of a rotation), and the HTTP floor serves the reads over the server's HTTP stack running
+nothing but those statements (benchmarks/vs_floor.py). Prints medians per round and the ratios
+Localbase / PocketBase, / raw asyncpg and / floor (floor / raw: the most Localbase / raw could be);
+writes benchmarks/results/vs_pocketbase.json.
 
     python benchmarks/vs_pocketbase.py [--rounds 3] [--seconds 5] [--connections 32] [--big 1000000]
                                        [--only get_10k,list_10k] [--no-startup] [--workers 1]
@@ -39,14 +43,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from rich.table import Table  # noqa: E402
 
-from benchmarks import cpu, vs_raw  # noqa: E402
+from benchmarks import cpu, vs_floor, vs_raw  # noqa: E402
 from benchmarks.common import console, run_wrk, save  # noqa: E402
 from benchmarks.pocketbase import binary  # noqa: E402
 from benchmarks.startup import startup_rounds  # noqa: E402
 from benchmarks.vs_sides import LocalbaseSide, PocketBaseSide, Side, table_names  # noqa: E402
 
 WORKLOADS = ["get_10k", "get_1m", "get_hot", "list_10k", "list_1m", "create", "sign_in", "refresh"]
-RAW = {"get_10k", "get_1m", "get_hot", "list_10k", "list_1m"}  # reads: raw asyncpg runs the same SQL
+READS = {"get_10k", "get_1m", "get_hot", "list_10k", "list_1m"}  # raw asyncpg and the floor run the same SQL
+RAW = READS | {"refresh"}  # refresh: raw asyncpg runs its one statement
+SIDES = ("localbase", "pocketbase", "raw", "floor", "before")
 TARGETS = {"get_10k": (1.2, 0.6), "get_1m": (1.2, 0.6), "get_hot": (1.2, 0.6), "list_10k": (1.2, 0.6),
            "list_1m": (1.2, 0.6), "sign_in": (0.95, None), "refresh": (0.6, None)}
 
@@ -81,8 +87,8 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
     rng = random.Random(14)
     lb, pb = LocalbaseSide(tables, args.users, workers=args.workers), PocketBaseSide(tables, args.users)
     before = LocalbaseSide(tables, args.users, args.against, args.workers) if args.against else None
-    results: dict[str, dict[str, list[dict]]] = {w: {"localbase": [], "pocketbase": [], "raw": [], "before": []}
-                                                 for w in workloads}
+    results: dict[str, dict[str, list[dict]]] = {w: {side: [] for side in SIDES} for w in workloads}
+    floor = None
     try:
         with console.status("PocketBase: collections, users, rows…"):
             pb.start()
@@ -94,28 +100,37 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
             with console.status(f"Localbase from {args.against}: tables, users, rows…"):
                 before.start()
                 before.requests(random.Random(14))
-        with console.status("raw asyncpg: the server's statements for every read…"):
+        with console.status("raw asyncpg and the HTTP floor: the server's statements for every read…"):
             import asyncio
             prepared = {w: asyncio.run(vs_raw.prepare(lb.server, lb.files[_file(w, args)].read_text().splitlines()))
-                        for w in workloads if w in RAW}
+                        for w in workloads if w in READS}
+            if prepared:
+                floor = vs_floor.FloorSide(vs_raw.dsn(lb.server), {_file(w, args): (lb.files[_file(w, args)], p)
+                                                                   for w, p in prepared.items()}).start()
         sides: list[tuple[str, object]] = [("localbase", lb), ("pocketbase", pb), ("raw", None)]
+        sides += [("floor", floor)] if floor is not None else []
         sides += [("before", before)] if before is not None else []
         for w in workloads:  # warm-up: caches, statement caches, pools at size
             for name, side in sides:
-                if name != "raw":
+                if name not in ("raw", "floor") or (name == "floor" and w in READS):
                     run_side(side, _file(w, args), argparse.Namespace(**{**vars(args), "seconds": 1}))
         for r in range(args.rounds):
             order = sides[r % len(sides):] + sides[:r % len(sides)]
             for w in workloads:
                 for name, side in order:
-                    if name == "raw" and w not in RAW:
+                    if (name == "raw" and w not in RAW) or (name == "floor" and w not in READS):
                         continue
                     with console.status(f"round {r + 1}/{args.rounds}: {label(w, args.big)} → {name}"):
-                        pids = _pids(side if side is not None else lb, raw=side is None)
+                        pids = _pids(side if side is not None else lb, raw=side is None, floor=name == "floor",
+                                     server=lb)
                         tokens = refresh_tokens(side, args) if w == "refresh" and isinstance(side, LocalbaseSide) \
                             else None
+                        raw_tokens = lb.refresh_tokens(args.connections).read_text().split() \
+                            if w == "refresh" and side is None else None
                         before_cpu = cpu.snapshot(pids)
-                        if side is None:
+                        if side is None and raw_tokens is not None:
+                            out = vs_raw.replay_refresh(lb.server, raw_tokens, args.seconds, args.connections)
+                        elif side is None:
                             out = vs_raw.replay(lb.server, prepared[w], args.seconds, args.connections)
                         else:
                             out = run_side(side, _file(w, args), args, tokens)
@@ -128,8 +143,9 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
     finally:
         lb.stop()
         pb.stop()
-        if before is not None:
-            before.stop()
+        for other in (before, floor):
+            if other is not None:
+                other.stop()
     return results
 
 
@@ -138,13 +154,15 @@ def _header(args) -> dict:
             "rows": table_names(args.big), "workers": args.workers}
 
 
-def _pids(side: Side, *, raw: bool = False) -> list[int]:
+def _pids(side, *, raw: bool = False, floor: bool = False, server: LocalbaseSide | None = None) -> list[int]:
     """The processes whose CPU a side's answers cost: Localbase's server and its PostgreSQL (for raw
-    asyncpg, this process and that PostgreSQL), PocketBase's one process."""
-    found = cpu.descendants(side.pid)
-    if raw:
-        return [os.getpid(), *(pid for pid, name in found.items() if name.startswith("postgres"))]
-    return list(found)
+    asyncpg, this process and that PostgreSQL; for the floor, its process and that PostgreSQL),
+    PocketBase's one process."""
+    if raw or floor:
+        assert server is not None
+        postgres = [pid for pid, name in cpu.descendants(server.pid).items() if name.startswith("postgres")]
+        return [os.getpid() if raw else side.pid, *postgres]
+    return list(cpu.descendants(side.pid))
 
 
 def _file(workload: str, args) -> str:
@@ -165,18 +183,17 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def round_table(results, r: int, big: int) -> Table:
     table = Table(title=f"round {r + 1}: requests/s (32 connections)")
-    for col in ("workload", "Localbase", "PocketBase", "raw asyncpg", "LB/PB", "LB/raw", "LB/before", "LB p99 ms",
-                "PB p99 ms", "non-2xx LB/PB"):
+    for col in ("workload", "Localbase", "PocketBase", "raw asyncpg", "HTTP floor", "LB/PB", "LB/raw", "LB/floor",
+                "LB/before", "LB p99 ms", "PB p99 ms", "non-2xx LB/PB"):
         table.add_column(col, justify="left" if col == "workload" else "right")
     for w, res in results.items():
         if len(res["localbase"]) <= r:
             continue
-        lb, pb, raw, old = (rps(res, s, r) if len(res[s]) > r else None
-                            for s in ("localbase", "pocketbase", "raw", "before"))
+        lb, pb, raw, floor, old = (rps(res, s, r) if len(res[s]) > r else None for s in SIDES)
         one, other = res["localbase"][r], res["pocketbase"][r]
-        table.add_row(label(w, big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(ratio(lb, pb), 2), _fmt(ratio(lb, raw), 2),
-                      _fmt(ratio(lb, old), 2), _fmt(one["p99_ms"], 1), _fmt(other["p99_ms"], 1),
-                      f"{one['non_2xx']}/{other['non_2xx']}")
+        table.add_row(label(w, big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(floor), _fmt(ratio(lb, pb), 2),
+                      _fmt(ratio(lb, raw), 2), _fmt(ratio(lb, floor), 2), _fmt(ratio(lb, old), 2),
+                      _fmt(one["p99_ms"], 1), _fmt(other["p99_ms"], 1), f"{one['non_2xx']}/{other['non_2xx']}")
     return table
 
 
@@ -206,23 +223,32 @@ def main() -> None:
             project = Path(tmp)
             LocalbaseSide.write_project(project, table_names(args.big))
             startup = startup_rounds(args.rounds, project)
-    summary = Table(title=f"Localbase vs PocketBase and raw asyncpg: medians of {args.rounds} rounds "
+    summary = Table(title=f"Localbase vs PocketBase, raw asyncpg and the HTTP floor: medians of {args.rounds} rounds "
                           f"({args.connections} connections, {args.seconds:g}s each)")
-    for col in ("workload", "Localbase /s", "PocketBase /s", "raw /s", "LB/PB", "per round", "LB/raw", "LB/before",
-                "target"):
+    for col in ("workload", "Localbase /s", "PocketBase /s", "raw /s", "floor /s", "LB/PB", "per round", "LB/raw",
+                "floor/raw", "LB/floor", "LB/before", "target"):
         summary.add_column(col, justify="left" if col in ("workload", "per round") else "right")
     ratios: dict[str, dict] = {}
     for w, res in results.items():
-        lb, pb, raw = rps(res, "localbase"), rps(res, "pocketbase"), rps(res, "raw")
+        lb, pb, raw, floor = rps(res, "localbase"), rps(res, "pocketbase"), rps(res, "raw"), rps(res, "floor")
         per_round = [ratio(rps(res, "localbase", r), rps(res, "pocketbase", r)) for r in range(args.rounds)]
         ratios[w] = {"lb_over_pb": ratio(lb, pb), "lb_over_pb_rounds": per_round, "lb_over_raw": ratio(lb, raw),
-                     "lb_over_before": ratio(lb, rps(res, "before"))}
+                     "floor_over_raw": ratio(floor, raw), "lb_over_floor": ratio(lb, floor),
+                     "raw_over_pb": ratio(raw, pb), "lb_over_before": ratio(lb, rps(res, "before"))}
         target = TARGETS.get(w)
-        summary.add_row(label(w, args.big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(ratio(lb, pb), 2),
+        summary.add_row(label(w, args.big), _fmt(lb), _fmt(pb), _fmt(raw), _fmt(floor), _fmt(ratio(lb, pb), 2),
                         " ".join(_fmt(x, 2) for x in per_round), _fmt(ratio(lb, raw), 2),
+                        _fmt(ratios[w]["floor_over_raw"], 2), _fmt(ratios[w]["lb_over_floor"], 2),
                         _fmt(ratios[w]["lb_over_before"], 2),
                         "" if target is None else f"≥{target[0]}" + (f" / ≥{target[1]}" if target[1] else ""))
     console.print(summary)
+    for w, res in results.items():  # what the baselines leave room for, beside the target
+        target, raw, floor, pb = TARGETS.get(w), rps(res, "raw"), rps(res, "floor"), rps(res, "pocketbase")
+        if target and raw and pb:
+            console.print(f"{label(w, args.big)}: raw asyncpg alone reaches {raw / pb:.2f}× PocketBase"
+                          + (f", the HTTP floor {floor / pb:.2f}× and {floor / raw:.2f}× raw" if floor else "")
+                          + f" (targets: Localbase ≥ {target[0]}× PocketBase"
+                          + (f", ≥ {target[1]}× raw)" if target[1] else ")"))
     if startup:
         med = {s: {k: statistics.median(v) for k, v in d.items()} for s, d in startup.items()}
         console.print(f"cold start: Localbase [bold]{med['localbase']['cold_s']:.2f}s[/] vs PocketBase "

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 import asyncpg
 import orjson
 
-from localbase.database.pool import rest_pool, session_facts
+from localbase.database.pool import AUTH_POOL_SIZE, init_connection, rest_pool, session_facts
 from localbase.rest import execute, sql
 from localbase.rest.parse import parse_request
 from localbase.rest.plan import Planner
@@ -55,12 +55,13 @@ async def prepare(server: LocalbaseProcess, lines: list[str]) -> list[Prepared]:
     return out
 
 
-def dsn(server: LocalbaseProcess) -> str:
-    """The server reaches PostgreSQL over its Unix socket; so does the baseline."""
+def dsn(server: LocalbaseProcess, role: str = "authenticator") -> str:
+    """The server reaches PostgreSQL over its Unix socket; so does the baseline. `role`: the one the
+    server's pool logs in as (REST: authenticator; Auth: supabase_auth_admin)."""
     socket_dir = server.data_dir / "run"
     if socket_dir.exists():
-        return f"postgresql://authenticator@/postgres?host={socket_dir}&port={server.db_port}"
-    return f"postgresql://authenticator@127.0.0.1:{server.db_port}/postgres"
+        return f"postgresql://{role}@/postgres?host={socket_dir}&port={server.db_port}"
+    return f"postgresql://{role}@127.0.0.1:{server.db_port}/postgres"
 
 
 async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
@@ -97,7 +98,10 @@ async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: f
         await asyncio.gather(*(worker(k * 7919) for k in range(concurrency)))
     finally:
         await pool.close()
-    elapsed = time.perf_counter() - started
+    return _result(latencies, time.perf_counter() - started)
+
+
+def _result(latencies: list[float], elapsed: float) -> dict:
     latencies.sort()
     pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 3)  # noqa: E731
     per_s = round(len(latencies) / elapsed, 1)
@@ -105,8 +109,54 @@ async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: f
             "p99_ms": pick(0.99), "non_2xx": 0}
 
 
-def replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
+async def _replay_refresh(server: LocalbaseProcess, tokens: list[str], seconds: float, concurrency: int) -> dict:
+    """`concurrency` tasks, each rotating refresh tokens from one of `tokens` on: the one statement of a
+    refresh (auth/sessions.REFRESH, rotation on, the server's reuse interval), as the server sends it
+    on its Auth pool; none of the rest (HTTP, the JWT signed, the answer built)."""
+    from localbase.auth import sessions
+    from localbase.auth import tokens as auth_tokens
+    from localbase.auth.config import AuthConfig
+
+    # the server's reuse interval: vs_sides' config.toml sets none, so the default
+    interval = float(AuthConfig.__dataclass_fields__["refresh_token_reuse_interval"].default)
+    pool = await asyncpg.create_pool(dsn(server, "supabase_auth_admin"), min_size=AUTH_POOL_SIZE,
+                                     max_size=AUTH_POOL_SIZE, init=init_connection)
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(token: str) -> None:
+        while time.perf_counter() < stop_at:
+            child = auth_tokens.new_refresh_token()
+            t0 = time.perf_counter()
+            async with pool.acquire() as conn:
+                row = await conn.fetchrow(sessions.REFRESH, auth_tokens.digest(token), auth_tokens.digest(child),
+                                          True, interval)
+            if row is None or row["refresh_verdict"] != "ok":
+                raise AssertionError(f"the baseline's refresh was refused: {row and row['refresh_verdict']}")
+            latencies.append(time.perf_counter() - t0)
+            token = child
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(tokens[k % len(tokens)]) for k in range(concurrency)))
+    finally:
+        await pool.close()
+    return _result(latencies, time.perf_counter() - started)
+
+
+def _run(coroutine):
     import uvloop  # the server runs on uvloop; so does the baseline
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_replay(server, requests, seconds, concurrency))
+        return runner.run(coroutine)
+
+
+def replay(server: LocalbaseProcess, requests: list[Prepared], seconds: float, concurrency: int) -> dict:
+    return _run(_replay(server, requests, seconds, concurrency))
+
+
+def replay_refresh(server: LocalbaseProcess, tokens: list[str], seconds: float, concurrency: int) -> dict:
+    """Refreshes from `tokens` (one per task: `concurrency` of them, each signed in anew)."""
+    if len(tokens) < concurrency:
+        raise ValueError("one refresh token per task: a rotated token is spent")
+    return _run(_replay_refresh(server, tokens, seconds, concurrency))

@@ -27,7 +27,7 @@ import orjson
 
 from localbase.bridge import kafka
 from localbase.bridge.config import KafkaConfig
-from localbase.realtime.authorize import init_connection
+from localbase.database.pool import init_connection
 from localbase.realtime.changes import ChangeStream, ensure_slot, lsn_text
 from localbase.realtime.payload import change_data
 from localbase.realtime.pgoutput import Transaction

@@ -62,7 +62,7 @@ def rest_pool(dsn: str, size: int, *, connect_timeout: float = 5.0, wait_timeout
     """The REST pool (database/rest_pool.py), made and not yet opened (shared with the benchmarks'
     raw asyncpg baselines)."""
     return RestPool(dsn, size, min_size=min_size, connect_timeout=connect_timeout, wait_timeout=wait_timeout,
-                    init=_init_connection, server_settings={"application_name": application_name})
+                    init=init_connection, server_settings={"application_name": application_name})
 
 
 async def session_facts(conn: asyncpg.Connection) -> tuple[bool, str]:
@@ -74,7 +74,11 @@ async def session_facts(conn: asyncpg.Connection) -> tuple[bool, str]:
     return pid == conn.get_server_pid(), timeout
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+AUTH_POOL_SIZE = 8  # Auth's connections (bcrypt runs outside them: a sign-in holds one for its statements only)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """json and jsonb decoded by orjson (every pool's connections)."""
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
@@ -109,7 +113,7 @@ class Database:
         async with self.rest_pool.acquire() as conn:
             self.session_reads, self.rest_statement_timeout = await session_facts(conn)
         self.auth_pool = await asyncpg.create_pool(
-            self.auth_dsn, min_size=0, max_size=8, init=_init_connection, reset=_reset_after_project_sql,
+            self.auth_dsn, min_size=0, max_size=AUTH_POOL_SIZE, init=init_connection, reset=_reset_after_project_sql,
             timeout=self.connect_timeout,
             server_settings={"application_name": "localbase-auth"})
 

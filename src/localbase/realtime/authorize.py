@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import orjson
 
+from localbase.database.pool import init_connection
 from localbase.realtime.pgoutput import RowChange
 
 if TYPE_CHECKING:
@@ -86,11 +87,6 @@ class Verdict:
 
 def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
-
-
-async def init_connection(conn: asyncpg.Connection) -> None:
-    for typename in ("json", "jsonb"):
-        await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def init_authorize_connection(conn: asyncpg.Connection) -> None:

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from localbase.database.pool import init_connection
 from localbase.process import workers
-from localbase.realtime.authorize import Authorizer, init_authorize_connection, init_connection
+from localbase.realtime.authorize import Authorizer, init_authorize_connection
 from localbase.realtime.bus import Bus
 from localbase.realtime.changes import ChangeStream, drop_worker_slots, ensure_slot
 from localbase.realtime.config import RealtimeConfig

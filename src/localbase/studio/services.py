@@ -73,9 +73,9 @@ class Services:
         return self._owner
 
     async def open(self) -> None:
-        from localbase.database.pool import _init_connection
+        from localbase.database.pool import init_connection
         self._owner = await asyncpg.create_pool(
-            self.db.admin_dsn, min_size=0, max_size=OWNER_POOL_SIZE, init=_init_connection,
+            self.db.admin_dsn, min_size=0, max_size=OWNER_POOL_SIZE, init=init_connection,
             timeout=self.settings.limits.db_connect_timeout,
             server_settings={"application_name": "localbase-studio"})
 
