@@ -126,3 +126,34 @@ async def test_async_client_under_rls(storage_server, users):
         await b_async.storage.from_("private-files").download(f"{a.id}/secret.txt")
     await b_async.storage.from_("private-files").upload(f"{b.id}/mine.txt", b"B's", {"content-type": "text/plain"})
     assert [e["name"] for e in await b_async.storage.from_("private-files").list(b.id)] == ["mine.txt"]
+
+
+def test_policy_reads_request_headers(storage_server, signed_up):
+    """A policy on current_setting('request.headers') (tests/localbase/storage/project: `x-gate: open`
+    opens 'header-gated') sees the headers of the Storage request itself, as PostgREST's do."""
+    from supabase import ClientOptions, create_client
+
+    user, _ = signed_up()
+
+    def files(**headers: str):
+        return create_client(storage_server.url, storage_server.anon_key, options=ClientOptions(
+            auto_refresh_token=False, persist_session=False,
+            headers={"Authorization": f"Bearer {user.token}", **headers})).storage.from_("header-gated")
+
+    key = f"{user.id}/gated.txt"
+    with pytest.raises(StorageApiError) as refused:
+        files(**{"x-gate": "shut"}).upload(key, b"behind the gate", {"content-type": "text/plain"})
+    assert refused.value.status == "403"
+    files(**{"x-gate": "open"}).upload(key, b"behind the gate", {"content-type": "text/plain"})
+    assert files(**{"x-gate": "open"}).download(key) == b"behind the gate"
+    assert [e["name"] for e in files(**{"x-gate": "open"}).list(user.id)] == ["gated.txt"]
+    for closed in (files(), files(**{"x-gate": "shut"})):  # the row is invisible without the header
+        assert closed.list(user.id) == []
+        with pytest.raises(StorageApiError) as hidden:
+            closed.download(key)
+        assert hidden.value.status == "404"
+    # a header sent twice: its last value, as REST's request.headers has it (rest/request_headers.py)
+    url = f"{storage_server.url}/storage/v1/object/authenticated/header-gated/{key}"
+    auth = [("apikey", storage_server.anon_key), ("authorization", f"Bearer {user.token}")]
+    assert httpx.get(url, headers=[*auth, ("x-gate", "shut"), ("x-gate", "open")]).content == b"behind the gate"
+    assert httpx.get(url, headers=[*auth, ("x-gate", "open"), ("x-gate", "shut")]).status_code == 404
