@@ -131,19 +131,60 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
               check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
     """Run the statement; returns its one row and, for count=planned|estimated, the planner's count.
     `check` may raise to roll the transaction back (e.g. single-object requests over several rows)."""
-    async def work(conn) -> tuple[asyncpg.Record, int | None]:
-        planned = None
-        if statement.explain_sql:
-            plan = await conn.fetchval(statement.explain_sql, *statement.explain_args)
-            planned = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
-                else int(plan[0]["Plan"]["Plan Rows"])
-        row = await conn.fetchrow(statement.sql, *statement.args)
-        if check is not None:
-            check(row)
-        return row, planned
+    return await _in_transaction(db, caller, ctx, functools.partial(_row, statement=statement, check=check),
+                                 read_only=read_only, rollback=rollback, role_settings=role_settings,
+                                 session=read_only)
 
-    return await _in_transaction(db, caller, ctx, work, read_only=read_only, rollback=rollback,
-                                 role_settings=role_settings, session=read_only)
+
+async def _row(conn: asyncpg.Connection, *, statement: Statement,
+               check: Callable[[asyncpg.Record], None] | None) -> tuple[asyncpg.Record, int | None]:
+    """run's work on its connection: the statement's one row and the planner's count (see run)."""
+    planned = None
+    if statement.explain_sql:
+        planned = _plan_rows(await conn.fetchval(statement.explain_sql, *statement.explain_args))
+    row = await conn.fetchrow(statement.sql, *statement.args)
+    if check is not None:
+        check(row)
+    return row, planned
+
+
+async def read(db, caller: Caller, ctx: Context, statement: Statement, *, rollback: bool = False,
+               role_settings: dict[str, dict[str, str]] | None = None,
+               check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
+    """run(..., read_only=True), the same statements and errors, in one coroutine where the read goes
+    on a read session: every REST read's path, and each coroutine between the request and asyncpg
+    (run -> _in_transaction -> read_session -> _sent -> _row) is resumed at every await."""
+    if not session_reads(db, ctx):
+        return await run(db, caller, ctx, statement, read_only=True, rollback=rollback, role_settings=role_settings,
+                         check=check)
+    timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
+    if database_down():  # as _in_transaction
+        raise _unavailable(None)
+    try:
+        async with db.rest_pool.acquire() as conn:  # as read_session, with _sent and run's work inside
+            try:
+                await conn.fetchval(SET_READ_SESSION, caller.role, caller.claims_json, ctx.method, ctx.path,
+                                    ctx.headers_json, ctx.search_path, timeout or db.rest_statement_timeout)
+                try:
+                    return await _row(conn, statement=statement, check=check)
+                except asyncpg.InterfaceError as exc:
+                    if _not_sent(conn, exc):
+                        raise errors.INTERNAL() from None
+                    raise
+            except asyncpg.InternalClientError:
+                conn.terminate()
+                raise
+    except Exception as exc:  # noqa: BLE001 - mapped as _in_transaction maps them, else raised as it was
+        mapped = _mapped(exc, caller)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def _plan_rows(plan) -> int:
+    """The planner's row count from EXPLAIN (FORMAT JSON)'s answer."""
+    return int(orjson.loads(plan)[0]["Plan"]["Plan Rows"]) if isinstance(plan, str) \
+        else int(plan[0]["Plan"]["Plan Rows"])
 
 
 async def run_all(db, caller: Caller, ctx: Context, statement: Statement, *, read_only: bool,
@@ -229,27 +270,44 @@ async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyn
         async with transaction(db, caller, ctx, read_only=read_only, rollback=rollback, timeout=timeout) as conn:
             result = await _sent(conn, work)
         return result
-    except GateTimeout:
-        raise errors.POOL_TIMEOUT() from None
-    except UNAVAILABLE as exc:  # before PostgresError: shut down, crashed, starting up are 503, not a query's error
-        raise _unavailable(exc) from None
-    except asyncpg.PostgresError as exc:
-        raise errors.from_postgres(exc, caller.authenticated) from None
-    except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError) as exc:
+    except Exception as exc:  # noqa: BLE001 - mapped below, else raised as it was
+        mapped = _mapped(exc, caller)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def _mapped(exc: Exception, caller: Caller) -> RestError | None:
+    """A database error in PostgREST's shape (None: not one of those, raise it as it is)."""
+    if isinstance(exc, GateTimeout):
+        return errors.POOL_TIMEOUT()
+    if isinstance(exc, UNAVAILABLE):  # before PostgresError: shut down, crashed, starting up are 503, not a
+        # query's error
+        return _unavailable(exc)
+    if isinstance(exc, asyncpg.PostgresError):
+        return errors.from_postgres(exc, caller.authenticated)
+    if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)):
         # InternalClientError: a connection cut mid-protocol (the server died under it)
-        raise _unavailable(exc) from None
+        return _unavailable(exc)
+    return None
 
 
 async def _sent(conn: asyncpg.Connection, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     try:
         return await work(conn)
     except asyncpg.InterfaceError as exc:
-        if isinstance(exc, UNAVAILABLE) or conn.is_closed():
-            raise
-        # the connection is fine but the statement could not be sent (its arguments do not fit
-        # it): a bug in this server, not an outage - a 503 would have clients retry it
-        log.error("statement refused by the driver: %s", exc)
-        raise errors.INTERNAL() from None
+        if _not_sent(conn, exc):
+            raise errors.INTERNAL() from None
+        raise
+
+
+def _not_sent(conn: asyncpg.Connection, exc: asyncpg.InterfaceError) -> bool:
+    """Whether the connection is fine but the statement could not be sent (its arguments do not fit
+    it): a bug in this server, not an outage (a 503 would have clients retry it); logged."""
+    if isinstance(exc, UNAVAILABLE) or conn.is_closed():
+        return False
+    log.error("statement refused by the driver: %s", exc)
+    return True
 
 
 _last_unavailable_log = 0.0

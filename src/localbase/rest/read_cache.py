@@ -15,7 +15,6 @@ thus parses and plans once per shape, not once per row."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -46,10 +45,39 @@ class PreparedRead:
     geojson: bool = False
 
 
-# `[not.]op.value` for an operator whose value is bound untouched; keys ending in a reserved word
-# are never filters
-_SIMPLE = re.compile(r"((?:not\.)?(?:" + "|".join(sorted(VERBATIM, key=len, reverse=True)) + r")\.)(.+)", re.S)
+# keys ending in a reserved word are never filters
 _RESERVED = frozenset(("select", "order", "limit", "offset", "and", "or", "on_conflict", "columns"))
+
+
+def simple(value: str) -> tuple[str, str] | None:
+    """A simple filter's value split: (`[not.]op.`, the value after it) for an operator in VERBATIM
+    (its value bound untouched) and a value of at least one character; None for anything else. (No
+    operator's name has a dot, nor is `not`: partitions, not a regular expression, on every read.)"""
+    op, dot, rest = value.partition(".")
+    cut = len(op) + 1
+    if op == "not":
+        op, dot, rest = rest.partition(".")
+        cut += len(op) + 1
+    if dot and rest and op in VERBATIM:
+        return value[:cut], rest
+    return None
+
+
+def _cut(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str], list[int]]:
+    """The pairs with each simple filter's value cut to `[not.]op.`, those values in order, and
+    which pairs they were."""
+    shaped: list[tuple[str, str]] = []
+    values: list[str] = []
+    slots: list[int] = []
+    for name, value in pairs:
+        split = simple(value) if name.rpartition(".")[2] not in _RESERVED else None
+        if split is None:
+            shaped.append((name, value))
+        else:
+            slots.append(len(shaped))
+            shaped.append((name, split[0]))
+            values.append(split[1])
+    return shaped, values, slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +108,20 @@ class _Template:
                             offset=p.offset, single=p.single, count=p.count, rollback=p.rollback, applied=p.applied,
                             csv=p.csv, geojson=p.geojson)
 
+    def read(self, values: tuple[str, ...]) -> tuple[PreparedRead, Statement]:
+        """(prepared, statement): the statement to run, `values` bound; `prepared` for the rest of
+        what the read is (offset, single, count, ...) - the template's own when only the statement
+        has slots (no exact count), so its `statement` is not this read's: run `statement`."""
+        p = self.prepared
+        if p.exact is not None:
+            filled = self.fill(values)
+            return filled, filled.statement
+        st = p.statement
+        lists = (list(st.args), list(st.explain_args))
+        for part, index, value in self.slots:
+            lists[part][index] = values[value]
+        return p, Statement(st.sql, lists[0], st.explain_sql, lists[1])
+
 
 class ReadCache:
     def __init__(self, size: int = 2048, shapes: int = 512):
@@ -107,22 +149,26 @@ class ReadCache:
     @staticmethod
     def shape(version: int, method: str, path: str, pairs: list[tuple[str, str]], headers) -> Shape | None:
         """The read's shape, or None when it has no simple filter."""
-        shaped: list[tuple[str, str]] = []
-        values: list[str] = []
-        slots: list[int] = []
-        for name, value in pairs:
-            match = _SIMPLE.fullmatch(value) if name.rpartition(".")[2] not in _RESERVED else None
-            if match is None:
-                shaped.append((name, value))
-            else:
-                slots.append(len(shaped))
-                shaped.append((name, match.group(1)))
-                values.append(match.group(2))
+        shaped, values, slots = _cut(pairs)
         if not values:
             return None
         cut = tuple(shaped)
         return Shape((version, method, path, cut, *_shaping(headers)), tuple(values), cut,
                      tuple(slots))
+
+    def shaped(self, version: int, method: str, path: str, pairs: list[tuple[str, str]],
+               headers) -> tuple[PreparedRead, Statement] | None:
+        """A read of a shape known to be reusable: (what it reuses, the statement with this read's
+        values bound; see _Template.read), else None. Every read by id's path: no Shape made."""
+        shaped, values, _ = _cut(pairs)
+        if not values:
+            return None
+        key = (version, method, path, tuple(shaped), *_shaping(headers))
+        template = self._shapes.get(key)
+        if template is None:
+            return None
+        self._shapes.move_to_end(key)
+        return template.read(tuple(values))
 
     def get_shaped(self, shape: Shape) -> PreparedRead | None:
         template = self._shapes.get(shape.key)

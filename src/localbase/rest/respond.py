@@ -33,6 +33,11 @@ def single_check(page_total: int) -> None:
         raise errors.SINGULAR(details=f"The result contains {page_total} rows")
 
 
+def one_row(row) -> None:
+    """A single object's read: its statement's row counted exactly one."""
+    single_check(row["page_total"])
+
+
 def preference_applied(prefs, action: str | None = None) -> list[str]:
     """Prefer values honoured, for Preference-Applied, in PostgREST's order (return, count, resolution,
     missing); `action` is the request's (insert, update, upsert, delete), None for a read or a call."""

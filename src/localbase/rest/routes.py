@@ -28,6 +28,7 @@ from localbase.rest.errors import RestError
 from localbase.rest.parse import parse_request, query_pairs
 from localbase.rest.plan import Planner
 from localbase.rest.read_cache import PreparedRead, ReadCache
+from localbase.rest.sql import Statement
 from localbase.rest.types import Action, ApiRequest, MediaType
 
 log = logging.getLogger("localbase.rest")
@@ -61,37 +62,46 @@ async def handle(request: Request) -> Response:
 
 
 async def _handle(request: Request) -> Response:
-    app = request.app
-    settings = app.state.settings
-    cache = app.state.schema_cache
+    scope = request.scope
+    app = scope["app"]
+    # the app's state as its dict: Starlette's State answers an attribute only after the ordinary
+    # lookup has failed (an exception caught per attribute, six per read)
+    state = app.state._state
+    settings = state["settings"]
+    cache = state["schema_cache"]
     schema = cache.schema
-    path = request.path_params.get("path", "")
-    method = request.method
+    path = scope.get("path_params", {}).get("path", "")
+    method = scope["method"]
     if not path.strip("/") and method in ("GET", "HEAD"):
         schema_name = Planner(schema, schema.config.max_rows).pick_schema(request.headers.get("accept-profile"))
         doc = openapi.document(schema, schema_name, settings.api_url)
         return Response(orjson.dumps(doc), media_type="application/openapi+json; charset=utf-8")
     # the headers once: `first` for the lookups below, as Starlette's Headers.get answers them, and
     # the request.headers setting for PostgreSQL (rest/request_headers.py)
-    first, headers_json = request_headers.decoded(request.scope["headers"])
+    first, headers_json = request_headers.decoded(scope["headers"])
     caller = execute.caller_from(first.get("authorization"), settings.keyring)
     profile = first.get("accept-profile" if method in ("GET", "HEAD") else "content-profile")
     ctx = execute.Context(method, "/" + path, headers_json,
         execute.search_path(profile if profile in schema.exposed else schema.exposed[0], settings.extra_search_path),
         schema.config.pre_request)
-    db = app.state.db
+    db = state["db"]
     accept = first.get("accept", "")
-    query = request.scope.get("query_string", b"")
-    planner = Planner(schema, schema.config.max_rows)
+    query = scope.get("query_string", b"")
     if method in ("GET", "HEAD") and not path.startswith(RPC_PREFIX):
-        reads: ReadCache = app.state.rest_reads
-        key = reads.key(cache.version, method, path, query, first)
-        prepared = reads.get(key)
-        if prepared is None:
-            pairs = query_pairs(query)
-            shape = reads.shape(cache.version, method, path, pairs, first)
-            prepared = reads.get_shaped(shape) if shape is not None else None
-            if prepared is None:
+        reads: ReadCache = state["rest_reads"]
+        pairs = query_pairs(query)
+        # a read of a known shape (a read by id: every one after the first); else one read before
+        found = reads.shaped(cache.version, method, path, pairs, first)
+        if found is not None:
+            prepared, statement = found
+        else:
+            key = reads.key(cache.version, method, path, query, first)
+            known = reads.get(key)
+            if known is not None:
+                prepared = known
+            else:
+                planner = Planner(schema, schema.config.max_rows)
+
                 def prepare(pairs: list[tuple[str, str]]) -> tuple[ApiRequest, PreparedRead]:
                     req = plan.producible(parse_request(method, path, pairs, request.headers, b""), schema, accept)
                     return req, read_cache.prepare(req, planner, head=method == "HEAD")
@@ -100,13 +110,20 @@ async def _handle(request: Request) -> Response:
                 if req.explain is not None:
                     return await explain.respond(db, caller, ctx, prepared.statement, req.explain, read_only=True,
                                                  role_settings=schema.role_settings)
+                shape = reads.shape(cache.version, method, path, pairs, first)
                 if shape is not None:
                     reads.learn(shape, prepared, lambda marked: prepare(marked)[1])
-            reads.put(key, prepared)
+                reads.put(key, prepared)
+            statement = prepared.statement
+        router = state["reads"]
+        if router is None:  # (no read replicas: replica_reads.read would run it on `db`)
+            return await _read(db, caller, ctx, prepared, statement, schema.role_settings, schema.config.max_rows,
+                               head=method == "HEAD")
         return await replica_reads.read(
-            app.state.reads, db, caller, request, cache.version,
-            lambda target: _read(target, caller, ctx, prepared, schema.role_settings, schema.config.max_rows,
-                                 head=method == "HEAD"))
+            router, db, caller, request, cache.version,
+            lambda target: _read(target, caller, ctx, prepared, statement, schema.role_settings,
+                                 schema.config.max_rows, head=method == "HEAD"))
+    planner = Planner(schema, schema.config.max_rows)
     body = await _read_body(request)
     req = plan.producible(parse_request(method, path, query_pairs(query), request.headers, body), schema, accept)
     if req.action in (Action.INFO, Action.INFO_ROOT):
@@ -136,11 +153,12 @@ async def _handle(request: Request) -> Response:
                                      geojson=req.accept is MediaType.GEOJSON)
 
 
-async def _read(db, caller, ctx, prepared: PreparedRead, role_settings, max_rows: int | None, *,
-                head: bool) -> Response:
-    check = (lambda r: respond.single_check(r["page_total"])) if prepared.single else None
-    row, planned = await execute.run(db, caller, ctx, prepared.statement, read_only=True,
-                                     rollback=prepared.rollback, role_settings=role_settings, check=check)
+async def _read(db, caller, ctx, prepared: PreparedRead, statement: Statement, role_settings,
+                max_rows: int | None, *, head: bool) -> Response:
+    """The read `prepared` describes, running `statement` (a shape's template's `prepared.statement`
+    has markers for values: read_cache._Template.read)."""
+    row, planned = await execute.read(db, caller, ctx, statement, rollback=prepared.rollback,
+                                      role_settings=role_settings, check=respond.one_row if prepared.single else None)
     total = row["total"] if prepared.count == "exact" else planned
     if prepared.exact is not None and planned is not None and (max_rows is None or planned < max_rows):
         # count=estimated: the planner's guess for large results, the exact count below max-rows

@@ -4,7 +4,12 @@ on the in-memory schema of test_plan, then reads through the official client und
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from localbase.rest import plan as plan_stage
 from localbase.rest import read_cache
@@ -144,3 +149,52 @@ def test_the_key_reads_exactly_the_shaping_headers():
     assert key == (3, "GET", "items", b"id=eq.1", *(headers[h] for h in read_cache.SHAPING_HEADERS))
     assert ReadCache.key(3, "GET", "items", b"id=eq.1", {}) == (3, "GET", "items", b"id=eq.1",
                                                                 *(None for _ in read_cache.SHAPING_HEADERS))
+
+
+# the regular expression `simple` stands for (the cut every read's shape was made with before)
+_REGEX = re.compile(r"((?:not\.)?(?:" + "|".join(sorted(VERBATIM, key=len, reverse=True)) + r")\.)(.+)", re.S)
+
+
+@pytest.mark.parametrize("value", [
+    *(f"{op}.{v}" for op in sorted(VERBATIM) for v in ("1", "", ".", "a.b", "\n", "not.eq.1")),
+    *(f"not.{op}.{v}" for op in sorted(VERBATIM) for v in ("1", "", ".", "x\ny")),
+    "", ".", "not", "not.", "not.not.eq.1", "eq", "not.eq", "like.a", "in.(1,2)", "is.null", "EQ.1", "eq1", "noteq.1",
+    "not.like.a", "nq.1", ".eq.1", "not..1", "eq..", *ODD_VALUES,
+])
+def test_simple_splits_as_the_regular_expression_did(value):
+    match = _REGEX.fullmatch(value)
+    assert read_cache.simple(value) == (match.groups() if match else None)
+
+
+@given(st.lists(st.sampled_from(["not", "eq", "gte", "gt", "isdistinct", "like", ".", "1", "x", "\n"])).map("".join))
+def test_simple_splits_as_the_regular_expression_did_for_any_value(value):
+    match = _REGEX.fullmatch(value)
+    assert read_cache.simple(value) == (match.groups() if match else None)
+
+
+def test_no_verbatim_operator_has_a_dot_or_is_not():
+    assert not any("." in op for op in VERBATIM) and "not" not in VERBATIM
+
+
+@pytest.mark.parametrize("query, headers", [
+    ("select=*&id=eq.{v}", {"accept": ONE}),
+    ("id=not.eq.{v}&name=lte.{v}", {}),
+    ("select=*&id=eq.{v}", {"prefer": "count=estimated"}),  # the exact count's statement too
+    ("select=*&id=gte.{v}", {"prefer": "count=planned"}),  # EXPLAIN's arguments too
+])
+def test_a_known_shape_answers_the_statement_planning_anew_gives(query, headers):
+    cache = ReadCache()
+    assert cache.shaped(1, "GET", "cities", query_pairs(query.format(v="1").encode()), headers) is None
+    through(cache, "cities", query.format(v="1"), headers)
+    for value in ODD_VALUES:
+        if not value:
+            continue
+        q = query.replace("{v}", value.replace("%", "%25").replace("&", "%26").replace("\n", "%0A"))
+        found = cache.shaped(1, "GET", "cities", query_pairs(q.encode()), headers)
+        assert found is not None, q
+        prepared, statement = found
+        want = fresh("cities", q, headers)
+        assert statement == want.statement, q
+        assert dataclasses.replace(prepared, statement=statement) == want, q
+    assert cache.shaped(2, "GET", "cities", query_pairs(query.format(v="1").encode()), headers) is None
+    assert cache.shaped(1, "HEAD", "cities", query_pairs(query.format(v="1").encode()), headers) is None
