@@ -85,7 +85,9 @@ class Gateway:
                     scope["app"] = self.app  # the handler reads the app's state, as under Starlette's router
                     scope["path_params"] = {"path": path[len(REST) + 1:]}
                     response = await rest_routes.handle(Request(scope, receive))
-                    mark_if_writing(self.state.reads, scope, self.keyring)  # committed; before the client hears it
+                    # committed; before the client hears it (the state's dict: Starlette's State answers an
+                    # attribute only after the ordinary lookup has failed)
+                    mark_if_writing(self.state._state["reads"], scope, self.keyring)
                     if counter is None or not counter.tripped:
                         status = response.status_code
                         answered = True

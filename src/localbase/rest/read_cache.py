@@ -63,21 +63,20 @@ def simple(value: str) -> tuple[str, str] | None:
     return None
 
 
-def _cut(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str], list[int]]:
-    """The pairs with each simple filter's value cut to `[not.]op.`, those values in order, and
-    which pairs they were."""
+def _cut(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The pairs with each simple filter's value cut to `[not.]op.` (a new pair; the others are the
+    same objects), and those values in order."""
     shaped: list[tuple[str, str]] = []
     values: list[str] = []
-    slots: list[int] = []
-    for name, value in pairs:
+    for pair in pairs:
+        name, value = pair
         split = simple(value) if name.rpartition(".")[2] not in _RESERVED else None
         if split is None:
-            shaped.append((name, value))
+            shaped.append(pair)
         else:
-            slots.append(len(shaped))
             shaped.append((name, split[0]))
             values.append(split[1])
-    return shaped, values, slots
+    return shaped, values
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +148,10 @@ class ReadCache:
     @staticmethod
     def shape(version: int, method: str, path: str, pairs: list[tuple[str, str]], headers) -> Shape | None:
         """The read's shape, or None when it has no simple filter."""
-        shaped, values, slots = _cut(pairs)
+        shaped, values = _cut(pairs)
         if not values:
             return None
+        slots = [at for at, (pair, kept) in enumerate(zip(pairs, shaped, strict=True)) if pair is not kept]
         cut = tuple(shaped)
         return Shape((version, method, path, cut, *_shaping(headers)), tuple(values), cut,
                      tuple(slots))
@@ -160,7 +160,7 @@ class ReadCache:
                headers) -> tuple[PreparedRead, Statement] | None:
         """A read of a shape known to be reusable: (what it reuses, the statement with this read's
         values bound; see _Template.read), else None. Every read by id's path: no Shape made."""
-        shaped, values, _ = _cut(pairs)
+        shaped, values = _cut(pairs)
         if not values:
             return None
         key = (version, method, path, tuple(shaped), *_shaping(headers))

@@ -87,7 +87,12 @@ def query_pairs(raw: bytes) -> list[tuple[str, str]]:
     decode (no `%`, no `+`, as most queries are): split as parse_qsl splits, for a fraction of its cost."""
     text = raw.decode("latin-1")
     if "%" not in text and "+" not in text:
-        return [(name, value) for name, _, value in (piece.partition("=") for piece in text.split("&") if piece)]
+        pairs = []  # (a loop: about a third less than a list comprehension over a generator)
+        for piece in text.split("&"):
+            if piece:
+                name, _, value = piece.partition("=")
+                pairs.append((name, value))
+        return pairs
     try:
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
