@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import asyncpg
 import orjson
@@ -116,8 +116,10 @@ def search_path(schema_name: str, extra: tuple[str, ...]) -> str:
     return ", ".join(ident(name) for name in (schema_name, *extra))
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
+    """The request's context for PostgreSQL (set before its statements: see run). A named tuple:
+    made for every request, at a third of a frozen dataclass's cost."""
+
     method: str
     path: str
     headers_json: str
