@@ -10,7 +10,10 @@ ordinary way: the same query with a marker in place of each such value is planne
 shape is kept only if each marker came out as a whole bind argument and nowhere else (not in the
 SQL, not in any other argument, not in anything else prepared) and if the markers replaced by the
 first read's values give exactly that read's statement. An application reading many rows by id
-thus parses and plans once per shape, not once per row."""
+thus parses and plans once per shape, not once per row.
+
+A read asks its shape first (`ReadCache.shaped`: the statement filled, nothing else made), then the
+exact entries: reads by many distinct ids only churned an LRU of exact URLs."""
 
 from __future__ import annotations
 
