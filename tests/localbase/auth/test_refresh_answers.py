@@ -19,7 +19,7 @@ import pytest
 from localbase.auth import sessions, tokens, users
 from localbase.auth.config import load_auth_config
 from localbase.auth.context import json
-from localbase.database.pool import _init_connection
+from localbase.database.pool import init_connection
 from localbase.security import jwt
 from localbase.settings import load_settings
 from tests.localbase.auth.conftest import PROJECT, signed_up
@@ -108,7 +108,7 @@ async def test_refresh_and_user_answers_are_unchanged(auth_server, monkeypatch, 
 
     conn = await asyncpg.connect(auth_server.db_url)
     try:
-        await _init_connection(conn)
+        await init_connection(conn)
         async with conn.transaction():  # rolled back at the end: the server's database is left as it was
             if hooked:
                 await conn.execute(

@@ -12,7 +12,7 @@ import pytest
 
 from localbase.auth import errors, sessions, tokens
 from localbase.auth.config import load_auth_config
-from localbase.database.pool import _init_connection
+from localbase.database.pool import init_connection
 from localbase.security import jwt
 from localbase.settings import load_settings
 from tests.localbase.auth.conftest import PROJECT, client, db, signed_up
@@ -27,7 +27,7 @@ async def _refresh_counted(server, token: str, seen: list[str] | None = None) ->
     seen = [] if seen is None else seen
     conn.add_query_logger(lambda record: seen.append(" ".join(record.query.split())))
     try:
-        await _init_connection(conn)
+        await init_connection(conn)
         seen.clear()
         return await sessions.refresh(conn, config, token), seen
     finally:
