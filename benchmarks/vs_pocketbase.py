@@ -134,7 +134,8 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
                             out = vs_raw.replay(lb.server, prepared[w], args.seconds, args.connections)
                         else:
                             out = run_side(side, _file(w, args), args, tokens)
-                        used = cpu.used(before_cpu, cpu.snapshot(pids))
+                        # raw measures itself: its pool's backends end with the run (cpu.py would lose them)
+                        used = out.pop("cpu_s") if "cpu_s" in out else cpu.used(before_cpu, cpu.snapshot(pids))
                     out["cpu_ms_per_ok"] = round(1000 * used / out["ok"], 4) if out["ok"] else None
                     results[w][name].append(out)
             console.print(round_table(results, r, args.big))

@@ -9,13 +9,17 @@ ratio Localbase / raw is what HTTP, the gateway and the pipeline's Python cost o
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
 import orjson
 
+from benchmarks import cpu
 from localbase.database.pool import AUTH_POOL_SIZE, init_connection, rest_pool, session_facts
 from localbase.rest import execute, sql
 from localbase.rest.parse import parse_request
@@ -93,12 +97,26 @@ async def _replay(server: LocalbaseProcess, requests: list[Prepared], seconds: f
                 raise AssertionError("the baseline read no row: not the server's workload")
             latencies.append(time.perf_counter() - t0)
 
+    return await _measured(server, pool, [worker(k * 7919) for k in range(concurrency)], latencies)
+
+
+async def _measured(server: LocalbaseProcess, pool, workers: list[Coroutine[Any, Any, None]],
+                    latencies: list[float]) -> dict:
+    """Runs `workers` to their end, then closes `pool`: the answers' figures and `cpu_s`, the CPU
+    seconds this process and the server's PostgreSQL used meanwhile, the pool's backends among them
+    (cpu.py loses a process that ends during a measure: they are closed after it)."""
+    assert server.process is not None
+    pids = [os.getpid(), *(pid for pid, name in cpu.descendants(server.process.pid).items()
+                           if name.startswith("postgres"))]
+    before = cpu.snapshot(pids)
     started = time.perf_counter()
     try:
-        await asyncio.gather(*(worker(k * 7919) for k in range(concurrency)))
+        await asyncio.gather(*workers)
+        elapsed = time.perf_counter() - started
+        used = cpu.used(before, cpu.snapshot(pids))
     finally:
         await pool.close()
-    return _result(latencies, time.perf_counter() - started)
+    return {**_result(latencies, elapsed), "cpu_s": used}
 
 
 def _result(latencies: list[float], elapsed: float) -> dict:
@@ -136,12 +154,7 @@ async def _replay_refresh(server: LocalbaseProcess, tokens: list[str], seconds: 
             latencies.append(time.perf_counter() - t0)
             token = child
 
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(worker(tokens[k % len(tokens)]) for k in range(concurrency)))
-    finally:
-        await pool.close()
-    return _result(latencies, time.perf_counter() - started)
+    return await _measured(server, pool, [worker(tokens[k % len(tokens)]) for k in range(concurrency)], latencies)
 
 
 def _run(coroutine):
