@@ -132,10 +132,12 @@ async def run(db, caller: Caller, ctx: Context, statement: Statement, *,
               read_only: bool, rollback: bool = False, role_settings: dict[str, dict[str, str]] | None = None,
               check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
     """Run the statement; returns its one row and, for count=planned|estimated, the planner's count.
-    `check` may raise to roll the transaction back (e.g. single-object requests over several rows)."""
+    `check` may raise to roll the transaction back (e.g. single-object requests over several rows).
+    A read goes through `read`."""
+    if read_only:
+        return await read(db, caller, ctx, statement, rollback=rollback, role_settings=role_settings, check=check)
     return await _in_transaction(db, caller, ctx, functools.partial(_row, statement=statement, check=check),
-                                 read_only=read_only, rollback=rollback, role_settings=role_settings,
-                                 session=read_only)
+                                 read_only=False, rollback=rollback, role_settings=role_settings)
 
 
 async def _row(conn: asyncpg.Connection, *, statement: Statement,
@@ -153,17 +155,20 @@ async def _row(conn: asyncpg.Connection, *, statement: Statement,
 async def read(db, caller: Caller, ctx: Context, statement: Statement, *, rollback: bool = False,
                role_settings: dict[str, dict[str, str]] | None = None,
                check: Callable[[asyncpg.Record], None] | None = None) -> tuple[asyncpg.Record, int | None]:
-    """run(..., read_only=True), the same statements and errors, in one coroutine where the read goes
-    on a read session: every REST read's path, and each coroutine between the request and asyncpg
-    (run -> _in_transaction -> read_session -> _sent -> _row) is resumed at every await."""
+    """run(..., read_only=True): where it may (session_reads), on a read session, without a
+    transaction block: the context set for the session (see the module's docstring), the statement
+    then its own read-only implicit transaction; else in a read-only transaction. Errors in
+    PostgREST's shape, as _in_transaction maps them. (One coroutine, the work of _sent and _row
+    inline: this is every read's path, and each coroutine between the request and asyncpg is
+    resumed at every await.)"""
     if not session_reads(db, ctx):
-        return await run(db, caller, ctx, statement, read_only=True, rollback=rollback, role_settings=role_settings,
-                         check=check)
+        return await _in_transaction(db, caller, ctx, functools.partial(_row, statement=statement, check=check),
+                                     read_only=True, rollback=rollback, role_settings=role_settings)
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
     if database_down():  # as _in_transaction
         raise _unavailable(None)
     try:
-        async with db.rest_pool.acquire() as conn:  # as read_session, with _sent and run's work inside
+        async with db.rest_pool.acquire() as conn:
             try:
                 await conn.fetchval(SET_READ_SESSION, caller.role, caller.claims_json, ctx.method, ctx.path,
                                     ctx.headers_json, ctx.search_path, timeout or db.rest_statement_timeout)
@@ -236,22 +241,6 @@ BEGIN_READ_ONLY = "BEGIN READ ONLY"
 BEGIN_READ_WRITE = "BEGIN READ WRITE"
 
 
-async def read_session(db, caller: Caller, ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[T]], *,
-                       timeout: str | None = None) -> T:
-    """work(conn) on a pooled connection as the caller, for reads, without a transaction block: the
-    context set for the session (see the module's docstring), each statement then its own read-only
-    implicit transaction. Errors are the caller's to map, as with `transaction`. (A plain coroutine,
-    not a context manager: this is every read's path, and an async generator costs more per call.)"""
-    async with db.rest_pool.acquire() as conn:
-        try:
-            await conn.fetchval(SET_READ_SESSION, caller.role, caller.claims_json, ctx.method, ctx.path,
-                                ctx.headers_json, ctx.search_path, timeout or db.rest_statement_timeout)
-            return await _sent(conn, work)
-        except asyncpg.InternalClientError:
-            conn.terminate()
-            raise
-
-
 def session_reads(db, ctx: Context) -> bool:
     """Whether a read may run without a transaction block on `db`: a direct connection (no pooler),
     and no db-pre-request (it runs in the request's transaction, before the statement)."""
@@ -259,16 +248,12 @@ def session_reads(db, ctx: Context) -> bool:
 
 
 async def _in_transaction(db, caller: Caller, ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[T]], *,
-                          read_only: bool, rollback: bool, role_settings: dict[str, dict[str, str]] | None,
-                          session: bool = False) -> T:
-    """work(conn) as the caller, errors in PostgREST's shape: in one transaction (`transaction`), or
-    with `session` (a read) and where it may, on a read session (`read_session`)."""
+                          read_only: bool, rollback: bool, role_settings: dict[str, dict[str, str]] | None) -> T:
+    """work(conn) as the caller in one transaction (`transaction`), errors in PostgREST's shape."""
     timeout = (role_settings or {}).get(caller.role, {}).get("statement_timeout")
     if database_down():  # the embedded PostgreSQL is being restarted: answer now, do not pile up
         raise _unavailable(None)
     try:
-        if session and session_reads(db, ctx):
-            return await read_session(db, caller, ctx, work, timeout=timeout)
         async with transaction(db, caller, ctx, read_only=read_only, rollback=rollback, timeout=timeout) as conn:
             result = await _sent(conn, work)
         return result
