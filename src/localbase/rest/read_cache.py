@@ -97,16 +97,9 @@ class _Template:
     slots: tuple[tuple[int, int, int], ...]
 
     def fill(self, values: tuple[str, ...]) -> PreparedRead:
-        st, exact = self.prepared.statement, self.prepared.exact
-        lists = [list(st.args), list(st.explain_args)]
-        if exact is not None:
-            lists += [list(exact.args), list(exact.explain_args)]
-        for part, index, value in self.slots:
-            lists[part][index] = values[value]
         p = self.prepared  # (every field spelt out: dataclasses.replace costs several times more per read)
-        return PreparedRead(statement=Statement(st.sql, lists[0], st.explain_sql, lists[1]),
-                            exact=Statement(exact.sql, lists[2], exact.explain_sql, lists[3])
-                            if exact is not None else None,
+        return PreparedRead(statement=self._bound(p.statement, values, 0),
+                            exact=self._bound(p.exact, values, 2) if p.exact is not None else None,
                             offset=p.offset, single=p.single, count=p.count, rollback=p.rollback, applied=p.applied,
                             csv=p.csv, geojson=p.geojson)
 
@@ -118,11 +111,16 @@ class _Template:
         if p.exact is not None:
             filled = self.fill(values)
             return filled, filled.statement
-        st = p.statement
+        return p, self._bound(p.statement, values, 0)
+
+    def _bound(self, st: Statement, values: tuple[str, ...], first: int) -> Statement:
+        """`st` with `values` in its slots: those of lists `first` (its args) and `first` + 1 (its
+        explain_args)."""
         lists = (list(st.args), list(st.explain_args))
         for part, index, value in self.slots:
-            lists[part][index] = values[value]
-        return p, Statement(st.sql, lists[0], st.explain_sql, lists[1])
+            if first <= part <= first + 1:
+                lists[part - first][index] = values[value]
+        return Statement(st.sql, lists[0], st.explain_sql, lists[1])
 
 
 class ReadCache:
@@ -156,8 +154,7 @@ class ReadCache:
             return None
         slots = [at for at, (pair, kept) in enumerate(zip(pairs, shaped, strict=True)) if pair is not kept]
         cut = tuple(shaped)
-        return Shape((version, method, path, cut, *_shaping(headers)), tuple(values), cut,
-                     tuple(slots))
+        return Shape(_shape_key(version, method, path, cut, headers), tuple(values), cut, tuple(slots))
 
     def shaped(self, version: int, method: str, path: str, pairs: list[tuple[str, str]],
                headers) -> tuple[PreparedRead, Statement] | None:
@@ -166,19 +163,19 @@ class ReadCache:
         shaped, values = _cut(pairs)
         if not values:
             return None
-        key = (version, method, path, tuple(shaped), *_shaping(headers))
-        template = self._shapes.get(key)
-        if template is None:
-            return None
-        self._shapes.move_to_end(key)
-        return template.read(tuple(values))
+        template = self._known(_shape_key(version, method, path, tuple(shaped), headers))
+        return template.read(tuple(values)) if template is not None else None
 
     def get_shaped(self, shape: Shape) -> PreparedRead | None:
-        template = self._shapes.get(shape.key)
-        if template is None:
-            return None
-        self._shapes.move_to_end(shape.key)
-        return template.fill(shape.values)
+        template = self._known(shape.key)
+        return template.fill(shape.values) if template is not None else None
+
+    def _known(self, key: tuple) -> _Template | None:
+        """The template of a shape known to be reusable (the most recently used now), else None."""
+        template = self._shapes.get(key)
+        if template is not None:
+            self._shapes.move_to_end(key)
+        return template
 
     def learn(self, shape: Shape, prepared: PreparedRead,
               prepare_pairs: Callable[[list[tuple[str, str]]], PreparedRead]) -> None:
@@ -209,6 +206,10 @@ class ReadCache:
             return None
         template = _Template(probe, slots)
         return template if template.fill(shape.values) == prepared else None
+
+
+def _shape_key(version: int, method: str, path: str, cut: tuple[tuple[str, str], ...], headers) -> tuple:
+    return (version, method, path, cut, *_shaping(headers))
 
 
 def _shaping(headers) -> tuple:
