@@ -51,6 +51,11 @@ def descendants(root: int) -> dict[int, str]:
     return found
 
 
+def postgres(root: int) -> list[int]:
+    """The PostgreSQL processes below `root` (a Localbase server: its postmaster, backends and the rest)."""
+    return [pid for pid, name in descendants(root).items() if name.startswith("postgres")]
+
+
 def snapshot(pids) -> dict[int, float]:
     out = {}
     for pid in pids:

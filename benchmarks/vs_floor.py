@@ -32,9 +32,7 @@ NOT_PREPARED = b'{"message":"not a request of the prepared files"}'
 
 def request_key(target: str, headers: str) -> tuple[str, str]:
     """(path?query, Authorization) of a request file's line parts, as the app finds them in a request."""
-    auth = next((v for k, _, v in (h.partition(": ") for h in headers.split("\\n")) if k.lower() == "authorization"),
-                "")
-    return target, auth
+    return target, vs_raw.line_headers(headers).get("authorization", "")
 
 
 def app(dsn: str, requests: dict[tuple[str, str], vs_raw.Prepared]):

@@ -31,7 +31,6 @@ clients ask no count)."""
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -121,8 +120,7 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
                     if (name == "raw" and w not in RAW) or (name == "floor" and w not in READS):
                         continue
                     with console.status(f"round {r + 1}/{args.rounds}: {label(w, args.big)} → {name}"):
-                        pids = _pids(side if side is not None else lb, raw=side is None, floor=name == "floor",
-                                     server=lb)
+                        pids = _pids(side, lb) if side is not None else []  # raw measures itself (below)
                         tokens = refresh_tokens(side, args) if w == "refresh" and isinstance(side, LocalbaseSide) \
                             else None
                         raw_tokens = lb.refresh_tokens(args.connections).read_text().split() \
@@ -135,7 +133,7 @@ def load_rounds(args, workloads: list[str]) -> dict[str, dict[str, list[dict]]]:
                         else:
                             out = run_side(side, _file(w, args), args, tokens)
                         # raw measures itself: its pool's backends end with the run (cpu.py would lose them)
-                        used = out.pop("cpu_s") if "cpu_s" in out else cpu.used(before_cpu, cpu.snapshot(pids))
+                        used = out.pop("cpu_s") if side is None else cpu.used(before_cpu, cpu.snapshot(pids))
                     out["cpu_ms_per_ok"] = round(1000 * used / out["ok"], 4) if out["ok"] else None
                     results[w][name].append(out)
             console.print(round_table(results, r, args.big))
@@ -155,14 +153,11 @@ def _header(args) -> dict:
             "rows": table_names(args.big), "workers": args.workers}
 
 
-def _pids(side, *, raw: bool = False, floor: bool = False, server: LocalbaseSide | None = None) -> list[int]:
-    """The processes whose CPU a side's answers cost: Localbase's server and its PostgreSQL (for raw
-    asyncpg, this process and that PostgreSQL; for the floor, its process and that PostgreSQL),
-    PocketBase's one process."""
-    if raw or floor:
-        assert server is not None
-        postgres = [pid for pid, name in cpu.descendants(server.pid).items() if name.startswith("postgres")]
-        return [os.getpid() if raw else side.pid, *postgres]
+def _pids(side, server: LocalbaseSide) -> list[int]:
+    """The processes whose CPU a side's answers cost: Localbase's server and its PostgreSQL, the
+    floor's process and that PostgreSQL, PocketBase's one process."""
+    if isinstance(side, vs_floor.FloorSide):
+        return [side.pid, *cpu.postgres(server.pid)]
     return list(cpu.descendants(side.pid))
 
 

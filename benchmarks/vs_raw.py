@@ -48,7 +48,7 @@ async def prepare(server: LocalbaseProcess, lines: list[str]) -> list[Prepared]:
     out = []
     for text in lines:
         method, target, head = text.split("\t")[:3]
-        headers = {k.lower(): v for k, _, v in (h.partition(": ") for h in head.split("\\n"))}
+        headers = line_headers(head)
         path, _, query = target.removeprefix("/rest/v1/").partition("?")
         req = parse_request(method, path, parse_qsl(query, keep_blank_values=True), headers, b"")
         statement = sql.read(planner.read(req), count=None, single=req.single, strip_nulls=False, head=False)
@@ -57,6 +57,11 @@ async def prepare(server: LocalbaseProcess, lines: list[str]) -> list[Prepared]:
         caller = execute.caller_from(headers.get("authorization"), server.jwt_secret)
         out.append(Prepared(caller, ctx, statement, schema.role_settings.get(caller.role, {}).get("statement_timeout")))
     return out
+
+
+def line_headers(head: str) -> dict[str, str]:
+    """A request file line's headers (benchmarks/wrk/requests.lua's `name: value\\n...`), names lower-cased."""
+    return {k.lower(): v for k, _, v in (h.partition(": ") for h in head.split("\\n"))}
 
 
 def dsn(server: LocalbaseProcess, role: str = "authenticator") -> str:
@@ -106,8 +111,7 @@ async def _measured(server: LocalbaseProcess, pool, workers: list[Coroutine[Any,
     seconds this process and the server's PostgreSQL used meanwhile, the pool's backends among them
     (cpu.py loses a process that ends during a measure: they are closed after it)."""
     assert server.process is not None
-    pids = [os.getpid(), *(pid for pid, name in cpu.descendants(server.process.pid).items()
-                           if name.startswith("postgres"))]
+    pids = [os.getpid(), *cpu.postgres(server.process.pid)]
     before = cpu.snapshot(pids)
     started = time.perf_counter()
     try:
